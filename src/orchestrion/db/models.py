@@ -1,0 +1,111 @@
+"""The process store's tables (SQLAlchemy 2 typed ORM)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from orchestrion.db.types import JsonColumn, UtcDateTime, utcnow
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class WorkflowTable(Base):
+    __tablename__ = "workflows"
+
+    workflow_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    target: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text, default="")
+    is_task: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ProcessTable(Base):
+    """One row per process: its status plus where and from which state it continues.
+
+    ``cursor`` is the identity path of the next step (``["Group", "Sub step"]`` inside a step group);
+    ``state`` is the state that step starts from. ``seq`` is the sequence number of the latest step
+    row. ``claimed_by``/``lease_until`` say which worker runs the process and until when its claim
+    holds without renewal.
+    """
+
+    __tablename__ = "processes"
+
+    process_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    workflow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workflows.workflow_id"), index=True)
+    workflow_fingerprint: Mapped[str] = mapped_column(String(64))
+    assignee: Mapped[str] = mapped_column(String(50), default="SYSTEM")
+    last_status: Mapped[str] = mapped_column(String(50), index=True)
+    last_step: Mapped[str | None] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    last_modified_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    failed_reason: Mapped[str | None] = mapped_column(Text)
+    traceback: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    is_task: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    cursor: Mapped[list[str] | None] = mapped_column(JsonColumn)
+    state: Mapped[dict[str, Any]] = mapped_column(JsonColumn)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_row_key: Mapped[str | None] = mapped_column(String(255))
+    abort_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    claimed_by: Mapped[str | None] = mapped_column(String(255))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    callback_token: Mapped[str | None] = mapped_column(String(128))
+    callback_deadline: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    retry_count: Mapped[int] = mapped_column(Integer, default=0)
+    next_retry_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    workflow: Mapped[WorkflowTable] = relationship(lazy="joined")
+    steps: Mapped[list[ProcessStepTable]] = relationship(
+        order_by="ProcessStepTable.seq", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ProcessStepTable(Base):
+    """The audit trail: one row per executed step (one per step group), ordered by ``seq``."""
+
+    __tablename__ = "process_steps"
+    __table_args__ = (UniqueConstraint("process_id", "seq", name="uq_process_steps_process_seq"),)
+
+    step_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    process_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("processes.process_id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(255))
+    step_key: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(50))
+    state: Mapped[dict[str, Any]] = mapped_column(JsonColumn)
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    completed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class InputStateTable(Base):
+    """What people (and callers) put into a process: the initial form and every resume."""
+
+    __tablename__ = "input_states"
+    __table_args__ = (Index("ix_input_states_process_id", "process_id"),)
+
+    input_state_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    process_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("processes.process_id", ondelete="CASCADE"))
+    input_state: Mapped[dict[str, Any]] = mapped_column(JsonColumn)
+    input_time: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    input_type: Mapped[str] = mapped_column(String(32))
+
+
+class EngineSettingsTable(Base):
+    """A single row: whether the engine is paused."""
+
+    __tablename__ = "engine_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    global_lock: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,0 +1,1 @@
+"""The engine core: step DSL, outcomes, typed state and the runner. It knows nothing of HTTP or SQL."""

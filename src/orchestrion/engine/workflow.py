@@ -1,0 +1,196 @@
+"""Workflows: a form plus a step list, with step identities the runner resumes by.
+
+A position in a workflow is a *path* of step identities (``("Provision",)``, or
+``("Group", "Sub step")`` inside a step group), never a list index; the fingerprint of the whole
+tree of identities is recorded with every process, so a changed workflow is noticed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections.abc import Callable, Iterator
+from functools import cached_property
+from typing import Any
+
+from orchestrion.engine.steps import PureStep, Step, StepGroup, StepList, done, init
+from orchestrion.forms.generators import StateForm, empty_form, state_form
+from orchestrion.targets import Target
+
+Path = tuple[str, ...]
+
+
+class WorkflowDefinitionError(ValueError):
+    """A workflow that could never run correctly; raised when it is defined, not when it runs."""
+
+
+class Workflow:
+    """A named workflow. Calling it is an error: the engine runs its ``steps``."""
+
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        steps: StepList,
+        *,
+        target: Target = Target.SYSTEM,
+        initial_input_form: Callable[..., Any] | None = None,
+        authorize_callback: Callable[..., Any] | None = None,
+        retry_auth_callback: Callable[..., Any] | None = None,
+        run_predicate: Callable[..., Any] | None = None,
+    ) -> None:
+        if not isinstance(steps, StepList):
+            raise WorkflowDefinitionError(f"workflow {name!r} must return a StepList (init >> ... >> done)")
+        _check_frame(name, steps)
+        self.name = name
+        self.description = description
+        self.steps = steps
+        self.target = Target(target)
+        self.initial_input_form: StateForm = (
+            state_form(initial_input_form, f"Initial form of {name!r}") if initial_input_form else empty_form
+        )
+        self.authorize_callback = authorize_callback
+        self.retry_auth_callback = retry_auth_callback or authorize_callback
+        self.run_predicate = run_predicate
+        self.__doc__ = description
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError(f"workflow {self.name!r} is run by the engine (start_process), not called")
+
+    def __repr__(self) -> str:
+        return f"Workflow({self.name!r}, target={self.target.value})"
+
+    @property
+    def is_task(self) -> bool:
+        return self.target == Target.SYSTEM
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Identifies the step tree; processes record it, so a changed step list is detected."""
+        return hashlib.sha256(repr(_shape(self.steps)).encode()).hexdigest()[:40]
+
+    @cached_property
+    def _leaves(self) -> dict[Path, tuple[Step, Path | None]]:
+        """Every leaf step by path, with the path that follows it: the runner's O(1) map of the workflow."""
+        paths = list(_leaf_paths(self.steps, ()))
+        return {path: (step, paths[i + 1][0] if i + 1 < len(paths) else None) for i, (path, step) in enumerate(paths)}
+
+    def first_path(self) -> Path:
+        return next(iter(self._leaves))
+
+    def step_at(self, path: Path) -> Step:
+        """The step a path points at; ``KeyError`` when the workflow has no such step (it changed)."""
+        if (leaf := self._leaves.get(path)) is not None:
+            return leaf[0]
+        return _resolve(self.steps, path)
+
+    def next_path(self, path: Path) -> Path | None:
+        """The leaf step after ``path``; leaving a group continues after the group. None at the end."""
+        return self._leaves[path][1]
+
+    def group_start(self, path: Path) -> Path:
+        """The first leaf of the top-level step ``path`` is in (to restart a callback group)."""
+        return next(p for p in self._leaves if p[0] == path[0])
+
+
+def _leaf_paths(steps: StepList, prefix: Path) -> Iterator[tuple[Path, Step]]:
+    for key, step in zip(steps.keys(), steps, strict=True):
+        if isinstance(step, StepGroup):
+            yield from _leaf_paths(step.steps, (*prefix, key))
+        else:
+            yield (*prefix, key), step
+
+
+def _resolve(steps: StepList, path: Path) -> Step:
+    if not path:
+        raise KeyError(path)
+    node: Step | None = None
+    for key in path:
+        if node is not None:
+            if not isinstance(node, StepGroup):
+                raise KeyError(path)
+            steps = node.steps
+        keys = steps.keys()
+        if key not in keys:
+            raise KeyError(path)
+        node = steps[keys.index(key)]
+    assert node is not None
+    return node
+
+
+def _shape(steps: StepList) -> list[Any]:
+    return [[k, _shape(s.steps)] if isinstance(s, StepGroup) else k for k, s in zip(steps.keys(), steps, strict=True)]
+
+
+def _check_frame(name: str, steps: StepList) -> None:
+    if not steps:
+        raise WorkflowDefinitionError(f"workflow {name!r} has no steps; write init >> ... >> done")
+    if steps[0] is not init[0]:
+        raise WorkflowDefinitionError(f"workflow {name!r} must start with init (it starts with {steps[0].name!r})")
+    last = steps[-1]
+    if not (last is done[0] or (isinstance(last, PureStep) and last.name in ("Done", "Abort"))):
+        raise WorkflowDefinitionError(f"workflow {name!r} must end with done (it ends with {last.name!r})")
+
+
+def make_workflow(
+    f: Callable[[], StepList],
+    description: str,
+    initial_input_form: Callable[..., Any] | None,
+    target: Target,
+    steps: StepList,
+    authorize_callback: Callable[..., Any] | None = None,
+    retry_auth_callback: Callable[..., Any] | None = None,
+    run_predicate: Callable[..., Any] | None = None,
+) -> Workflow:
+    wf = Workflow(
+        f.__name__,
+        description,
+        steps,
+        target=target,
+        initial_input_form=initial_input_form,
+        authorize_callback=authorize_callback,
+        retry_auth_callback=retry_auth_callback,
+        run_predicate=run_predicate,
+    )
+    wf.__module__ = f.__module__
+    wf.__wrapped__ = f  # type: ignore[attr-defined]
+    return wf
+
+
+def workflow(
+    description: str = "",
+    initial_input_form: Callable[..., Any] | None = None,
+    target: Target = Target.SYSTEM,
+    authorize_callback: Callable[..., Any] | None = None,
+    retry_auth_callback: Callable[..., Any] | None = None,
+    run_predicate: Callable[..., Any] | None = None,
+) -> Callable[[Callable[[], StepList]], Workflow]:
+    """Turn a function returning ``init >> ... >> done`` into a workflow. The function runs once, now."""
+
+    def decorator(f: Callable[[], StepList]) -> Workflow:
+        if inspect.signature(f).parameters:
+            raise WorkflowDefinitionError(f"workflow function {f.__name__!r} must take no arguments")
+        return make_workflow(
+            f, description, initial_input_form, target, f(), authorize_callback, retry_auth_callback, run_predicate
+        )
+
+    return decorator
+
+
+class PredicateContext:
+    """What a workflow's ``run_predicate`` is told when someone asks to start it."""
+
+    def __init__(self, workflow: Workflow, workflow_key: str) -> None:
+        self.workflow = workflow
+        self.workflow_key = workflow_key
+
+
+class RunPredicateFail:
+    """Returned by a ``run_predicate`` to refuse a start, with the reason shown to the caller."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+class RunPredicatePass:
+    """Returned by a ``run_predicate`` to allow a start (``True`` works too)."""

@@ -1,0 +1,51 @@
+"""Errors the engine's operations raise; the REST API maps each to one HTTP status."""
+
+from __future__ import annotations
+
+
+class OrchestrionError(Exception):
+    """Base class; ``status_code`` is what the REST API answers with."""
+
+    status_code = 400
+
+
+class WorkflowNotFoundError(OrchestrionError, LookupError):
+    status_code = 404
+
+
+class ProcessNotFoundError(OrchestrionError, LookupError):
+    status_code = 404
+
+
+class ProcessNotResumableError(OrchestrionError):
+    status_code = 409
+
+
+class ProcessConflictError(OrchestrionError):
+    """The process is in a status that does not allow this operation (e.g. deleting a running one)."""
+
+    status_code = 409
+
+
+class NotAwaitingCallbackError(OrchestrionError):
+    status_code = 409
+
+
+class InvalidCallbackTokenError(OrchestrionError, LookupError):
+    status_code = 404
+
+
+class EnginePausedError(OrchestrionError):
+    status_code = 503
+
+
+class StartPredicateError(OrchestrionError):
+    """A workflow's ``run_predicate`` refused to start it."""
+
+    status_code = 412
+
+
+class WorkflowChangedError(OrchestrionError):
+    """The step a process must continue with no longer exists in its workflow."""
+
+    status_code = 409

@@ -1,0 +1,79 @@
+"""Running one process in a worker: claim it, check its workflow, hand it to the runner."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+import structlog
+
+from orchestrion.db import get_database
+from orchestrion.engine.outcomes import Outcome
+from orchestrion.engine.runner import run
+from orchestrion.engine.workflow import Workflow
+from orchestrion.storage import process_store
+from orchestrion.storage.process_store import Claim, DbJournal
+from orchestrion.workflows import get_workflow
+
+logger = structlog.get_logger(__name__)
+
+# Notified whenever a worker stops working on a process, so waiters need not poll hard.
+process_stopped = threading.Condition()
+
+
+def execute_process(
+    process_id: uuid.UUID,
+    worker_id: str,
+    lease: timedelta,
+    claim: Claim | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Outcome | None:
+    """Claim (unless already claimed) and run a process until it stops; None if it could not be claimed."""
+    db = get_database()
+    log = logger.bind(process_id=str(process_id), worker=worker_id)
+    if claim is None:
+        claim = process_store.claim(db, process_id, worker_id, lease)
+        if claim is None:
+            return None
+    try:
+        wf = get_workflow(claim.workflow_name)
+        if wf is None or claim.fingerprint != wf.fingerprint:
+            reason = _unrunnable_reason(wf, claim)
+            if wf is not None:
+                log.warning("Workflow changed while the process was in flight", refused=reason)
+            process_store.mark_workflow_changed(db, claim, wf.fingerprint if wf else None, reason)
+            if wf is None or reason is not None:
+                return None
+        if claim.abort_requested:
+            process_store.abort(db, process_id, claim.user or "SYSTEM", by_owner=True)
+            return None
+        journal = DbJournal(db, claim, should_stop=should_stop)
+        structlog.contextvars.bind_contextvars(process_id=str(process_id), workflow=wf.name)
+        try:
+            return run(wf, claim.cursor, claim.state, journal, is_task=claim.is_task)
+        finally:
+            structlog.contextvars.unbind_contextvars("process_id", "workflow")
+    except Exception:
+        log.exception("Worker error while running a process; handing it back for recovery")
+        process_store.release(db, claim)
+        raise
+    finally:
+        with process_stopped:
+            process_stopped.notify_all()
+
+
+def _unrunnable_reason(wf: Workflow | None, claim: Claim) -> str | None:
+    """Why a process cannot continue in its (changed) workflow; None when its next step still exists by name."""
+    if wf is None:
+        return f"Workflow {claim.workflow_name!r} is no longer registered; abort this process or restore it"
+    try:
+        if claim.cursor:
+            wf.step_at(claim.cursor)
+    except KeyError:
+        return (
+            f"Workflow {wf.name!r} changed while this process was in flight: its next step "
+            f"{' / '.join(claim.cursor or ())!r} no longer exists. Abort the process, or restore the step."
+        )
+    return None

@@ -1,0 +1,1 @@
+"""Operations on processes and the engine, for Python callers and the REST API alike."""

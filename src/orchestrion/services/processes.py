@@ -1,0 +1,216 @@
+"""Start, resume, abort, delete and wait for processes: the same operations as the REST API.
+
+Forms are validated here, before anything is written; a process row exists only once its input is
+complete and valid. Work is then handed to the configured executor.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from orchestrion.db import get_database
+from orchestrion.db.models import ProcessTable
+from orchestrion.engine.outcomes import Success
+from orchestrion.engine.runner import make_record, utcnow
+from orchestrion.engine.serialization import StateSerializationError, roundtrip
+from orchestrion.engine.status import IN_FLIGHT_STATUSES, RESUMABLE_STATUSES, ProcessStatus
+from orchestrion.engine.steps import AwaitCallbackStep
+from orchestrion.engine.workflow import PredicateContext, RunPredicateFail, Workflow
+from orchestrion.errors import (
+    EnginePausedError,
+    InvalidCallbackTokenError,
+    NotAwaitingCallbackError,
+    ProcessConflictError,
+    ProcessNotFoundError,
+    ProcessNotResumableError,
+    StartPredicateError,
+    WorkflowChangedError,
+    WorkflowNotFoundError,
+)
+from orchestrion.executors import get_executor
+from orchestrion.executors.execution import process_stopped
+from orchestrion.forms import post_form
+from orchestrion.storage import process_store
+from orchestrion.types import State
+from orchestrion.workflows import get_workflow
+
+__all__ = [
+    "abort_process",
+    "delete_process",
+    "deliver_callback",
+    "recover",
+    "resume_process",
+    "start_process",
+    "wait_for_process",
+]
+
+
+def _workflow(name: str) -> Workflow:
+    wf = get_workflow(name)
+    if wf is None:
+        raise WorkflowNotFoundError(f"Workflow {name!r} does not exist")
+    return wf
+
+
+def _check_not_paused() -> None:
+    if process_store.is_paused(get_database()):
+        raise EnginePausedError("The engine is paused; processes cannot be started or resumed")
+
+
+def _check_predicate(wf: Workflow, key: str) -> None:
+    if wf.run_predicate is None:
+        return
+    verdict = wf.run_predicate(PredicateContext(wf, key))
+    if isinstance(verdict, RunPredicateFail):
+        raise StartPredicateError(verdict.message)
+    if verdict is False:
+        raise StartPredicateError(f"Workflow {key!r} cannot be started now")
+
+
+def _local_claim() -> tuple[str | None, timedelta]:
+    """Executors in this Python process take the new claim at once, saving a transaction per start."""
+    executor = get_executor()
+    lease = getattr(executor, "lease", None)
+    return (executor.worker_id, lease) if lease is not None else (None, timedelta(0))
+
+
+def start_process(workflow_key: str, user_inputs: list[State] | None = None, user: str = "SYSTEM") -> uuid.UUID:
+    """Validate the initial form against ``user_inputs`` and start the workflow; returns the process id.
+
+    Raises ``FormNotCompleteError`` (more pages needed) or ``FormValidationError`` before anything
+    is stored. ``user_inputs=None`` submits one empty page.
+    """
+    wf = _workflow(workflow_key)
+    _check_not_paused()
+    _check_predicate(wf, workflow_key)
+    process_id = uuid.uuid4()
+    system = {
+        "process_id": process_id,
+        "reporter": user,
+        "workflow_name": workflow_key,
+        "workflow_target": wf.target,
+    }
+    user_input = post_form(wf.initial_input_form, dict(system), [{}] if user_inputs is None else user_inputs)
+    try:
+        state, _ = roundtrip({**user_input, **system})
+        user_input, _ = roundtrip(user_input)
+    except StateSerializationError as e:
+        raise TypeError(f"The initial form of {workflow_key!r} returned a value that cannot be stored: {e}") from e
+    worker_id, lease = _local_claim()
+    claim = process_store.create_process(get_database(), wf, state, user_input, user, worker_id=worker_id, lease=lease)
+    get_executor().submit(process_id, claim if worker_id else None)
+    return process_id
+
+
+def _load(process_id: uuid.UUID) -> ProcessTable:
+    with get_database().read() as session:
+        p = session.execute(select(ProcessTable).where(ProcessTable.process_id == process_id)).scalar_one_or_none()
+    if p is None:
+        raise ProcessNotFoundError(f"Process {process_id} not found")
+    return p
+
+
+def _deep_merge(base: State, extra: State) -> State:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def resume_process(process_id: uuid.UUID, user_inputs: list[State] | None = None, user: str = "SYSTEM") -> None:
+    """Continue a suspended process with form input, or retry a failed/waiting one from before its failed step."""
+    p = _load(process_id)
+    status = ProcessStatus(p.last_status)
+    if status not in RESUMABLE_STATUSES:
+        raise ProcessNotResumableError(f"Process {process_id} is {status.value}; it cannot be resumed")
+    _check_not_paused()
+    wf = _workflow(p.workflow.name)
+    cursor = tuple(p.cursor or ())
+    try:
+        step = wf.step_at(cursor)
+    except KeyError:
+        raise WorkflowChangedError(
+            f"Workflow {wf.name!r} no longer has step {' / '.join(cursor)!r}; abort this process"
+        ) from None
+    record = None
+    user_input: State = {}
+    if status == ProcessStatus.SUSPENDED:
+        user_input, _ = roundtrip(post_form(step.form, p.state, user_inputs or [{}]))
+    if status in (ProcessStatus.SUSPENDED, ProcessStatus.AWAITING_CALLBACK):
+        record, _, _ = make_record(
+            wf, cursor, step, Success(_deep_merge(p.state, user_input)), utcnow(), is_task=p.is_task
+        )
+    worker_id, lease = _local_claim()
+    with process_store.locked_process(get_database(), process_id) as (session, locked):
+        if locked.last_status != p.last_status or locked.seq != p.seq:
+            raise ProcessConflictError(f"Process {process_id} changed while resuming it; try again")
+        claim = process_store.write_resumed(session, locked, record, user_input, user, worker_id=worker_id, lease=lease)
+    get_executor().submit(process_id, claim if worker_id else None)
+
+
+def deliver_callback(process_id: uuid.UUID, token: str, data: Any) -> None:
+    """Hand an external system's answer to a process awaiting it; the token is single-use."""
+    _check_not_paused()
+    p = _load(process_id)
+    if p.last_status != ProcessStatus.AWAITING_CALLBACK:
+        raise NotAwaitingCallbackError(f"Process {process_id} is not awaiting a callback")
+    if not p.callback_token or not secrets.compare_digest(p.callback_token, token):
+        raise InvalidCallbackTokenError("Invalid token")
+    wf = _workflow(p.workflow.name)
+    cursor = tuple(p.cursor or ())
+    step = wf.step_at(cursor)
+    if not isinstance(step, AwaitCallbackStep):
+        raise NotAwaitingCallbackError(f"Process {process_id} is not awaiting a callback")
+    result, _ = roundtrip({step.result_key: data})
+    record, _, _ = make_record(wf, cursor, step, Success({**p.state, **result}), utcnow(), is_task=p.is_task)
+    worker_id, lease = _local_claim()
+    with process_store.locked_process(get_database(), process_id) as (session, locked):
+        if locked.last_status != ProcessStatus.AWAITING_CALLBACK or locked.callback_token != token:
+            raise NotAwaitingCallbackError(f"Process {process_id} is not awaiting a callback")
+        claim = process_store.write_resumed(
+            session, locked, record, result, "callback", worker_id=worker_id, lease=lease
+        )
+    get_executor().submit(process_id, claim if worker_id else None)
+
+
+def abort_process(process_id: uuid.UUID, user: str = "SYSTEM") -> ProcessStatus:
+    """Abort a process. A running one stops at its next step boundary; a completed one stays completed."""
+    return process_store.abort(get_database(), process_id, user)
+
+
+def delete_process(process_id: uuid.UUID) -> None:
+    """Delete a process and its history; refused while a worker is running it."""
+    p = _load(process_id)
+    if ProcessStatus(p.last_status) in IN_FLIGHT_STATUSES and p.claimed_by is not None:
+        raise ProcessConflictError(f"Process {process_id} is running; abort it first")
+    process_store.delete_process(get_database(), process_id)
+
+
+def wait_for_process(process_id: uuid.UUID, timeout: float = 30.0) -> ProcessStatus:
+    """Block until the process stops (is not created/running/resumed) or ``timeout`` seconds pass; its status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = ProcessStatus(_load(process_id).last_status)
+        remaining = deadline - time.monotonic()
+        if status not in IN_FLIGHT_STATUSES or remaining <= 0:
+            return status
+        with process_stopped:
+            process_stopped.wait(min(remaining, 0.05))
+
+
+def recover() -> list[uuid.UUID]:
+    """Hand every process left in flight by a crash (and owned by no live worker) to the executor."""
+    executor = get_executor()
+    found = process_store.recoverable(get_database())
+    for process_id in found:
+        executor.submit(process_id)
+    return found

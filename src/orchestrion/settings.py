@@ -1,0 +1,34 @@
+"""Settings from environment variables (pydantic-settings); ``app_settings`` is read once at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_database_uri() -> str:
+    return f"sqlite:///{Path.cwd() / 'orchestrion.db'}"
+
+
+class AppSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    DATABASE_URI: str = _default_database_uri()
+    # SQLite only: NORMAL keeps every commit atomic and survives a crash of orchestrion; a power cut
+    # may lose the last few commits. FULL also survives that, at a few times the cost per step.
+    SQLITE_SYNCHRONOUS: Literal["OFF", "NORMAL", "FULL"] = "NORMAL"
+    DATABASE_POOL_SIZE: int = 10
+    EXECUTOR: Literal["threadpool", "celery"] = "threadpool"
+    MAX_WORKERS: int = 5
+    # A worker's claim on a process lasts this long unless renewed; a dead worker's processes are
+    # taken over once it lapses.
+    PROCESS_LEASE_SECONDS: float = 30.0
+    CELERY_BROKER_URL: str = "redis://localhost:6379/0"
+    LOG_LEVEL: str = "INFO"
+    HOST: str = "127.0.0.1"
+    PORT: int = 8080
+
+
+app_settings = AppSettings()

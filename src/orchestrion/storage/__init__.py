@@ -1,0 +1,1 @@
+"""Persistence adapters around the engine core."""

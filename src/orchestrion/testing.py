@@ -1,0 +1,218 @@
+"""A test kit for workflow authors: run workflows in a plain pytest run, no server needed.
+
+Processes run synchronously, in the calling thread, on the real engine and a real database: the
+one already initialised, or else a temporary SQLite file created on first use. So what passes
+here behaves the same in production, including the JSON round-trip of the state between steps.
+
+    result, process, step_log = run_workflow("create_node", [{"product": pid}, {"name": "n1"}])
+    assert_suspended(result)
+    result, step_log = resume_workflow(process, step_log, [{"answer": 42}])
+    assert_complete(result)
+    assert extract_state(result)["answer"] == 42
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from sqlalchemy import select
+
+from orchestrion import db
+from orchestrion.db.models import ProcessStepTable, ProcessTable
+from orchestrion.engine.outcomes import (
+    OUTCOME_BY_PROCESS_STATUS,
+    Abort,
+    AwaitingCallback,
+    Complete,
+    Failed,
+    Outcome,
+    Success,
+    Suspend,
+    Waiting,
+)
+from orchestrion.engine.status import ProcessStatus
+from orchestrion.engine.workflow import Workflow
+from orchestrion.executors import set_executor
+from orchestrion.executors.inline import InlineExecutor
+from orchestrion.services import processes
+from orchestrion.types import State
+from orchestrion.workflows import get_workflow, register_workflow, unregister_workflow
+
+__all__ = [
+    "ProcessStat",
+    "StepLogEntry",
+    "WorkflowInstanceForTests",
+    "assert_aborted",
+    "assert_awaiting_callback",
+    "assert_complete",
+    "assert_failed",
+    "assert_success",
+    "assert_suspended",
+    "assert_waiting",
+    "ensure_test_database",
+    "extract_error",
+    "extract_state",
+    "resume_workflow",
+    "run_workflow",
+    "send_callback",
+]
+
+
+class StepLogEntry(NamedTuple):
+    """One history row: a step (or step group) name, its status and the state it recorded."""
+
+    name: str
+    status: str
+    state: State
+
+
+@dataclass
+class ProcessStat:
+    process_id: uuid.UUID
+    workflow_name: str
+
+    @property
+    def workflow(self) -> Workflow | None:
+        return get_workflow(self.workflow_name)
+
+
+def ensure_test_database() -> db.Database:
+    """The initialised database, or a new temporary SQLite file (migrated) when there is none."""
+    if not db.is_initialised():
+        path = Path(tempfile.mkdtemp(prefix="orchestrion-test-")) / "orchestrion.db"
+        db.init_database(f"sqlite:///{path}")
+    return db.get_database()
+
+
+@contextmanager
+def _inline() -> Iterator[None]:
+    previous = set_executor(InlineExecutor())
+    try:
+        yield
+    finally:
+        set_executor(previous)
+
+
+def _pages(input_data: State | list[State] | None) -> list[State] | None:
+    if input_data is None or isinstance(input_data, list):
+        return input_data
+    return [input_data]
+
+
+def _result(process_id: uuid.UUID) -> tuple[Outcome, list[StepLogEntry]]:
+    with db.get_database().read() as session:
+        p = session.get(ProcessTable, process_id)
+        assert p is not None, f"process {process_id} vanished"
+        rows = session.execute(
+            select(ProcessStepTable).where(ProcessStepTable.process_id == process_id).order_by(ProcessStepTable.seq)
+        ).scalars()
+        log = [StepLogEntry(r.name, r.status, r.state) for r in rows]
+    status = ProcessStatus(p.last_status)
+    outcome_type = OUTCOME_BY_PROCESS_STATUS.get(status, Success)
+    if outcome_type in (Failed, Waiting):
+        error = dict(log[-1].state) if log else {"error": p.failed_reason}
+        if p.traceback:
+            error["traceback"] = p.traceback
+        return outcome_type(error), log
+    return outcome_type(p.state), log
+
+
+def run_workflow(
+    workflow_key: str, input_data: State | list[State] | None, user: str = "SYSTEM"
+) -> tuple[Outcome, ProcessStat, list[StepLogEntry]]:
+    """Start a workflow with its form pages and run it until it stops; (result, process, step log)."""
+    ensure_test_database()
+    with _inline():
+        process_id = processes.start_process(workflow_key, _pages(input_data), user=user)
+    result, log = _result(process_id)
+    return result, ProcessStat(process_id, workflow_key), log
+
+
+def resume_workflow(
+    process: ProcessStat, step_log: list[StepLogEntry], input_data: State | list[State] | None, user: str = "SYSTEM"
+) -> tuple[Outcome, list[StepLogEntry]]:
+    """Resume a suspended process with form pages (or retry a failed one with ``[{}]``); (result, step log)."""
+    with _inline():
+        processes.resume_process(process.process_id, _pages(input_data), user=user)
+    return _result(process.process_id)
+
+
+def send_callback(process: ProcessStat, data: Any) -> tuple[Outcome, list[StepLogEntry]]:
+    """Deliver a callback to a process awaiting one, as the external system would; (result, step log)."""
+    with db.get_database().read() as session:
+        token = session.execute(
+            select(ProcessTable.callback_token).where(ProcessTable.process_id == process.process_id)
+        ).scalar()
+    with _inline():
+        processes.deliver_callback(process.process_id, token or "", data)
+    return _result(process.process_id)
+
+
+class WorkflowInstanceForTests:
+    """Register a workflow object under ``name`` for the duration of a ``with`` block."""
+
+    def __init__(self, wf: Workflow, name: str) -> None:
+        self.wf = wf
+        self.name = name
+
+    def __enter__(self) -> Workflow:
+        return register_workflow(self.wf, self.name)
+
+    def __exit__(self, *exc: object) -> None:
+        unregister_workflow(self.name)
+
+
+def _describe(result: Outcome) -> str:
+    if isinstance(result, Failed | Waiting):
+        s = result.s if isinstance(result.s, dict) else {"error": repr(result.s)}
+        return f"{type(result).__name__}: {s.get('class', '')}: {s.get('error')}\n{s.get('traceback', '')}"
+    return f"{type(result).__name__}({result.s!r})"
+
+
+def _assert(result: Outcome, expected: type[Outcome]) -> None:
+    assert isinstance(result, expected), f"expected {expected.__name__}, got {_describe(result)}"
+
+
+def assert_complete(result: Outcome) -> None:
+    _assert(result, Complete)
+
+
+def assert_success(result: Outcome) -> None:
+    _assert(result, Success)
+
+
+def assert_suspended(result: Outcome) -> None:
+    _assert(result, Suspend)
+
+
+def assert_waiting(result: Outcome) -> None:
+    _assert(result, Waiting)
+
+
+def assert_awaiting_callback(result: Outcome) -> None:
+    _assert(result, AwaitingCallback)
+
+
+def assert_aborted(result: Outcome) -> None:
+    _assert(result, Abort)
+
+
+def assert_failed(result: Outcome) -> None:
+    _assert(result, Failed)
+
+
+def extract_state(result: Outcome) -> State:
+    """The state a result carries (for a failure: its error dict)."""
+    return dict(result.s) if isinstance(result.s, dict) else {"error": str(result.s)}
+
+
+def extract_error(result: Outcome) -> str | None:
+    """The error message of a failed or waiting result."""
+    assert isinstance(result, Failed | Waiting), f"expected a failure, got {_describe(result)}"
+    return extract_state(result).get("error")

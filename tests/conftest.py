@@ -1,0 +1,104 @@
+"""Fixtures: a fresh, migrated database per test, on SQLite always and on PostgreSQL when reachable.
+
+PostgreSQL comes from ``ORCHESTRION_TEST_POSTGRES_URI`` (default: the local server's ``test``
+database); each pytest-xdist worker gets its own schema. Tests marked ``postgres`` (and the
+PostgreSQL half of the ``database`` fixture) are skipped when the server cannot be reached.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from orchestrion import db as dbmod
+from orchestrion.db import Database
+from orchestrion.db.migrate import upgrade
+from orchestrion.executors import set_executor
+from orchestrion.executors.inline import InlineExecutor
+from orchestrion.logs import configure_logging
+
+POSTGRES_URI = os.environ.get("ORCHESTRION_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test")
+_TABLES = "process_steps, input_states, processes, workflows"
+
+configure_logging("WARNING")
+
+
+def _postgres_reachable() -> bool:
+    try:
+        psycopg.connect(POSTGRES_URI, connect_timeout=2).close()
+    except psycopg.Error:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def worker_name(worker_id: str) -> str:
+    return worker_id if worker_id != "master" else "main"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per test session; each test gets a copy (migrations run once)."""
+    path = tmp_path_factory.mktemp("template") / "orchestrion.db"
+    database = Database(f"sqlite:///{path}")
+    upgrade(database)
+    database.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_uri(worker_name: str) -> str:
+    """A migrated schema of its own for this xdist worker."""
+    if not _postgres_reachable():
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URI}")
+    schema = f"orchestrion_{worker_name}"
+    with psycopg.connect(POSTGRES_URI, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in POSTGRES_URI else "?"
+    uri = f"{POSTGRES_URI}{sep}options=-csearch_path%3D{schema}"
+    database = Database(uri)
+    upgrade(database)
+    database.dispose()
+    return uri
+
+
+def _install(database: Database) -> Iterator[Database]:
+    dbmod._database = database
+    previous = set_executor(InlineExecutor())
+    try:
+        yield database
+    finally:
+        replaced = set_executor(previous)
+        if replaced is not None and not isinstance(replaced, InlineExecutor):
+            replaced.shutdown(wait=True)
+        dbmod._database = None
+        database.dispose()
+
+
+@pytest.fixture
+def sqlite_db(sqlite_template: Path, tmp_path: Path) -> Iterator[Database]:
+    path = tmp_path / "orchestrion.db"
+    shutil.copyfile(sqlite_template, path)
+    yield from _install(Database(f"sqlite:///{path}"))
+
+
+@pytest.fixture
+def postgres_db(postgres_uri: str) -> Iterator[Database]:
+    database = Database(postgres_uri)
+    with database.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {_TABLES} CASCADE"))
+        conn.execute(text("UPDATE engine_settings SET global_lock = false"))
+    yield from _install(database)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest) -> Database:
+    """The process store on each backend: every test using it runs on SQLite and on PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_db")
