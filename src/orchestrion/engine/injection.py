@@ -23,6 +23,10 @@ from orchestrion.types import State
 # the annotated object, or None when it does not handle that annotation.
 LoaderFactory = Callable[[Any], Callable[[Any], Any] | None]
 _LOADER_FACTORIES: list[LoaderFactory] = []
+# Result hooks see every dict a step returns, inside the step's transaction (the domain layer saves
+# the subscription models in it there).
+ResultHook = Callable[[dict[str, Any]], None]
+_RESULT_HOOKS: list[ResultHook] = []
 
 _MISSING = inspect.Parameter.empty
 _PASSTHROUGH = frozenset({Any, object, State, dict, inspect.Parameter.empty})
@@ -40,6 +44,17 @@ def register_loader(factory: LoaderFactory) -> None:
     """Let a package convert some annotations itself (e.g. load a domain model by its id)."""
     if factory not in _LOADER_FACTORIES:
         _LOADER_FACTORIES.append(factory)
+
+
+def register_result_hook(hook: ResultHook) -> None:
+    """Call ``hook`` with each step's returned dict, before it is merged into the state."""
+    if hook not in _RESULT_HOOKS:
+        _RESULT_HOOKS.append(hook)
+
+
+def process_result(result: dict[str, Any]) -> None:
+    for hook in _RESULT_HOOKS:
+        hook(result)
 
 
 def _is_optional(annotation: Any) -> bool:

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any, overload
 
 from orchestrion.config.assignee import Assignee
-from orchestrion.engine.injection import Injector
+from orchestrion.engine.injection import Injector, process_result
 from orchestrion.engine.outcomes import (
     Abort,
     AwaitingCallback,
@@ -145,14 +145,15 @@ class FunctionStep(Step):
     def __call__(self, state: State) -> Outcome:
         try:
             result = self.func(**self._inject(state))
+            if result is None:
+                return Success(state)
+            if not isinstance(result, dict):
+                raise TypeError(
+                    f"Step {self.name!r} returned {type(result).__name__}; a step must return a dict or None"
+                )
+            process_result(result)
         except Exception as e:
             return self.on_error(e)
-        if result is None:
-            return Success(state)
-        if not isinstance(result, dict):
-            return self.on_error(
-                TypeError(f"Step {self.name!r} returned {type(result).__name__}; a step must return a dict or None")
-            )
         return Success({**state, **result})
 
 
