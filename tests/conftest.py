@@ -53,11 +53,11 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_uri(worker_name: str) -> str:
-    """A migrated schema of its own for this xdist worker."""
+def postgres_uri(worker_name: str) -> Iterator[str]:
+    """A migrated schema of its own for this test process (xdist worker), dropped at the end."""
     if not _postgres_reachable():
         pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URI}")
-    schema = f"orchestrion_{worker_name}"
+    schema = f"orchestrion_{worker_name}_{os.getpid()}"
     with psycopg.connect(POSTGRES_URI, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         conn.execute(f"CREATE SCHEMA {schema}")
@@ -66,7 +66,9 @@ def postgres_uri(worker_name: str) -> str:
     database = Database(uri)
     upgrade(database)
     database.dispose()
-    return uri
+    yield uri
+    with psycopg.connect(POSTGRES_URI, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 def _install(database: Database) -> Iterator[Database]:

@@ -474,7 +474,7 @@ class DbJournal:
 
 def _locked(session: Session, process_id: uuid.UUID) -> ProcessTable:
     found = session.execute(
-        select(ProcessTable).where(ProcessTable.process_id == process_id).with_for_update()
+        select(ProcessTable).where(ProcessTable.process_id == process_id).with_for_update(of=ProcessTable)
     ).scalar_one_or_none()
     if found is None:
         raise ProcessNotFoundError(f"Process {process_id} not found")

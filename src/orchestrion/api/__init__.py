@@ -1,0 +1,1 @@
+"""The REST API (FastAPI routers), mounted under ``/api`` by ``orchestrion.app.OrchestratorCore``."""

@@ -1,0 +1,51 @@
+"""Every error answers JSON of one shape: ``{"type", "title", "detail", "status"}`` (+ form data for forms)."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic_forms.exception_handlers.fastapi import form_error_handler
+from pydantic_forms.exceptions import FormException, FormOverflowError
+from starlette.exceptions import HTTPException
+
+from orchestrion.errors import OrchestrionError
+
+
+def problem(status: int, detail: str, type_: str, **extra: object) -> JSONResponse:
+    return JSONResponse(
+        {"type": type_, "title": HTTPStatus(status).phrase, "detail": detail, "status": status, **extra},
+        status_code=status,
+    )
+
+
+async def _orchestrion_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OrchestrionError)
+    return problem(exc.status_code, str(exc), type(exc).__name__)
+
+
+async def _form_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, FormOverflowError):
+        return problem(400, str(exc), type(exc).__name__)
+    assert isinstance(exc, FormException)
+    return await form_error_handler(request, exc)
+
+
+async def _request_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    return problem(400, "Request not valid", "RequestValidationError", validation_errors=errors)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return problem(exc.status_code, str(exc.detail), "HTTPException")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(OrchestrionError, _orchestrion_error)
+    app.add_exception_handler(FormException, _form_error)
+    app.add_exception_handler(RequestValidationError, _request_error)
+    app.add_exception_handler(HTTPException, _http_error)

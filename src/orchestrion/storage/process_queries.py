@@ -1,0 +1,143 @@
+"""Read models for the API: process details and the paged, sorted, filtered process list."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
+
+from orchestrion.db.models import ProcessStepTable, ProcessTable, WorkflowTable
+from orchestrion.errors import ProcessNotFoundError
+
+
+class QueryError(ValueError):
+    """A bad ``range``, ``sort`` or ``filter`` parameter (answered with 400)."""
+
+
+SORT_COLUMNS: dict[str, Any] = {
+    "started_at": ProcessTable.started_at,
+    "started": ProcessTable.started_at,
+    "last_modified_at": ProcessTable.last_modified_at,
+    "last_modified": ProcessTable.last_modified_at,
+    "last_status": ProcessTable.last_status,
+    "status": ProcessTable.last_status,
+    "last_step": ProcessTable.last_step,
+    "assignee": ProcessTable.assignee,
+    "created_by": ProcessTable.created_by,
+    "is_task": ProcessTable.is_task,
+    "workflow_name": WorkflowTable.name,
+    "workflow": WorkflowTable.name,
+    "workflow_target": WorkflowTable.target,
+    "target": WorkflowTable.target,
+    "process_id": ProcessTable.process_id,
+}
+
+
+def _text(column: Any, value: str) -> ColumnElement[bool]:
+    return func.lower(column).contains(value.lower(), autoescape=True)
+
+
+def _in(column: Any, value: str) -> ColumnElement[bool]:
+    """``a-b-c`` (orchestrator-core's list syntax) or ``a|b`` matches any of the values."""
+    parts = [v for v in value.replace("|", "-").split("-") if v]
+    return column.in_(parts)
+
+
+def _bool(column: Any, value: str) -> ColumnElement[bool]:
+    if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
+        raise QueryError(f"filter on {column.key} needs true or false, not {value!r}")
+    return column.is_(value.lower() in ("true", "yes", "1"))
+
+
+FILTERS: dict[str, Any] = {
+    "last_status": lambda v: _in(ProcessTable.last_status, v),
+    "status": lambda v: _in(ProcessTable.last_status, v),
+    "workflow_name": lambda v: _in(WorkflowTable.name, v),
+    "workflow": lambda v: _text(WorkflowTable.name, v),
+    "workflow_target": lambda v: _in(WorkflowTable.target, v.upper()),
+    "target": lambda v: _in(WorkflowTable.target, v.upper()),
+    "is_task": lambda v: _bool(ProcessTable.is_task, v),
+    "assignee": lambda v: _in(ProcessTable.assignee, v),
+    "created_by": lambda v: _text(ProcessTable.created_by, v),
+    "creator": lambda v: _text(ProcessTable.created_by, v),
+    "last_step": lambda v: _text(ProcessTable.last_step, v),
+    "process_id": lambda v: ProcessTable.process_id == _uuid(v),
+    "failed_reason": lambda v: _text(ProcessTable.failed_reason, v),
+    "q": lambda v: or_(*(_text(c, v) for c in (WorkflowTable.name, ProcessTable.last_step, ProcessTable.created_by))),
+}
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise QueryError(f"{value!r} is not a process id") from None
+
+
+def _pairs(values: list[str]) -> list[tuple[str, str]]:
+    if len(values) % 2:
+        raise QueryError("filter takes field,value pairs")
+    return list(zip(values[::2], values[1::2], strict=True))
+
+
+@dataclass
+class Page:
+    first: int = 0
+    last: int = 99
+
+
+def parse_range(value: str | None) -> Page:
+    if not value:
+        return Page()
+    try:
+        first, last = (int(v) for v in value.split(","))
+    except ValueError:
+        raise QueryError("range is first,last (e.g. range=0,19)") from None
+    if first < 0 or last < first or last - first >= 1000:
+        raise QueryError("range must satisfy 0 <= first <= last and cover at most 1000 items")
+    return Page(first, last)
+
+
+def _apply(query: Any, sort: list[str], filters: list[str]) -> Any:
+    for field, value in _pairs(filters):
+        if field not in FILTERS:
+            raise QueryError(f"cannot filter on {field!r}; choose from {', '.join(sorted(FILTERS))}")
+        query = query.where(FILTERS[field](value))
+    order = []
+    for field, direction in _pairs(sort):
+        if field not in SORT_COLUMNS or direction.upper() not in ("ASC", "DESC"):
+            raise QueryError(f"cannot sort by {field!r} {direction!r}; use field,ASC|DESC")
+        column = SORT_COLUMNS[field]
+        order.append(column.asc() if direction.upper() == "ASC" else column.desc())
+    return query.order_by(*order, ProcessTable.started_at.desc(), ProcessTable.process_id)
+
+
+def list_processes(
+    session: Session, page: Page, sort: list[str], filters: list[str]
+) -> tuple[list[tuple[ProcessTable, str, str]], int]:
+    """One page of processes with their workflow name and target, and the total matching the filters."""
+    base = select(ProcessTable, WorkflowTable.name, WorkflowTable.target).join(
+        WorkflowTable, WorkflowTable.workflow_id == ProcessTable.workflow_id
+    )
+    query = _apply(base, sort, filters)
+    total = session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+    rows = session.execute(query.offset(page.first).limit(page.last - page.first + 1)).all()
+    return [(r[0], r[1], r[2]) for r in rows], total
+
+
+def get_process(session: Session, process_id: uuid.UUID) -> ProcessTable:
+    p = session.execute(select(ProcessTable).where(ProcessTable.process_id == process_id)).scalar_one_or_none()
+    if p is None:
+        raise ProcessNotFoundError(f"Process {process_id} not found")
+    return p
+
+
+def process_steps(session: Session, process_id: uuid.UUID) -> list[ProcessStepTable]:
+    return list(
+        session.execute(
+            select(ProcessStepTable).where(ProcessStepTable.process_id == process_id).order_by(ProcessStepTable.seq)
+        ).scalars()
+    )
