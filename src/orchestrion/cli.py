@@ -17,7 +17,9 @@ configure_logging(app_settings.LOG_LEVEL)
 app = typer.Typer(help="orchestrion: workflows for the lifecycle of customer subscriptions.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 process_app = typer.Typer(help="Start and inspect processes.", no_args_is_help=True)
+catalogue_app = typer.Typer(help="Products, product blocks, resource types and workflow links.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(process_app, name="process")
 
 Imports = Annotated[
@@ -61,6 +63,25 @@ def db_upgrade(
 
     database = init_database(uri)
     typer.echo(f"Database at the latest schema: {database.uri.split('@')[-1]}")
+
+
+@catalogue_app.command("load")
+def catalogue_load(
+    file: Annotated[str, typer.Argument(help="Catalogue file (JSON or YAML)")],
+) -> None:
+    """Make the catalogue in the database match FILE. Loading it twice changes nothing; nothing is removed."""
+    from orchestrion.catalogue import CatalogueError, ensure_catalogue, load_file
+    from orchestrion.db import init_database
+
+    init_database()
+    try:
+        report = ensure_catalogue(load_file(file))
+    except (CatalogueError, OSError) as e:
+        typer.echo(f"Catalogue not loaded: {e}", err=True)
+        raise typer.Exit(2) from None
+    for line in report.lines():
+        typer.echo(line)
+    typer.echo("Catalogue loaded." if report.changed else "Catalogue already up to date.")
 
 
 @process_app.command("start")

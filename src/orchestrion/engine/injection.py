@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
 
 from orchestrion.types import State
 
@@ -60,6 +61,12 @@ def process_result(result: dict[str, Any]) -> None:
 def _is_optional(annotation: Any) -> bool:
     origin = typing.get_origin(annotation)
     return origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(annotation)
+
+
+def _describe_error(err: ErrorDetails) -> str:
+    """A pydantic error with where it is, so a nested model's message says which field is wrong."""
+    where = ".".join(str(part) for part in err["loc"])
+    return f"{where}: {err['msg']}" if where else err["msg"]
 
 
 def _type_name(annotation: Any) -> str:
@@ -127,7 +134,7 @@ class Injector:
                     try:
                         value = p.convert(value)
                     except ValidationError as e:
-                        reason = "; ".join(err["msg"] for err in e.errors())
+                        reason = "; ".join(_describe_error(err) for err in e.errors())
                         raise StepArgumentError(
                             f"{self._label}: key {p.name!r} cannot be read as {_type_name(p.annotation)}: {reason}"
                         ) from None

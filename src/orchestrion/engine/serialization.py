@@ -40,7 +40,7 @@ class StateSerializationError(TypeError):
 def _default(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
-    if isinstance(value, Decimal | _IP_TYPES):
+    if isinstance(value, (Decimal, *_IP_TYPES)):
         return str(value)
     if isinstance(value, set | frozenset | tuple):
         return list(value)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import inspect
 import secrets
+import types
+import typing
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any, overload
@@ -22,6 +24,7 @@ from orchestrion.engine.outcomes import (
     Complete,
     Failed,
     Outcome,
+    Skipped,
     Success,
     Suspend,
     Waiting,
@@ -158,15 +161,21 @@ class FunctionStep(Step):
 
 
 def _check_return_annotation(func: Callable[..., Any], name: str) -> None:
-    annotation = inspect.signature(func).return_annotation
-    if annotation is inspect.Signature.empty or isinstance(annotation, str):
+    try:  # resolves the strings ``from __future__ import annotations`` leaves behind
+        annotation = typing.get_type_hints(func).get("return", inspect.Signature.empty)
+    except Exception:  # an unresolvable forward reference: nothing to check
         return
-    origin = getattr(annotation, "__origin__", annotation)
-    if annotation is None or origin is dict or annotation is Any or getattr(origin, "__name__", "") == "Mapping":
-        return
-    if getattr(annotation, "__args__", None) and type(None) in annotation.__args__:
-        return
-    raise TypeError(f"Step {name!r} is annotated to return {annotation!r}; a step returns a dict (State) or None")
+    if not _returns_state(annotation):
+        raise TypeError(f"Step {name!r} is annotated to return {annotation!r}; a step returns a dict (State) or None")
+
+
+def _returns_state(annotation: Any) -> bool:
+    if annotation in (inspect.Signature.empty, None, type(None), Any):
+        return True
+    origin = typing.get_origin(annotation) or annotation
+    if origin in (typing.Union, types.UnionType):
+        return all(_returns_state(arg) for arg in typing.get_args(annotation))
+    return (isinstance(origin, type) and issubclass(origin, dict)) or getattr(origin, "__name__", "") == "Mapping"
 
 
 def step(name: str, retry_auth_callback: Authorizer | None = None) -> Callable[[Callable[..., Any]], FunctionStep]:
@@ -311,10 +320,15 @@ def conditional(pred: Predicate) -> Callable[[Step | StepList], StepList]:
     """Run the given steps only when ``pred(state)`` holds; otherwise they are recorded as ``skipped``.
 
     The predicate is evaluated for each step when it is reached, so an earlier step can change it.
+    The runner only runs the leaves of a step group, so a group passes the predicate to its sub-steps.
     """
 
     def wrap(steps: Step | StepList) -> StepList:
         def with_predicate(s: Step) -> Step:
+            if isinstance(s, StepGroup):
+                group = typing.cast(StepGroup, s.copy())
+                group.steps = wrap(s.steps)
+                return group
             clone = s.copy()
             outer = s.predicate
             clone.predicate = pred if outer is None else (lambda state: outer(state) and pred(state))
@@ -326,7 +340,10 @@ def conditional(pred: Predicate) -> Callable[[Step | StepList], StepList]:
 
 
 class LensStep(Step):
-    """Runs a step on a view of the state and writes the result back through ``set``."""
+    """Runs a step on a view of the state and writes the result back through ``set``.
+
+    A predicate the inner step already had (``focussteps(k)(conditional(p)(s))``) sees the view.
+    """
 
     def __init__(self, inner: Step, get: Callable[[State], State], set_: Callable[[State, State], State]) -> None:
         if isinstance(inner, StepGroup):
@@ -337,10 +354,12 @@ class LensStep(Step):
         self.set = set_
         self.form = inner.form
         self.assignee = inner.assignee
-        self.predicate = inner.predicate
 
     def __call__(self, state: State) -> Outcome:
-        outcome = self.inner(self.get(state))
+        view = self.get(state)
+        if self.inner.predicate is not None and not self.inner.predicate(view):
+            return Skipped(state)
+        outcome = self.inner(view)
         if isinstance(outcome, Failed | Waiting):
             return outcome
         return type(outcome)(self.set(state, outcome.s), meta=outcome.meta)
