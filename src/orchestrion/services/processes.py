@@ -20,7 +20,7 @@ from orchestrion.engine.outcomes import Success
 from orchestrion.engine.runner import make_record, utcnow
 from orchestrion.engine.serialization import StateSerializationError, roundtrip
 from orchestrion.engine.status import IN_FLIGHT_STATUSES, RESUMABLE_STATUSES, ProcessStatus
-from orchestrion.engine.steps import AwaitCallbackStep
+from orchestrion.engine.steps import AwaitCallbackStep, Step
 from orchestrion.engine.workflow import PredicateContext, RunPredicateFail, Workflow
 from orchestrion.errors import (
     EnginePausedError,
@@ -126,6 +126,16 @@ def _deep_merge(base: State, extra: State) -> State:
     return merged
 
 
+def _step_at(wf: Workflow, cursor: tuple[str, ...]) -> Step:
+    """The step a process continues with; refused (not a bare KeyError) when its workflow no longer has it."""
+    try:
+        return wf.step_at(cursor)
+    except KeyError:
+        raise WorkflowChangedError(
+            f"Workflow {wf.name!r} no longer has step {' / '.join(cursor)!r}; abort this process"
+        ) from None
+
+
 def resume_process(process_id: uuid.UUID, user_inputs: list[State] | None = None, user: str = "SYSTEM") -> None:
     """Continue a suspended process with form input, or retry a failed/waiting one from before its failed step."""
     p = _load(process_id)
@@ -135,12 +145,7 @@ def resume_process(process_id: uuid.UUID, user_inputs: list[State] | None = None
     _check_not_paused()
     wf = _workflow(p.workflow.name)
     cursor = tuple(p.cursor or ())
-    try:
-        step = wf.step_at(cursor)
-    except KeyError:
-        raise WorkflowChangedError(
-            f"Workflow {wf.name!r} no longer has step {' / '.join(cursor)!r}; abort this process"
-        ) from None
+    step = _step_at(wf, cursor)
     record = None
     user_input: State = {}
     if status == ProcessStatus.SUSPENDED:
@@ -167,7 +172,7 @@ def deliver_callback(process_id: uuid.UUID, token: str, data: Any) -> None:
         raise InvalidCallbackTokenError("Invalid token")
     wf = _workflow(p.workflow.name)
     cursor = tuple(p.cursor or ())
-    step = wf.step_at(cursor)
+    step = _step_at(wf, cursor)
     if not isinstance(step, AwaitCallbackStep):
         raise NotAwaitingCallbackError(f"Process {process_id} is not awaiting a callback")
     result, _ = roundtrip({step.result_key: data})

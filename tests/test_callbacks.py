@@ -1,0 +1,222 @@
+"""Callback steps on both databases: an external system resumes a process through a single-use route."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from orchestrion.db import Database, get_database
+from orchestrion.db.models import InputStateTable, ProcessStepTable, ProcessTable
+from orchestrion.errors import (
+    EnginePausedError,
+    InvalidCallbackTokenError,
+    NotAwaitingCallbackError,
+    ProcessNotFoundError,
+    WorkflowChangedError,
+)
+from orchestrion.forms import SubmitFormPage
+from orchestrion.services.engine import pause_engine, unpause_engine
+from orchestrion.services.processes import deliver_callback, start_process
+from orchestrion.targets import Target
+from orchestrion.testing import (
+    WorkflowInstanceForTests,
+    assert_awaiting_callback,
+    assert_complete,
+    extract_state,
+    run_workflow,
+    send_callback,
+)
+from orchestrion.types import FormGenerator, State
+from orchestrion.workflow import StepList, Workflow, callback_step, done, init, inputstep, step
+from orchestrion.workflows import unregister_workflow
+
+calls: Counter[str] = Counter()
+routes_seen: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    calls.clear()
+    routes_seen.clear()
+
+
+@pytest.fixture
+def register(database: Database) -> Iterator[Callable[[str, StepList], Workflow]]:
+    """Register workflows for one test; they are unregistered at teardown."""
+    with ExitStack() as stack:
+
+        def _register(name: str, steps: StepList) -> Workflow:
+            wf = Workflow(name, f"Test workflow {name}", steps, target=Target.CREATE)
+            return stack.enter_context(WorkflowInstanceForTests(wf, name))
+
+        yield _register
+
+
+def process_row(process_id: uuid.UUID) -> ProcessTable:
+    with get_database().read() as s:
+        p = s.get(ProcessTable, process_id)
+        assert p is not None
+        return p
+
+
+def history(process_id: uuid.UUID) -> list[tuple[str, str]]:
+    with get_database().read() as s:
+        query = select(ProcessStepTable.name, ProcessStepTable.status).where(ProcessStepTable.process_id == process_id)
+        return [(name, status) for name, status in s.execute(query.order_by(ProcessStepTable.seq))]
+
+
+def input_rows(process_id: uuid.UUID) -> list[tuple[str, Any]]:
+    with get_database().read() as s:
+        query = select(InputStateTable).where(InputStateTable.process_id == process_id)
+        return [(r.input_type, r.input_state) for r in s.execute(query.order_by(InputStateTable.input_time)).scalars()]
+
+
+@step("Send order")
+def send_order(callback_route: str) -> State:
+    calls["Send order"] += 1
+    routes_seen.append(callback_route)
+    return {"order_sent": True}
+
+
+@step("Check delivery")
+def check_delivery(callback_result: dict[str, Any]) -> State:
+    calls["Check delivery"] += 1
+    return {"delivered": callback_result["status"] == "delivered"}
+
+
+@step("Check answer")
+def check_answer(answer: list[int]) -> State:
+    return {"answer_total": sum(answer)}
+
+
+@inputstep("Approve")
+def approve_form() -> FormGenerator:
+    class ApproveForm(SubmitFormPage):
+        approved: bool
+
+    user_input = yield ApproveForm
+    return user_input.model_dump()
+
+
+def order_workflow() -> StepList:
+    return init >> callback_step("Order", action_step=send_order, validate_step=check_delivery) >> done
+
+
+def test_callback_step_awaits_and_resumes_with_the_posted_data(register: Callable[[str, StepList], Workflow]) -> None:
+    register("cb_order", order_workflow())
+
+    process_id = start_process("cb_order", [{}])
+
+    p = process_row(process_id)
+    assert p.last_status == "awaiting_callback"
+    token = p.callback_token
+    assert token
+    route = f"/api/processes/{process_id}/callback/{token}"
+    assert p.state["callback_route"] == route
+    assert routes_seen == [route], "the action step was handed the route"
+    assert history(process_id) == [("Start", "success"), ("Order", "awaiting_callback")]
+    assert calls["Check delivery"] == 0
+
+    with pytest.raises(InvalidCallbackTokenError):
+        deliver_callback(process_id, "not-the-token", {"status": "delivered"})
+
+    unchanged = process_row(process_id)
+    assert (unchanged.last_status, unchanged.callback_token, unchanged.seq, unchanged.state) == (
+        "awaiting_callback",
+        token,
+        p.seq,
+        p.state,
+    )
+    assert input_rows(process_id) == [("initial_state", {})]
+
+    deliver_callback(process_id, token, {"status": "delivered"})
+
+    p = process_row(process_id)
+    assert (p.last_status, p.callback_token) == ("completed", None)
+    assert p.state["callback_result"] == {"status": "delivered"}
+    assert p.state["delivered"] is True, "the validate step saw the posted data"
+    assert calls == {"Send order": 1, "Check delivery": 1}
+    assert history(process_id) == [("Start", "success"), ("Order", "success"), ("Done", "complete")]
+    assert input_rows(process_id)[-1] == ("user_input", {"callback_result": {"status": "delivered"}})
+
+    with pytest.raises(NotAwaitingCallbackError):
+        deliver_callback(process_id, token, {"status": "delivered again"})
+    assert process_row(process_id).state["callback_result"] == {"status": "delivered"}
+
+
+def test_result_key_names_where_the_data_goes(register: Callable[[str, StepList], Workflow]) -> None:
+    register(
+        "cb_result_key",
+        init >> callback_step("Ask", action_step=send_order, validate_step=check_answer, result_key="answer") >> done,
+    )
+    result, process, _ = run_workflow("cb_result_key", [{}])
+    assert_awaiting_callback(result)
+
+    result, step_log = send_callback(process, [1, 2, 3])
+
+    assert_complete(result)
+    state = extract_state(result)
+    assert (state["answer"], state["answer_total"]) == ([1, 2, 3], 6)
+    assert "callback_result" not in state
+    assert [(e.name, e.status) for e in step_log] == [("Start", "success"), ("Ask", "success"), ("Done", "complete")]
+
+
+def test_a_process_that_is_not_awaiting_refuses_callbacks(register: Callable[[str, StepList], Workflow]) -> None:
+    register("cb_suspended", init >> approve_form >> done)
+    register("cb_done", init >> done)
+    suspended = start_process("cb_suspended", [{}])
+    completed = start_process("cb_done", [{}])
+
+    for process_id in (suspended, completed):
+        before = process_row(process_id)
+        with pytest.raises(NotAwaitingCallbackError):
+            deliver_callback(process_id, "any-token", {"status": "delivered"})
+        after = process_row(process_id)
+        assert (after.last_status, after.seq) == (before.last_status, before.seq)
+
+    with pytest.raises(ProcessNotFoundError):
+        deliver_callback(uuid.uuid4(), "any-token", {})
+
+
+def test_callbacks_wait_while_the_engine_is_paused(register: Callable[[str, StepList], Workflow]) -> None:
+    register("cb_paused", order_workflow())
+    process_id = start_process("cb_paused", [{}])
+    token = process_row(process_id).callback_token
+    assert token
+
+    pause_engine()
+    try:
+        with pytest.raises(EnginePausedError):
+            deliver_callback(process_id, token, {"status": "delivered"})
+        p = process_row(process_id)
+        assert (p.last_status, p.callback_token) == ("awaiting_callback", token)
+    finally:
+        unpause_engine()
+
+    deliver_callback(process_id, token, {"status": "delivered"})
+    assert process_row(process_id).last_status == "completed"
+
+
+def test_a_callback_for_a_removed_callback_step_is_refused(register: Callable[[str, StepList], Workflow]) -> None:
+    register("cb_changed", order_workflow())
+    process_id = start_process("cb_changed", [{}])
+    before = process_row(process_id)
+    assert before.callback_token
+    unregister_workflow("cb_changed")
+    register("cb_changed", init >> check_answer >> done)
+
+    with pytest.raises(WorkflowChangedError):
+        deliver_callback(process_id, before.callback_token, {"status": "delivered"})
+
+    after = process_row(process_id)
+    assert (after.last_status, after.callback_token, after.seq) == (
+        "awaiting_callback",
+        before.callback_token,
+        before.seq,
+    )
