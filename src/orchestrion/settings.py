@@ -27,6 +27,9 @@ class AppSettings(BaseSettings):
     PROCESS_LEASE_SECONDS: float = 30.0
     CELERY_BROKER_URL: str = "redis://localhost:6379/0"
     LOG_LEVEL: str = "INFO"
+    # Static bearer tokens for the API, as "user:token,user2:token2". Empty: the API needs no
+    # authentication (the embedded default). For OIDC, pass ``authenticate=`` to OrchestratorCore.
+    API_TOKENS: str = ""
     HOST: str = "127.0.0.1"
     PORT: int = 8080
 

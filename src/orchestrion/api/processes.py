@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Response, status
 from pydantic import BaseModel
 from pydantic_forms.core import generate_form
 
+from orchestrion.api.security import Principal, current_user
 from orchestrion.db import get_database
 from orchestrion.db.models import ProcessStepTable, ProcessTable
 from orchestrion.engine.status import ProcessStatus
@@ -23,6 +24,7 @@ from orchestrion.workflows import get_workflow
 
 router = APIRouter()
 
+Caller = Annotated[Principal, Depends(current_user)]
 FormPages = Annotated[list[dict[str, Any]] | None, Body(description="The form pages filled so far")]
 
 _CLEARED = {"success", "skipped", "complete"}
@@ -139,22 +141,22 @@ def _form(p: ProcessTable, wf: Workflow | None) -> dict[str, Any] | None:
 
 
 @router.post("/{workflow_key}", status_code=status.HTTP_201_CREATED, response_model=ProcessIdSchema)
-def start(workflow_key: str, body: FormPages = None) -> dict[str, uuid.UUID]:
+def start(workflow_key: str, user: Caller, body: FormPages = None) -> dict[str, uuid.UUID]:
     """Start a workflow. The body is the list of form pages filled so far; 510 answers the next page."""
-    return {"id": processes.start_process(workflow_key, body or [], user="SYSTEM")}
+    return {"id": processes.start_process(workflow_key, body or [], user=user.name, user_model=user)}
 
 
 @router.put("/{process_id}/resume", status_code=status.HTTP_204_NO_CONTENT)
-def resume(process_id: uuid.UUID, body: FormPages = None) -> Response:
+def resume(process_id: uuid.UUID, user: Caller, body: FormPages = None) -> Response:
     """Resume a suspended process with its form pages, or retry a failed one (body ``[{}]``)."""
-    processes.resume_process(process_id, body or [{}], user="SYSTEM")
+    processes.resume_process(process_id, body or [{}], user=user.name, user_model=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.put("/{process_id}/abort", status_code=status.HTTP_204_NO_CONTENT)
-def abort(process_id: uuid.UUID) -> Response:
+def abort(process_id: uuid.UUID, user: Caller) -> Response:
     """Abort; a running process stops at its next step boundary."""
-    processes.abort_process(process_id, user="SYSTEM")
+    processes.abort_process(process_id, user=user.name, user_model=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

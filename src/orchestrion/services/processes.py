@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from orchestrion.auth import Action, authorize
 from orchestrion.db import get_database
 from orchestrion.db.models import ProcessTable
 from orchestrion.engine.outcomes import Success
@@ -80,13 +81,16 @@ def _local_claim() -> tuple[str | None, timedelta]:
     return (executor.worker_id, lease) if lease is not None else (None, timedelta(0))
 
 
-def start_process(workflow_key: str, user_inputs: list[State] | None = None, user: str = "SYSTEM") -> uuid.UUID:
+def start_process(
+    workflow_key: str, user_inputs: list[State] | None = None, user: str = "SYSTEM", user_model: Any = None
+) -> uuid.UUID:
     """Validate the initial form against ``user_inputs`` and start the workflow; returns the process id.
 
     Raises ``FormNotCompleteError`` (more pages needed) or ``FormValidationError`` before anything
     is stored. ``user_inputs=None`` submits one empty page.
     """
     wf = _workflow(workflow_key)
+    authorize(wf, "start_workflow", user, user_model=user_model)
     _check_not_paused()
     _check_predicate(wf, workflow_key)
     process_id = uuid.uuid4()
@@ -136,16 +140,23 @@ def _step_at(wf: Workflow, cursor: tuple[str, ...]) -> Step:
         ) from None
 
 
-def resume_process(process_id: uuid.UUID, user_inputs: list[State] | None = None, user: str = "SYSTEM") -> None:
-    """Continue a suspended process with form input, or retry a failed/waiting one from before its failed step."""
+def resume_process(
+    process_id: uuid.UUID, user_inputs: list[State] | None = None, user: str = "SYSTEM", user_model: Any = None
+) -> None:
+    """Continue a suspended process with form input, or retry a failed/waiting one from before its failed step.
+
+    Resuming a process awaiting a callback pushes it on without one (an operator's decision).
+    """
     p = _load(process_id)
     status = ProcessStatus(p.last_status)
     if status not in RESUMABLE_STATUSES:
         raise ProcessNotResumableError(f"Process {process_id} is {status.value}; it cannot be resumed")
-    _check_not_paused()
     wf = _workflow(p.workflow.name)
     cursor = tuple(p.cursor or ())
     step = _step_at(wf, cursor)
+    action: Action = "resume_workflow" if status == ProcessStatus.SUSPENDED else "retry_workflow"
+    authorize(wf, action, user, step, user_model)
+    _check_not_paused()
     record = None
     user_input: State = {}
     if status == ProcessStatus.SUSPENDED:
@@ -187,8 +198,11 @@ def deliver_callback(process_id: uuid.UUID, token: str, data: Any) -> None:
     get_executor().submit(process_id, claim if worker_id else None)
 
 
-def abort_process(process_id: uuid.UUID, user: str = "SYSTEM") -> ProcessStatus:
+def abort_process(process_id: uuid.UUID, user: str = "SYSTEM", user_model: Any = None) -> ProcessStatus:
     """Abort a process. A running one stops at its next step boundary; a completed one stays completed."""
+    wf = get_workflow(_load(process_id).workflow.name)
+    if wf is not None:  # a process of a removed workflow can always be aborted
+        authorize(wf, "abort_workflow", user, user_model=user_model)
     return process_store.abort(get_database(), process_id, user)
 
 
