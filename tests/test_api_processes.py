@@ -119,11 +119,16 @@ def test_resume_callback_and_complete(client: TestClient, database: Database) ->
     route = detail["current_state"]["callback_route"]
     assert route.startswith(f"/api/processes/{process_id}/callback/")
     assert client.post(f"/api/processes/{process_id}/callback/wrong", json={"ok": 1}).status_code == 404
+    assert client.post(f"{route}/progress", json="half way").status_code == 200
+    assert client.post(f"/api/processes/{process_id}/callback/wrong/progress", json="x").status_code == 404
+    assert client.get(f"/api/processes/{process_id}").json()["current_state"]["callback_progress"] == "half way"
     assert client.post(route, json={"ok": 1}).status_code == 200
     assert client.post(route, json={"ok": 2}).status_code == 409
     detail = client.get(f"/api/processes/{process_id}").json()
     assert detail["last_status"] == "completed"
     assert detail["current_state"]["checked"] == {"ok": 1}
+    assert "callback_progress" not in detail["current_state"]
+    assert client.post(f"{route}/progress", json="late").status_code == 409
     assert client.put(f"/api/processes/{process_id}/resume", json=[{}]).status_code == 409
 
 

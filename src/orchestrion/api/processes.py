@@ -74,6 +74,7 @@ class ProcessSchema(ProcessListItemSchema):
     form: dict[str, Any] | None = None
     retry_count: int = 0
     next_retry_at: datetime | None = None
+    callback_progress: Any = None
 
 
 def _item(p: ProcessTable, name: str, target: str) -> dict[str, Any]:
@@ -173,6 +174,13 @@ def callback(process_id: uuid.UUID, token: str, body: Annotated[Any, Body()] = N
     return {"status": "ok"}
 
 
+@router.post("/{process_id}/callback/{token}/progress", status_code=status.HTTP_200_OK)
+def callback_progress(process_id: uuid.UUID, token: str, body: Annotated[Any, Body()] = None) -> dict[str, str]:
+    """Report progress while the process awaits the callback (a string or an object); shown in the process."""
+    processes.report_callback_progress(process_id, token, body)
+    return {"status": "ok"}
+
+
 @router.get("/{process_id}", response_model=ProcessSchema)
 def show(process_id: uuid.UUID) -> dict[str, Any]:
     """A process with its steps (executed ones with state and state change, then the pending ones)."""
@@ -185,7 +193,10 @@ def show(process_id: uuid.UUID) -> dict[str, Any]:
         **_item(p, name, target),
         "traceback": p.traceback,
         "note": p.note,
-        "current_state": p.state,
+        "current_state": p.state
+        if p.callback_progress is None
+        else {**p.state, "callback_progress": p.callback_progress},
+        "callback_progress": p.callback_progress,
         "steps": _steps(rows, wf, p.cursor),
         "form": _form(p, wf),
         "retry_count": p.retry_count,

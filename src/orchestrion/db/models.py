@@ -61,6 +61,8 @@ class ProcessTable(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     callback_token: Mapped[str | None] = mapped_column(String(128))
     callback_deadline: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # What the external system last reported while the process awaits its callback; cleared on delivery.
+    callback_progress: Mapped[Any] = mapped_column(JsonColumn)
     retry_count: Mapped[int] = mapped_column(Integer, default=0)
     next_retry_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
@@ -109,3 +111,8 @@ class EngineSettingsTable(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
     global_lock: Mapped[bool] = mapped_column(Boolean, default=False)
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# The catalogue and subscription tables share this metadata (migrations, create_all); imported last
+# because they refer to the tables above.
+from orchestrion.db import domain_models  # noqa: E402, F401

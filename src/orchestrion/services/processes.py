@@ -46,6 +46,7 @@ __all__ = [
     "delete_process",
     "deliver_callback",
     "recover",
+    "report_callback_progress",
     "resume_process",
     "start_process",
     "wait_for_process",
@@ -196,6 +197,18 @@ def deliver_callback(process_id: uuid.UUID, token: str, data: Any) -> None:
             session, locked, record, result, "callback", worker_id=worker_id, lease=lease
         )
     get_executor().submit(process_id, claim if worker_id else None)
+
+
+def report_callback_progress(process_id: uuid.UUID, token: str, data: Any) -> None:
+    """Record what the external system reports while the process awaits its callback (shown, not acted on)."""
+    stored, _ = roundtrip({"progress": data})
+    with process_store.locked_process(get_database(), process_id) as (_session, p):
+        if p.last_status != ProcessStatus.AWAITING_CALLBACK:
+            raise NotAwaitingCallbackError(f"Process {process_id} is not awaiting a callback")
+        if not p.callback_token or not secrets.compare_digest(p.callback_token, token):
+            raise InvalidCallbackTokenError("Invalid token")
+        p.callback_progress = stored["progress"]
+        p.last_modified_at = utcnow()
 
 
 def abort_process(process_id: uuid.UUID, user: str = "SYSTEM", user_model: Any = None) -> ProcessStatus:

@@ -63,6 +63,7 @@ def upgrade() -> None:
         sa.Column("lease_until", UtcDateTime()),
         sa.Column("callback_token", sa.String(128)),
         sa.Column("callback_deadline", UtcDateTime()),
+        sa.Column("callback_progress", JSON),
         sa.Column("retry_count", sa.Integer(), nullable=False),
         sa.Column("next_retry_at", UtcDateTime()),
     )
