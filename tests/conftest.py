@@ -19,12 +19,12 @@ from sqlalchemy import text
 from orchestrion import db as dbmod
 from orchestrion.db import Database
 from orchestrion.db.migrate import upgrade
+from orchestrion.db.models import Base
 from orchestrion.executors import set_executor
 from orchestrion.executors.inline import InlineExecutor
 from orchestrion.logs import configure_logging
 
 POSTGRES_URI = os.environ.get("ORCHESTRION_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test")
-_TABLES = "process_steps, input_states, processes, workflows"
 
 configure_logging("WARNING")
 
@@ -95,7 +95,8 @@ def sqlite_db(sqlite_template: Path, tmp_path: Path) -> Iterator[Database]:
 def postgres_db(postgres_uri: str) -> Iterator[Database]:
     database = Database(postgres_uri)
     with database.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {_TABLES} CASCADE"))
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables if t.name != "engine_settings")
+        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
         conn.execute(text("UPDATE engine_settings SET global_lock = false"))
     yield from _install(database)
 

@@ -70,7 +70,16 @@ def test_run_serves_the_examples(tmp_path: Path) -> None:
     """The README's first command: the server starts on a fresh directory and runs the example over HTTP."""
     port = _free_port()
     server = subprocess.Popen(
-        [*ORCHESTRION, "run", "--import", "examples", "--port", str(port)],
+        [
+            *ORCHESTRION,
+            "run",
+            "--import",
+            "examples",
+            "--catalogue",
+            str(ROOT / "examples/catalogue.yaml"),
+            "--port",
+            str(port),
+        ],
         env=_env(tmp_path),
         cwd=tmp_path,
         stdout=subprocess.PIPE,

@@ -2,7 +2,7 @@
 
 Constructing it initialises the database (applying migrations) and the executor. When the app
 starts, processes left in flight by a crash are handed to the executor again, so ``uvicorn
-main:app`` needs no separate recovery job.
+main:app`` needs no separate recovery job, and the scheduler starts (``SCHEDULER_ENABLED``).
 """
 
 from __future__ import annotations
@@ -12,14 +12,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from orchestrion import __version__
-from orchestrion.api import health, processes, settings, workflows
+from orchestrion.api import health, processes, products, schedules, settings, subscriptions, workflows
 from orchestrion.api.errors import install_error_handlers
+from orchestrion.api.security import Authenticator, anonymous, bearer_tokens, current_user
 from orchestrion.db import Database, init_database
 from orchestrion.executors import set_executor
 from orchestrion.logs import configure_logging
+from orchestrion.scheduler.runner import Scheduler
 from orchestrion.services.processes import recover
 from orchestrion.settings import AppSettings, app_settings
 
@@ -28,9 +30,18 @@ logger = structlog.get_logger(__name__)
 
 class OrchestratorCore(FastAPI):
     def __init__(
-        self, base_settings: AppSettings = app_settings, *, database: Database | None = None, **kwargs: Any
+        self,
+        base_settings: AppSettings = app_settings,
+        *,
+        database: Database | None = None,
+        authenticate: Authenticator | None = None,
+        **kwargs: Any,
     ) -> None:
-        """``database``: use this already-initialised database instead of ``DATABASE_URI`` (tests, embedding)."""
+        """``database``: an initialised database to use instead of ``DATABASE_URI`` (tests, embedding).
+
+        ``authenticate``: who is calling (see ``orchestrion.api.security``); default: ``API_TOKENS``
+        bearer tokens when set, else no authentication.
+        """
         configure_logging(base_settings.LOG_LEVEL)
         self.settings = base_settings
         if database is None:
@@ -45,20 +56,34 @@ class OrchestratorCore(FastAPI):
             lifespan=self._lifespan,
             **kwargs,
         )
+        self.authenticate: Authenticator = authenticate or (
+            bearer_tokens(base_settings.API_TOKENS) if base_settings.API_TOKENS else anonymous
+        )
         install_error_handlers(self)
-        self.include_router(processes.router, prefix="/api/processes", tags=["processes"])
-        self.include_router(workflows.router, prefix="/api/workflows", tags=["workflows"])
-        self.include_router(settings.router, prefix="/api/settings", tags=["settings"])
+        secured = [Depends(current_user)]
+        self.include_router(processes.router, prefix="/api/processes", tags=["processes"], dependencies=secured)
+        self.include_router(
+            subscriptions.router, prefix="/api/subscriptions", tags=["subscriptions"], dependencies=secured
+        )
+        self.include_router(products.router, prefix="/api", tags=["catalogue"], dependencies=secured)
+        self.include_router(workflows.router, prefix="/api/workflows", tags=["workflows"], dependencies=secured)
+        self.include_router(settings.router, prefix="/api/settings", tags=["settings"], dependencies=secured)
         self.include_router(health.router, prefix="/api/health", tags=["health"])
+        self.include_router(schedules.router, prefix="/api/schedules", tags=["schedules"], dependencies=secured)
 
     @asynccontextmanager
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         recovered = recover()
         if recovered:
             logger.info("Recovered processes left in flight", count=len(recovered))
+        scheduler = Scheduler() if self.settings.SCHEDULER_ENABLED else None
+        if scheduler is not None:
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.stop()
             executor = set_executor(None)
             if executor is not None:
                 executor.shutdown(wait=True)

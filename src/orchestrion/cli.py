@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -21,6 +22,11 @@ catalogue_app = typer.Typer(help="Products, product blocks, resource types and w
 app.add_typer(db_app, name="db")
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(process_app, name="process")
+scheduler_app = typer.Typer(
+    help="Run tasks on cron or interval schedules stored in the database; several schedulers may run, one fires.",
+    no_args_is_help=True,
+)
+app.add_typer(scheduler_app, name="scheduler")
 
 Imports = Annotated[
     list[str],
@@ -41,15 +47,22 @@ def run(
     imports: Imports = [],  # noqa: B006 - Typer reads the default; it is never mutated
     host: Annotated[str, typer.Option(help="Interface to listen on")] = app_settings.HOST,
     port: Annotated[int, typer.Option(help="Port to listen on")] = app_settings.PORT,
+    catalogue: Annotated[
+        str | None, typer.Option(help="Catalogue file (JSON or YAML) to load at startup, idempotently")
+    ] = None,
 ) -> None:
     """Start the API server with in-process workers (SQLite by default: no other service needed)."""
     import uvicorn
 
     from orchestrion.app import OrchestratorCore
+    from orchestrion.catalogue import ensure_catalogue, load_file
 
     _import(imports)
     typer.echo(f"orchestrion: database {app_settings.DATABASE_URI}")
     application = OrchestratorCore()
+    if catalogue:
+        report = ensure_catalogue(load_file(catalogue))
+        typer.echo(f"orchestrion: catalogue {catalogue} {'loaded' if report.changed else 'already up to date'}")
     typer.echo(f"orchestrion: API docs at http://{host}:{port}/api/docs")
     uvicorn.run(application, host=host, port=port, log_level=app_settings.LOG_LEVEL.lower())
 
@@ -127,6 +140,142 @@ def process_show(process_id: Annotated[uuid.UUID, typer.Argument(help="Process i
 
     init_database()
     typer.echo(json.dumps(jsonable_encoder(show(process_id)), indent=2))
+
+
+@scheduler_app.command("run")
+def scheduler_run(imports: Imports = []) -> None:  # noqa: B006 - Typer reads the default; it is never mutated
+    """Run a scheduler on its own (``orchestrion run`` has one built in). Stops cleanly on Ctrl+C or SIGTERM.
+
+    Start as many as you like for availability: they elect one leader through the database, and a
+    standby takes over within seconds when the leader stops or dies. The tasks it starts run in
+    this process's executor.
+    """
+    import signal
+
+    from orchestrion.db import init_database
+    from orchestrion.executors import set_executor
+    from orchestrion.scheduler.runner import Scheduler
+
+    _import(imports)
+    init_database()
+    scheduler = Scheduler()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: scheduler.request_stop())
+    typer.echo(f"orchestrion scheduler {scheduler.holder}: running on {app_settings.DATABASE_URI}; Ctrl+C stops it")
+    scheduler.run()
+    executor = set_executor(None)
+    if executor is not None:
+        executor.shutdown(wait=True)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment is not None else "-"
+
+
+@scheduler_app.command("list")
+def scheduler_list() -> None:
+    """Show the schedules (times in UTC) and which scheduler currently leads."""
+    from orchestrion.db import init_database
+    from orchestrion.scheduler.leader import current_leader
+    from orchestrion.scheduler.schedules import list_schedules
+
+    database = init_database()
+    rows = [("NAME", "TASK", "TRIGGER", "ON", "NEXT RUN", "LAST RUN", "LAST ERROR")]
+    for s in list_schedules(database):
+        trigger = f"cron {s.cron_expression}" if s.trigger == "cron" else f"every {s.interval_seconds}s"
+        on = "yes" if s.enabled else "no"
+        last = (_when(s.next_run_at), _when(s.last_run_at), s.last_error or "")
+        rows.append((s.name, s.workflow_name, trigger, on, *last))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    leader = current_leader(database)
+    typer.echo(f"\nLeader: {leader.holder} (lease until {_when(leader.lease_until)})" if leader else "\nLeader: none")
+
+
+@scheduler_app.command("force")
+def scheduler_force(
+    name: Annotated[str, typer.Argument(help="Schedule name (or id)")],
+    imports: Imports = [],  # noqa: B006 - Typer reads the default; it is never mutated
+) -> None:
+    """Run a schedule's task now, here, outside its timetable; prints the process id and status."""
+    from orchestrion.db import init_database
+    from orchestrion.db.types import utcnow
+    from orchestrion.errors import OrchestrionError
+    from orchestrion.executors import set_executor
+    from orchestrion.executors.inline import InlineExecutor
+    from orchestrion.scheduler.runner import run_now
+    from orchestrion.services.processes import wait_for_process
+
+    _import(imports)
+    database = init_database()
+    set_executor(InlineExecutor())
+    try:
+        fired = run_now(database, name, utcnow())
+    except OrchestrionError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2) from None
+    if fired.process_id is None:
+        typer.echo(f"Task not started: {fired.error}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{fired.process_id} {wait_for_process(fired.process_id, 0).value}")
+
+
+@scheduler_app.command("add")
+def scheduler_add(
+    name: Annotated[str, typer.Argument(help="A unique name for the schedule")],
+    task: Annotated[str, typer.Argument(help="The task (SYSTEM workflow) to run")],
+    cron: Annotated[str | None, typer.Option(help="Cron expression in UTC, e.g. '30 2 * * *'")] = None,
+    every: Annotated[int | None, typer.Option(help="Interval in seconds")] = None,
+    input_: Annotated[str, typer.Option("--input", help="JSON list of form pages for the task")] = "[{}]",
+    misfire: Annotated[
+        str, typer.Option(help="A run missed while no scheduler ran: 'run_once' (fire once) or 'skip'")
+    ] = "run_once",
+    disabled: Annotated[bool, typer.Option("--disabled", help="Create it switched off")] = False,
+    imports: Imports = [],  # noqa: B006 - Typer reads the default; it is never mutated
+) -> None:
+    """Add a schedule: give exactly one of --cron and --every."""
+    from pydantic import ValidationError
+
+    from orchestrion.db import init_database
+    from orchestrion.db.types import utcnow
+    from orchestrion.errors import OrchestrionError
+    from orchestrion.scheduler.schedules import ScheduleSpec, create_schedule
+
+    _import(imports)
+    if (cron is None) == (every is None):
+        raise typer.BadParameter("give exactly one of --cron and --every")
+    try:
+        pages = json.loads(input_)
+        spec = ScheduleSpec(
+            name=name,
+            workflow_name=task,
+            trigger="cron" if cron is not None else "interval",
+            cron_expression=cron,
+            interval_seconds=every,
+            user_inputs=pages if isinstance(pages, list) else [pages],
+            enabled=not disabled,
+            misfire_policy=misfire,
+        )
+        created = create_schedule(init_database(), spec, utcnow())
+    except (json.JSONDecodeError, ValidationError, OrchestrionError) as e:
+        typer.echo(f"Schedule not added: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"Added {created.name}: {created.workflow_name}, next run {_when(created.next_run_at)} UTC")
+
+
+@scheduler_app.command("remove")
+def scheduler_remove(name: Annotated[str, typer.Argument(help="Schedule name (or id)")]) -> None:
+    """Delete a schedule (built-in ones too; to pause one instead, disable it through the API)."""
+    from orchestrion.db import init_database
+    from orchestrion.scheduler.schedules import ScheduleNotFoundError, delete_schedule
+
+    try:
+        delete_schedule(init_database(), name)
+    except ScheduleNotFoundError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"Removed {name}")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,16 @@ class AppSettings(BaseSettings):
     # taken over once it lapses.
     PROCESS_LEASE_SECONDS: float = 30.0
     CELERY_BROKER_URL: str = "redis://localhost:6379/0"
+    # Run the scheduler inside the API server (``orchestrion run``); off when it runs on its own
+    # (``orchestrion scheduler run``). Several may run: only the lease holder fires schedules.
+    SCHEDULER_ENABLED: bool = True
+    SCHEDULER_TICK_SECONDS: float = 1.0
+    # The active scheduler renews its lease every third of this; a standby takes over once it lapses.
+    SCHEDULER_LEASE_SECONDS: float = 15.0
+    # A run that starts later than this after its scheduled time counts as missed (misfire policy).
+    SCHEDULER_MISFIRE_GRACE_SECONDS: float = 60.0
+    # ``task_clean_up_tasks`` deletes completed task processes older than this.
+    TASK_LOG_RETENTION_DAYS: float = 3
     LOG_LEVEL: str = "INFO"
     # Static bearer tokens for the API, as "user:token,user2:token2". Empty: the API needs no
     # authentication (the embedded default). For OIDC, pass ``authenticate=`` to OrchestratorCore.

@@ -115,4 +115,4 @@ class EngineSettingsTable(Base):
 
 # The catalogue and subscription tables share this metadata (migrations, create_all); imported last
 # because they refer to the tables above.
-from orchestrion.db import domain_models  # noqa: E402, F401
+from orchestrion.db import domain_models, schedule_models  # noqa: E402, F401

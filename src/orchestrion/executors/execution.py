@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import structlog
@@ -21,6 +22,39 @@ logger = structlog.get_logger(__name__)
 
 # Notified whenever a worker stops working on a process, so waiters need not poll hard.
 process_stopped = threading.Condition()
+# Per process: events set when a worker here stops working on it (``watch_process``).
+_watchers: dict[uuid.UUID, list[threading.Event]] = {}
+_watchers_lock = threading.Lock()
+
+
+@contextmanager
+def watch_process(process_id: uuid.UUID) -> Iterator[threading.Event]:
+    """An event that is set when a worker in this Python process next stops working on ``process_id``.
+
+    Watch first, then look at the process: a stop in between still sets the event (no lost wake-up),
+    and only this process's waiters wake, not every waiter for every process.
+    """
+    event = threading.Event()
+    with _watchers_lock:
+        _watchers.setdefault(process_id, []).append(event)
+    try:
+        yield event
+    finally:
+        with _watchers_lock:
+            events = _watchers.get(process_id)
+            if events is not None and event in events:
+                events.remove(event)
+                if not events:
+                    del _watchers[process_id]
+
+
+def _notify_stopped(process_id: uuid.UUID) -> None:
+    with _watchers_lock:
+        events = _watchers.pop(process_id, ())
+    for event in events:
+        event.set()
+    with process_stopped:
+        process_stopped.notify_all()
 
 
 def execute_process(
@@ -60,8 +94,7 @@ def execute_process(
         process_store.release(db, claim)
         raise
     finally:
-        with process_stopped:
-            process_stopped.notify_all()
+        _notify_stopped(process_id)
 
 
 def _unrunnable_reason(wf: Workflow | None, claim: Claim) -> str | None:

@@ -35,7 +35,7 @@ from orchestrion.errors import (
     WorkflowNotFoundError,
 )
 from orchestrion.executors import get_executor
-from orchestrion.executors.execution import process_stopped
+from orchestrion.executors.execution import watch_process
 from orchestrion.forms import post_form
 from orchestrion.storage import process_store
 from orchestrion.types import State
@@ -230,13 +230,14 @@ def delete_process(process_id: uuid.UUID) -> None:
 def wait_for_process(process_id: uuid.UUID, timeout: float = 30.0) -> ProcessStatus:
     """Block until the process stops (is not created/running/resumed) or ``timeout`` seconds pass; its status."""
     deadline = time.monotonic() + timeout
+    database = get_database()
     while True:
-        status = ProcessStatus(_load(process_id).last_status)
-        remaining = deadline - time.monotonic()
-        if status not in IN_FLIGHT_STATUSES or remaining <= 0:
-            return status
-        with process_stopped:
-            process_stopped.wait(min(remaining, 0.05))
+        with watch_process(process_id) as stopped:  # woken by this Python process's workers; polls for others
+            status = process_store.last_status(database, process_id)
+            remaining = deadline - time.monotonic()
+            if status not in IN_FLIGHT_STATUSES or remaining <= 0:
+                return status
+            stopped.wait(min(remaining, 0.05))
 
 
 def recover() -> list[uuid.UUID]:

@@ -16,13 +16,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from orchestrion.db import Database, RawJSON, bind_session
+from orchestrion.db import Database, FastStatement, RawConnection, RawJSON, RawTransaction, StepSession, bind_session
 from orchestrion.db.models import (
     EngineSettingsTable,
     InputStateTable,
@@ -39,10 +40,16 @@ from orchestrion.types import State
 
 logger = structlog.get_logger(__name__)
 
-P = ProcessTable.__table__
-S = ProcessStepTable.__table__
+P = cast(Table, ProcessTable.__table__)
+S = cast(Table, ProcessStepTable.__table__)
+I = cast(Table, InputStateTable.__table__)  # noqa: E741
 _IN_FLIGHT = [s.value for s in IN_FLIGHT_STATUSES]
 _GLOBAL_LOCK = select(EngineSettingsTable.global_lock).where(EngineSettingsTable.id == 1).scalar_subquery()
+
+
+def _bind(table: Any, column: str, prefix: str) -> Any:
+    """A named parameter for ``column``, typed like it (so values are converted as the ORM would)."""
+    return bindparam(f"{prefix}{column}", type_=table.c[column].type)
 
 
 def new_worker_id() -> str:
@@ -108,6 +115,54 @@ def workflow_id_for(session: Session, wf: Workflow) -> uuid.UUID:
 # --- creating and claiming ----------------------------------------------------------------------
 
 
+_PROCESS_CREATE_COLUMNS = (
+    "process_id",
+    "workflow_fingerprint",
+    "assignee",
+    "last_status",
+    "started_at",
+    "last_modified_at",
+    "created_by",
+    "is_task",
+    "cursor",
+    "state",
+    "seq",
+    "abort_requested",
+    "retry_count",
+    "claimed_by",
+    "lease_until",
+)
+_INPUT_COLUMNS = ("input_state_id", "input_state", "input_time", "input_type")
+
+
+def _insert_process_statement() -> Any:
+    """``INSERT INTO processes ... SELECT <values>, workflow_id FROM workflows WHERE name = :wf_name``.
+
+    Inserts nothing when the workflow has no row yet (the caller creates it and tries again).
+    """
+    wf = WorkflowTable.__table__
+    values = select(*[_bind(P, c, "p_") for c in _PROCESS_CREATE_COLUMNS], wf.c.workflow_id).where(
+        wf.c.name == bindparam("wf_name", type_=wf.c.name.type)
+    )
+    return insert(P).from_select([*_PROCESS_CREATE_COLUMNS, "workflow_id"], values)
+
+
+def _insert_input_statement() -> Any:
+    return insert(I).values({c: _bind(I, c, "i_") for c in (*_INPUT_COLUMNS, "process_id")})
+
+
+def _create_process_combined_statement() -> Any:
+    """PostgreSQL: the process row (in a CTE) and its initial input in one statement, hence one transaction."""
+    new_process = _insert_process_statement().returning(P.c.process_id).cte("new_process")
+    values = select(*[_bind(I, c, "i_") for c in _INPUT_COLUMNS], new_process.c.process_id)
+    return insert(I).from_select([*_INPUT_COLUMNS, "process_id"], values)
+
+
+_INSERT_PROCESS_FAST = FastStatement(_insert_process_statement())
+_INSERT_INPUT_FAST = FastStatement(_insert_input_statement())
+_CREATE_PROCESS_FAST = FastStatement(_create_process_combined_statement())
+
+
 def create_process(
     db: Database,
     wf: Workflow,
@@ -118,42 +173,68 @@ def create_process(
     worker_id: str | None,
     lease: timedelta,
 ) -> Claim:
-    """Insert a ``created`` process and its initial input; claimed for ``worker_id`` when given."""
+    """Insert a ``created`` process and its initial input; claimed for ``worker_id`` when given.
+
+    One transaction. On PostgreSQL it is a single statement (committed on its own: no BEGIN round
+    trip); the ``workflows`` row is looked up inside it, and created first when it is missing.
+    """
     process_id = uuid.UUID(str(state["process_id"]))
     now = utcnow()
-    raw = RawJSON(dumps(state).decode())
     cursor = wf.first_path()
-    with db.write() as session:
-        workflow_id = workflow_id_for(session, wf)
-        session.execute(
-            insert(ProcessTable).values(
-                process_id=process_id,
-                workflow_id=workflow_id,
-                workflow_fingerprint=wf.fingerprint,
-                assignee="SYSTEM",
-                last_status=ProcessStatus.CREATED.value,
-                started_at=now,
-                last_modified_at=now,
-                created_by=user,
-                is_task=wf.is_task,
-                cursor=list(cursor),
-                state=raw,
-                seq=0,
-                abort_requested=False,
-                retry_count=0,
-                claimed_by=worker_id,
-                lease_until=now + lease if worker_id else None,
-            )
-        )
-        session.execute(
-            insert(InputStateTable).values(
-                input_state_id=uuid.uuid4(),
-                process_id=process_id,
-                input_state=initial_input,
-                input_time=now,
-                input_type="initial_state",
-            )
-        )
+    params: dict[str, Any] = {
+        "wf_name": wf.name,
+        "p_process_id": process_id,
+        "p_workflow_fingerprint": wf.fingerprint,
+        "p_assignee": "SYSTEM",
+        "p_last_status": ProcessStatus.CREATED.value,
+        "p_started_at": now,
+        "p_last_modified_at": now,
+        "p_created_by": user,
+        "p_is_task": wf.is_task,
+        "p_cursor": list(cursor),
+        "p_state": RawJSON(dumps(state).decode()),
+        "p_seq": 0,
+        "p_abort_requested": False,
+        "p_retry_count": 0,
+        "p_claimed_by": worker_id,
+        "p_lease_until": now + lease if worker_id else None,
+        "i_input_state_id": uuid.uuid4(),
+        "i_process_id": process_id,
+        "i_input_state": initial_input,
+        "i_input_time": now,
+        "i_input_type": "initial_state",
+    }
+    inserted = 0
+    if db.is_sqlite:
+        tx = RawTransaction(db)
+        try:
+            if _INSERT_PROCESS_FAST.run(tx, params):
+                _INSERT_INPUT_FAST.run(tx, params)
+                tx.commit()
+                inserted = 1
+            else:
+                tx.rollback()
+        except BaseException:
+            tx.rollback()
+            raise
+        finally:
+            tx.close()
+    else:
+        with db.single_statements() as single:
+            inserted = _CREATE_PROCESS_FAST.run(single, params)
+    if not inserted:  # the workflow's first process: create its row, then insert
+        for attempt in (1, 2):
+            try:
+                with db.write() as session:
+                    connection = session.connection()
+                    if not _INSERT_PROCESS_FAST.run(connection, params):
+                        workflow_id_for(session, wf)
+                        _INSERT_PROCESS_FAST.run(connection, params)
+                    _INSERT_INPUT_FAST.run(connection, params)
+                break
+            except IntegrityError:
+                if attempt == 2:  # not a concurrent first start creating the same workflow row
+                    raise
     return Claim(
         process_id=process_id,
         worker_id=worker_id or "",
@@ -275,55 +356,107 @@ def recoverable(db: Database) -> list[uuid.UUID]:
 
 
 # --- checkpoints -------------------------------------------------------------------------------
+#
+# The checkpoint is the engine's hot path: one per step. Its statements are compiled once per
+# dialect (``FastStatement``) and run on the step's connection, in the step's transaction. On
+# PostgreSQL the history row and the process row are written by one statement (the history row in
+# a data-modifying CTE), so a checkpoint is one round trip plus the commit; SQLite runs the two
+# statements one after the other (it has no data-modifying CTEs; its round trips cost nothing).
 
 _INSERT_STEP = insert(ProcessStepTable)
-_UPDATE_GROUP_ROW = (
-    update(ProcessStepTable)
-    .where(ProcessStepTable.process_id == bindparam("pid"), ProcessStepTable.seq == bindparam("row_seq"))
-    .values(
-        status=bindparam("status"),
-        state=bindparam("state"),
-        completed_at=bindparam("completed_at"),
-    )
+_STEP_COLUMNS = (
+    "step_id",
+    "process_id",
+    "seq",
+    "name",
+    "step_key",
+    "status",
+    "state",
+    "created_by",
+    "started_at",
+    "completed_at",
 )
-_CHECKPOINT_RETURNING = (ProcessTable.abort_requested, _GLOBAL_LOCK)
+_GROUP_COLUMNS = ("status", "state", "completed_at")
+
+
+def _insert_step_statement() -> Any:
+    return insert(S).values({c: _bind(S, c, "s_") for c in _STEP_COLUMNS})
+
+
+def _update_group_row_statement() -> Any:
+    return (
+        update(S)
+        .where(S.c.process_id == _bind(S, "process_id", "s_"), S.c.seq == bindparam("s_row_seq", type_=S.c.seq.type))
+        .values({c: _bind(S, c, "s_") for c in _GROUP_COLUMNS})
+    )
+
+
+_INSERT_STEP_FAST = FastStatement(_insert_step_statement())
+_UPDATE_GROUP_ROW_FAST = FastStatement(_update_group_row_statement())
+_CHECKPOINT_RETURNING = (P.c.abort_requested, _GLOBAL_LOCK)
+_checkpoint_statements: dict[tuple[bool, str | None, tuple[str, ...]], FastStatement] = {}
+
+
+def _checkpoint_statement(combined: bool, row: str | None, keys: tuple[str, ...]) -> FastStatement:
+    """``UPDATE processes ... RETURNING abort_requested, <engine paused>`` for these columns, only if still claimed.
+
+    ``combined`` (PostgreSQL): the history row's INSERT (``row="insert"``) or group-row UPDATE
+    (``row="group"``) rides along as a data-modifying CTE of the same statement.
+    """
+    key = (combined, row if combined else None, keys)
+    found = _checkpoint_statements.get(key)
+    if found is not None:
+        return found
+    statement = (
+        update(P)
+        .where(P.c.process_id == bindparam("w_pid", type_=P.c.process_id.type))
+        .where(P.c.claimed_by == bindparam("w_worker", type_=P.c.claimed_by.type))
+        .values({c: _bind(P, c, "p_") for c in keys})
+        .returning(*_CHECKPOINT_RETURNING)
+    )
+    if combined:
+        row_statement = _insert_step_statement() if row == "insert" else _update_group_row_statement()
+        statement = statement.add_cte(row_statement.cte("step_row"))
+    found = _checkpoint_statements[key] = FastStatement(statement)
+    return found
+
+
+def _step_row_params(claim: Claim, record: StepRecord, user: str | None, state: RawJSON) -> tuple[str, dict[str, Any]]:
+    """Whether the step inserts its history row or updates the group's (``"insert"``/``"group"``), and the values.
+
+    Updates the claim's row bookkeeping (``seq``, ``last_row_key``) as the row is written.
+    """
+    if len(record.path) > 1 and claim.last_row_key == record.path[0]:
+        return "group", {
+            "s_process_id": claim.process_id,
+            "s_row_seq": claim.seq,
+            "s_status": record.status.value,
+            "s_state": state,
+            "s_completed_at": record.completed_at,
+        }
+    claim.seq += 1
+    claim.last_row_key = record.path[0]
+    return "insert", {
+        "s_step_id": uuid.uuid4(),
+        "s_process_id": claim.process_id,
+        "s_seq": claim.seq,
+        "s_name": record.row_name,
+        "s_step_key": record.path[0],
+        "s_status": record.status.value,
+        "s_state": state,
+        "s_created_by": user,
+        "s_started_at": record.started_at,
+        "s_completed_at": record.completed_at,
+    }
 
 
 def _step_row(session: Session, claim: Claim, record: StepRecord, user: str | None) -> None:
     """Insert the history row, or update it when the step is the next part of the group the last row records."""
-    state = RawJSON(record.row_json.decode())
-    if len(record.path) > 1 and claim.last_row_key == record.path[0]:
-        session.execute(
-            _UPDATE_GROUP_ROW,
-            {
-                "pid": claim.process_id,
-                "row_seq": claim.seq,
-                "status": record.status.value,
-                "state": state,
-                "completed_at": record.completed_at,
-            },
-        )
-        return
-    claim.seq += 1
-    claim.last_row_key = record.path[0]
-    session.execute(
-        _INSERT_STEP,
-        {
-            "step_id": uuid.uuid4(),
-            "process_id": claim.process_id,
-            "seq": claim.seq,
-            "name": record.row_name,
-            "step_key": record.path[0],
-            "status": record.status.value,
-            "state": state,
-            "created_by": user,
-            "started_at": record.started_at,
-            "completed_at": record.completed_at,
-        },
-    )
+    row, params = _step_row_params(claim, record, user, RawJSON(record.row_json.decode()))
+    (_INSERT_STEP_FAST if row == "insert" else _UPDATE_GROUP_ROW_FAST).run(session.connection(), params)
 
 
-def _process_values(claim: Claim, record: StepRecord) -> dict[str, Any]:
+def _process_values(claim: Claim, record: StepRecord, row_state: RawJSON | None = None) -> dict[str, Any]:
     running = record.process_status == ProcessStatus.RUNNING
     values: dict[str, Any] = {
         "last_status": record.process_status.value,
@@ -339,7 +472,10 @@ def _process_values(claim: Claim, record: StepRecord) -> dict[str, Any]:
         "lease_until": record.completed_at + claim.lease if running else None,
     }
     if record.process_state_json is not None:
-        values["state"] = RawJSON(record.process_state_json.decode())
+        if row_state is not None and record.process_state_json is record.row_json:
+            values["state"] = row_state  # the same JSON: decoded once
+        else:
+            values["state"] = RawJSON(record.process_state_json.decode())
     if "callback_token" in record.meta:
         values["callback_token"] = record.meta["callback_token"]
     if "callback_timeout" in record.meta:
@@ -361,22 +497,24 @@ def retry_delay(attempt: int) -> timedelta:
     return timedelta(seconds=min(10 * 2 ** (attempt - 1), 3600))
 
 
-def _abort_row(session: Session, claim: Claim, state_json: RawJSON, user: str | None, now: datetime) -> None:
+def _abort_row(
+    connection: Connection | RawConnection, claim: Claim, state_json: RawJSON, user: str | None, now: datetime
+) -> None:
     claim.seq += 1
     claim.last_row_key = "User Aborted"
-    session.execute(
-        _INSERT_STEP,
+    _INSERT_STEP_FAST.run(
+        connection,
         {
-            "step_id": uuid.uuid4(),
-            "process_id": claim.process_id,
-            "seq": claim.seq,
-            "name": "User Aborted",
-            "step_key": "User Aborted",
-            "status": StepStatus.ABORT.value,
-            "state": state_json,
-            "created_by": user,
-            "started_at": now,
-            "completed_at": now,
+            "s_step_id": uuid.uuid4(),
+            "s_process_id": claim.process_id,
+            "s_seq": claim.seq,
+            "s_name": "User Aborted",
+            "s_step_key": "User Aborted",
+            "s_status": StepStatus.ABORT.value,
+            "s_state": state_json,
+            "s_created_by": user,
+            "s_started_at": now,
+            "s_completed_at": now,
         },
     )
 
@@ -397,8 +535,32 @@ def _aborted_values(claim: Claim, now: datetime) -> dict[str, Any]:
     }
 
 
+_update_process_statements: dict[tuple[str, ...], FastStatement] = {}
+
+
+def _update_process(connection: Connection | RawConnection, process_id: uuid.UUID, values: dict[str, Any]) -> None:
+    """``UPDATE processes SET <values> WHERE process_id = ...`` (the caller holds the row or the claim)."""
+    keys = tuple(values)
+    statement = _update_process_statements.get(keys)
+    if statement is None:
+        statement = _update_process_statements[keys] = FastStatement(
+            update(P)
+            .where(P.c.process_id == bindparam("w_pid", type_=P.c.process_id.type))
+            .values({c: _bind(P, c, "p_") for c in keys})
+        )
+    params = {"p_" + column: value for column, value in values.items()}
+    params["w_pid"] = process_id
+    statement.run(connection, params)
+
+
 class DbJournal:
-    """The runner's journal on the database: one transaction per step, effects and checkpoint together."""
+    """The runner's journal on the database: one transaction per step, effects and checkpoint together.
+
+    The step's session is opened only if the step (or a result hook) uses the database; the
+    checkpoint then commits in it, with the step's effects. A step that did not touch the database
+    is checkpointed on a bare pooled connection: same statements, same single transaction, without
+    the ORM session's bookkeeping.
+    """
 
     def __init__(
         self, db: Database, claim: Claim, user: str | None = None, should_stop: Callable[[], bool] | None = None
@@ -407,65 +569,83 @@ class DbJournal:
         self.claim = claim
         self.user = user or claim.user
         self.should_stop = should_stop  # a worker shutting down hands the process back at the next boundary
-        self._session: Session | None = None
+        self._step: StepSession | None = None
 
     @contextmanager
     def step(self) -> Iterator[DbJournal]:
-        session = self.db.write_session()
-        self._session = session
+        current = StepSession(self.db)
+        self._step = current
         try:
-            with bind_session(session):
+            with bind_session(current):
                 yield self
         except BaseException:
-            session.rollback()
+            if current.session is not None:
+                current.session.rollback()
             raise
         finally:
-            session.close()
-            self._session = None
+            if current.session is not None:
+                current.session.close()
+            self._step = None
 
     def discard(self) -> None:
-        assert self._session is not None
-        self._session.rollback()
+        assert self._step is not None
+        if self._step.session is not None:
+            self._step.session.rollback()
 
     def checkpoint(self, record: StepRecord) -> bool:
-        session = self._session
-        assert session is not None
+        assert self._step is not None
+        session = self._step.session
+        if session is not None:  # the step's own work is in this session's transaction: commit it all together
+            return self._checkpoint(record, session.connection(), session.commit, session.rollback)
+        tx = RawTransaction(self.db)
+        try:
+            return self._checkpoint(record, tx, tx.commit, tx.rollback)
+        except BaseException:
+            tx.rollback()
+            raise
+        finally:
+            tx.close()
+
+    def _checkpoint(
+        self,
+        record: StepRecord,
+        connection: Connection | RawConnection,
+        commit: Callable[[], None],
+        rollback: Callable[[], None],
+    ) -> bool:
         claim = self.claim
         seq_before, key_before, retries_before = claim.seq, claim.last_row_key, claim.retry_count
-        _step_row(session, claim, record, self.user)
-        row = session.execute(
-            update(ProcessTable)
-            .where(ProcessTable.process_id == claim.process_id, ProcessTable.claimed_by == claim.worker_id)
-            .values(**_process_values(claim, record))
-            .returning(*_CHECKPOINT_RETURNING)
-        ).first()
-        if row is None:  # the claim was lost: none of this step may count
-            session.rollback()
+        state = RawJSON(record.row_json.decode())
+        row, params = _step_row_params(claim, record, self.user, state)
+        values = _process_values(claim, record, state)
+        params["w_pid"] = claim.process_id
+        params["w_worker"] = claim.worker_id
+        for column, value in values.items():
+            params["p_" + column] = value
+        if self.db.is_sqlite:
+            (_INSERT_STEP_FAST if row == "insert" else _UPDATE_GROUP_ROW_FAST).run(connection, params)
+            returned = _checkpoint_statement(False, None, tuple(values)).fetchone(connection, params)
+        else:
+            returned = _checkpoint_statement(True, row, tuple(values)).fetchone(connection, params)
+        if returned is None:  # the claim was lost: none of this step may count
+            rollback()
             claim.seq, claim.last_row_key, claim.retry_count = seq_before, key_before, retries_before
             logger.warning("Lost the claim on a process; its step was rolled back", process_id=str(claim.process_id))
             return False
-        abort_requested, paused = row
+        abort_requested, paused = returned
         running = record.process_status == ProcessStatus.RUNNING
         if abort_requested and record.process_status not in TERMINAL_STATUSES:
             state_json = RawJSON((record.process_state_json or dumps(claim.state)).decode())
-            _abort_row(session, claim, state_json, self.user, record.completed_at)
-            session.execute(
-                update(ProcessTable)
-                .where(ProcessTable.process_id == claim.process_id)
-                .values(**_aborted_values(claim, record.completed_at))
-            )
-            session.commit()
+            _abort_row(connection, claim, state_json, self.user, record.completed_at)
+            _update_process(connection, claim.process_id, _aborted_values(claim, record.completed_at))
+            commit()
             return False
         if running and (paused or (self.should_stop is not None and self.should_stop())):
             # stop at this boundary; unpausing (or any other worker) picks the process up again
-            session.execute(
-                update(ProcessTable)
-                .where(ProcessTable.process_id == claim.process_id)
-                .values(claimed_by=None, lease_until=None)
-            )
-            session.commit()
+            _update_process(connection, claim.process_id, {"claimed_by": None, "lease_until": None})
+            commit()
             return False
-        session.commit()
+        commit()
         return running
 
 
@@ -521,10 +701,8 @@ def abort(db: Database, process_id: uuid.UUID, user: str, *, by_owner: bool = Fa
             p.abort_requested = True
             return status
         claim = _claim_of(p, "", timedelta(0))
-        _abort_row(session, claim, RawJSON(dumps(p.state).decode()), user, now)
-        session.execute(
-            update(ProcessTable).where(ProcessTable.process_id == process_id).values(**_aborted_values(claim, now))
-        )
+        _abort_row(session.connection(), claim, RawJSON(dumps(p.state).decode()), user, now)
+        _update_process(session.connection(), process_id, _aborted_values(claim, now))
         session.expire(p)
         return ProcessStatus.ABORTED
 
@@ -561,6 +739,7 @@ def write_resumed(
             assignee="SYSTEM",
             callback_token=None,
             callback_deadline=None,
+            callback_progress=None,
         )
         claim.cursor = record.cursor
         claim.state = record.row_state
@@ -611,9 +790,27 @@ def delete_process(db: Database, process_id: uuid.UUID) -> None:
 # --- engine switch -----------------------------------------------------------------------------
 
 
+_LAST_STATUS_FAST = FastStatement(
+    select(P.c.last_status).where(P.c.process_id == bindparam("w_pid", type_=P.c.process_id.type))
+)
+
+
+def last_status(db: Database, process_id: uuid.UUID) -> ProcessStatus:
+    """The process's status as committed now (one light query: for waiting on a process)."""
+    with db.single_statements() as connection:
+        row = _LAST_STATUS_FAST.fetchone(connection, {"w_pid": process_id})
+    if row is None:
+        raise ProcessNotFoundError(f"Process {process_id} not found")
+    return ProcessStatus(row[0])
+
+
+_IS_PAUSED_FAST = FastStatement(select(EngineSettingsTable.global_lock))
+
+
 def is_paused(db: Database) -> bool:
-    with db.read() as session:
-        return bool(session.execute(select(EngineSettingsTable.global_lock)).scalar())
+    with db.single_statements() as connection:
+        row = _IS_PAUSED_FAST.fetchone(connection, {})
+    return bool(row[0]) if row is not None else False
 
 
 def set_paused(db: Database, paused: bool) -> list[uuid.UUID]:

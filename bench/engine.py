@@ -1,0 +1,337 @@
+"""Engine benchmark: persisted steps per second on SQLite and PostgreSQL, and the engine without persistence.
+
+Runs ``--n`` processes of the seed workflow (``create_product_subscription``: 3 steps) and of a
+12-step variant through the public services (``start_process`` + ``wait_for_process``) with the
+thread-pool executor (8 workers):
+
+* ``1 at a time``: start a process, wait for it, start the next;
+* ``8 concurrent``: keep 8 processes in flight (8 callers, each starting a process, waiting for it,
+  starting the next).
+
+Steps/s is the number of history rows written (``process_steps``) divided by the wall time, so the
+cost of starting processes (form validation, the process row) counts too. ``ms/step`` is the
+latency a caller sees: the time from ``start_process`` until ``wait_for_process`` returned, divided
+by the process's steps. ``memory`` runs ``orchestrion.engine.runner.run`` with a ``MemoryJournal``:
+the engine without any persistence. Peak RSS is this Python process's high-water mark so far.
+
+    .venv/bin/python bench/engine.py --n 500 --backend all
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: make the example workflows importable
+    sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from examples.workflows.create_product_subscription import (  # noqa: E402
+    create_product_subscription,
+    create_subscription,
+    initial_input_form_generator,
+)
+from orchestrion import db as dbmod  # noqa: E402
+from orchestrion.db import Database, init_database  # noqa: E402
+from orchestrion.db.models import ProcessStepTable  # noqa: E402
+from orchestrion.engine.runner import MemoryJournal, run  # noqa: E402
+from orchestrion.engine.serialization import roundtrip  # noqa: E402
+from orchestrion.engine.status import ProcessStatus  # noqa: E402
+from orchestrion.engine.workflow import Workflow  # noqa: E402
+from orchestrion.executors import set_executor  # noqa: E402
+from orchestrion.executors.threadpool import ThreadPoolExecutor  # noqa: E402
+from orchestrion.logs import configure_logging  # noqa: E402
+from orchestrion.services.processes import start_process, wait_for_process  # noqa: E402
+from orchestrion.targets import Target  # noqa: E402
+from orchestrion.types import State, UUIDstr  # noqa: E402
+from orchestrion.workflow import StepList, done, init, step, workflow  # noqa: E402
+from orchestrion.workflows import get_workflow, register_workflow  # noqa: E402
+
+MAX_WORKERS = 8
+CONCURRENCY = 8
+DEFAULT_POSTGRES_URI = "postgresql://postgres@127.0.0.1/orchestrion_bench"
+SEED = "create_product_subscription"
+TWELVE = "bench_twelve_steps"
+
+
+# --- the 12-step variant: init, create subscription, nine provisioning steps, done ----------------
+
+
+def _provision_step(i: int) -> Any:
+    @step(f"Provision part {i}")
+    def provision(subscription: dict[str, Any], product: UUIDstr, user_input: str) -> State:
+        return {f"part_{i}": {"subscription_id": subscription["subscription_id"], "product": product, "n": i}}
+
+    return provision
+
+
+def _twelve_steps() -> StepList:
+    steps = init >> create_subscription
+    for i in range(1, 10):
+        steps = steps >> _provision_step(i)
+    return steps >> done
+
+
+@workflow(
+    "Create product subscription (12 steps)", initial_input_form=initial_input_form_generator, target=Target.CREATE
+)
+def bench_twelve_steps() -> StepList:
+    return _twelve_steps()
+
+
+def _register() -> dict[str, int]:
+    """Register both workflows (the seed one unless ``examples`` did already); their step counts."""
+    if get_workflow(SEED) is None:
+        register_workflow(create_product_subscription, SEED)
+    if get_workflow(TWELVE) is None:
+        register_workflow(bench_twelve_steps, TWELVE)
+    counts = {}
+    for key in (SEED, TWELVE):
+        wf = get_workflow(key)
+        assert wf is not None
+        counts[key] = len(wf._leaves)
+    assert counts[SEED] == 3 and counts[TWELVE] == 12, counts
+    return counts
+
+
+def _form_input() -> list[State]:
+    return [{"product": str(uuid.uuid4()), "user_input": "benchmark"}]
+
+
+# --- measurements ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    backend: str
+    workflow: str
+    mode: str
+    processes: int
+    steps: int
+    seconds: float
+    latencies: list[float]  # seconds per process, as the caller saw it
+    steps_per_process: int
+    rss_mib: float
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.steps / self.seconds
+
+    @property
+    def ms_per_step(self) -> float:
+        return statistics.fmean(self.latencies) * 1000 / self.steps_per_process
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _history_rows(database: Database) -> int:
+    with database.read() as session:
+        return int(session.execute(select(func.count()).select_from(ProcessStepTable)).scalar_one())
+
+
+def _check_completed(pid: uuid.UUID, status: ProcessStatus) -> None:
+    if status != ProcessStatus.COMPLETED:
+        raise RuntimeError(f"process {pid} ended {status.value}, expected completed")
+
+
+def run_one_at_a_time(key: str, n: int) -> list[float]:
+    latencies = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        pid = start_process(key, _form_input())
+        _check_completed(pid, wait_for_process(pid, timeout=60))
+        latencies.append(time.perf_counter() - t0)
+    return latencies
+
+
+def run_concurrently(key: str, n: int, concurrency: int = CONCURRENCY) -> list[float]:
+    """Keep ``concurrency`` processes in flight: as many callers, each starting the next when its last one stopped."""
+    latencies: list[float] = []
+    remaining = [n]
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def caller() -> None:
+        try:
+            while True:
+                with lock:
+                    if remaining[0] == 0 or errors:
+                        return
+                    remaining[0] -= 1
+                t0 = time.perf_counter()
+                pid = start_process(key, _form_input())
+                _check_completed(pid, wait_for_process(pid, timeout=60))
+                latency = time.perf_counter() - t0
+                with lock:
+                    latencies.append(latency)
+        except BaseException as e:
+            errors.append(e)
+
+    callers = [threading.Thread(target=caller, name=f"bench-caller-{i}") for i in range(concurrency)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    if errors:
+        raise errors[0]
+    return latencies
+
+
+def bench_persisted(backend: str, uri: str, n: int, counts: dict[str, int]) -> Iterator[Result]:
+    database = init_database(uri)
+    executor = ThreadPoolExecutor(max_workers=MAX_WORKERS)
+    previous = set_executor(executor)
+    try:
+        modes: list[tuple[str, Callable[[str, int], list[float]]]] = [
+            ("1 at a time", run_one_at_a_time),
+            (f"{CONCURRENCY} concurrent", run_concurrently),
+        ]
+        for key in (SEED, TWELVE):
+            for mode, runner in modes:
+                runner(key, max(10, n // 20))  # warm-up: connections, statement caches, type adapters
+                before = _history_rows(database)
+                t0 = time.perf_counter()
+                latencies = runner(key, n)
+                seconds = time.perf_counter() - t0
+                steps = _history_rows(database) - before
+                expected = n * counts[key]
+                if steps != expected:
+                    raise RuntimeError(f"{steps} history rows written, expected {expected}")
+                yield Result(backend, key, mode, n, steps, seconds, latencies, counts[key], peak_rss_mib())
+    finally:
+        set_executor(previous)
+        executor.shutdown(wait=True)
+        database.dispose()
+        dbmod._database = None
+
+
+def bench_memory(n: int, counts: dict[str, int]) -> Iterator[Result]:
+    for key in (SEED, TWELVE):
+        wf = get_workflow(key)
+        assert wf is not None
+        states = [_initial_state(wf, key) for _ in range(n)]
+        _run_memory(wf, states[: max(10, n // 20)])  # warm-up
+        t0 = time.perf_counter()
+        steps, latencies = _run_memory(wf, states)
+        seconds = time.perf_counter() - t0
+        if steps != n * counts[key]:
+            raise RuntimeError(f"{steps} steps recorded, expected {n * counts[key]}")
+        yield Result("memory", key, "1 at a time", n, steps, seconds, latencies, counts[key], peak_rss_mib())
+
+
+def _initial_state(wf: Workflow, key: str) -> State:
+    """What ``start_process`` builds from the form: the user input plus the system keys."""
+    system = {"process_id": uuid.uuid4(), "reporter": "SYSTEM", "workflow_name": key, "workflow_target": wf.target}
+    state, _ = roundtrip({**_form_input()[0], **system})
+    return state
+
+
+def _run_memory(wf: Workflow, states: list[State]) -> tuple[int, list[float]]:
+    steps = 0
+    latencies = []
+    for state in states:
+        t0 = time.perf_counter()
+        journal = MemoryJournal()
+        outcome = run(wf, wf.first_path(), state, journal, is_task=wf.is_task)
+        latencies.append(time.perf_counter() - t0)
+        if not outcome.iscomplete():
+            raise RuntimeError(f"in-memory run ended {outcome!r}")
+        steps += len(journal.records)
+    return steps, latencies
+
+
+# --- databases ------------------------------------------------------------------------------------
+
+
+def prepare_postgres(uri: str) -> str:
+    """Create the benchmark database if needed and give it an empty ``public`` schema."""
+    url = make_url(uri)
+    name = url.database
+    if not name:
+        raise SystemExit("--postgres-uri must name a database (it is emptied: use a dedicated one)")
+    plain = url.set(drivername="postgresql")
+    admin = plain.set(database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(plain.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+        row = conn.execute("SHOW server_version").fetchone()
+        fsync = conn.execute("SHOW fsync").fetchone()
+        sync_commit = conn.execute("SHOW synchronous_commit").fetchone()
+    assert row is not None and fsync is not None and sync_commit is not None
+    return f"PostgreSQL {row[0]} (fsync={fsync[0]}, synchronous_commit={sync_commit[0]})"
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+HEADER = (
+    f"{'backend':<10} {'workflow':<9} {'mode':<13} {'procs':>6} {'steps':>7} {'wall s':>8} "
+    f"{'steps/s':>9} {'ms/step':>8} {'peak RSS MiB':>13}"
+)
+
+
+def format_row(r: Result) -> str:
+    label = "12 steps" if r.workflow == TWELVE else "3 steps"
+    return (
+        f"{r.backend:<10} {label:<9} {r.mode:<13} {r.processes:>6} {r.steps:>7} {r.seconds:>8.2f} "
+        f"{r.steps_per_s:>9,.0f} {r.ms_per_step:>8.3f} {r.rss_mib:>13.1f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=500, help="processes per workflow and mode (default 500)")
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "memory", "all"], default="all")
+    parser.add_argument(
+        "--postgres-uri",
+        default=DEFAULT_POSTGRES_URI,
+        help=f"a dedicated database; its public schema is dropped and recreated (default {DEFAULT_POSTGRES_URI})",
+    )
+    args = parser.parse_args(argv)
+    if args.n < 1:
+        parser.error("--n must be at least 1")
+    configure_logging("WARNING")
+    counts = _register()
+    backends = ["memory", "sqlite", "postgres"] if args.backend == "all" else [args.backend]
+
+    print(f"Python {sys.version.split()[0]}, {MAX_WORKERS} worker threads, n={args.n} processes per row")
+    print(HEADER)
+    print("-" * len(HEADER))
+    results: list[Result] = []
+    for backend in backends:
+        if backend == "memory":
+            rows = bench_memory(args.n, counts)
+        elif backend == "sqlite":
+            tmp = tempfile.mkdtemp(prefix="orchestrion-bench-")
+            rows = bench_persisted("sqlite", f"sqlite:///{tmp}/orchestrion.db", args.n, counts)
+        else:
+            print(f"# {prepare_postgres(args.postgres_uri)}", flush=True)
+            rows = bench_persisted("postgres", args.postgres_uri, args.n, counts)
+        for r in rows:
+            results.append(r)
+            print(format_row(r), flush=True)
+    print("-" * len(HEADER))
+    print(f"peak RSS of the benchmark process: {peak_rss_mib():.1f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

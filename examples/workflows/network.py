@@ -1,0 +1,257 @@
+"""Example workflows for the network catalogue: nodes, ports on nodes, circuits between two ports.
+
+Each workflow keeps the fake inventory (``examples.inventory``) in line with the subscriptions:
+create provisions, modify updates, terminate deprovisions, and ``validate_port`` checks that the
+inventory still agrees with the subscription.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+
+from examples import inventory
+from examples.products.circuit import CircuitInactive, CircuitProvisioning
+from examples.products.node import Node, NodeInactive, NodeProvisioning
+from examples.products.port import Port, PortInactive, PortMode, PortProvisioning
+from orchestrion.db import get_database
+from orchestrion.db.domain_models import ProductTable, SubscriptionTable
+from orchestrion.forms import FormPage, SubmitFormPage
+from orchestrion.forms.validators import Choice, CustomerId
+from orchestrion.types import FormGenerator, State, SubscriptionLifecycle, UUIDstr
+from orchestrion.utils.errors import ProcessFailureError
+from orchestrion.workflow import StepList, begin, step
+from orchestrion.workflows.steps import set_status, store_process_subscription
+from orchestrion.workflows.utils import create_workflow, modify_workflow, terminate_workflow, validate_workflow
+
+DEFAULT_CUSTOMER = "demo-customer"
+PROVISIONING = SubscriptionLifecycle.PROVISIONING
+
+
+def _active_subscriptions(product_type: str) -> dict[str, tuple[str, str]]:
+    """Choice options (id -> (id, description)) of the active subscriptions of a product type."""
+    with get_database().read() as session:
+        rows = session.execute(
+            select(SubscriptionTable.subscription_id, SubscriptionTable.description)
+            .join(ProductTable, ProductTable.product_id == SubscriptionTable.product_id)
+            .where(ProductTable.product_type == product_type, SubscriptionTable.status == "active")
+            .order_by(SubscriptionTable.description)
+        ).all()
+    if not rows:
+        raise LookupError(f"There is no active {product_type} yet; create one first")
+    return {str(sid): (str(sid), description) for sid, description in rows}
+
+
+def _choice(name: str, product_type: str) -> Any:
+    return Choice.__call__(name, _active_subscriptions(product_type))
+
+
+# --- nodes ---------------------------------------------------------------------------------------
+
+
+def node_form() -> FormGenerator:
+    class NodeForm(SubmitFormPage):
+        customer_id: CustomerId = DEFAULT_CUSTOMER
+        node_name: str
+        location: str
+
+    user_input = yield NodeForm
+    return user_input.model_dump()
+
+
+@step("Construct node")
+def construct_node(product: UUIDstr, customer_id: str, node_name: str, location: str) -> State:
+    node = NodeInactive.from_product_id(product, customer_id)
+    node.node.node_name = node_name
+    node.node.location = location
+    node.description = f"Node {node_name} ({location})"
+    return {"subscription": node, "subscription_id": node.subscription_id}
+
+
+@step("Allocate loopback address")
+def allocate_loopback(subscription: NodeProvisioning) -> State:
+    subscription.node.loopback = inventory.allocate_loopback(str(subscription.subscription_id))
+    return {"subscription": subscription}
+
+
+@step("Provision node in the inventory")
+def provision_node(subscription: NodeProvisioning) -> State:
+    inventory.provision(str(subscription.subscription_id), kind="node", name=subscription.node.node_name)
+    return {}
+
+
+@create_workflow("Create node", initial_input_form=node_form)
+def create_node() -> StepList:
+    return (
+        begin
+        >> construct_node
+        >> store_process_subscription()
+        >> set_status(PROVISIONING)
+        >> allocate_loopback
+        >> provision_node
+    )
+
+
+# --- ports ---------------------------------------------------------------------------------------
+
+
+def port_form() -> FormGenerator:
+    node_choice: Any = _choice("NodeChoice", "Node")
+
+    class PortForm(SubmitFormPage):
+        customer_id: CustomerId = DEFAULT_CUSTOMER
+        node: node_choice
+        port_name: str
+        mode: PortMode = PortMode.TAGGED
+
+    user_input = yield PortForm
+    return {**user_input.model_dump(), "node": user_input.node.value}
+
+
+@step("Construct port")
+def construct_port(product: UUIDstr, customer_id: str, node: UUID, port_name: str, mode: PortMode) -> State:
+    port = PortInactive.from_product_id(product, customer_id)
+    port.port.node = Node.from_subscription(node).node
+    port.port.port_name = port_name
+    port.port.mode = mode
+    port.description = f"Port {port_name} on {port.port.node.node_name} ({port.speed} Gbit/s)"
+    return {"subscription": port, "subscription_id": port.subscription_id}
+
+
+@step("Provision port in the inventory")
+def provision_port(subscription: PortProvisioning) -> State:
+    inventory.provision(str(subscription.subscription_id), kind="port", mode=subscription.port.mode.value)
+    return {}
+
+
+@create_workflow("Create port", initial_input_form=port_form)
+def create_port() -> StepList:
+    return begin >> construct_port >> store_process_subscription() >> set_status(PROVISIONING) >> provision_port
+
+
+def modify_port_form(subscription_id: UUIDstr) -> FormGenerator:
+    current = Port.from_subscription(subscription_id)
+
+    class ModifyPortForm(SubmitFormPage):
+        mode: PortMode = current.port.mode
+
+    user_input = yield ModifyPortForm
+    return user_input.model_dump()
+
+
+@step("Change port mode")
+def change_mode(subscription: Port, mode: PortMode) -> State:
+    subscription.port.mode = mode
+    return {"subscription": subscription}
+
+
+@step("Update port in the inventory")
+def update_port(subscription: Port) -> State:
+    inventory.provision(str(subscription.subscription_id), kind="port", mode=subscription.port.mode.value)
+    return {}
+
+
+@modify_workflow("Modify port", initial_input_form=modify_port_form)
+def modify_port() -> StepList:
+    return begin >> change_mode >> update_port
+
+
+@step("Remove from the inventory")
+def deprovision(subscription_id: UUIDstr) -> State:
+    inventory.deprovision(str(subscription_id))
+    return {}
+
+
+@terminate_workflow("Terminate port")
+def terminate_port() -> StepList:
+    return begin >> deprovision
+
+
+@step("Check port in the inventory")
+def check_port(subscription: Port) -> State:
+    record = inventory.lookup(str(subscription.subscription_id))
+    if record is None:
+        raise ProcessFailureError(
+            "Port is missing from the inventory", {"subscription_id": str(subscription.subscription_id)}
+        )
+    if record.get("mode") != subscription.port.mode.value:
+        raise ProcessFailureError(
+            "Port mode differs from the inventory",
+            {"subscription": subscription.port.mode.value, "inventory": record.get("mode")},
+        )
+    return {"inventory": record}
+
+
+@validate_workflow("Validate port against the inventory")
+def validate_port() -> StepList:
+    return begin >> check_port
+
+
+# --- circuits ------------------------------------------------------------------------------------
+
+
+def circuit_form() -> FormGenerator:
+    port_choice: Any = _choice("PortChoice", "Port")
+
+    class CircuitPortsForm(FormPage):
+        customer_id: CustomerId = DEFAULT_CUSTOMER
+        port_a: port_choice
+        port_b: port_choice
+
+    ports = yield CircuitPortsForm
+
+    class CircuitForm(SubmitFormPage):
+        bandwidth: int = 1
+
+    details = yield CircuitForm
+    if ports.port_a == ports.port_b:
+        raise ValueError("A circuit needs two different ports")
+    return {
+        "customer_id": ports.customer_id,
+        "port_ids": [ports.port_a.value, ports.port_b.value],
+        "bandwidth": details.bandwidth,
+    }
+
+
+@step("Construct circuit")
+def construct_circuit(product: UUIDstr, customer_id: str, port_ids: list[UUID], bandwidth: int) -> State:
+    circuit = CircuitInactive.from_product_id(product, customer_id)
+    circuit.circuit.ports = [Port.from_subscription(port_id).port for port_id in port_ids]
+    circuit.circuit.bandwidth = bandwidth
+    names = " <-> ".join(p.port_name or "?" for p in circuit.circuit.ports)
+    circuit.description = f"Circuit {names} ({bandwidth} Gbit/s)"
+    return {"subscription": circuit, "subscription_id": circuit.subscription_id}
+
+
+@step("Reserve circuit id")
+def reserve_circuit_id(subscription: CircuitProvisioning) -> State:
+    subscription.circuit.circuit_id = (
+        int(inventory.allocate_loopback(f"circuit-{subscription.subscription_id}")) % 100000
+    )
+    return {"subscription": subscription}
+
+
+@step("Provision circuit in the inventory")
+def provision_circuit(subscription: CircuitProvisioning) -> State:
+    ports = [str(p.owner_subscription_id) for p in subscription.circuit.ports]
+    inventory.provision(str(subscription.subscription_id), kind="circuit", ports=ports)
+    return {}
+
+
+@create_workflow("Create circuit", initial_input_form=circuit_form)
+def create_circuit() -> StepList:
+    return (
+        begin
+        >> construct_circuit
+        >> store_process_subscription()
+        >> set_status(PROVISIONING)
+        >> reserve_circuit_id
+        >> provision_circuit
+    )
+
+
+@terminate_workflow("Terminate circuit")
+def terminate_circuit() -> StepList:
+    return begin >> deprovision

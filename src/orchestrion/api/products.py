@@ -1,0 +1,128 @@
+"""``/api/products``, ``/api/product_blocks``, ``/api/resource_types``: the catalogue."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from orchestrion.db import get_database
+from orchestrion.db.domain_models import ProductBlockTable, ProductTable, ResourceTypeTable
+from orchestrion.errors import OrchestrionError
+
+router = APIRouter()
+
+
+class NotFoundError(OrchestrionError, LookupError):
+    status_code = 404
+
+
+class ResourceTypeSchema(BaseModel):
+    resource_type_id: uuid.UUID
+    resource_type: str
+    description: str | None
+
+
+class ProductBlockSchema(BaseModel):
+    product_block_id: uuid.UUID
+    name: str
+    description: str
+    tag: str | None
+    status: str
+    created_at: datetime
+    end_date: datetime | None
+    resource_types: list[ResourceTypeSchema]
+    depends_on: list[dict[str, Any]]
+
+
+class ProductSchema(BaseModel):
+    product_id: uuid.UUID
+    name: str
+    description: str
+    product_type: str
+    tag: str
+    status: str
+    created_at: datetime
+    end_date: datetime | None
+    fixed_inputs: list[dict[str, Any]]
+    product_blocks: list[dict[str, Any]]
+    workflows: list[dict[str, Any]]
+
+
+def _resource_type(r: ResourceTypeTable) -> dict[str, Any]:
+    return {"resource_type_id": r.resource_type_id, "resource_type": r.resource_type, "description": r.description}
+
+
+def _block(b: ProductBlockTable) -> dict[str, Any]:
+    return {
+        "product_block_id": b.product_block_id,
+        "name": b.name,
+        "description": b.description,
+        "tag": b.tag,
+        "status": b.status,
+        "created_at": b.created_at,
+        "end_date": b.end_date,
+        "resource_types": [_resource_type(r) for r in b.resource_types],
+        "depends_on": [{"product_block_id": d.product_block_id, "name": d.name} for d in b.depends_on],
+    }
+
+
+def _product(p: ProductTable) -> dict[str, Any]:
+    return {
+        "product_id": p.product_id,
+        "name": p.name,
+        "description": p.description,
+        "product_type": p.product_type,
+        "tag": p.tag,
+        "status": p.status,
+        "created_at": p.created_at,
+        "end_date": p.end_date,
+        "fixed_inputs": [{"name": f.name, "value": f.value} for f in p.fixed_inputs],
+        "product_blocks": [{"product_block_id": b.product_block_id, "name": b.name} for b in p.product_blocks],
+        "workflows": [
+            {"workflow_id": w.workflow_id, "name": w.name, "target": w.target, "description": w.description}
+            for w in p.workflows
+        ],
+    }
+
+
+@router.get("/products/", response_model=list[ProductSchema])
+def list_products(tag: str | None = Query(default=None), product_type: str | None = Query(default=None)) -> Any:
+    query = select(ProductTable).order_by(ProductTable.name)
+    if tag:
+        query = query.where(ProductTable.tag == tag)
+    if product_type:
+        query = query.where(ProductTable.product_type == product_type)
+    with get_database().read() as session:
+        return [_product(p) for p in session.execute(query).scalars()]
+
+
+@router.get("/products/{product_id}", response_model=ProductSchema)
+def show_product(product_id: uuid.UUID) -> Any:
+    with get_database().read() as session:
+        product = session.get(ProductTable, product_id)
+        if product is None:
+            raise NotFoundError(f"Product {product_id} not found")
+        return _product(product)
+
+
+@router.get("/product_blocks/{product_block_id}", response_model=ProductBlockSchema)
+def show_product_block(product_block_id: uuid.UUID) -> Any:
+    with get_database().read() as session:
+        block = session.get(ProductBlockTable, product_block_id)
+        if block is None:
+            raise NotFoundError(f"Product block {product_block_id} not found")
+        return _block(block)
+
+
+@router.get("/resource_types/{resource_type_id}", response_model=ResourceTypeSchema)
+def show_resource_type(resource_type_id: uuid.UUID) -> Any:
+    with get_database().read() as session:
+        found = session.get(ResourceTypeTable, resource_type_id)
+        if found is None:
+            raise NotFoundError(f"Resource type {resource_type_id} not found")
+        return _resource_type(found)

@@ -1,0 +1,225 @@
+"""Saving a subscription: write the difference between its snapshot and its current rows.
+
+Everything goes through the running step's session, inside its transaction, with no commit: a
+step that fails rolls its subscription changes back with it. Each kind of change is one batched
+statement, so a save costs a handful of statements whatever the size of the subscription, and
+an unchanged subscription costs none. ``version`` goes up by one on every save that changes
+anything; the update is conditional on the version that was loaded, so a concurrent change in
+between is detected instead of overwritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, cast
+from uuid import UUID
+
+from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from orchestrion import db
+from orchestrion.db.domain_models import (
+    ProductBlockTable,
+    ResourceTypeTable,
+    SubscriptionInstanceRelationTable,
+    SubscriptionInstanceTable,
+    SubscriptionInstanceValueTable,
+    SubscriptionTable,
+)
+from orchestrion.domain.snapshot import Rows, Snapshot, rows_of
+
+if TYPE_CHECKING:
+    from orchestrion.domain.base import SubscriptionModel
+
+_S = cast(Table, SubscriptionTable.__table__)
+_I = cast(Table, SubscriptionInstanceTable.__table__)
+_V = cast(Table, SubscriptionInstanceValueTable.__table__)
+_R = cast(Table, SubscriptionInstanceRelationTable.__table__)
+
+
+class StaleSubscriptionError(RuntimeError):
+    """The subscription changed in the database after this model was loaded."""
+
+
+class BlockInUseError(ValueError):
+    """A block this subscription no longer holds is still used by other subscriptions' blocks."""
+
+
+def save_subscription(model: SubscriptionModel) -> None:
+    session = db.session()
+    session.flush()  # ORM objects the step added (catalogue rows, say) must exist before our rows refer to them
+    snapshot: Snapshot = model._snapshot or Snapshot()
+    old, new = snapshot.rows, rows_of(model)
+    if snapshot.stored and old == new:
+        return
+    sid = model.subscription_id
+    version = snapshot.version + 1 if snapshot.stored else 1
+    if snapshot.stored:
+        changed = {k: v for k, v in new.subscription.items() if old.subscription.get(k) != v}
+        result = session.execute(
+            update(_S)
+            .where(_S.c.subscription_id == sid, _S.c.version == snapshot.version)
+            .values(**changed, version=version)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleSubscriptionError(
+                f"subscription {sid} was changed or deleted since it was loaded (at version {snapshot.version})"
+            )
+    else:
+        session.execute(insert(_S).values(subscription_id=sid, version=version, **new.subscription))
+    _write_instances(session, snapshot, old, new, sid)
+    model._snapshot = Snapshot(new, True, version, snapshot.block_ids, snapshot.resource_type_ids)
+    model.version = version
+
+
+def _write_instances(session: Session, snapshot: Snapshot, old: Rows, new: Rows, sid: UUID) -> None:
+    removed = old.instances.keys() - new.instances.keys()
+    added = [iid for iid in new.instances if iid not in old.instances]
+    changed = [iid for iid in new.instances if iid in old.instances and old.instances[iid] != new.instances[iid]]
+    block_ids = _catalogue_ids(
+        session,
+        snapshot.block_ids,
+        {new.instances[iid].block_name for iid in (*added, *changed)},
+        ProductBlockTable.name,
+        ProductBlockTable.product_block_id,
+        "product block",
+    )
+
+    def instance_params(iid: UUID) -> dict[str, Any]:
+        state = new.instances[iid]
+        return {
+            "b_id": iid,
+            "b_block": block_ids[state.block_name],
+            "b_label": state.label,
+            "b_attr": state.domain_model_attr,
+            "b_order": state.order_id,
+        }
+
+    if added:
+        session.execute(
+            insert(_I).values(
+                subscription_instance_id=bindparam("b_id"),
+                subscription_id=sid,
+                product_block_id=bindparam("b_block"),
+                label=bindparam("b_label"),
+                domain_model_attr=bindparam("b_attr"),
+                order_id=bindparam("b_order"),
+            ),
+            [instance_params(iid) for iid in added],
+        )
+    if changed:
+        session.execute(
+            update(_I)
+            .where(_I.c.subscription_instance_id == bindparam("b_id"))
+            .values(
+                product_block_id=bindparam("b_block"),
+                label=bindparam("b_label"),
+                domain_model_attr=bindparam("b_attr"),
+                order_id=bindparam("b_order"),
+            ),
+            [instance_params(iid) for iid in changed],
+        )
+    _write_relations(session, old.relations, new.relations, removed)
+    _write_values(session, snapshot, old.values, new.values, removed)
+    if removed:
+        _refuse_if_in_use(session, removed)
+        session.execute(delete(_I).where(_I.c.subscription_instance_id.in_(removed)))
+
+
+def _write_relations(session: Session, old: dict[Any, UUID], new: dict[Any, UUID], removed: set[UUID]) -> None:
+    slot = (
+        (_R.c.in_use_by_id == bindparam("b_parent"))
+        & (_R.c.domain_model_attr == bindparam("b_attr"))
+        & (_R.c.order_id == bindparam("b_order"))
+    )
+
+    def params(keys: Iterable[tuple[UUID, str, int]]) -> list[dict[str, Any]]:
+        return [{"b_parent": p, "b_attr": a, "b_order": o, "b_child": new.get((p, a, o))} for p, a, o in keys]
+
+    # Rows of removed instances go with them (ON DELETE CASCADE).
+    gone = [key for key in old if key not in new and key[0] not in removed]
+    moved = [key for key in new if key in old and old[key] != new[key]]
+    added = [key for key in new if key not in old]
+    if gone:
+        session.execute(delete(_R).where(slot), params(gone))
+    if moved:
+        session.execute(update(_R).where(slot).values(depends_on_id=bindparam("b_child")), params(moved))
+    if added:
+        session.execute(
+            insert(_R).values(
+                in_use_by_id=bindparam("b_parent"),
+                domain_model_attr=bindparam("b_attr"),
+                order_id=bindparam("b_order"),
+                depends_on_id=bindparam("b_child"),
+            ),
+            params(added),
+        )
+
+
+def _write_values(
+    session: Session,
+    snapshot: Snapshot,
+    old: dict[tuple[UUID, str, int], str | None],
+    new: dict[tuple[UUID, str, int], str | None],
+    removed: set[UUID],
+) -> None:
+    gone = [key for key in old if key not in new and key[0] not in removed]
+    changed = [key for key in new if key in old and old[key] != new[key]]
+    added = [key for key in new if key not in old]
+    type_ids = _catalogue_ids(
+        session,
+        snapshot.resource_type_ids,
+        {name for _, name, _ in (*gone, *changed, *added)},
+        ResourceTypeTable.resource_type,
+        ResourceTypeTable.resource_type_id,
+        "resource type",
+    )
+    slot = (
+        (_V.c.subscription_instance_id == bindparam("b_instance"))
+        & (_V.c.resource_type_id == bindparam("b_type"))
+        & (_V.c.order_id == bindparam("b_order"))
+    )
+
+    def params(keys: Iterable[tuple[UUID, str, int]]) -> list[dict[str, Any]]:
+        return [
+            {"b_instance": i, "b_type": type_ids[n], "b_order": o, "b_value": new.get((i, n, o))} for i, n, o in keys
+        ]
+
+    if gone:
+        session.execute(delete(_V).where(slot), params(gone))
+    if changed:
+        session.execute(update(_V).where(slot).values(value=bindparam("b_value")), params(changed))
+    if added:
+        session.execute(
+            insert(_V).values(
+                subscription_instance_id=bindparam("b_instance"),
+                resource_type_id=bindparam("b_type"),
+                order_id=bindparam("b_order"),
+                value=bindparam("b_value"),
+            ),
+            params(added),
+        )
+
+
+def _catalogue_ids(
+    session: Session, known: dict[str, UUID], names: set[str], name_column: Any, id_column: Any, kind: str
+) -> dict[str, UUID]:
+    """Ids of catalogue entries by name, looking up (once per model) the ones not seen yet."""
+    missing = names - known.keys()
+    if missing:
+        found = session.execute(select(name_column, id_column).where(name_column.in_(missing))).all()
+        known.update({name: id_ for name, id_ in found})
+        if unknown := sorted(missing - known.keys()):
+            raise LookupError(f"{kind} {', '.join(map(repr, unknown))} is not in the catalogue (database)")
+    return known
+
+
+def _refuse_if_in_use(session: Session, removed: set[UUID]) -> None:
+    users = session.execute(
+        select(_R.c.depends_on_id, _I.c.subscription_id)
+        .join(_I, _I.c.subscription_instance_id == _R.c.in_use_by_id)
+        .where(_R.c.depends_on_id.in_(removed), _R.c.in_use_by_id.not_in(removed))
+    ).all()
+    if users:
+        described = "; ".join(f"block {block} is used by subscription {sub}" for block, sub in users)
+        raise BlockInUseError(f"cannot remove blocks still in use: {described}")

@@ -1,0 +1,146 @@
+"""Which workflows may run on a subscription, and why not; the in-sync lock.
+
+The in-sync flag is the subscription's lock. Taking it is one conditional ``UPDATE ... WHERE
+insync`` in the step's transaction, so of two processes that try at the same moment exactly one
+succeeds (on PostgreSQL the second waits for the first's row lock and then finds it taken).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from orchestrion.db.domain_models import (
+    ProcessSubscriptionTable,
+    SubscriptionTable,
+    products_workflows,
+)
+from orchestrion.db.models import ProcessTable, WorkflowTable
+from orchestrion.domain.relations import depends_on_subscription_ids, in_use_by_subscription_ids
+from orchestrion.engine.status import TERMINAL_STATUSES
+from orchestrion.targets import Target
+from orchestrion.types import SubscriptionLifecycle
+
+ACTIVE = SubscriptionLifecycle.ACTIVE
+# Lifecycle statuses a target may run on, unless WF_USABLE_MAP says otherwise for a workflow.
+TARGET_DEFAULT_USABLE_MAP: dict[Target, list[SubscriptionLifecycle]] = {
+    Target.CREATE: [],
+    Target.MODIFY: [ACTIVE],
+    Target.TERMINATE: [ACTIVE, SubscriptionLifecycle.PROVISIONING],
+    Target.SYSTEM: [ACTIVE],
+    Target.VALIDATE: [ACTIVE],
+    Target.RECONCILE: [ACTIVE],
+}
+WF_USABLE_MAP: dict[str, list[SubscriptionLifecycle]] = {}
+WF_USABLE_WHILE_OUT_OF_SYNC: list[str] = ["modify_note"]
+WF_BLOCKED_BY_IN_USE_BY_SUBSCRIPTIONS: dict[str, bool] = {}
+
+NOT_IN_SYNC = "subscription.not_in_sync"
+RELATIONS_NOT_IN_SYNC = "subscription.relations_not_in_sync"
+INVALID_STATUS = "subscription.no_modify_invalid_status"
+IN_USE_BY_OTHERS = "subscription.no_modify_subscription_in_use_by_others"
+
+REASON_TEXT = {
+    NOT_IN_SYNC: "Subscription already has a running process or task",
+    RELATIONS_NOT_IN_SYNC: "A related subscription has a running process or task",
+    INVALID_STATUS: "This subscription can not be modified because of the status it has",
+    IN_USE_BY_OTHERS: "This subscription can not be modified as it is used in other subscriptions",
+}
+
+
+class SubscriptionLockedError(RuntimeError):
+    """Another process holds the subscription (it is not in sync)."""
+
+
+@dataclass
+class UsableWorkflow:
+    name: str
+    description: str
+    target: Target
+    is_task: bool
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"name": self.name, "description": self.description}
+        if self.reason:
+            found["reason"] = self.reason
+        return found
+
+
+def _reason(
+    wf: WorkflowTable, subscription: SubscriptionTable, relations_in_sync: bool, used_by_others: bool
+) -> str | None:
+    target = Target(wf.target)
+    exempt = wf.is_task or target == Target.RECONCILE or wf.name in WF_USABLE_WHILE_OUT_OF_SYNC
+    if not exempt and not subscription.insync:
+        return NOT_IN_SYNC
+    if not exempt and not relations_in_sync:
+        return RELATIONS_NOT_IN_SYNC
+    usable = WF_USABLE_MAP.get(wf.name, TARGET_DEFAULT_USABLE_MAP.get(target, []))
+    if SubscriptionLifecycle(subscription.status) not in usable:
+        return INVALID_STATUS
+    blocked_by_use = target == Target.TERMINATE or WF_BLOCKED_BY_IN_USE_BY_SUBSCRIPTIONS.get(wf.name, False)
+    if blocked_by_use and used_by_others:
+        return IN_USE_BY_OTHERS
+    return None
+
+
+def subscription_workflows(session: Session, subscription_id: uuid.UUID) -> dict[Target, list[UsableWorkflow]] | None:
+    """The workflows linked to the subscription's product, per target, each with the reason it is blocked (if so).
+
+    None when the subscription does not exist.
+    """
+    subscription = session.get(SubscriptionTable, subscription_id)
+    if subscription is None:
+        return None
+    used_by = in_use_by_subscription_ids(subscription_id, exclude_statuses=[SubscriptionLifecycle.TERMINATED])
+    related = set(used_by) | set(depends_on_subscription_ids(subscription_id))
+    relations_in_sync = all(
+        session.execute(
+            select(SubscriptionTable.insync).where(SubscriptionTable.subscription_id.in_(related))
+        ).scalars()
+    )
+    used_by_others = bool(used_by)
+    workflows = session.execute(
+        select(WorkflowTable)
+        .join(products_workflows, products_workflows.c.workflow_id == WorkflowTable.workflow_id)
+        .where(products_workflows.c.product_id == subscription.product_id, WorkflowTable.deleted_at.is_(None))
+        .order_by(WorkflowTable.name)
+    ).scalars()
+    found: dict[Target, list[UsableWorkflow]] = {t: [] for t in Target}
+    for wf in workflows:
+        target = Target(wf.target)
+        reason = None if target == Target.CREATE else _reason(wf, subscription, relations_in_sync, used_by_others)
+        found[target].append(UsableWorkflow(wf.name, wf.description, target, wf.is_task, reason))
+    return found
+
+
+def lock(session: Session, subscription_id: uuid.UUID, *, checked: bool = True) -> None:
+    """Take the in-sync lock in the current transaction; refuses when another process holds it (``checked``)."""
+    query = update(SubscriptionTable).where(SubscriptionTable.subscription_id == subscription_id)
+    if checked:
+        query = query.where(SubscriptionTable.insync.is_(True))
+    result = session.execute(query.values(insync=False, version=SubscriptionTable.version + 1))
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        if session.get(SubscriptionTable, subscription_id) is None:
+            raise LookupError(f"Subscription {subscription_id} not found")
+        raise SubscriptionLockedError("Subscription is already out of sync, cannot continue!")
+
+
+def open_processes(session: Session, subscription_id: uuid.UUID) -> list[uuid.UUID]:
+    """Workflow (not task) processes on this subscription that have not ended."""
+    return list(
+        session.execute(
+            select(ProcessTable.process_id)
+            .join(ProcessSubscriptionTable, ProcessSubscriptionTable.process_id == ProcessTable.process_id)
+            .where(
+                ProcessSubscriptionTable.subscription_id == subscription_id,
+                ProcessTable.is_task.is_(False),
+                ProcessTable.last_status.not_in([s.value for s in TERMINAL_STATUSES]),
+            )
+        ).scalars()
+    )

@@ -1,0 +1,280 @@
+"""Workflow decorators per target: they wrap the author's steps with linking, locking and status steps.
+
+``create_workflow`` asks for the product first, ``modify_workflow`` & co. for the subscription; the
+start form refuses a subscription the workflow may not run on, saying why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from pydantic import field_validator, model_validator
+from pydantic_core import PydanticCustomError
+from sqlalchemy import select
+
+from orchestrion.db import get_database
+from orchestrion.db.domain_models import ProductTable, SubscriptionTable, products_workflows
+from orchestrion.db.models import WorkflowTable
+from orchestrion.engine.steps import StepList, done, init
+from orchestrion.engine.workflow import Workflow, make_workflow
+from orchestrion.forms import FormPage
+from orchestrion.forms.generators import state_form
+from orchestrion.forms.validators import Choice
+from orchestrion.services import subscriptions
+from orchestrion.targets import Target
+from orchestrion.types import FormGenerator, State, SubscriptionLifecycle
+from orchestrion.workflows.steps import resync, set_status, store_process_subscription, unsync, unsync_unchecked
+
+FormFunc = Callable[..., Any]
+
+
+class NoProductError(LookupError):
+    """A create workflow with no product linked to it cannot be started."""
+
+
+def _products_of(workflow_name: str) -> list[ProductTable]:
+    with get_database().read() as session:
+        return list(
+            session.execute(
+                select(ProductTable)
+                .join(products_workflows, products_workflows.c.product_id == ProductTable.product_id)
+                .join(WorkflowTable, WorkflowTable.workflow_id == products_workflows.c.workflow_id)
+                .where(WorkflowTable.name == workflow_name)
+                .order_by(ProductTable.name)
+            ).scalars()
+        )
+
+
+def _user_form(form: FormFunc | None, name: str, state: State) -> FormGenerator:
+    if form is None:
+        return {}
+    return (yield from state_form(form, f"Initial form of {name!r}")(state))
+
+
+def wrap_create_initial_input_form(initial_input_form: FormFunc | None) -> Callable[[State], FormGenerator]:
+    """Page 1 chooses one of the products linked to the workflow; then the author's form, which sees the product."""
+
+    def create_initial_input_form_generator(state: State) -> FormGenerator:
+        name = state["workflow_name"]
+        products = _products_of(name)
+        if not products:
+            raise NoProductError(f"No product is linked to workflow {name!r}; link one in the catalogue")
+        options = {str(p.product_id): (str(p.product_id), p.description or p.name) for p in products}
+        product_choice: Any = Choice.__call__("ProductChoice", options)
+
+        class NewProductPage(FormPage):
+            product: product_choice
+
+        page = yield NewProductPage
+        product = next(p for p in products if str(p.product_id) == page.product.value)
+        chosen = {"product": str(product.product_id), "product_name": product.name}
+        user_input = yield from _user_form(initial_input_form, name, {**state, **chosen})
+        return {**chosen, **user_input}
+
+    return create_initial_input_form_generator
+
+
+def _refusal(workflow_name: str, subscription_id: UUID) -> str | None:
+    with get_database().read() as session:
+        usable = subscriptions.subscription_workflows(session, subscription_id)
+    if usable is None:
+        return "Subscription not found"
+    for workflows in usable.values():
+        for wf in workflows:
+            if wf.name == workflow_name:
+                return f"This workflow cannot be started: {subscriptions.REASON_TEXT[wf.reason]}" if wf.reason else None
+    return "This workflow cannot be started: it is not available for this subscription's product"
+
+
+def wrap_modify_initial_input_form(initial_input_form: FormFunc | None) -> Callable[[State], FormGenerator]:
+    """Page 1 takes ``subscription_id`` (and optionally the ``version`` the client saw); then the author's form."""
+
+    def modify_initial_input_form_generator(state: State) -> FormGenerator:
+        name = state["workflow_name"]
+
+        class ModifySubscriptionPage(FormPage):
+            subscription_id: UUID
+            version: int | None = None
+
+            @field_validator("subscription_id")
+            @classmethod
+            def usable(cls, value: UUID) -> UUID:
+                if (reason := _refusal(name, value)) is not None:
+                    raise PydanticCustomError("subscription_not_usable", reason)
+                return value
+
+            @model_validator(mode="after")
+            def current(self) -> ModifySubscriptionPage:
+                if self.version is not None:
+                    with get_database().read() as session:
+                        stored = session.get(SubscriptionTable, self.subscription_id)
+                    if stored is not None and stored.version != self.version:
+                        raise PydanticCustomError(
+                            "stale_data",
+                            "The subscription changed since you loaded it (version {stored} now, you saw {seen})",
+                            {"stored": stored.version, "seen": self.version},
+                        )
+                return self
+
+        page = yield ModifySubscriptionPage
+        with get_database().read() as session:
+            subscription = session.get(SubscriptionTable, page.subscription_id)
+            assert subscription is not None
+            found = {
+                "subscription_id": str(subscription.subscription_id),
+                "product": str(subscription.product_id),
+                "customer_id": subscription.customer_id,
+                "version": subscription.version,
+            }
+        user_input = yield from _user_form(initial_input_form, name, {**state, **found})
+        return {**found, **user_input}
+
+    return modify_initial_input_form_generator
+
+
+def _steps(steps: StepList | None) -> StepList:
+    return steps if steps is not None else StepList()
+
+
+def _decorator(
+    description: str,
+    target: Target,
+    form: Callable[[State], FormGenerator] | FormFunc | None,
+    build: Callable[[StepList], StepList],
+    authorize_callback: Callable[..., Any] | None,
+    retry_auth_callback: Callable[..., Any] | None,
+) -> Callable[[Callable[[], StepList]], Workflow]:
+    def decorator(f: Callable[[], StepList]) -> Workflow:
+        return make_workflow(f, description, form, target, build(f()), authorize_callback, retry_auth_callback)
+
+    return decorator
+
+
+def create_workflow(
+    description: str,
+    initial_input_form: FormFunc | None = None,
+    status: SubscriptionLifecycle = SubscriptionLifecycle.ACTIVE,
+    additional_steps: StepList | None = None,
+    authorize_callback: Callable[..., Any] | None = None,
+    retry_auth_callback: Callable[..., Any] | None = None,
+) -> Callable[[Callable[[], StepList]], Workflow]:
+    """A CREATE workflow: ``init >> <yours> >> set_status(status) >> resync >> done``; page 1 picks the product."""
+    return _decorator(
+        description,
+        Target.CREATE,
+        wrap_create_initial_input_form(initial_input_form),
+        lambda steps: init >> steps >> _steps(additional_steps) >> set_status(status) >> resync >> done,
+        authorize_callback,
+        retry_auth_callback,
+    )
+
+
+def modify_workflow(
+    description: str,
+    initial_input_form: FormFunc | None = None,
+    additional_steps: StepList | None = None,
+    authorize_callback: Callable[..., Any] | None = None,
+    retry_auth_callback: Callable[..., Any] | None = None,
+) -> Callable[[Callable[[], StepList]], Workflow]:
+    """A MODIFY workflow: link, lock, your steps, unlock; page 1 picks an active, in-sync subscription."""
+    return _decorator(
+        description,
+        Target.MODIFY,
+        wrap_modify_initial_input_form(initial_input_form),
+        lambda steps: (
+            init >> store_process_subscription() >> unsync >> steps >> _steps(additional_steps) >> resync >> done
+        ),
+        authorize_callback,
+        retry_auth_callback,
+    )
+
+
+def terminate_workflow(
+    description: str,
+    initial_input_form: FormFunc | None = None,
+    additional_steps: StepList | None = None,
+    authorize_callback: Callable[..., Any] | None = None,
+    retry_auth_callback: Callable[..., Any] | None = None,
+) -> Callable[[Callable[[], StepList]], Workflow]:
+    """A TERMINATE workflow: like modify, then the subscription is set to terminated."""
+    return _decorator(
+        description,
+        Target.TERMINATE,
+        wrap_modify_initial_input_form(initial_input_form),
+        lambda steps: (
+            init
+            >> store_process_subscription()
+            >> unsync
+            >> steps
+            >> _steps(additional_steps)
+            >> set_status(SubscriptionLifecycle.TERMINATED)
+            >> resync
+            >> done
+        ),
+        authorize_callback,
+        retry_auth_callback,
+    )
+
+
+def validate_workflow(
+    description: str, authorize_callback: Callable[..., Any] | None = None
+) -> Callable[[Callable[[], StepList]], Workflow]:
+    """A VALIDATE workflow: checks a subscription against the outside world, even while it is locked."""
+    return _decorator(
+        description,
+        Target.VALIDATE,
+        wrap_modify_initial_input_form(None),
+        lambda steps: init >> store_process_subscription() >> unsync_unchecked >> steps >> resync >> done,
+        authorize_callback,
+        None,
+    )
+
+
+def reconcile_workflow(
+    description: str,
+    additional_steps: StepList | None = None,
+    authorize_callback: Callable[..., Any] | None = None,
+    retry_auth_callback: Callable[..., Any] | None = None,
+) -> Callable[[Callable[[], StepList]], Workflow]:
+    """A RECONCILE workflow: brings a subscription back in line with the outside world."""
+    return _decorator(
+        description,
+        Target.RECONCILE,
+        wrap_modify_initial_input_form(None),
+        lambda steps: (
+            init
+            >> store_process_subscription()
+            >> unsync_unchecked
+            >> steps
+            >> _steps(additional_steps)
+            >> resync
+            >> done
+        ),
+        authorize_callback,
+        retry_auth_callback,
+    )
+
+
+def task(
+    description: str,
+    initial_input_form: FormFunc | None = None,
+    additional_steps: StepList | None = None,
+    authorize_callback: Callable[..., Any] | None = None,
+    retry_auth_callback: Callable[..., Any] | None = None,
+) -> Callable[[Callable[[], StepList]], Workflow]:
+    """A task (SYSTEM workflow): ``init >> <yours> >> done``, typically run by the scheduler."""
+    return _decorator(
+        description,
+        Target.SYSTEM,
+        initial_input_form,
+        lambda steps: init >> steps >> _steps(additional_steps) >> done,
+        authorize_callback,
+        retry_auth_callback,
+    )
+
+
+def ensure_provisioning_status(steps: StepList) -> StepList:
+    """Run ``steps`` with the subscription in provisioning, and make it active afterwards."""
+    return set_status(SubscriptionLifecycle.PROVISIONING) >> steps >> set_status(SubscriptionLifecycle.ACTIVE)

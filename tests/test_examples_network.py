@@ -1,0 +1,122 @@
+"""The example network catalogue end to end through the test kit: create, modify, validate, terminate."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import pytest
+from pydantic_forms.exceptions import FormValidationError
+from sqlalchemy import select
+
+import examples
+from examples import inventory
+from examples.products.circuit import Circuit
+from examples.products.port import Port, PortMode
+from orchestrion import db
+from orchestrion.catalogue import ensure_catalogue, load_file
+from orchestrion.db import Database
+from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable, SubscriptionTable
+from orchestrion.domain import SubscriptionModel
+from orchestrion.testing import assert_complete, assert_failed, extract_error, extract_state, run_workflow
+
+
+@pytest.fixture
+def products(database: Database) -> dict[str, str]:
+    inventory.reset()
+    ensure_catalogue(load_file(examples.CATALOGUE))
+    with database.read() as session:
+        return {p.name: str(p.product_id) for p in session.execute(select(ProductTable)).scalars()}
+
+
+def _create(workflow: str, pages: list[dict[str, object]]) -> str:
+    result, _, _ = run_workflow(workflow, pages)
+    assert_complete(result)
+    return str(extract_state(result)["subscription_id"])
+
+
+def _load(subscription_id: str) -> SubscriptionModel:
+    with db.get_database().write():
+        return SubscriptionModel.from_subscription(subscription_id)
+
+
+def _network(products: dict[str, str]) -> tuple[str, str, str, str]:
+    node = _create("create_node", [{"product": products["Node"]}, {"node_name": "rt1", "location": "Amsterdam"}])
+    port_a = _create("create_port", [{"product": products["Port 10G"]}, {"node": node, "port_name": "xe-0/0/1"}])
+    port_b = _create(
+        "create_port", [{"product": products["Port 100G"]}, {"node": node, "port_name": "et-0/0/2", "mode": "untagged"}]
+    )
+    circuit = _create(
+        "create_circuit",
+        [{"product": products["Circuit"]}, {"port_a": port_a, "port_b": port_b}, {"bandwidth": 10}],
+    )
+    return node, port_a, port_b, circuit
+
+
+def test_create_builds_active_subscriptions_that_reference_each_other(products: dict[str, str]) -> None:
+    node, port_a, port_b, circuit_id = _network(products)
+    port = _load(port_a)
+    assert isinstance(port, Port)
+    assert port.status == "active" and port.insync and port.start_date is not None
+    assert port.speed == 10
+    assert str(port.port.node.owner_subscription_id) == node  # a reference, not a copy
+    circuit = _load(circuit_id)
+    assert isinstance(circuit, Circuit)
+    assert [str(p.owner_subscription_id) for p in circuit.circuit.ports] == [port_a, port_b]
+    assert circuit.circuit.circuit_id > 1000
+    assert inventory.lookup(circuit_id) is not None
+    with db.get_database().read() as session:
+        linked = session.execute(
+            select(ProcessSubscriptionTable.process_id).where(ProcessSubscriptionTable.subscription_id == UUID(port_a))
+        ).all()
+    assert len(linked) == 1
+
+
+def test_modify_is_seen_through_the_referencing_subscription(products: dict[str, str]) -> None:
+    _, port_a, _, circuit_id = _network(products)
+    result, _, _ = run_workflow("modify_port", [{"subscription_id": port_a}, {"mode": "untagged"}])
+    assert_complete(result)
+    circuit = _load(circuit_id)
+    assert isinstance(circuit, Circuit)
+    assert circuit.circuit.ports[0].mode == PortMode.UNTAGGED
+    assert inventory.lookup(port_a) == {"kind": "port", "mode": "untagged", "provisioned": True}
+    port = _load(port_a)
+    assert port.insync and port.version > 1
+
+
+def test_terminate_is_refused_while_in_use_then_allowed(products: dict[str, str]) -> None:
+    _, port_a, _, circuit_id = _network(products)
+    with pytest.raises(FormValidationError) as refused:
+        run_workflow("terminate_port", [{"subscription_id": port_a}])
+    assert "used in other subscriptions" in str(refused.value)
+    assert_complete(run_workflow("terminate_circuit", [{"subscription_id": circuit_id}])[0])
+    assert _load(circuit_id).status == "terminated"
+    assert_complete(run_workflow("terminate_port", [{"subscription_id": port_a}])[0])
+    port = _load(port_a)
+    assert port.status == "terminated" and port.end_date is not None
+    assert inventory.lookup(port_a) is None
+
+
+def test_validate_finds_drift_in_the_inventory(products: dict[str, str]) -> None:
+    _, port_a, _, _ = _network(products)
+    assert_complete(run_workflow("validate_port", [{"subscription_id": port_a}])[0])
+    inventory.provision(port_a, mode="untagged")  # someone changed the port behind our back
+    result, _, _ = run_workflow("validate_port", [{"subscription_id": port_a}])
+    assert_failed(result)
+    assert extract_error(result) == "Port mode differs from the inventory"
+    with db.get_database().read() as session:
+        insync = session.execute(
+            select(SubscriptionTable.insync).where(SubscriptionTable.subscription_id == UUID(port_a))
+        ).scalar_one()
+    assert insync is False  # the failed validation holds the lock until it is retried or resolved
+
+
+def test_modify_refuses_a_locked_subscription_and_an_unknown_one(products: dict[str, str]) -> None:
+    _, port_a, _, _ = _network(products)
+    inventory.deprovision(port_a)
+    assert_failed(run_workflow("validate_port", [{"subscription_id": port_a}])[0])
+    with pytest.raises(FormValidationError) as locked:
+        run_workflow("modify_port", [{"subscription_id": port_a}, {"mode": "tagged"}])
+    assert "This workflow cannot be started: Subscription already has a running process or task" in str(locked.value)
+    with pytest.raises(FormValidationError) as unknown:
+        run_workflow("modify_port", [{"subscription_id": "00000000-0000-0000-0000-000000000000"}])
+    assert "Subscription not found" in str(unknown.value)
