@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import argparse
 import resource
+import sqlite3
 import statistics
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ CONCURRENCY = 8
 DEFAULT_POSTGRES_URI = "postgresql://postgres@127.0.0.1/orchestrion_bench"
 SEED = "create_product_subscription"
 TWELVE = "bench_twelve_steps"
+RAW = "raw"
 
 
 # --- the 12-step variant: init, create subscription, nine provisioning steps, done ----------------
@@ -280,6 +282,80 @@ def prepare_postgres(uri: str) -> str:
     return f"PostgreSQL {row[0]} (fsync={fsync[0]}, synchronous_commit={sync_commit[0]})"
 
 
+# --- the ceiling: one small transaction per step with the bare driver -------------------------------
+
+RAW_PROCESS_DDL = "CREATE TABLE bench_raw_process (id CHAR(36) PRIMARY KEY, seq INTEGER, state TEXT, at TIMESTAMP)"
+RAW_STEP_DDL = (
+    "CREATE TABLE bench_raw_step (id CHAR(36) PRIMARY KEY, process_id CHAR(36), seq INTEGER, state TEXT, at TIMESTAMP)"
+)
+RAW_STATE = '{"product": "0b0b0b0b-0000-4000-8000-000000000001", "user_input": "benchmark", "n": 1}'
+
+
+def raw_baseline(backend: str, target: str, transactions: int, connections: int) -> Result:
+    """``INSERT`` a step row + ``UPDATE ... RETURNING`` the process row + ``COMMIT``, from Python, no engine.
+
+    What one checkpoint-sized transaction costs on this machine right now: the ceiling the
+    persisted rows are compared with. ``target`` is a psycopg URI or a SQLite file path.
+    """
+    connect: Callable[[], Any]
+    if backend == "postgres":
+        placeholder = "%s"
+        connect = lambda: psycopg.connect(target)  # noqa: E731
+    else:
+        placeholder = "?"
+
+        def connect() -> Any:
+            conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            return conn
+
+    setup = connect()
+    for ddl in ("DROP TABLE IF EXISTS bench_raw_step", "DROP TABLE IF EXISTS bench_raw_process"):
+        setup.execute(ddl)
+    setup.execute(RAW_PROCESS_DDL)
+    setup.execute(RAW_STEP_DDL)
+    setup.commit()
+    setup.close()
+    ph = placeholder
+    insert = f"INSERT INTO bench_raw_step VALUES ({ph}, {ph}, {ph}, {ph}, {ph})"
+    update = f"UPDATE bench_raw_process SET seq = {ph}, state = {ph}, at = {ph} WHERE id = {ph} RETURNING seq"
+    per_connection = transactions // connections
+    latencies: list[float] = []
+
+    def worker() -> None:
+        conn = connect()
+        pid = str(uuid.uuid4())
+        conn.execute(f"INSERT INTO bench_raw_process VALUES ({ph}, 0, {ph}, {ph})", (pid, RAW_STATE, _now()))
+        conn.commit()
+        mine = []
+        for seq in range(1, per_connection + 1):
+            t0 = time.perf_counter()
+            if backend == "sqlite":
+                conn.execute("BEGIN IMMEDIATE")
+            conn.execute(insert, (str(uuid.uuid4()), pid, seq, RAW_STATE, _now()))
+            conn.execute(update, (seq, RAW_STATE, _now(), pid)).fetchall()
+            conn.commit()
+            mine.append(time.perf_counter() - t0)
+        conn.close()
+        latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - t0
+    mode = "1 at a time" if connections == 1 else f"{connections} concurrent"
+    done_tx = per_connection * connections
+    return Result(backend, RAW, mode, connections, done_tx, seconds, latencies, 1, peak_rss_mib())
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S")
+
+
 # --- output ---------------------------------------------------------------------------------------
 
 HEADER = (
@@ -289,9 +365,10 @@ HEADER = (
 
 
 def format_row(r: Result) -> str:
-    label = "12 steps" if r.workflow == TWELVE else "3 steps"
+    label = {TWELVE: "12 steps", SEED: "3 steps", RAW: "raw tx"}[r.workflow]
+    procs = "-" if r.workflow == RAW else str(r.processes)
     return (
-        f"{r.backend:<10} {label:<9} {r.mode:<13} {r.processes:>6} {r.steps:>7} {r.seconds:>8.2f} "
+        f"{r.backend:<10} {label:<9} {r.mode:<13} {procs:>6} {r.steps:>7} {r.seconds:>8.2f} "
         f"{r.steps_per_s:>9,.0f} {r.ms_per_step:>8.3f} {r.rss_mib:>13.1f}"
     )
 
@@ -300,6 +377,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=500, help="processes per workflow and mode (default 500)")
     parser.add_argument("--backend", choices=["sqlite", "postgres", "memory", "all"], default="all")
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip the raw INSERT+UPDATE+COMMIT rows (the bare driver's ceiling on this machine)",
+    )
     parser.add_argument(
         "--postgres-uri",
         default=DEFAULT_POSTGRES_URI,
@@ -315,21 +397,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Python {sys.version.split()[0]}, {MAX_WORKERS} worker threads, n={args.n} processes per row")
     print(HEADER)
     print("-" * len(HEADER))
-    results: list[Result] = []
-    for backend in backends:
-        if backend == "memory":
-            rows = bench_memory(args.n, counts)
-        elif backend == "sqlite":
-            tmp = tempfile.mkdtemp(prefix="orchestrion-bench-")
-            rows = bench_persisted("sqlite", f"sqlite:///{tmp}/orchestrion.db", args.n, counts)
-        else:
-            print(f"# {prepare_postgres(args.postgres_uri)}", flush=True)
-            rows = bench_persisted("postgres", args.postgres_uri, args.n, counts)
-        for r in rows:
-            results.append(r)
-            print(format_row(r), flush=True)
+    with tempfile.TemporaryDirectory(prefix="orchestrion-bench-") as tmp:
+        for backend in backends:
+            rows: Iterable[Result]
+            raw_target = ""
+            if backend == "memory":
+                rows = bench_memory(args.n, counts)
+            elif backend == "sqlite":
+                rows = bench_persisted("sqlite", f"sqlite:///{tmp}/orchestrion.db", args.n, counts)
+                raw_target = f"{tmp}/raw.db"
+            else:
+                print(f"# {prepare_postgres(args.postgres_uri)}", flush=True)
+                rows = bench_persisted("postgres", args.postgres_uri, args.n, counts)
+                raw_target = make_url(args.postgres_uri).set(drivername="postgresql").render_as_string(False)
+            for r in rows:
+                print(format_row(r), flush=True)
+            if backend != "memory" and not args.no_baseline:
+                for connections in (1, CONCURRENCY):
+                    print(format_row(raw_baseline(backend, raw_target, 3 * args.n, connections)), flush=True)
     print("-" * len(HEADER))
     print(f"peak RSS of the benchmark process: {peak_rss_mib():.1f} MiB")
+    print(
+        "steps/s: history rows written / wall time (start_process + run + wait_for_process); ms/step: a process's\n"
+        "latency from start_process until wait_for_process returned, per step; raw tx: INSERT + UPDATE + COMMIT\n"
+        "with the bare driver (steps = transactions), the ceiling for one checkpoint-sized transaction right now."
+    )
     return 0
 
 

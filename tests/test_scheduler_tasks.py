@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-import orchestrion.scheduler  # noqa: F401 - registers the built-in tasks
 from orchestrion.db import Database
 from orchestrion.db.domain_models import ProductTable
 from orchestrion.db.models import ProcessStepTable, ProcessTable, WorkflowTable

@@ -144,12 +144,10 @@ def process_show(process_id: Annotated[uuid.UUID, typer.Argument(help="Process i
 
 @scheduler_app.command("run")
 def scheduler_run(imports: Imports = []) -> None:  # noqa: B006 - Typer reads the default; it is never mutated
-    """Run a scheduler on its own (``orchestrion run`` has one built in). Stops cleanly on Ctrl+C or SIGTERM.
+    """Run a scheduler on its own ('orchestrion run' has one built in). Stops cleanly on Ctrl+C or SIGTERM.
 
-    Start as many as you like for availability: they elect one leader through the database, and a
-    standby takes over within seconds when the leader stops or dies. The tasks it starts run in
-    this process's executor.
-    """
+    Start as many as you like: they elect one leader through the database, and a standby takes over within seconds when the leader stops or dies. The tasks it starts run in this process's executor.
+    """  # noqa: E501 - Typer keeps line breaks inside a paragraph, so the paragraph is one line
     import signal
 
     from orchestrion.db import init_database

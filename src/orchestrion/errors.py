@@ -9,6 +9,12 @@ class OrchestrionError(Exception):
     status_code = 400
 
 
+class InvalidInputError(OrchestrionError, ValueError):
+    """Input that the engine cannot accept (e.g. numbers too large to store)."""
+
+    status_code = 400
+
+
 class WorkflowNotFoundError(OrchestrionError, LookupError):
     status_code = 404
 

@@ -26,6 +26,7 @@ from orchestrion.engine.workflow import PredicateContext, RunPredicateFail, Work
 from orchestrion.errors import (
     EnginePausedError,
     InvalidCallbackTokenError,
+    InvalidInputError,
     NotAwaitingCallbackError,
     ProcessConflictError,
     ProcessNotFoundError,
@@ -106,7 +107,7 @@ def start_process(
         state, _ = roundtrip({**user_input, **system})
         user_input, _ = roundtrip(user_input)
     except StateSerializationError as e:
-        raise TypeError(f"The initial form of {workflow_key!r} returned a value that cannot be stored: {e}") from e
+        raise InvalidInputError(f"The input for {workflow_key!r} cannot be stored: {e}") from e
     worker_id, lease = _local_claim()
     claim = process_store.create_process(get_database(), wf, state, user_input, user, worker_id=worker_id, lease=lease)
     get_executor().submit(process_id, claim if worker_id else None)
@@ -119,6 +120,14 @@ def _load(process_id: uuid.UUID) -> ProcessTable:
     if p is None:
         raise ProcessNotFoundError(f"Process {process_id} not found")
     return p
+
+
+def _storable(data: State) -> tuple[State, bytes]:
+    """Input from outside as the state will hold it; what JSON cannot store is refused as bad input."""
+    try:
+        return roundtrip(data)
+    except StateSerializationError as e:
+        raise InvalidInputError(f"The input cannot be stored: {e}") from e
 
 
 def _deep_merge(base: State, extra: State) -> State:
@@ -161,7 +170,7 @@ def resume_process(
     record = None
     user_input: State = {}
     if status == ProcessStatus.SUSPENDED:
-        user_input, _ = roundtrip(post_form(step.form, p.state, user_inputs or [{}]))
+        user_input, _ = _storable(post_form(step.form, p.state, user_inputs or [{}]))
     if status in (ProcessStatus.SUSPENDED, ProcessStatus.AWAITING_CALLBACK):
         record, _, _ = make_record(
             wf, cursor, step, Success(_deep_merge(p.state, user_input)), utcnow(), is_task=p.is_task
@@ -187,7 +196,7 @@ def deliver_callback(process_id: uuid.UUID, token: str, data: Any) -> None:
     step = _step_at(wf, cursor)
     if not isinstance(step, AwaitCallbackStep):
         raise NotAwaitingCallbackError(f"Process {process_id} is not awaiting a callback")
-    result, _ = roundtrip({step.result_key: data})
+    result, _ = _storable({step.result_key: data})
     record, _, _ = make_record(wf, cursor, step, Success({**p.state, **result}), utcnow(), is_task=p.is_task)
     worker_id, lease = _local_claim()
     with process_store.locked_process(get_database(), process_id) as (session, locked):
@@ -201,7 +210,7 @@ def deliver_callback(process_id: uuid.UUID, token: str, data: Any) -> None:
 
 def report_callback_progress(process_id: uuid.UUID, token: str, data: Any) -> None:
     """Record what the external system reports while the process awaits its callback (shown, not acted on)."""
-    stored, _ = roundtrip({"progress": data})
+    stored, _ = _storable({"progress": data})
     with process_store.locked_process(get_database(), process_id) as (_session, p):
         if p.last_status != ProcessStatus.AWAITING_CALLBACK:
             raise NotAwaitingCallbackError(f"Process {process_id} is not awaiting a callback")

@@ -363,7 +363,6 @@ def recoverable(db: Database) -> list[uuid.UUID]:
 # a data-modifying CTE), so a checkpoint is one round trip plus the commit; SQLite runs the two
 # statements one after the other (it has no data-modifying CTEs; its round trips cost nothing).
 
-_INSERT_STEP = insert(ProcessStepTable)
 _STEP_COLUMNS = (
     "step_id",
     "process_id",

@@ -73,3 +73,14 @@ def register_workflow(wf: Workflow, name: str | None = None) -> Workflow:
 
 def unregister_workflow(name: str) -> None:
     ALL_WORKFLOWS.pop(name, None)
+
+
+# orchestrion's built-in tasks (run by the scheduler), imported when they first run.
+BUILT_IN_TASKS = (
+    "task_resume_workflows",
+    "task_validate_awaiting_callbacks",
+    "task_clean_up_tasks",
+    "task_validate_products",
+)
+for _name in BUILT_IN_TASKS:
+    LazyWorkflowInstance("orchestrion.scheduler.tasks", _name)
