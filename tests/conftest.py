@@ -8,6 +8,9 @@ PostgreSQL half of the ``database`` fixture) are skipped when the server cannot 
 from __future__ import annotations
 
 import os
+
+# Tests drive the scheduler explicitly; apps built in tests run none in the background.
+os.environ.setdefault("SCHEDULER_ENABLED", "false")
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
