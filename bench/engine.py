@@ -20,6 +20,7 @@ the engine without any persistence. Peak RSS is this Python process's high-water
 from __future__ import annotations
 
 import argparse
+import contextlib
 import resource
 import sqlite3
 import statistics
@@ -275,6 +276,10 @@ def prepare_postgres(uri: str) -> str:
     with psycopg.connect(plain.render_as_string(hide_password=False), autocommit=True) as conn:
         conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
         conn.execute("CREATE SCHEMA public")
+        # Start from clean buffers, so the previous run's writes are not flushed while this one is measured
+        # (needs a superuser; without one, measure anyway).
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("CHECKPOINT")
         row = conn.execute("SHOW server_version").fetchone()
         fsync = conn.execute("SHOW fsync").fetchone()
         sync_commit = conn.execute("SHOW synchronous_commit").fetchone()

@@ -212,13 +212,8 @@ def create_process(
                 _INSERT_INPUT_FAST.run(tx, params)
                 tx.commit()
                 inserted = 1
-            else:
-                tx.rollback()
-        except BaseException:
-            tx.rollback()
-            raise
         finally:
-            tx.close()
+            tx.close()  # rolls back what was not committed
     else:
         with db.single_statements() as single:
             inserted = _CREATE_PROCESS_FAST.run(single, params)
@@ -599,11 +594,8 @@ class DbJournal:
         tx = RawTransaction(self.db)
         try:
             return self._checkpoint(record, tx, tx.commit, tx.rollback)
-        except BaseException:
-            tx.rollback()
-            raise
         finally:
-            tx.close()
+            tx.close()  # rolls back what was not committed (an error in the step's checkpoint)
 
     def _checkpoint(
         self,
