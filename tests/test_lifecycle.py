@@ -632,12 +632,6 @@ def test_failing_sub_step_is_retried_alone(register: Callable[..., Workflow]) ->
     assert extract_state(result)["sub_three"] == 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: retrying a failed sub-step overwrites the group's failed history row (process_store._step_row "
-    "updates the row while last_row_key is the group), so the failure vanishes from the audit trail; a failed "
-    "top-level step keeps its row",
-)
 def test_a_failed_group_row_stays_in_the_history_after_retry(register: Callable[..., Workflow]) -> None:
     register("lc_group_audit", init >> step_group("Provision", sub_one >> sub_two >> sub_three) >> done)
     broken.add("Sub two")

@@ -16,11 +16,12 @@ from orchestrion.types import FormGenerator, State, UUIDstr
 from orchestrion.workflow import StepList, done, init, step, workflow
 
 
-def initial_input_form_generator() -> FormGenerator:
-    class CreateSubscriptionForm(SubmitFormPage):
-        product: UUIDstr
-        user_input: str
+class CreateSubscriptionForm(SubmitFormPage):
+    product: UUIDstr
+    user_input: str
 
+
+def initial_input_form_generator() -> FormGenerator:
     user_input = yield CreateSubscriptionForm
     return user_input.model_dump()
 

@@ -734,6 +734,9 @@ def write_resumed(
         )
         claim.cursor = record.cursor
         claim.state = record.row_state
+    else:  # a retry: the failed row stays in the history; a retried group sub-step starts a new group row
+        claim.last_row_key = None
+        values["last_row_key"] = None
     session.execute(
         insert(InputStateTable).values(
             input_state_id=uuid.uuid4(),
