@@ -44,7 +44,8 @@ def _check(case: Any) -> None:
 def test_no_request_causes_a_server_error(sqlite_db: Database) -> None:
     with WorkflowInstanceForTests(fuzzed, "fuzzed"):
         schema = schemathesis.openapi.from_asgi("/api/openapi.json", OrchestratorCore(database=sqlite_db))
-        operations = [result.ok() for result in schema.get_all_operations()]
+        streams = {"/api/events"}  # endless by design
+        operations = [op for op in (r.ok() for r in schema.get_all_operations()) if op.path not in streams]
         assert len(operations) > 15
         for operation in operations:
 

@@ -15,13 +15,14 @@ import structlog
 from fastapi import Depends, FastAPI
 
 from orchestrion import __version__
-from orchestrion.api import health, processes, products, schedules, settings, subscriptions, workflows
+from orchestrion.api import events, health, processes, products, schedules, settings, subscriptions, workflows
 from orchestrion.api.errors import install_error_handlers
 from orchestrion.api.security import Authenticator, anonymous, bearer_tokens, current_user
 from orchestrion.db import Database, init_database
 from orchestrion.executors import set_executor
 from orchestrion.logs import configure_logging
 from orchestrion.scheduler.runner import Scheduler
+from orchestrion.services.change_feed import ChangeFeed
 from orchestrion.services.processes import recover
 from orchestrion.settings import AppSettings, app_settings
 
@@ -45,7 +46,8 @@ class OrchestratorCore(FastAPI):
         configure_logging(base_settings.LOG_LEVEL)
         self.settings = base_settings
         if database is None:
-            init_database(base_settings.DATABASE_URI)
+            database = init_database(base_settings.DATABASE_URI)
+        self.change_feed = ChangeFeed(database, interval=base_settings.LIVE_UPDATE_INTERVAL_SECONDS)
         super().__init__(
             title="orchestrion",
             version=__version__,
@@ -69,6 +71,7 @@ class OrchestratorCore(FastAPI):
         self.include_router(workflows.router, prefix="/api/workflows", tags=["workflows"], dependencies=secured)
         self.include_router(settings.router, prefix="/api/settings", tags=["settings"], dependencies=secured)
         self.include_router(health.router, prefix="/api/health", tags=["health"])
+        self.include_router(events.router, prefix="/api", tags=["live updates"])
         self.include_router(schedules.router, prefix="/api/schedules", tags=["schedules"], dependencies=secured)
 
     @asynccontextmanager

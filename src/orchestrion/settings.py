@@ -36,6 +36,8 @@ class AppSettings(BaseSettings):
     SCHEDULER_MISFIRE_GRACE_SECONDS: float = 60.0
     # ``task_clean_up_tasks`` deletes completed task processes older than this.
     TASK_LOG_RETENTION_DAYS: float = 3
+    # How often the live-update feed looks for committed changes while clients listen.
+    LIVE_UPDATE_INTERVAL_SECONDS: float = 0.5
     LOG_LEVEL: str = "INFO"
     # Static bearer tokens for the API, as "user:token,user2:token2". Empty: the API needs no
     # authentication (the embedded default). For OIDC, pass ``authenticate=`` to OrchestratorCore.

@@ -3,7 +3,7 @@
 An authenticator takes the request and returns a ``Principal`` (or raises ``NotAuthenticatedError``).
 ``OrchestratorCore(authenticate=...)`` installs one, e.g. a function that validates an OIDC access
 token and returns the user's name and claims. With ``API_TOKENS`` set, the built-in one accepts
-``Authorization: Bearer <token>`` for the listed tokens.
+``Authorization: Bearer <token>`` (or ``?token=`` on a WebSocket) for the listed tokens.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import Request
+from starlette.requests import HTTPConnection
 
 from orchestrion.errors import OrchestrionError
 
@@ -29,10 +29,10 @@ class Principal:
 
 
 ANONYMOUS = Principal("SYSTEM")
-Authenticator = Callable[[Request], Principal]
+Authenticator = Callable[[HTTPConnection], Principal]
 
 
-def anonymous(request: Request) -> Principal:
+def anonymous(request: HTTPConnection) -> Principal:
     return ANONYMOUS
 
 
@@ -45,8 +45,10 @@ def bearer_tokens(spec: str) -> Authenticator:
             raise ValueError("API_TOKENS takes user:token pairs separated by commas")
         users[token] = user
 
-    def authenticate(request: Request) -> Principal:
+    def authenticate(request: HTTPConnection) -> Principal:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if not scheme and "token" in request.query_params:  # browsers cannot set headers on a WebSocket
+            scheme, token = "bearer", request.query_params["token"]
         if scheme.lower() == "bearer":
             for known, user in users.items():
                 if secrets.compare_digest(known, token.strip()):
@@ -56,8 +58,8 @@ def bearer_tokens(spec: str) -> Authenticator:
     return authenticate
 
 
-def current_user(request: Request) -> Principal:
-    """FastAPI dependency: the authenticated caller (refuses with 401 when authentication fails)."""
+def current_user(request: HTTPConnection) -> Principal:
+    """FastAPI dependency (HTTP and WebSocket): the authenticated caller; 401 when authentication fails."""
     authenticate: Authenticator = getattr(request.app, "authenticate", anonymous)
     principal = authenticate(request)
     request.state.principal = principal
