@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 import pytest
+from fastapi.testclient import TestClient
 from pydantic_forms.exceptions import FormValidationError
 from sqlalchemy import select
 
@@ -13,6 +14,7 @@ from examples import inventory
 from examples.products.circuit import Circuit
 from examples.products.port import Port, PortMode
 from orchestrion import db
+from orchestrion.app import OrchestratorCore
 from orchestrion.catalogue import ensure_catalogue, load_file
 from orchestrion.db import Database
 from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable, SubscriptionTable
@@ -120,3 +122,18 @@ def test_modify_refuses_a_locked_subscription_and_an_unknown_one(products: dict[
     with pytest.raises(FormValidationError) as unknown:
         run_workflow("modify_port", [{"subscription_id": "00000000-0000-0000-0000-000000000000"}])
     assert "Subscription not found" in str(unknown.value)
+
+
+def test_process_list_filters_by_subscription_data(products: dict[str, str]) -> None:
+    _, port_a, _, _ = _network(products)
+    client = TestClient(OrchestratorCore(database=db.get_database()))
+    by_product = client.get("/api/processes/", params={"filter": "product,Circuit"}).json()
+    assert [p["workflow_name"] for p in by_product] == ["create_circuit"]
+    assert by_product[0]["subscriptions"][0]["product"]["name"] == "Circuit"
+    by_subscription = client.get("/api/processes/", params={"filter": f"subscription_id,{port_a}"}).json()
+    assert [p["workflow_name"] for p in by_subscription] == ["create_port"]
+    by_customer = client.get("/api/processes/", params={"filter": "customer,demo-customer,tag,PORT"}).json()
+    assert sorted(p["workflow_name"] for p in by_customer) == ["create_port", "create_port"]
+    assert client.get("/api/processes/", params={"filter": "customer,nobody"}).json() == []
+    detail = client.get(f"/api/processes/{by_subscription[0]['process_id']}").json()
+    assert detail["subscriptions"][0]["subscription_id"] == port_a

@@ -77,7 +77,7 @@ class ProcessSchema(ProcessListItemSchema):
     callback_progress: Any = None
 
 
-def _item(p: ProcessTable, name: str, target: str) -> dict[str, Any]:
+def _item(p: ProcessTable, name: str, target: str, subscriptions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "process_id": p.process_id,
         "workflow_id": p.workflow_id,
@@ -91,7 +91,7 @@ def _item(p: ProcessTable, name: str, target: str) -> dict[str, Any]:
         "failed_reason": p.failed_reason,
         "started_at": p.started_at,
         "last_modified_at": p.last_modified_at,
-        "subscriptions": [],
+        "subscriptions": subscriptions or [],
     }
 
 
@@ -188,9 +188,10 @@ def show(process_id: uuid.UUID) -> dict[str, Any]:
         p = process_queries.get_process(session, process_id)
         rows = process_queries.process_steps(session, process_id)
         name, target = p.workflow.name, p.workflow.target
+        linked = process_queries.subscriptions_of(session, [process_id])[process_id]
     wf = get_workflow(name)
     return {
-        **_item(p, name, target),
+        **_item(p, name, target, linked),
         "traceback": p.traceback,
         "note": p.note,
         "current_state": p.state
@@ -218,7 +219,8 @@ def list_(
             rows, total = process_queries.list_processes(
                 session, page, sort.split(",") if sort else [], filter_.split(",") if filter_ else []
             )
+            linked = process_queries.subscriptions_of(session, [p.process_id for p, _, _ in rows])
     except process_queries.QueryError as e:
         raise BadQueryError(str(e)) from None
     response.headers["Content-Range"] = f"processes {page.first}-{page.first + len(rows)}/{total}"
-    return [_item(p, name, target) for p, name, target in rows]
+    return [_item(p, name, target, linked[p.process_id]) for p, name, target in rows]

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable, SubscriptionTable
 from orchestrion.db.models import ProcessStepTable, ProcessTable, WorkflowTable
 from orchestrion.errors import ProcessNotFoundError
 
@@ -67,14 +68,66 @@ FILTERS: dict[str, Any] = {
     "process_id": lambda v: ProcessTable.process_id == _uuid(v),
     "failed_reason": lambda v: _text(ProcessTable.failed_reason, v),
     "q": lambda v: or_(*(_text(c, v) for c in (WorkflowTable.name, ProcessTable.last_step, ProcessTable.created_by))),
+    "customer": lambda v: _on_subscriptions(SubscriptionTable.customer_id == v),
+    "customer_id": lambda v: _on_subscriptions(SubscriptionTable.customer_id == v),
+    "subscription_id": lambda v: _on_subscriptions(SubscriptionTable.subscription_id == _uuid(v)),
+    "subscriptions": lambda v: _on_subscriptions(_text(SubscriptionTable.description, v)),
+    "product": lambda v: _on_subscriptions(or_(ProductTable.name == v, ProductTable.product_type == v)),
+    "tag": lambda v: _on_subscriptions(_in(ProductTable.tag, v)),
 }
+
+
+def _on_subscriptions(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Processes linked to a subscription (of a product) matching ``condition``."""
+    return (
+        select(ProcessSubscriptionTable.process_id)
+        .join(SubscriptionTable, SubscriptionTable.subscription_id == ProcessSubscriptionTable.subscription_id)
+        .join(ProductTable, ProductTable.product_id == SubscriptionTable.product_id)
+        .where(ProcessSubscriptionTable.process_id == ProcessTable.process_id, condition)
+        .exists()
+    )
+
+
+def subscriptions_of(session: Session, process_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """The subscriptions each process worked on, for a page of processes in one query."""
+    found: dict[uuid.UUID, list[dict[str, Any]]] = {pid: [] for pid in process_ids}
+    if not process_ids:
+        return found
+    rows = session.execute(
+        select(
+            ProcessSubscriptionTable.process_id,
+            SubscriptionTable.subscription_id,
+            SubscriptionTable.description,
+            SubscriptionTable.status,
+            SubscriptionTable.customer_id,
+            SubscriptionTable.insync,
+            ProductTable.name,
+            ProductTable.tag,
+        )
+        .join(SubscriptionTable, SubscriptionTable.subscription_id == ProcessSubscriptionTable.subscription_id)
+        .join(ProductTable, ProductTable.product_id == SubscriptionTable.product_id)
+        .where(ProcessSubscriptionTable.process_id.in_(process_ids))
+        .order_by(ProcessSubscriptionTable.created_at)
+    ).all()
+    for r in rows:
+        found[r.process_id].append(
+            {
+                "subscription_id": r.subscription_id,
+                "description": r.description,
+                "status": r.status,
+                "customer_id": r.customer_id,
+                "insync": r.insync,
+                "product": {"name": r.name, "tag": r.tag},
+            }
+        )
+    return found
 
 
 def _uuid(value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise QueryError(f"{value!r} is not a process id") from None
+        raise QueryError(f"{value!r} is not a UUID") from None
 
 
 def _pairs(values: list[str]) -> list[tuple[str, str]]:
