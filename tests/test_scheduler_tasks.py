@@ -16,6 +16,7 @@ from orchestrion.db import Database
 from orchestrion.db.domain_models import ProductTable
 from orchestrion.db.models import ProcessStepTable, ProcessTable, WorkflowTable
 from orchestrion.db.types import utcnow
+from orchestrion.domain import SubscriptionModel
 from orchestrion.errors import NotAwaitingCallbackError, StartPredicateError
 from orchestrion.scheduler import sweeps
 from orchestrion.scheduler.catalogue_check import check_catalogue
@@ -288,6 +289,10 @@ def add_rows(database: Database, workflows: dict[str, str], products: dict[str, 
             s.add(ProductTable(name=name, description=name, product_type="Test", tag="T", status=status))
 
 
+class FiberModel(SubscriptionModel, is_base=True):
+    """A product without blocks or fixed inputs: only its presence in the catalogue is checked."""
+
+
 def test_catalogue_check_reports_each_mismatch(database: Database) -> None:
     add_rows(
         database,
@@ -301,14 +306,14 @@ def test_catalogue_check_reports_each_mismatch(database: Database) -> None:
         "wf_broken": ImportError("No module named 'lost'"),
     }
     with database.read() as s:
-        check = check_catalogue(s, code, {"Fiber": object, "Ghost": object})
+        check = check_catalogue(s, code, {"Fiber": FiberModel, "Ghost": FiberModel})
     assert check.problems == [
         "Workflow 'wf_broken' is registered but cannot be loaded: No module named 'lost'",
         "Workflow 'wf_retargeted' has target CREATE (is_task False) in the database but MODIFY (is_task False) in the"
         " code",
         "Workflow 'wf_gone' is in the database but not registered in the code",
         "Product 'Copper' has no domain model registered in the code",
-        "Domain model for product 'Ghost' has no product in the catalogue",
+        "product 'Ghost': has a domain model but is not in the catalogue",
     ]
     assert check.notes == ["Workflow 'wf_new' has no workflows row yet; it gets one when it first runs"]
 

@@ -19,6 +19,7 @@ from orchestrion.api import events, health, processes, products, schedules, sett
 from orchestrion.api.errors import install_error_handlers
 from orchestrion.api.security import Authenticator, anonymous, bearer_tokens, current_user
 from orchestrion.db import Database, init_database
+from orchestrion.domain.catalogue_diff import catalogue_mismatches
 from orchestrion.executors import set_executor
 from orchestrion.logs import configure_logging
 from orchestrion.scheduler.runner import Scheduler
@@ -76,6 +77,9 @@ class OrchestratorCore(FastAPI):
 
     @asynccontextmanager
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        with self.change_feed.database.read() as session:
+            for mismatch in catalogue_mismatches(session):
+                logger.warning("Domain model and catalogue disagree", mismatch=mismatch)
         recovered = recover()
         if recovered:
             logger.info("Recovered processes left in flight", count=len(recovered))

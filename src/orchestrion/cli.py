@@ -97,6 +97,22 @@ def catalogue_load(
     typer.echo("Catalogue loaded." if report.changed else "Catalogue already up to date.")
 
 
+@catalogue_app.command("check")
+def catalogue_check(imports: Imports = []) -> None:  # noqa: B006 - Typer reads the default; it is never mutated
+    """Compare the registered domain models with the catalogue in the database; exit 1 on any mismatch."""
+    from orchestrion.db import init_database
+    from orchestrion.domain.catalogue_diff import catalogue_mismatches
+
+    _import(imports)
+    with init_database().read() as session:
+        mismatches = catalogue_mismatches(session)
+    for line in mismatches:
+        typer.echo(line)
+    if mismatches:
+        raise typer.Exit(1)
+    typer.echo("The catalogue matches the domain models.")
+
+
 @process_app.command("start")
 def process_start(
     workflow: Annotated[str, typer.Argument(help="Workflow name")],

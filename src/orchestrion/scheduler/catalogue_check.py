@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from orchestrion.db.domain_models import ProductTable
 from orchestrion.db.models import WorkflowTable
+from orchestrion.domain.catalogue_diff import catalogue_mismatches
 from orchestrion.engine.workflow import Workflow
 
 
@@ -50,6 +51,5 @@ def check_catalogue(
     for name, status in sorted(products.items()):
         if name not in models and status != "end of life":
             check.problems.append(f"Product {name!r} has no domain model registered in the code")
-    for name in sorted(set(models) - set(products)):
-        check.problems.append(f"Domain model for product {name!r} has no product in the catalogue")
+    check.problems += catalogue_mismatches(session, dict(models))
     return check
