@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from pydantic import Field
 from pydantic_forms.core import FormPage as _FormPage
 from pydantic_forms.core import post_form, walk_form
 from pydantic_forms.exceptions import FormNotCompleteError, FormOverflowError, FormValidationError
 from pydantic_forms.types import FormMeta
-from pydantic_forms.validators import read_only_field
 
 __all__ = [
     "FormNotCompleteError",
@@ -34,5 +34,15 @@ class SubmitFormPage(_FormPage):
     meta__: ClassVar[FormMeta | None] = {"hasNext": False}
 
 
-# orchestrator-core's name for pydantic-forms' read-only field: shown, and always its given value.
-ReadOnlyField = read_only_field
+def ReadOnlyField(default: Any, **kwargs: Any) -> Any:  # noqa: N802 - orchestrator-core's name for it
+    """A field shown with ``default`` that keeps it whatever the client sends: ``x: str = ReadOnlyField("v")``.
+
+    (pydantic-forms' ``read_only_field(value)`` annotation instead refuses a different value.)
+    """
+    shown = {"disabled": True, "value": default}
+    return Field(
+        default,
+        frozen=True,
+        json_schema_extra={"readOnly": True, "uniforms": shown, "extraProperties": shown},
+        **kwargs,
+    )
