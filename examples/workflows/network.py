@@ -18,6 +18,7 @@ from examples.products.node import Node, NodeInactive, NodeProvisioning
 from examples.products.port import Port, PortInactive, PortMode, PortProvisioning
 from orchestrion.db import get_database
 from orchestrion.db.domain_models import ProductTable, SubscriptionTable
+from orchestrion.errors import InvalidInputError
 from orchestrion.forms import FormPage, SubmitFormPage
 from orchestrion.forms.validators import Choice, CustomerId
 from orchestrion.types import FormGenerator, State, SubscriptionLifecycle, UUIDstr
@@ -40,7 +41,7 @@ def _active_subscriptions(product_type: str) -> dict[str, tuple[str, str]]:
             .order_by(SubscriptionTable.description)
         ).all()
     if not rows:
-        raise LookupError(f"There is no active {product_type} yet; create one first")
+        raise InvalidInputError(f"There is no active {product_type} yet; create one first")
     return {str(sid): (str(sid), description) for sid, description in rows}
 
 

@@ -17,8 +17,9 @@ from sqlalchemy import select
 from orchestrion.db import get_database
 from orchestrion.db.domain_models import ProductTable, SubscriptionTable, products_workflows
 from orchestrion.db.models import WorkflowTable
-from orchestrion.engine.steps import StepList, done, init
+from orchestrion.engine.steps import Step, StepList, done, init
 from orchestrion.engine.workflow import Workflow, make_workflow
+from orchestrion.errors import OrchestrionError
 from orchestrion.forms import FormPage
 from orchestrion.forms.generators import state_form
 from orchestrion.forms.validators import Choice
@@ -30,8 +31,10 @@ from orchestrion.workflows.steps import resync, set_status, store_process_subscr
 FormFunc = Callable[..., Any]
 
 
-class NoProductError(LookupError):
-    """A create workflow with no product linked to it cannot be started."""
+class NoProductError(OrchestrionError, LookupError):
+    """A create workflow with no product linked to it cannot be started (load the catalogue)."""
+
+    status_code = 400
 
 
 def _products_of(workflow_name: str) -> list[ProductTable]:
@@ -138,6 +141,11 @@ def _steps(steps: StepList | None) -> StepList:
     return steps if steps is not None else StepList()
 
 
+def _on_subscription(lock: Step, steps: StepList, before_unlock: StepList) -> StepList:
+    """Link the process to the subscription, lock it, run ``steps``, then unlock it."""
+    return init >> store_process_subscription() >> lock >> steps >> before_unlock >> resync >> done
+
+
 def _decorator(
     description: str,
     target: Target,
@@ -183,9 +191,7 @@ def modify_workflow(
         description,
         Target.MODIFY,
         wrap_modify_initial_input_form(initial_input_form),
-        lambda steps: (
-            init >> store_process_subscription() >> unsync >> steps >> _steps(additional_steps) >> resync >> done
-        ),
+        lambda steps: _on_subscription(unsync, steps, _steps(additional_steps)),
         authorize_callback,
         retry_auth_callback,
     )
@@ -199,20 +205,12 @@ def terminate_workflow(
     retry_auth_callback: Callable[..., Any] | None = None,
 ) -> Callable[[Callable[[], StepList]], Workflow]:
     """A TERMINATE workflow: like modify, then the subscription is set to terminated."""
+    terminated = set_status(SubscriptionLifecycle.TERMINATED)
     return _decorator(
         description,
         Target.TERMINATE,
         wrap_modify_initial_input_form(initial_input_form),
-        lambda steps: (
-            init
-            >> store_process_subscription()
-            >> unsync
-            >> steps
-            >> _steps(additional_steps)
-            >> set_status(SubscriptionLifecycle.TERMINATED)
-            >> resync
-            >> done
-        ),
+        lambda steps: _on_subscription(unsync, steps, _steps(additional_steps) >> terminated),
         authorize_callback,
         retry_auth_callback,
     )
@@ -226,7 +224,7 @@ def validate_workflow(
         description,
         Target.VALIDATE,
         wrap_modify_initial_input_form(None),
-        lambda steps: init >> store_process_subscription() >> unsync_unchecked >> steps >> resync >> done,
+        lambda steps: _on_subscription(unsync_unchecked, steps, StepList()),
         authorize_callback,
         None,
     )
@@ -243,15 +241,7 @@ def reconcile_workflow(
         description,
         Target.RECONCILE,
         wrap_modify_initial_input_form(None),
-        lambda steps: (
-            init
-            >> store_process_subscription()
-            >> unsync_unchecked
-            >> steps
-            >> _steps(additional_steps)
-            >> resync
-            >> done
-        ),
+        lambda steps: _on_subscription(unsync_unchecked, steps, _steps(additional_steps)),
         authorize_callback,
         retry_auth_callback,
     )
