@@ -361,3 +361,18 @@ def init_database(uri: str | None = None, *, migrate: bool = True) -> Database:
 
 def is_initialised() -> bool:
     return _database is not None
+
+
+class _Db:
+    """``from orchestrion.db import db; db.session.add(...)``: orchestrator-core's spelling of ``session()``."""
+
+    @property
+    def session(self) -> Session:
+        return session()
+
+    @property
+    def database(self) -> Database:
+        return get_database()
+
+
+db = _Db()

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from orchestrion.db.types import utcnow
 from orchestrion.domain.fields import BlockField, ValueField, classify
-from orchestrion.domain.lifecycle import check_lifecycle_change
+from orchestrion.domain.lifecycle import ProductLifecycle, check_lifecycle_change
 from orchestrion.domain.loading import load_product, load_subscription
 from orchestrion.domain.registry import (
     SUBSCRIPTION_MODEL_REGISTRY,
@@ -31,20 +31,13 @@ from orchestrion.domain.registry import (
 )
 from orchestrion.domain.relations import block_depends_on_ids, block_in_use_by_ids, in_use_by_instance_ids
 from orchestrion.domain.saving import save_subscription
-from orchestrion.types import SubscriptionLifecycle, strEnum
+from orchestrion.types import SubscriptionLifecycle
 
 __all__ = ["IncompatibleModelError", "ProductBlockModel", "ProductLifecycle", "ProductModel", "SubscriptionModel"]
 
 
 class IncompatibleModelError(ValueError):
     """A concrete model class was asked to load a subscription of another product or lifecycle status."""
-
-
-class ProductLifecycle(strEnum):
-    ACTIVE = "active"
-    PRE_PRODUCTION = "pre production"
-    PHASE_OUT = "phase out"
-    END_OF_LIFE = "end of life"
 
 
 class ProductModel(BaseModel):

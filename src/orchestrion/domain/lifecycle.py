@@ -11,6 +11,19 @@ from uuid import UUID
 
 from orchestrion.domain.relations import in_use_by_subscription_ids
 from orchestrion.types import SubscriptionLifecycle as L
+from orchestrion.types import strEnum
+
+
+class ProductLifecycle(strEnum):
+    """Where a product is in its own life (not a subscription's)."""
+
+    ACTIVE = "active"
+    PRE_PRODUCTION = "pre production"
+    PHASE_OUT = "phase out"
+    END_OF_LIFE = "end of life"
+
+
+__all__ = ["ProductLifecycle", "check_lifecycle_change"]
 
 # target status -> the statuses users may be in for the move to be safe (absent: always safe)
 _ALLOWED_USER_STATUSES: dict[L, frozenset[L]] = {
