@@ -137,3 +137,10 @@ def test_process_list_filters_by_subscription_data(products: dict[str, str]) -> 
     assert client.get("/api/processes/", params={"filter": "customer,nobody"}).json() == []
     detail = client.get(f"/api/processes/{by_subscription[0]['process_id']}").json()
     assert detail["subscriptions"][0]["subscription_id"] == port_a
+
+
+def test_circuit_form_refuses_the_same_port_twice(products: dict[str, str]) -> None:
+    _, port_a, _, _ = _network(products)
+    with pytest.raises(FormValidationError) as refused:
+        run_workflow("create_circuit", [{"product": products["Circuit"]}, {"port_a": port_a, "port_b": port_a}])
+    assert "A circuit needs two different ports" in str(refused.value)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from pydantic import model_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 
 from examples import inventory
@@ -201,14 +203,18 @@ def circuit_form() -> FormGenerator:
         port_a: port_choice
         port_b: port_choice
 
+        @model_validator(mode="after")
+        def two_ports(self) -> CircuitPortsForm:
+            if self.port_a == self.port_b:
+                raise PydanticCustomError("same_port", "A circuit needs two different ports")
+            return self
+
     ports = yield CircuitPortsForm
 
     class CircuitForm(SubmitFormPage):
         bandwidth: int = 1
 
     details = yield CircuitForm
-    if ports.port_a == ports.port_b:
-        raise ValueError("A circuit needs two different ports")
     return {
         "customer_id": ports.customer_id,
         "port_ids": [ports.port_a.value, ports.port_b.value],

@@ -26,6 +26,7 @@ from orchestrion.scheduler.runner import Scheduler
 from orchestrion.services.change_feed import ChangeFeed
 from orchestrion.services.processes import recover
 from orchestrion.settings import AppSettings, app_settings
+from orchestrion.ui import mount_ui
 
 logger = structlog.get_logger(__name__)
 
@@ -74,6 +75,7 @@ class OrchestratorCore(FastAPI):
         self.include_router(health.router, prefix="/api/health", tags=["health"])
         self.include_router(events.router, prefix="/api", tags=["live updates"])
         self.include_router(schedules.router, prefix="/api/schedules", tags=["schedules"], dependencies=secured)
+        mount_ui(self)
 
     @asynccontextmanager
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
