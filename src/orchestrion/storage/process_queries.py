@@ -67,7 +67,10 @@ FILTERS: dict[str, Any] = {
     "last_step": lambda v: _text(ProcessTable.last_step, v),
     "process_id": lambda v: ProcessTable.process_id == _uuid(v),
     "failed_reason": lambda v: _text(ProcessTable.failed_reason, v),
-    "q": lambda v: or_(*(_text(c, v) for c in (WorkflowTable.name, ProcessTable.last_step, ProcessTable.created_by))),
+    "q": lambda v: or_(
+        *(_text(c, v) for c in (WorkflowTable.name, ProcessTable.last_step, ProcessTable.created_by)),
+        _on_subscriptions(_text(SubscriptionTable.description, v)),
+    ),
     "customer": lambda v: _on_subscriptions(SubscriptionTable.customer_id == v),
     "customer_id": lambda v: _on_subscriptions(SubscriptionTable.customer_id == v),
     "subscription_id": lambda v: _on_subscriptions(SubscriptionTable.subscription_id == _uuid(v)),
