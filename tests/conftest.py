@@ -28,6 +28,7 @@ from orchestrion.executors.inline import InlineExecutor
 from orchestrion.logs import configure_logging
 
 POSTGRES_URI = os.environ.get("ORCHESTRION_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("ORCHESTRION_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 
 configure_logging("WARNING")
 
@@ -102,6 +103,34 @@ def postgres_db(postgres_uri: str) -> Iterator[Database]:
         conn.execute(text(f"TRUNCATE {tables} CASCADE"))
         conn.execute(text("UPDATE engine_settings SET global_lock = false"))
     yield from _install(database)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis broker URL of the tests (database 15); tests keep apart by queue names (``CELERY_QUEUE_PREFIX``)."""
+    import redis
+
+    url = f"{REDIS_URL.rstrip('/')}/15"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+    return url
+
+
+@pytest.fixture
+def queue_prefix(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Broker queues of this test's own (``CELERY_QUEUE_PREFIX``), removed from Redis afterwards."""
+    import redis
+
+    from orchestrion.settings import app_settings
+
+    prefix = f"test-{os.urandom(4).hex()}-"
+    monkeypatch.setattr(app_settings, "CELERY_QUEUE_PREFIX", prefix)
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    if keys := client.keys(f"*{prefix}*"):  # the queues and kombu's bindings of them
+        client.delete(*keys)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

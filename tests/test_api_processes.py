@@ -166,7 +166,7 @@ def test_engine_pause_refuses_starts(client: TestClient) -> None:
 
 
 def test_health_and_workflows(client: TestClient) -> None:
-    assert client.get("/api/health/").json() == "OK"
+    assert client.get("/api/health/").json() == {"status": "OK", "database": "OK"}
     names = [w["name"] for w in client.get("/api/workflows/").json()]
     assert "api_greet" in names
     assert client.get("/api/workflows/api_greet").json()["target"] == "CREATE"

@@ -171,7 +171,7 @@ class _BusyWorker:
         self.lease = lease
         self.submitted: list[uuid.UUID] = []
 
-    def submit(self, process_id: uuid.UUID, claim: Claim | None = None) -> None:
+    def submit(self, process_id: uuid.UUID, claim: Claim | None = None, **kind: bool) -> None:
         assert claim is not None and claim.worker_id == self.worker_id
         self.submitted.append(process_id)
 

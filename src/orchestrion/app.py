@@ -15,7 +15,7 @@ import structlog
 from fastapi import Depends, FastAPI
 
 from orchestrion import __version__
-from orchestrion.api import events, health, processes, products, schedules, settings, subscriptions, workflows
+from orchestrion.api import events, health, metrics, processes, products, schedules, settings, subscriptions, workflows
 from orchestrion.api.errors import install_error_handlers
 from orchestrion.api.security import Authenticator, anonymous, bearer_tokens, current_user
 from orchestrion.db import Database, init_database
@@ -73,6 +73,7 @@ class OrchestratorCore(FastAPI):
         self.include_router(workflows.router, prefix="/api/workflows", tags=["workflows"], dependencies=secured)
         self.include_router(settings.router, prefix="/api/settings", tags=["settings"], dependencies=secured)
         self.include_router(health.router, prefix="/api/health", tags=["health"])
+        self.include_router(metrics.router, prefix="/api/metrics", tags=["health"], dependencies=secured)
         self.include_router(events.router, prefix="/api", tags=["live updates"])
         self.include_router(schedules.router, prefix="/api/schedules", tags=["schedules"], dependencies=secured)
         mount_ui(self)

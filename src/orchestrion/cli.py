@@ -67,6 +67,39 @@ def run(
     uvicorn.run(application, host=host, port=port, log_level=app_settings.LOG_LEVEL.lower())
 
 
+@app.command()
+def worker(
+    imports: Imports = [],  # noqa: B006 - Typer reads the default; it is never mutated
+    concurrency: Annotated[int, typer.Option(help="Processes this worker runs at once (threads)")] = (
+        app_settings.MAX_WORKERS
+    ),
+    queues: Annotated[
+        str,
+        typer.Option(help="Comma-separated kinds of work to take (queues, after CELERY_QUEUE_PREFIX)"),
+    ] = "new_workflows,new_tasks,resumes",
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve this worker's Prometheus metrics (step durations) on this port")
+    ] = None,
+) -> None:
+    """Run a Celery worker: it takes process ids from the broker (CELERY_BROKER_URL) and runs the processes.
+
+    Start as many as you like, on as many machines: the database decides which worker runs a process, so a duplicated message cannot run it twice. A worker that dies has its processes taken over by the others within about 4/3 of PROCESS_LEASE_SECONDS; SIGTERM (or Ctrl+C) stops it gracefully: each running process finishes its current step and is handed back.
+    """  # noqa: E501 - Typer keeps line breaks inside a paragraph, so the paragraph is one line
+    from orchestrion.db import init_database
+    from orchestrion.executors.celery import KINDS, run_worker
+
+    kinds = [q.strip() for q in queues.split(",") if q.strip()]
+    if not kinds or set(kinds) - set(KINDS):
+        raise typer.BadParameter(f"choose from {', '.join(KINDS)}", param_hint="--queues")
+    _import(imports)
+    init_database()
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port)
+    run_worker(concurrency, kinds, app_settings.LOG_LEVEL)
+
+
 @db_app.command("upgrade")
 def db_upgrade(
     uri: Annotated[str | None, typer.Option(help="Database URI (default: DATABASE_URI)")] = None,

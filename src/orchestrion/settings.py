@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,10 +23,22 @@ class AppSettings(BaseSettings):
     DATABASE_POOL_SIZE: int = 10
     EXECUTOR: Literal["threadpool", "celery"] = "threadpool"
     MAX_WORKERS: int = 5
-    # A worker's claim on a process lasts this long unless renewed; a dead worker's processes are
-    # taken over once it lapses.
-    PROCESS_LEASE_SECONDS: float = 30.0
+    # A worker's claim on a process lasts this long unless renewed (every third of it); a dead
+    # worker's processes are taken over once it lapses, by the next scan of a live worker's
+    # heartbeat (also every third of it): within about 4/3 of it (at once on the same host).
+    PROCESS_LEASE_SECONDS: float = 10.0
+    # A process created or resumed without a claim (its message is on its way through the broker)
+    # is left alone this long before a worker's heartbeat treats its message as lost and runs it.
+    RECOVERY_GRACE_SECONDS: float = 10.0
     CELERY_BROKER_URL: str = "redis://localhost:6379/0"
+    # Put before the queue names (new_workflows, new_tasks, resumes): deployments sharing a broker.
+    CELERY_QUEUE_PREFIX: str = ""
+    # ``retrystep`` failures are retried after RETRY_BASE_SECONDS, doubling each time up to
+    # RETRY_MAX_DELAY_SECONDS (each delay drawn from its upper half: jitter); the step is tried at
+    # most RETRY_MAX_ATTEMPTS times, then the process fails.
+    RETRY_BASE_SECONDS: float = 10.0
+    RETRY_MAX_DELAY_SECONDS: float = 3600.0
+    RETRY_MAX_ATTEMPTS: int = Field(10, ge=1)
     # Run the scheduler inside the API server (``orchestrion run``); off when it runs on its own
     # (``orchestrion scheduler run``). Several may run: only the lease holder fires schedules.
     SCHEDULER_ENABLED: bool = True

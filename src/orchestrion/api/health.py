@@ -1,4 +1,4 @@
-"""``/api/health``: liveness, including the database."""
+"""``/api/health``: liveness, including the database and, with the Celery executor, the broker."""
 
 from __future__ import annotations
 
@@ -7,15 +7,27 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from orchestrion.db import get_database
+from orchestrion.executors import get_executor
 
 router = APIRouter()
 
 
-@router.get("/")
-def health() -> JSONResponse:
+def _database() -> str | None:
     try:
         with get_database().read() as session:
             session.execute(text("SELECT 1"))
     except Exception as e:  # any database failure means "not healthy", with the reason
-        return JSONResponse({"status": "unavailable", "database": str(e)}, status_code=503)
-    return JSONResponse("OK")
+        return str(e)
+    return None
+
+
+@router.get("/")
+def health() -> JSONResponse:
+    """``{"status": "OK", "database": "OK"[, "broker": "OK"]}``; 503 with the reason in place of "OK" when one fails."""
+    problems = {"database": _database()}
+    broker_reachable = getattr(get_executor(), "broker_reachable", None)
+    if broker_reachable is not None:  # only an executor that sends work through a broker has one
+        problems["broker"] = broker_reachable()
+    body = {part: problem or "OK" for part, problem in problems.items()}
+    healthy = not any(problems.values())
+    return JSONResponse({"status": "OK" if healthy else "unavailable", **body}, status_code=200 if healthy else 503)

@@ -15,8 +15,13 @@ from orchestrion.storage.process_store import Claim
 class Executor(Protocol):
     worker_id: str
 
-    def submit(self, process_id: uuid.UUID, claim: Claim | None = None) -> None:
-        """Run the process; ``claim`` is given when the caller already claimed it for this executor."""
+    def submit(
+        self, process_id: uuid.UUID, claim: Claim | None = None, *, is_task: bool = False, resume: bool = False
+    ) -> None:
+        """Run the process; ``claim`` is given when the caller already claimed it for this executor.
+
+        ``is_task``/``resume`` say what kind of work it is, for executors that route kinds to queues.
+        """
 
     def shutdown(self, wait: bool = True) -> None: ...
 
@@ -30,11 +35,14 @@ def get_executor() -> Executor:
     if _executor is None:
         from orchestrion.settings import app_settings
 
-        if app_settings.EXECUTOR != "threadpool":
-            raise NotImplementedError(f"executor {app_settings.EXECUTOR!r} is not available yet")
-        from orchestrion.executors.threadpool import ThreadPoolExecutor
+        if app_settings.EXECUTOR == "celery":
+            from orchestrion.executors.celery import CeleryExecutor
 
-        _executor = ThreadPoolExecutor(max_workers=app_settings.MAX_WORKERS)
+            _executor = CeleryExecutor()
+        else:
+            from orchestrion.executors.threadpool import ThreadPoolExecutor
+
+            _executor = ThreadPoolExecutor(max_workers=app_settings.MAX_WORKERS)
     return _executor
 
 

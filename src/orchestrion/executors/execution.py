@@ -10,10 +10,11 @@ from datetime import timedelta
 
 import structlog
 
+from orchestrion import metrics
 from orchestrion.db import get_database
 from orchestrion.engine.outcomes import Outcome
-from orchestrion.engine.runner import run
-from orchestrion.engine.workflow import Workflow
+from orchestrion.engine.runner import StepRecord, run
+from orchestrion.engine.workflow import Path, Workflow
 from orchestrion.storage import process_store
 from orchestrion.storage.process_store import Claim, DbJournal
 from orchestrion.workflows import get_workflow
@@ -83,18 +84,43 @@ def execute_process(
         if claim.abort_requested:
             process_store.abort(db, process_id, claim.user or "SYSTEM", by_owner=True)
             return None
-        journal = DbJournal(db, claim, should_stop=should_stop)
+        journal = _ObservedJournal(DbJournal(db, claim, should_stop=should_stop), wf, claim.cursor)
         structlog.contextvars.bind_contextvars(process_id=str(process_id), workflow=wf.name)
         try:
             return run(wf, claim.cursor, claim.state, journal, is_task=claim.is_task)
         finally:
-            structlog.contextvars.unbind_contextvars("process_id", "workflow")
+            structlog.contextvars.unbind_contextvars("process_id", "workflow", "step")
     except Exception:
         log.exception("Worker error while running a process; handing it back for recovery")
         process_store.release(db, claim)
         raise
     finally:
         _notify_stopped(process_id)
+
+
+class _ObservedJournal:
+    """The database journal, plus what operators see of a run: the step in every log line, step durations."""
+
+    def __init__(self, journal: DbJournal, wf: Workflow, cursor: Path | None) -> None:
+        self.journal = journal
+        self.wf = wf
+        self.cursor = cursor  # the step about to run; each checkpoint says which is next
+
+    @contextmanager
+    def step(self) -> Iterator[_ObservedJournal]:
+        if self.cursor is not None:
+            structlog.contextvars.bind_contextvars(step=self.wf.step_at(self.cursor).name)
+        with self.journal.step():
+            yield self
+
+    def discard(self) -> None:
+        self.journal.discard()
+
+    def checkpoint(self, record: StepRecord) -> bool:
+        go_on = self.journal.checkpoint(record)
+        metrics.observe_step(self.wf.name, record)
+        self.cursor = record.cursor
+        return go_on
 
 
 def _unrunnable_reason(wf: Workflow | None, claim: Claim) -> str | None:

@@ -14,7 +14,9 @@ class InlineExecutor:
         self.worker_id = new_worker_id()
         self.lease = timedelta(seconds=lease_seconds)
 
-    def submit(self, process_id: uuid.UUID, claim: Claim | None = None) -> None:
+    def submit(
+        self, process_id: uuid.UUID, claim: Claim | None = None, *, is_task: bool = False, resume: bool = False
+    ) -> None:
         execute_process(process_id, self.worker_id, self.lease, claim)
 
     def shutdown(self, wait: bool = True) -> None:

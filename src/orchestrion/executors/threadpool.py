@@ -1,12 +1,15 @@
 """The embedded executor: a pool of worker threads in this Python process.
 
-A heartbeat thread renews the leases of the processes it runs, and now and then takes over
-processes whose worker died (their lease lapsed), so a crash elsewhere is healed without a person.
+A heartbeat thread renews the leases of the processes it runs, and every beat takes over, as far
+as it has idle threads, processes whose worker died (lease lapsed) or whose message was lost, so a
+crash elsewhere is healed without a person. A Celery worker uses the same class for its heartbeat
+and for the processes it takes over; its own tasks run through ``run`` in Celery's threads.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import random
 import threading
 import uuid
 from datetime import timedelta
@@ -27,21 +30,38 @@ class ThreadPoolExecutor:
 
         self.worker_id = new_worker_id()
         self.lease = timedelta(seconds=lease_seconds or app_settings.PROCESS_LEASE_SECONDS)
+        self.grace = timedelta(seconds=app_settings.RECOVERY_GRACE_SECONDS)
+        self.max_workers = max_workers
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers, thread_name_prefix="orchestrion-worker")
         self._owned: set[uuid.UUID] = set()  # submitted and not finished: queued or running here
         self._owned_lock = threading.Lock()
-        self._stopping = threading.Event()
+        self._stopping = threading.Event()  # take no more work; runs hand their process back at the next boundary
+        self._closed = threading.Event()  # the heartbeat ends: nothing runs here any more
         self._heartbeat: threading.Thread | None = None
 
-    def submit(self, process_id: uuid.UUID, claim: Claim | None = None) -> None:
+    def submit(
+        self, process_id: uuid.UUID, claim: Claim | None = None, *, is_task: bool = False, resume: bool = False
+    ) -> None:
         if self._stopping.is_set():
             raise RuntimeError("executor is shutting down")
+        if not self._own(process_id):
+            return  # already queued or running here; a duplicate submission changes nothing
+        self.start_heartbeat()
+        self._pool.submit(self._run, process_id, claim)
+
+    def run(self, process_id: uuid.UUID) -> None:
+        """Claim and run a process in the calling thread (a Celery task's) as one of this worker's."""
+        if self._stopping.is_set() or not self._own(process_id):
+            return  # shutting down (a live worker takes it over), or running here already
+        self.start_heartbeat()
+        self._run(process_id, None)
+
+    def _own(self, process_id: uuid.UUID) -> bool:
         with self._owned_lock:
             if process_id in self._owned:
-                return  # already queued or running here; a duplicate submission changes nothing
+                return False
             self._owned.add(process_id)
-        self._ensure_heartbeat()
-        self._pool.submit(self._run, process_id, claim)
+            return True
 
     def _run(self, process_id: uuid.UUID, claim: Claim | None) -> None:
         try:
@@ -57,29 +77,41 @@ class ThreadPoolExecutor:
             return list(self._owned)
 
     def _take_over_orphans(self) -> None:
-        for process_id in process_store.recoverable(get_database()):
+        """Take over what no live worker owns, as many as there are idle threads here (the rest go to others)."""
+        room = self.max_workers - len(self.owned())
+        if room <= 0:
+            return
+        found = process_store.recoverable(get_database(), self.grace)
+        random.shuffle(found)  # workers scanning at once mostly go for different processes
+        for process_id in found[:room]:
+            logger.info("Taking over a process no live worker owns", process_id=str(process_id), worker=self.worker_id)
             self.submit(process_id)  # duplicates of what runs here are ignored by submit
 
-    def _ensure_heartbeat(self) -> None:
+    def start_heartbeat(self) -> None:
         if self._heartbeat is None:
             self._heartbeat = threading.Thread(target=self._beat, name="orchestrion-heartbeat", daemon=True)
             self._heartbeat.start()
 
     def _beat(self) -> None:
-        interval = self.lease.total_seconds() / 3
-        beats = 0
-        while not self._stopping.wait(interval):
+        while not self._closed.wait(self.lease.total_seconds() / 3):
             if not is_initialised():
                 continue
-            beats += 1
             try:
                 process_store.renew_leases(get_database(), self.worker_id, self.owned(), self.lease)
-                if beats % 3 == 0:  # about once per lease: take over what dead workers left
+                if not self._stopping.is_set():
                     self._take_over_orphans()
             except Exception:
                 logger.exception("heartbeat failed; retrying at the next beat")
 
-    def shutdown(self, wait: bool = True) -> None:
-        """Stop taking work; running processes stop at their next step boundary and are handed back."""
+    def stop(self) -> None:
+        """Stop taking work: running processes stop at their next step boundary and are handed back.
+
+        Their leases are still renewed until ``shutdown``, so a long last step is not taken over meanwhile.
+        """
         self._stopping.set()
+
+    def shutdown(self, wait: bool = True) -> None:
+        """``stop``, then wait (``wait``) for the running processes to reach their boundary."""
+        self.stop()
         self._pool.shutdown(wait=wait, cancel_futures=True)
+        self._closed.set()

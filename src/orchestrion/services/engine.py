@@ -17,7 +17,7 @@ def unpause_engine() -> int:
     stopped = process_store.set_paused(get_database(), False)
     executor = get_executor()
     for process_id in stopped:
-        executor.submit(process_id)
+        executor.submit(process_id, resume=True)
     return len(stopped)
 
 

@@ -110,7 +110,7 @@ def start_process(
         raise InvalidInputError(f"The input for {workflow_key!r} cannot be stored: {e}") from e
     worker_id, lease = _local_claim()
     claim = process_store.create_process(get_database(), wf, state, user_input, user, worker_id=worker_id, lease=lease)
-    get_executor().submit(process_id, claim if worker_id else None)
+    get_executor().submit(process_id, claim if worker_id else None, is_task=wf.is_task)
     return process_id
 
 
@@ -180,7 +180,7 @@ def resume_process(
         if locked.last_status != p.last_status or locked.seq != p.seq:
             raise ProcessConflictError(f"Process {process_id} changed while resuming it; try again")
         claim = process_store.write_resumed(session, locked, record, user_input, user, worker_id=worker_id, lease=lease)
-    get_executor().submit(process_id, claim if worker_id else None)
+    get_executor().submit(process_id, claim if worker_id else None, is_task=p.is_task, resume=True)
 
 
 def deliver_callback(process_id: uuid.UUID, token: str, data: Any) -> None:
@@ -205,7 +205,7 @@ def deliver_callback(process_id: uuid.UUID, token: str, data: Any) -> None:
         claim = process_store.write_resumed(
             session, locked, record, result, "callback", worker_id=worker_id, lease=lease
         )
-    get_executor().submit(process_id, claim if worker_id else None)
+    get_executor().submit(process_id, claim if worker_id else None, is_task=p.is_task, resume=True)
 
 
 def report_callback_progress(process_id: uuid.UUID, token: str, data: Any) -> None:
@@ -254,5 +254,5 @@ def recover() -> list[uuid.UUID]:
     executor = get_executor()
     found = process_store.recoverable(get_database())
     for process_id in found:
-        executor.submit(process_id)
+        executor.submit(process_id, resume=True)
     return found

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, or_, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from orchestrion import retry
 from orchestrion.db import Database, FastStatement, RawConnection, RawJSON, RawTransaction, StepSession, bind_session
 from orchestrion.db.models import (
     EngineSettingsTable,
@@ -331,22 +332,38 @@ def renew_leases(db: Database, worker_id: str, process_ids: list[uuid.UUID], lea
         )
 
 
-def recoverable(db: Database) -> list[uuid.UUID]:
-    """Processes in flight that no live worker owns: unclaimed, lapsed leases, or dead workers on this host."""
+def recoverable(db: Database, grace: timedelta | None = None) -> list[uuid.UUID]:
+    """Processes in flight that no live worker owns: unclaimed, lapsed leases, or dead workers on this host.
+
+    ``grace`` (a running worker's heartbeat): leave alone unclaimed ``created``/``resumed`` processes
+    changed more recently than this, whose broker message may still be on its way to a worker. At
+    startup (no grace) nothing can be on its way for this process's executor: all are recovered.
+    """
     now = utcnow()
     with db.write() as session:
         rows = session.execute(
-            select(ProcessTable.process_id, ProcessTable.claimed_by, ProcessTable.lease_until).where(
-                ProcessTable.last_status.in_(_IN_FLIGHT)
-            )
+            select(
+                ProcessTable.process_id,
+                ProcessTable.claimed_by,
+                ProcessTable.lease_until,
+                ProcessTable.last_status,
+                ProcessTable.last_modified_at,
+            ).where(ProcessTable.last_status.in_(_IN_FLIGHT))
         ).all()
         dead = sorted({r.claimed_by for r in rows if r.claimed_by and _is_dead_local_worker(r.claimed_by)})
         if dead:
             session.execute(update(ProcessTable).where(ProcessTable.claimed_by.in_(dead)).values(lease_until=now))
+    in_transit = (ProcessStatus.CREATED.value, ProcessStatus.RESUMED.value)
     return [
         r.process_id
         for r in rows
-        if r.claimed_by is None or r.claimed_by in dead or (r.lease_until is not None and r.lease_until <= now)
+        if (r.claimed_by is None or r.claimed_by in dead or (r.lease_until is not None and r.lease_until <= now))
+        and not (
+            grace is not None
+            and r.claimed_by is None
+            and r.last_status in in_transit
+            and r.last_modified_at > now - grace
+        )
     ]
 
 
@@ -478,17 +495,13 @@ def _process_values(claim: Claim, record: StepRecord, row_state: RawJSON | None 
     if record.status == StepStatus.WAITING:
         claim.retry_count += 1
         values["retry_count"] = claim.retry_count
-        values["next_retry_at"] = record.completed_at + retry_delay(claim.retry_count)
-    elif claim.retry_count and record.status != StepStatus.FAILED:
-        claim.retry_count = 0
-        values["retry_count"] = 0
+        values["next_retry_at"] = record.completed_at + retry.policy().delay(claim.retry_count)
+    elif claim.retry_count:  # no automatic retry is due any more; a failure keeps the count to show
         values["next_retry_at"] = None
+        if record.status != StepStatus.FAILED:
+            claim.retry_count = 0
+            values["retry_count"] = 0
     return values
-
-
-def retry_delay(attempt: int) -> timedelta:
-    """Exponential backoff for ``retrystep`` failures: 10 s, 20 s, 40 s ... capped at one hour."""
-    return timedelta(seconds=min(10 * 2 ** (attempt - 1), 3600))
 
 
 def _abort_row(
@@ -605,6 +618,8 @@ class DbJournal:
         rollback: Callable[[], None],
     ) -> bool:
         claim = self.claim
+        if record.status == StepStatus.WAITING:  # the last allowed attempt fails the process instead
+            record = retry.policy().give_up(record, claim.retry_count)
         seq_before, key_before, retries_before = claim.seq, claim.last_row_key, claim.retry_count
         state = RawJSON(record.row_json.decode())
         row, params = _step_row_params(claim, record, self.user, state)
@@ -719,6 +734,9 @@ def write_resumed(
         "failed_reason": None,
         "traceback": None,
     }
+    if p.last_status != ProcessStatus.WAITING and p.retry_count:  # a person's retry: a fresh set of attempts
+        claim.retry_count = 0
+        values.update(retry_count=0, next_retry_at=None)
     if record is not None:
         _step_row(session, claim, record, user)
         values.update(
