@@ -1,7 +1,7 @@
 """Worker benchmark on PostgreSQL: throughput of short processes, and how soon a killed worker's process runs again.
 
 * ``threadpool``: ``--n`` processes of a 3-step workflow (``init >> work >> done``) started through
-  ``start_process`` in this Python process, run by the thread-pool executor (8 threads).
+  ``start_process`` from 4 threads of this Python process, run by the thread-pool executor (8 threads).
 * ``celery``: the same, started here and run by 2 ``orchestrion worker`` subprocesses
   (``--concurrency 8`` each) through the broker (Redis by default).
 
@@ -20,6 +20,7 @@ Throughput is processes completed per second, from the first start until the las
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import os
 import shutil
 import signal
@@ -53,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POSTGRES_URI = "postgresql://postgres@127.0.0.1/orchestrion_bench_workers"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/14"
 THREADS = 8
+STARTERS = 4
 HOLD_FILE_ENV = "BENCH_HOLD_FILE"  # a worker whose pid is in this file blocks in "Held"
 MARK_DIR_ENV = "BENCH_MARK_DIR"  # "Held" writes <dir>/<pid> with the time it started, when it starts
 TIMEOUT = 120.0
@@ -166,9 +168,12 @@ class Workers:
 
 
 def throughput(n: int) -> tuple[float, float]:
-    """Start ``n`` processes with the installed executor; (seconds to start them all, processes/s to complete)."""
+    """Start ``n`` processes with the installed executor from 4 threads (as an API server serves several
+    requests at once); (seconds to start them all, processes/s from the first start to the last completion).
+    """
     began = time.perf_counter()
-    process_ids = [start_process("bench_short") for _ in range(n)]
+    with concurrent.futures.ThreadPoolExecutor(STARTERS) as starters:
+        process_ids = list(starters.map(lambda _: start_process("bench_short"), range(n)))
     started = time.perf_counter() - began
     wait_until(lambda: completed(process_ids) == n, f"{n} processes to complete")
     return started, n / (time.perf_counter() - began)
@@ -238,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         variants = [("same host", False)]
         if shutil.which("unshare") and os.geteuid() == 0:
             variants.append(("other host", True))
-        for name, other_host in variants:
+        for name, other_host in variants if args.takeovers else []:
             times = [takeover(workers, executor, other_host) for _ in range(args.takeovers)]
             print(
                 f"takeover after kill -9, {name}: median {statistics.median(times):.1f} s, max {max(times):.1f} s "
