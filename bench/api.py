@@ -32,24 +32,24 @@ from orchestrion.settings import AppSettings
 
 STATUSES = ["completed", "completed", "completed", "failed", "suspended", "running", "aborted", "waiting"]
 QUERIES = {
-    "first page, newest first": {"range": "0,19"},
-    "page 250 (offset 4980)": {"range": "4980,4999"},
-    "status filter": {"range": "0,19", "filter": "last_status,failed-waiting"},
-    "sort by workflow name": {"range": "0,19", "sort": "workflow_name,ASC"},
+    "first page, newest first": {"range": "0,20"},
+    "page 250 (offset 4980)": {"range": "4980,5000"},
+    "status filter": {"range": "0,20", "filter": "last_status,failed-waiting"},
+    "sort by workflow name": {"range": "0,20", "sort": "workflow_name,ASC"},
     "filter by workflow and sort by status": {
-        "range": "0,19",
+        "range": "0,20",
         "filter": "workflow_name,modify_2",
         "sort": "last_status,DESC",
     },
-    "filter by customer": {"range": "0,19", "filter": "customer,customer-42"},
-    "filter by product tag": {"range": "0,19", "filter": "tag,TAG1"},
-    "free text": {"range": "0,19", "filter": "q,modify"},
+    "filter by customer": {"range": "0,20", "filter": "customer,customer-42"},
+    "filter by product tag": {"range": "0,20", "filter": "tag,TAG1"},
+    "free text": {"range": "0,20", "filter": "q,modify"},
 }
 SUBSCRIPTION_QUERIES = {
-    "subscriptions, first page": {"range": "0,19"},
-    "subscriptions by customer": {"range": "0,19", "filter": "customer,customer-42"},
-    "subscriptions by status and tag": {"range": "0,19", "filter": "status,active,tag,TAG2"},
-    "subscriptions, description text": {"range": "0,19", "filter": "description,number 77"},
+    "subscriptions, first page": {"range": "0,20"},
+    "subscriptions by customer": {"range": "0,20", "filter": "customer,customer-42"},
+    "subscriptions by status and tag": {"range": "0,20", "filter": "status,active,tag,TAG2"},
+    "subscriptions, description text": {"range": "0,20", "filter": "description,number 77"},
 }
 
 

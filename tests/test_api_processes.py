@@ -119,6 +119,7 @@ def test_resume_callback_and_complete(client: TestClient, database: Database) ->
     route = detail["current_state"]["callback_route"]
     assert route.startswith(f"/api/processes/{process_id}/callback/")
     assert client.post(f"/api/processes/{process_id}/callback/wrong", json={"ok": 1}).status_code == 404
+    assert client.post(f"{route}/progress", json="half\u0000way").status_code == 400  # not storable
     assert client.post(f"{route}/progress", json="half way").status_code == 200
     assert client.post(f"/api/processes/{process_id}/callback/wrong/progress", json="x").status_code == 404
     assert client.get(f"/api/processes/{process_id}").json()["current_state"]["callback_progress"] == "half way"
@@ -143,10 +144,14 @@ def test_abort_and_delete(client: TestClient) -> None:
 def test_list_paging_sorting_filtering(client: TestClient) -> None:
     ids = [_start(client) for _ in range(3)]
     client.put(f"/api/processes/{ids[0]}/abort")
-    page = client.get("/api/processes/", params={"range": "0,1", "sort": "started_at,ASC"})
+    page = client.get("/api/processes/", params={"range": "0,2", "sort": "started_at,ASC"})
     assert page.status_code == 200
     assert [p["process_id"] for p in page.json()] == [str(ids[0]), str(ids[1])]
-    assert page.headers["content-range"].endswith("/3")
+    assert page.headers["content-range"] == "processes 0-2/3"
+    assert len(client.get("/api/processes/", params={"range": "2,4"}).json()) == 1
+    assert client.get("/api/processes/", params={"range": "0,0"}).json() == []
+    newest = client.get("/api/processes/", params={"sort": "started_at"}).json()  # no direction: ascending
+    assert newest[0]["process_id"] == str(ids[0])
     suspended = client.get("/api/processes/", params={"filter": "last_status,suspended"}).json()
     assert {p["process_id"] for p in suspended} == {str(ids[1]), str(ids[2])}
     both = client.get("/api/processes/", params={"filter": "last_status,suspended-aborted"}).json()

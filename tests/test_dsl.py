@@ -649,3 +649,13 @@ def test_non_dict_result_fails_the_persisted_process(database: Database, registe
     assert_failed(result)
     assert extract_error(result) == "Step 'Return a list' returned list; a step must return a dict or None"
     assert [(e.name, e.status) for e in log] == [("Start", "success"), ("a", "success"), ("Return a list", "failed")]
+
+
+def test_a_conditional_done_is_refused_at_definition() -> None:
+    from orchestrion.workflow import conditional
+
+    with pytest.raises(WorkflowDefinitionError, match="done that always runs"):
+
+        @workflow("Maybe done")
+        def maybe_done() -> StepList:
+            return init >> conditional(lambda state: False)(done)

@@ -146,3 +146,12 @@ def test_circuit_form_refuses_the_same_port_twice(products: dict[str, str]) -> N
     with pytest.raises(FormValidationError) as refused:
         run_workflow("create_circuit", [{"product": products["Circuit"]}, {"port_a": port_a, "port_b": port_a}])
     assert "A circuit needs two different ports" in str(refused.value)
+
+
+def test_workflows_api_lists_linked_products_and_the_catalogue_description(products: dict[str, str]) -> None:
+    client = TestClient(OrchestratorCore(database=db.get_database()))
+    create_port = client.get("/api/workflows/create_port").json()
+    assert [p["name"] for p in create_port["products"]] == ["Port 100G", "Port 10G"]
+    assert create_port["description"] == "Create port"
+    by_id = client.get(f"/api/workflows/{create_port['workflow_id']}").json()
+    assert by_id["name"] == "create_port"

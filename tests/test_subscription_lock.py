@@ -66,7 +66,9 @@ def test_workflows_endpoint_lists_the_products_workflows(database: Database, nod
     with database.write() as session:
         subscriptions.lock(session, UUID(node_id))
     workflows = TestClient(OrchestratorCore(database=database)).get(f"/api/subscriptions/workflows/{node_id}").json()
-    assert workflows["create"] == [{"name": "create_node", "description": "Create node"}]
+    assert workflows["create"] == [
+        {"name": "create_node", "description": "Create node", "reason": "subscription.not_in_sync"}
+    ]
     with database.write() as session:
         session.get(SubscriptionTable, UUID(node_id)).insync = True  # type: ignore[union-attr]
 

@@ -208,7 +208,7 @@ def show(process_id: uuid.UUID) -> dict[str, Any]:
 @router.get("/", response_model=list[ProcessListItemSchema])
 def list_(
     response: Response,
-    range_: str | None = Query(default=None, alias="range", description="first,last (0-based, inclusive)"),
+    range_: str | None = Query(default=None, alias="range", description="first,end (end excluded)"),
     sort: str | None = Query(default=None, description="field,ASC|DESC,..."),
     filter_: str | None = Query(default=None, alias="filter", description="field,value,... (a-b: any of)"),
 ) -> list[dict[str, Any]]:
@@ -222,5 +222,5 @@ def list_(
             linked = process_queries.subscriptions_of(session, [p.process_id for p, _, _ in rows])
     except process_queries.QueryError as e:
         raise BadQueryError(str(e)) from None
-    response.headers["Content-Range"] = f"processes {page.first}-{page.first + len(rows)}/{total}"
+    response.headers["Content-Range"] = page.content_range("processes", total)
     return [_item(p, name, target, linked[p.process_id]) for p, name, target in rows]

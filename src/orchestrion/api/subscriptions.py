@@ -16,7 +16,7 @@ from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable,
 from orchestrion.domain import domain_model_json, in_use_by_subscription_ids
 from orchestrion.errors import OrchestrionError, ProcessConflictError
 from orchestrion.services import subscriptions
-from orchestrion.storage.process_queries import QueryError, parse_range
+from orchestrion.storage.process_queries import QueryError, filter_pairs, parse_range, sort_pairs
 
 router = APIRouter()
 
@@ -84,40 +84,46 @@ _FILTERS: dict[str, Any] = {
 }
 
 
-def _pairs(text: str | None) -> list[tuple[str, str]]:
-    values = text.split(",") if text else []
-    if len(values) % 2:
-        raise BadQueryError("sort and filter take field,value pairs")
-    return list(zip(values[::2], values[1::2], strict=True))
-
-
 @router.get("/", response_model=list[SubscriptionSchema])
 def list_subscriptions(
     response: Response,
     range_: str | None = Query(default=None, alias="range"),
     sort: str | None = Query(default=None),
     filter_: str | None = Query(default=None, alias="filter"),
+    query_text: str | None = Query(default=None, alias="query", description="text in description or product"),
 ) -> Any:
+    """Subscriptions, paged (``range=first,end``), sorted and filtered; ``Content-Range`` tells the total."""
     try:
         page = parse_range(range_)
+        filters = filter_pairs(filter_.split(",") if filter_ else [])
+        sorting = sort_pairs(sort.split(",") if sort else [])
     except QueryError as e:
         raise BadQueryError(str(e)) from None
     query = select(SubscriptionTable).join(ProductTable, ProductTable.product_id == SubscriptionTable.product_id)
-    for field, value in _pairs(filter_):
+    if query_text:
+        text = query_text.lower()
+        query = query.where(
+            or_(
+                func.lower(SubscriptionTable.description).contains(text, autoescape=True),
+                func.lower(ProductTable.name).contains(text, autoescape=True),
+                func.lower(SubscriptionTable.customer_id).contains(text, autoescape=True),
+            )
+        )
+    for field, value in filters:
         if field not in _FILTERS:
             raise BadQueryError(f"cannot filter on {field!r}; choose from {', '.join(sorted(_FILTERS))}")
         query = query.where(_FILTERS[field](value))
     order = []
-    for field, direction in _pairs(sort):
+    for field, direction in sorting:
         if field not in _SORT or direction.upper() not in ("ASC", "DESC"):
             raise BadQueryError(f"cannot sort by {field!r} {direction!r}")
         order.append(_SORT[field].asc() if direction.upper() == "ASC" else _SORT[field].desc())
     query = query.order_by(*order, SubscriptionTable.subscription_id)
     with get_database().read() as session:
         total = session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
-        rows = session.execute(query.offset(page.first).limit(page.last - page.first + 1)).scalars().all()
+        rows = session.execute(query.offset(page.first).limit(page.size)).scalars().all()
         items = [_subscription(s) for s in rows]
-    response.headers["Content-Range"] = f"subscriptions {page.first}-{page.first + len(items)}/{total}"
+    response.headers["Content-Range"] = page.content_range("subscriptions", total)
     return items
 
 

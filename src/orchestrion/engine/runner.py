@@ -47,6 +47,12 @@ class StepRecord:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+class CheckpointRejectedError(Exception):
+    """The store refused to write a checkpoint (e.g. the database rejected a value, or the step's own
+    writes broke a constraint at commit). The runner records the step as failed instead, so the
+    process stops with the reason rather than re-running the step for ever."""
+
+
 class StepTransaction(Protocol):
     def discard(self) -> None:
         """Roll back what the step did to the database; the checkpoint still follows."""
@@ -175,7 +181,14 @@ def run(workflow: Workflow, path: Path | None, state: State, journal: Journal, *
             record, outcome, new_state = make_record(workflow, path, step, outcome, started_at, is_task=is_task)
             if new_state is None:
                 tx.discard()
-            go_on = tx.checkpoint(record)
+            try:
+                go_on = tx.checkpoint(record)
+            except CheckpointRejectedError as rejected:
+                tx.discard()
+                record, outcome, new_state = make_record(
+                    workflow, path, step, Failed(rejected), started_at, is_task=is_task
+                )
+                go_on = tx.checkpoint(record)
         if not (go_on and outcome.continues):
             return outcome
         assert new_state is not None

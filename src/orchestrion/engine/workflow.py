@@ -130,6 +130,8 @@ def _check_frame(name: str, steps: StepList) -> None:
     last = steps[-1]
     if not (last is done[0] or (isinstance(last, PureStep) and last.name in ("Done", "Abort"))):
         raise WorkflowDefinitionError(f"workflow {name!r} must end with done (it ends with {last.name!r})")
+    if last.predicate is not None:
+        raise WorkflowDefinitionError(f"workflow {name!r} must end with done that always runs, not a conditional one")
 
 
 def make_workflow(

@@ -35,6 +35,7 @@ class ThreadPoolExecutor:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers, thread_name_prefix="orchestrion-worker")
         self._owned: set[uuid.UUID] = set()  # submitted and not finished: queued or running here
         self._owned_lock = threading.Lock()
+        self._again: dict[uuid.UUID, Claim | None] = {}  # submitted while running here: run once more
         self._stopping = threading.Event()  # take no more work; runs hand their process back at the next boundary
         self._closed = threading.Event()  # the heartbeat ends: nothing runs here any more
         self._heartbeat: threading.Thread | None = None
@@ -45,7 +46,11 @@ class ThreadPoolExecutor:
         if self._stopping.is_set():
             raise RuntimeError("executor is shutting down")
         if not self._own(process_id):
-            return  # already queued or running here; a duplicate submission changes nothing
+            with self._owned_lock:
+                # Running here already: most likely a resume that landed as this run was ending. Run it
+                # again when this run ends (with the claim the resume took for this worker).
+                self._again[process_id] = claim
+            return
         self.start_heartbeat()
         self._pool.submit(self._run, process_id, claim)
 
@@ -71,6 +76,10 @@ class ThreadPoolExecutor:
         finally:
             with self._owned_lock:
                 self._owned.discard(process_id)
+                again = process_id in self._again
+                claim = self._again.pop(process_id, None)
+            if again and not self._stopping.is_set():
+                self.submit(process_id, claim)
 
     def owned(self) -> list[uuid.UUID]:
         with self._owned_lock:

@@ -103,11 +103,8 @@ def start_process(
         "workflow_target": wf.target,
     }
     user_input = post_form(wf.initial_input_form, dict(system), [{}] if user_inputs is None else user_inputs)
-    try:
-        state, _ = roundtrip({**user_input, **system})
-        user_input, _ = roundtrip(user_input)
-    except StateSerializationError as e:
-        raise InvalidInputError(f"The input for {workflow_key!r} cannot be stored: {e}") from e
+    state, _ = _storable({**user_input, **system})
+    user_input, _ = _storable(user_input)
     worker_id, lease = _local_claim()
     claim = process_store.create_process(get_database(), wf, state, user_input, user, worker_id=worker_id, lease=lease)
     get_executor().submit(process_id, claim if worker_id else None, is_task=wf.is_task)
@@ -125,9 +122,12 @@ def _load(process_id: uuid.UUID) -> ProcessTable:
 def _storable(data: State) -> tuple[State, bytes]:
     """Input from outside as the state will hold it; what JSON cannot store is refused as bad input."""
     try:
-        return roundtrip(data)
+        stored = roundtrip(data)
     except StateSerializationError as e:
         raise InvalidInputError(f"The input cannot be stored: {e}") from e
+    if b"\\u0000" in stored[1]:  # PostgreSQL cannot store NUL characters in JSON text
+        raise InvalidInputError("The input cannot be stored: it contains a NUL character (\\u0000)")
+    return stored
 
 
 def _deep_merge(base: State, extra: State) -> State:
@@ -230,9 +230,6 @@ def abort_process(process_id: uuid.UUID, user: str = "SYSTEM", user_model: Any =
 
 def delete_process(process_id: uuid.UUID) -> None:
     """Delete a process and its history; refused while a worker is running it."""
-    p = _load(process_id)
-    if ProcessStatus(p.last_status) in IN_FLIGHT_STATUSES and p.claimed_by is not None:
-        raise ProcessConflictError(f"Process {process_id} is running; abort it first")
     process_store.delete_process(get_database(), process_id)
 
 
@@ -252,6 +249,8 @@ def wait_for_process(process_id: uuid.UUID, timeout: float = 30.0) -> ProcessSta
 def recover() -> list[uuid.UUID]:
     """Hand every process left in flight by a crash (and owned by no live worker) to the executor."""
     executor = get_executor()
+    if (start_heartbeat := getattr(executor, "start_heartbeat", None)) is not None:
+        start_heartbeat()  # from now on this worker also takes over what other workers leave behind
     found = process_store.recoverable(get_database())
     for process_id in found:
         executor.submit(process_id, resume=True)

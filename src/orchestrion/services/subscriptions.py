@@ -114,7 +114,7 @@ def subscription_workflows(session: Session, subscription_id: uuid.UUID) -> dict
     found: dict[Target, list[UsableWorkflow]] = {t: [] for t in Target}
     for wf in workflows:
         target = Target(wf.target)
-        reason = None if target == Target.CREATE else _reason(wf, subscription, relations_in_sync, used_by_others)
+        reason = _reason(wf, subscription, relations_in_sync, used_by_others)
         found[target].append(UsableWorkflow(wf.name, wf.description, target, wf.is_task, reason))
     return found
 

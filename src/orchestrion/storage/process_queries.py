@@ -133,37 +133,58 @@ def _uuid(value: str) -> uuid.UUID:
         raise QueryError(f"{value!r} is not a UUID") from None
 
 
-def _pairs(values: list[str]) -> list[tuple[str, str]]:
+def _pairs(values: list[str], what: str = "filter") -> list[tuple[str, str]]:
     if len(values) % 2:
-        raise QueryError("filter takes field,value pairs")
+        raise QueryError(f"{what} takes field,value pairs")
     return list(zip(values[::2], values[1::2], strict=True))
+
+
+def filter_pairs(values: list[str]) -> list[tuple[str, str]]:
+    return _pairs(values, "filter")
+
+
+def sort_pairs(values: list[str]) -> list[tuple[str, str]]:
+    """``field,ASC|DESC,...``; a last field without a direction sorts ascending."""
+    return _pairs([*values, "ASC"] if len(values) % 2 else values, "sort")
+
+
+MAX_PAGE = 10_000
 
 
 @dataclass
 class Page:
+    """Rows ``first`` up to, not including, ``end`` (orchestrator-core's ``range=first,end``)."""
+
     first: int = 0
-    last: int = 99
+    end: int = 100
+
+    @property
+    def size(self) -> int:
+        return self.end - self.first
+
+    def content_range(self, entity: str, total: int) -> str:
+        return f"{entity} {self.first}-{self.end}/{total}"
 
 
 def parse_range(value: str | None) -> Page:
     if not value:
         return Page()
     try:
-        first, last = (int(v) for v in value.split(","))
+        first, end = (int(v) for v in value.split(","))
     except ValueError:
-        raise QueryError("range is first,last (e.g. range=0,19)") from None
-    if first < 0 or last < first or last - first >= 1000:
-        raise QueryError("range must satisfy 0 <= first <= last and cover at most 1000 items")
-    return Page(first, last)
+        raise QueryError("range is first,end (e.g. range=0,20 for the first twenty)") from None
+    if first < 0 or end < first or end - first > MAX_PAGE:
+        raise QueryError(f"range must satisfy 0 <= first <= end and cover at most {MAX_PAGE} items")
+    return Page(first, end)
 
 
 def _apply(query: Any, sort: list[str], filters: list[str]) -> Any:
-    for field, value in _pairs(filters):
+    for field, value in filter_pairs(filters):
         if field not in FILTERS:
             raise QueryError(f"cannot filter on {field!r}; choose from {', '.join(sorted(FILTERS))}")
         query = query.where(FILTERS[field](value))
     order = []
-    for field, direction in _pairs(sort):
+    for field, direction in sort_pairs(sort):
         if field not in SORT_COLUMNS or direction.upper() not in ("ASC", "DESC"):
             raise QueryError(f"cannot sort by {field!r} {direction!r}; use field,ASC|DESC")
         column = SORT_COLUMNS[field]
@@ -180,7 +201,7 @@ def list_processes(
     )
     query = _apply(base, sort, filters)
     total = session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
-    rows = session.execute(query.offset(page.first).limit(page.last - page.first + 1)).all()
+    rows = session.execute(query.offset(page.first).limit(page.size)).all()
     return [(r[0], r[1], r[2]) for r in rows], total
 
 

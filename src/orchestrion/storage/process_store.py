@@ -32,11 +32,11 @@ from orchestrion.db.models import (
     ProcessTable,
     WorkflowTable,
 )
-from orchestrion.engine.runner import StepRecord, utcnow
+from orchestrion.engine.runner import CheckpointRejectedError, StepRecord, utcnow
 from orchestrion.engine.serialization import dumps
 from orchestrion.engine.status import IN_FLIGHT_STATUSES, TERMINAL_STATUSES, ProcessStatus, StepStatus
 from orchestrion.engine.workflow import Path, Workflow
-from orchestrion.errors import ProcessNotFoundError
+from orchestrion.errors import ProcessConflictError, ProcessNotFoundError
 from orchestrion.types import State
 
 logger = structlog.get_logger(__name__)
@@ -288,7 +288,11 @@ def claim(db: Database, process_id: uuid.UUID, worker_id: str, lease: timedelta)
         if row is None:
             return None
         if row[-1]:  # engine paused: give the claim back
-            session.execute(update(ProcessTable).where(ProcessTable.process_id == process_id).values(claimed_by=None))
+            session.execute(
+                update(ProcessTable)
+                .where(ProcessTable.process_id == process_id)
+                .values(claimed_by=None, lease_until=None)
+            )
             return None
         workflow_name = session.execute(
             select(WorkflowTable.name).where(WorkflowTable.workflow_id == row.workflow_id)
@@ -560,6 +564,11 @@ def _update_process(connection: Connection | RawConnection, process_id: uuid.UUI
     statement.run(connection, params)
 
 
+def _rejects_data(error: BaseException) -> bool:
+    """A data or integrity error (from SQLAlchemy or straight from the driver): retrying cannot help."""
+    return any(cls.__name__ in ("DataError", "IntegrityError") for cls in type(error).__mro__)
+
+
 class DbJournal:
     """The runner's journal on the database: one transaction per step, effects and checkpoint together.
 
@@ -601,14 +610,24 @@ class DbJournal:
 
     def checkpoint(self, record: StepRecord) -> bool:
         assert self._step is not None
+        claim = self.claim
+        before = claim.seq, claim.last_row_key, claim.retry_count
         session = self._step.session
-        if session is not None:  # the step's own work is in this session's transaction: commit it all together
-            return self._checkpoint(record, session.connection(), session.commit, session.rollback)
-        tx = RawTransaction(self.db)
         try:
-            return self._checkpoint(record, tx, tx.commit, tx.rollback)
-        finally:
-            tx.close()  # rolls back what was not committed (an error in the step's checkpoint)
+            if session is not None:  # the step's own work is in this session's transaction: commit it all together
+                return self._checkpoint(record, session.connection(), session.commit, session.rollback)
+            tx = RawTransaction(self.db)
+            try:
+                return self._checkpoint(record, tx, tx.commit, tx.rollback)
+            finally:
+                tx.close()  # rolls back what was not committed (an error in the step's checkpoint)
+        except Exception as e:
+            if not _rejects_data(e):
+                raise
+            if session is not None:
+                session.rollback()
+            claim.seq, claim.last_row_key, claim.retry_count = before
+            raise CheckpointRejectedError(f"The database refused the step's result: {e}") from e
 
     def _checkpoint(
         self,
@@ -792,8 +811,11 @@ def mark_workflow_changed(db: Database, claim: Claim, fingerprint: str | None, r
 
 
 def delete_process(db: Database, process_id: uuid.UUID) -> None:
+    """Delete a process and its history; refused (under the row lock) while a worker may be running it."""
     with db.write() as session:
-        _locked(session, process_id)
+        p = _locked(session, process_id)
+        if ProcessStatus(p.last_status) in IN_FLIGHT_STATUSES and p.claimed_by is not None:
+            raise ProcessConflictError(f"Process {process_id} is running; abort it first")
         session.execute(delete(ProcessStepTable).where(ProcessStepTable.process_id == process_id))
         session.execute(delete(InputStateTable).where(InputStateTable.process_id == process_id))
         session.execute(delete(ProcessTable).where(ProcessTable.process_id == process_id))

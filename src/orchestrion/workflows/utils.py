@@ -17,7 +17,7 @@ from sqlalchemy import select
 from orchestrion.db import get_database
 from orchestrion.db.domain_models import ProductTable, SubscriptionTable, products_workflows
 from orchestrion.db.models import WorkflowTable
-from orchestrion.engine.steps import Step, StepList, done, init
+from orchestrion.engine.steps import Step, StepList, done, init, step
 from orchestrion.engine.workflow import Workflow, make_workflow
 from orchestrion.errors import OrchestrionError
 from orchestrion.forms import FormPage
@@ -263,6 +263,11 @@ def task(
         authorize_callback,
         retry_auth_callback,
     )
+
+
+@step("Obsolete step")
+def obsolete_step() -> None:
+    """Does nothing: orchestrator-core's stand-in for a removed step (orchestrion resumes by step name anyway)."""
 
 
 def ensure_provisioning_status(steps: StepList) -> StepList:

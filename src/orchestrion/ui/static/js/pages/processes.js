@@ -73,7 +73,7 @@ export async function render(ctx) {
     if (state.q) filter.push("q", state.q.replaceAll(",", " "));
     const first = state.page * state.size;
     const {data, total} = await api("/processes/", {
-      params: {range: `${first},${first + state.size - 1}`, sort: state.sort, filter: filter.join(",")},
+      params: {range: `${first},${first + state.size}`, sort: state.sort, filter: filter.join(",")},
     });
     if (serial !== loading || !ctx.isCurrent()) return;
     if (!data.length && total && state.page > 0) {

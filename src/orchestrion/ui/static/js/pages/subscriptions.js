@@ -51,7 +51,7 @@ export async function render(ctx) {
     if (state.insync) filter.push("insync", state.insync);
     const first = state.page * SIZE;
     const {data, total} = await api("/subscriptions/", {
-      params: {range: `${first},${first + SIZE - 1}`, sort: state.sort, filter: filter.join(",")},
+      params: {range: `${first},${first + SIZE}`, sort: state.sort, filter: filter.join(",")},
     });
     if (!ctx.isCurrent()) return;
     const signature = JSON.stringify([data, total, state]);
