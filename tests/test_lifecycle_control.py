@@ -424,3 +424,36 @@ def test_wait_for_process_returns_the_final_status(register: Callable[[str, Step
     assert wait_for_process(started["ctl_wait_done"], timeout=10) == ProcessStatus.COMPLETED
     assert wait_for_process(started["ctl_wait_input"], timeout=10) == ProcessStatus.SUSPENDED
     assert wait_for_process(started["ctl_wait_fail"], timeout=10) == ProcessStatus.FAILED
+
+
+X_CALLS = {"count": 0}
+
+
+@step("X")
+def repeated_x() -> State:
+    X_CALLS["count"] += 1
+    if X_CALLS["count"] == 2:
+        raise RuntimeError("second X fails once")
+    return {}
+
+
+@step("Y")
+def inserted_y() -> State:
+    return {}
+
+
+def test_a_changed_workflow_is_refused_when_the_next_step_is_one_of_several_of_its_name(database: Database) -> None:
+    """'X#2' meant the second X of the old list; in the changed list that may be another step."""
+    X_CALLS["count"] = 0
+    old = Workflow("repeats", "", init >> repeated_x >> repeated_x >> done)
+    changed = Workflow("repeats", "", init >> repeated_x >> inserted_y >> repeated_x >> repeated_x >> done)
+    with WorkflowInstanceForTests(old, "repeats"):
+        process_id = start_process("repeats", [{}])
+    assert wait_for_process(process_id, 5) == "failed"
+    with WorkflowInstanceForTests(changed, "repeats"):
+        resume_process(process_id, [{}])
+    with database.read() as session:
+        p = session.get(ProcessTable, process_id)
+        assert p is not None and p.last_status == "failed"
+        assert "one of several steps of that name" in (p.failed_reason or "")
+    assert X_CALLS["count"] == 2  # nothing ran after the change

@@ -135,4 +135,11 @@ def _unrunnable_reason(wf: Workflow | None, claim: Claim) -> str | None:
             f"Workflow {wf.name!r} changed while this process was in flight: its next step "
             f"{' / '.join(claim.cursor or ())!r} no longer exists. Abort the process, or restore the step."
         )
+    if any("#" in key for key in claim.cursor or ()):
+        # "name#2" means "the second step of that name": after a change it may be another step.
+        return (
+            f"Workflow {wf.name!r} changed while this process was in flight, and its next step "
+            f"{' / '.join(claim.cursor or ())!r} is one of several steps of that name, so which one is meant "
+            "cannot be told. Abort the process, or restore the previous step list."
+        )
     return None

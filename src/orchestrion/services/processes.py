@@ -179,7 +179,9 @@ def resume_process(
     with process_store.locked_process(get_database(), process_id) as (session, locked):
         if locked.last_status != p.last_status or locked.seq != p.seq:
             raise ProcessConflictError(f"Process {process_id} changed while resuming it; try again")
-        claim = process_store.write_resumed(session, locked, record, user_input, user, worker_id=worker_id, lease=lease)
+        claim = process_store.write_resumed(
+            session, locked, record, user_input, user, worker_id=worker_id, lease=lease, fingerprint=wf.fingerprint
+        )
     get_executor().submit(process_id, claim if worker_id else None, is_task=p.is_task, resume=True)
 
 
@@ -203,7 +205,7 @@ def deliver_callback(process_id: uuid.UUID, token: str, data: Any) -> None:
         if locked.last_status != ProcessStatus.AWAITING_CALLBACK or locked.callback_token != token:
             raise NotAwaitingCallbackError(f"Process {process_id} is not awaiting a callback")
         claim = process_store.write_resumed(
-            session, locked, record, result, "callback", worker_id=worker_id, lease=lease
+            session, locked, record, result, "callback", worker_id=worker_id, lease=lease, fingerprint=wf.fingerprint
         )
     get_executor().submit(process_id, claim if worker_id else None, is_task=p.is_task, resume=True)
 

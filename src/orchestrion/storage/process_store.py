@@ -741,8 +741,12 @@ def write_resumed(
     *,
     worker_id: str | None,
     lease: timedelta,
+    fingerprint: str | None = None,
 ) -> Claim:
-    """Mark a locked process ``resumed``: record the step the resume completes (if any) and the input given."""
+    """Mark a locked process ``resumed``: record the step the resume completes (if any) and the input given.
+
+    ``fingerprint``: the workflow whose step list placed the new cursor (it is recorded with it).
+    """
     now = utcnow()
     claim = _claim_of(p, p.workflow.name, lease)
     values: dict[str, Any] = {
@@ -771,6 +775,8 @@ def write_resumed(
         )
         claim.cursor = record.cursor
         claim.state = record.row_state
+        if fingerprint is not None:
+            values["workflow_fingerprint"] = claim.fingerprint = fingerprint
     else:  # a retry: the failed row stays in the history; a retried group sub-step starts a new group row
         claim.last_row_key = None
         values["last_row_key"] = None
