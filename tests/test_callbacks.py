@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -20,9 +22,11 @@ from orchestrion.errors import (
     ProcessNotFoundError,
     WorkflowChangedError,
 )
+from orchestrion.executors import set_executor
+from orchestrion.executors.threadpool import ThreadPoolExecutor
 from orchestrion.forms import SubmitFormPage
 from orchestrion.services.engine import pause_engine, unpause_engine
-from orchestrion.services.processes import deliver_callback, start_process
+from orchestrion.services.processes import deliver_callback, start_process, wait_for_process
 from orchestrion.targets import Target
 from orchestrion.testing import (
     WorkflowInstanceForTests,
@@ -220,3 +224,42 @@ def test_a_callback_for_a_removed_callback_step_is_refused(register: Callable[[s
         before.callback_token,
         before.seq,
     )
+
+
+ANSWERED_EARLY: dict[str, Any] = {}
+
+
+@step("Send and get answered at once")
+def send_answered_early(callback_route: str) -> State:
+    """The external system calls back before this step has even returned."""
+    _, _, process_id, _, token = callback_route.strip("/").split("/")
+    thread = threading.Thread(target=deliver_callback, args=(uuid.UUID(process_id), token, {"fast": True}))
+    thread.start()
+    ANSWERED_EARLY["thread"] = thread
+    time.sleep(0.3)
+    return {}
+
+
+@step("Read the early answer")
+def read_early(callback_result: dict[str, Any]) -> State:
+    return {"seen": callback_result}
+
+
+def test_a_callback_arriving_before_the_await_step_is_not_lost(database: Database) -> None:
+    wf = Workflow("early", "", init >> callback_step("Early", send_answered_early, read_early) >> done)
+    previous = set_executor(ThreadPoolExecutor(max_workers=2))
+    try:
+        with WorkflowInstanceForTests(wf, "early"):
+            process_id = start_process("early", [{}])
+            deadline = time.monotonic() + 20
+            while wait_for_process(process_id, 1) != "completed" and time.monotonic() < deadline:
+                time.sleep(0.05)  # awaiting_callback for a moment: the early answer is being delivered
+            ANSWERED_EARLY.pop("thread").join(timeout=20)
+            assert wait_for_process(process_id, 0) == "completed"
+    finally:
+        executor = set_executor(previous)
+        if executor is not None:
+            executor.shutdown(wait=True)
+    with database.read() as session:
+        p = session.get(ProcessTable, process_id)
+        assert p is not None and p.state["seen"] == {"fast": True}

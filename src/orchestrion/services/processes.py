@@ -38,6 +38,7 @@ from orchestrion.errors import (
 from orchestrion.executors import get_executor
 from orchestrion.executors.execution import watch_process
 from orchestrion.forms import post_form
+from orchestrion.settings import app_settings
 from orchestrion.storage import process_store
 from orchestrion.types import State
 from orchestrion.workflows import get_workflow
@@ -189,6 +190,12 @@ def deliver_callback(process_id: uuid.UUID, token: str, data: Any) -> None:
     """Hand an external system's answer to a process awaiting it; the token is single-use."""
     _check_not_paused()
     p = _load(process_id)
+    early = ProcessStatus(p.last_status) in IN_FLIGHT_STATUSES and p.callback_token
+    if early and secrets.compare_digest(p.callback_token or "", token):
+        # The external system answered while the action step was still running (before the process
+        # reached "Await callback"): give that step a moment to finish rather than lose the answer.
+        wait_for_process(process_id, app_settings.CALLBACK_EARLY_WAIT_SECONDS)
+        p = _load(process_id)
     if p.last_status != ProcessStatus.AWAITING_CALLBACK:
         raise NotAwaitingCallbackError(f"Process {process_id} is not awaiting a callback")
     if not p.callback_token or not secrets.compare_digest(p.callback_token, token):
