@@ -12,8 +12,10 @@ import os
 # Tests drive the scheduler explicitly; apps built in tests run none in the background.
 os.environ.setdefault("SCHEDULER_ENABLED", "false")
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -26,6 +28,9 @@ from orchestrion.db.models import Base
 from orchestrion.executors import set_executor
 from orchestrion.executors.inline import InlineExecutor
 from orchestrion.logs import configure_logging
+from orchestrion.targets import Target
+from orchestrion.testing import WorkflowInstanceForTests
+from orchestrion.workflow import StepList, Workflow
 
 POSTGRES_URI = os.environ.get("ORCHESTRION_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("ORCHESTRION_TEST_REDIS_URL", "redis://127.0.0.1:6379")
@@ -137,3 +142,17 @@ def queue_prefix(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[st
 def database(request: pytest.FixtureRequest) -> Database:
     """The process store on each backend: every test using it runs on SQLite and on PostgreSQL."""
     return request.getfixturevalue(f"{request.param}_db")
+
+
+@pytest.fixture
+def register(database: Database) -> Iterator[Callable[..., Workflow]]:
+    """Register workflows for one test (a CREATE workflow unless told otherwise); unregistered at teardown."""
+    with ExitStack() as stack:
+
+        def _register(
+            name: str, steps: StepList, *, target: Target = Target.CREATE, form: Callable[..., Any] | None = None
+        ) -> Workflow:
+            wf = Workflow(name, f"Test workflow {name}", steps, target=target, initial_input_form=form)
+            return stack.enter_context(WorkflowInstanceForTests(wf, name))
+
+        yield _register

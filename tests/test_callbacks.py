@@ -6,15 +6,14 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from tests.process_support import history, input_rows, process_row
 
-from orchestrion.db import Database, get_database
-from orchestrion.db.models import InputStateTable, ProcessStepTable, ProcessTable
+from orchestrion.db import Database
+from orchestrion.db.models import ProcessTable
 from orchestrion.errors import (
     EnginePausedError,
     InvalidCallbackTokenError,
@@ -27,7 +26,6 @@ from orchestrion.executors.threadpool import ThreadPoolExecutor
 from orchestrion.forms import SubmitFormPage
 from orchestrion.services.engine import pause_engine, unpause_engine
 from orchestrion.services.processes import deliver_callback, start_process, wait_for_process
-from orchestrion.targets import Target
 from orchestrion.testing import (
     WorkflowInstanceForTests,
     assert_awaiting_callback,
@@ -48,37 +46,6 @@ routes_seen: list[str] = []
 def _reset() -> None:
     calls.clear()
     routes_seen.clear()
-
-
-@pytest.fixture
-def register(database: Database) -> Iterator[Callable[[str, StepList], Workflow]]:
-    """Register workflows for one test; they are unregistered at teardown."""
-    with ExitStack() as stack:
-
-        def _register(name: str, steps: StepList) -> Workflow:
-            wf = Workflow(name, f"Test workflow {name}", steps, target=Target.CREATE)
-            return stack.enter_context(WorkflowInstanceForTests(wf, name))
-
-        yield _register
-
-
-def process_row(process_id: uuid.UUID) -> ProcessTable:
-    with get_database().read() as s:
-        p = s.get(ProcessTable, process_id)
-        assert p is not None
-        return p
-
-
-def history(process_id: uuid.UUID) -> list[tuple[str, str]]:
-    with get_database().read() as s:
-        query = select(ProcessStepTable.name, ProcessStepTable.status).where(ProcessStepTable.process_id == process_id)
-        return [(name, status) for name, status in s.execute(query.order_by(ProcessStepTable.seq))]
-
-
-def input_rows(process_id: uuid.UUID) -> list[tuple[str, Any]]:
-    with get_database().read() as s:
-        query = select(InputStateTable).where(InputStateTable.process_id == process_id)
-        return [(r.input_type, r.input_state) for r in s.execute(query.order_by(InputStateTable.input_time)).scalars()]
 
 
 @step("Send order")

@@ -19,23 +19,10 @@ from orchestrion.db import Database, FastStatement, RawTransaction, get_database
 from orchestrion.db.models import ProcessStepTable, ProcessTable
 from orchestrion.services.processes import start_process, wait_for_process
 from orchestrion.storage import process_store
-from orchestrion.targets import Target
-from orchestrion.testing import WorkflowInstanceForTests
 from orchestrion.types import State
 from orchestrion.workflow import ProcessStatus, StepList, Workflow, done, init, step, step_group
 
 THIEF = "another-host:1:stolen"
-
-
-@pytest.fixture
-def register(database: Database) -> Iterator[Callable[[str, StepList], Workflow]]:
-    with ExitStack() as stack:
-
-        def _register(name: str, steps: StepList) -> Workflow:
-            wf = Workflow(name, f"Test workflow {name}", steps, target=Target.CREATE)
-            return stack.enter_context(WorkflowInstanceForTests(wf, name))
-
-        yield _register
 
 
 @pytest.fixture

@@ -11,16 +11,16 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from typing import Any
 
 import pytest
 from pydantic import Field
 from sqlalchemy import select, text
+from tests.process_support import history, input_rows, process_row, step_rows
 
 from orchestrion.config.assignee import Assignee
 from orchestrion.db import Database, get_database, session
-from orchestrion.db.models import InputStateTable, ProcessStepTable, ProcessTable
+from orchestrion.db.models import ProcessStepTable
 from orchestrion.errors import ProcessNotFoundError, ProcessNotResumableError
 from orchestrion.executors import set_executor
 from orchestrion.executors.threadpool import ThreadPoolExecutor
@@ -28,7 +28,6 @@ from orchestrion.forms import FormNotCompleteError, FormPage, FormValidationErro
 from orchestrion.services.processes import resume_process, start_process, wait_for_process
 from orchestrion.targets import Target
 from orchestrion.testing import (
-    WorkflowInstanceForTests,
     assert_aborted,
     assert_complete,
     assert_failed,
@@ -43,7 +42,6 @@ from orchestrion.types import FormGenerator, State
 from orchestrion.utils.errors import ApiUnavailableError, InconsistentDataError, ProcessFailureError
 from orchestrion.workflow import (
     ProcessStatus,
-    StepList,
     Workflow,
     abort,
     done,
@@ -85,44 +83,6 @@ def _reset(database: Database) -> Iterator[None]:
     yield
     for gate in gates.values():
         gate.release.set()
-
-
-@pytest.fixture
-def register(database: Database) -> Iterator[Callable[..., Workflow]]:
-    """Register workflows for one test; they are unregistered at teardown."""
-    with ExitStack() as stack:
-
-        def _register(
-            name: str, steps: StepList, *, target: Target = Target.CREATE, form: Callable[..., Any] | None = None
-        ) -> Workflow:
-            wf = Workflow(name, f"Test workflow {name}", steps, target=target, initial_input_form=form)
-            return stack.enter_context(WorkflowInstanceForTests(wf, name))
-
-        yield _register
-
-
-def process_row(process_id: uuid.UUID) -> ProcessTable:
-    with get_database().read() as s:
-        p = s.get(ProcessTable, process_id)
-        assert p is not None
-        return p
-
-
-def step_rows(process_id: uuid.UUID) -> list[ProcessStepTable]:
-    with get_database().read() as s:
-        query = select(ProcessStepTable).where(ProcessStepTable.process_id == process_id)
-        return list(s.execute(query.order_by(ProcessStepTable.seq)).scalars())
-
-
-def history(process_id: uuid.UUID) -> list[tuple[str, str]]:
-    return [(r.name, r.status) for r in step_rows(process_id)]
-
-
-def input_rows(process_id: uuid.UUID) -> list[tuple[str, State]]:
-    with get_database().read() as s:
-        query = select(InputStateTable).where(InputStateTable.process_id == process_id)
-        rows = s.execute(query.order_by(InputStateTable.input_time)).scalars()
-        return [(r.input_type, r.input_state) for r in rows]
 
 
 def _counted(name: str) -> None:

@@ -11,10 +11,10 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 
 import pytest
 from sqlalchemy import func, select
+from tests.process_support import history, process_row
 
 from orchestrion.db import Database, get_database
 from orchestrion.db.models import InputStateTable, ProcessStepTable, ProcessTable
@@ -37,7 +37,6 @@ from orchestrion.services.processes import (
     start_process,
     wait_for_process,
 )
-from orchestrion.targets import Target
 from orchestrion.testing import WorkflowInstanceForTests
 from orchestrion.types import FormGenerator, State
 from orchestrion.workflow import (
@@ -79,31 +78,6 @@ def _reset(database: Database) -> Iterator[None]:
     gate = Gate()
     yield
     gate.release.set()  # never leave a worker thread waiting, even when the test failed
-
-
-@pytest.fixture
-def register(database: Database) -> Iterator[Callable[[str, StepList], Workflow]]:
-    """Register workflows for one test; they are unregistered at teardown."""
-    with ExitStack() as stack:
-
-        def _register(name: str, steps: StepList) -> Workflow:
-            wf = Workflow(name, f"Test workflow {name}", steps, target=Target.CREATE)
-            return stack.enter_context(WorkflowInstanceForTests(wf, name))
-
-        yield _register
-
-
-def process_row(process_id: uuid.UUID) -> ProcessTable:
-    with get_database().read() as s:
-        p = s.get(ProcessTable, process_id)
-        assert p is not None
-        return p
-
-
-def history(process_id: uuid.UUID) -> list[tuple[str, str]]:
-    with get_database().read() as s:
-        query = select(ProcessStepTable.name, ProcessStepTable.status).where(ProcessStepTable.process_id == process_id)
-        return [(name, status) for name, status in s.execute(query.order_by(ProcessStepTable.seq))]
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
