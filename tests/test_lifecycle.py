@@ -717,3 +717,27 @@ def test_effects_commit_together_with_the_checkpoint(
 
     gates["after"].release.set()
     assert wait_for_process(process_id, timeout=10) == ProcessStatus.COMPLETED
+
+
+@inputstep("Ask for the port name")
+def ask_port_name(current: str = "none") -> type[SubmitFormPage]:
+    class PortNamePage(SubmitFormPage):
+        name: str
+        was: str = current
+
+    return PortNamePage
+
+
+def test_a_focussed_input_step_reads_and_answers_its_part_of_the_state(register: Callable[..., Workflow]) -> None:
+    @step("Seed the port")
+    def seed() -> State:
+        return {"port": {"current": "xe-0/0/0"}}
+
+    register("lc_focus_input", init >> seed >> focussteps("port")(ask_port_name) >> done)
+    result, process, step_log = run_workflow("lc_focus_input", [{}])
+    assert_suspended(result)
+    result, _ = resume_workflow(process, step_log, [{"name": "xe-0/0/1"}])
+    assert_complete(result)
+    state = extract_state(result)
+    assert state["port"] == {"current": "xe-0/0/0", "name": "xe-0/0/1", "was": "xe-0/0/0"}
+    assert "name" not in state

@@ -21,7 +21,7 @@ from orchestrion.engine.outcomes import Success
 from orchestrion.engine.runner import make_record, utcnow
 from orchestrion.engine.serialization import StateSerializationError, roundtrip
 from orchestrion.engine.status import IN_FLIGHT_STATUSES, RESUMABLE_STATUSES, ProcessStatus
-from orchestrion.engine.steps import AwaitCallbackStep, Step
+from orchestrion.engine.steps import AwaitCallbackStep, LensStep, Step
 from orchestrion.engine.workflow import PredicateContext, RunPredicateFail, Workflow
 from orchestrion.errors import (
     EnginePausedError,
@@ -171,11 +171,14 @@ def resume_process(
     record = None
     user_input: State = {}
     if status == ProcessStatus.SUSPENDED:
-        user_input, _ = _storable(post_form(step.form, p.state, user_inputs or [{}]))
+        view = step.get(p.state) if isinstance(step, LensStep) else p.state  # a focussed step sees its part
+        user_input, _ = _storable(post_form(step.form, view, user_inputs or [{}]))
     if status in (ProcessStatus.SUSPENDED, ProcessStatus.AWAITING_CALLBACK):
-        record, _, _ = make_record(
-            wf, cursor, step, Success(_deep_merge(p.state, user_input)), utcnow(), is_task=p.is_task
-        )
+        if isinstance(step, LensStep):
+            merged = step.set(p.state, _deep_merge(step.get(p.state), user_input))
+        else:
+            merged = _deep_merge(p.state, user_input)
+        record, _, _ = make_record(wf, cursor, step, Success(merged), utcnow(), is_task=p.is_task)
     worker_id, lease = _local_claim()
     with process_store.locked_process(get_database(), process_id) as (session, locked):
         if locked.last_status != p.last_status or locked.seq != p.seq:
