@@ -46,22 +46,21 @@ def test_every_kind_of_mismatch_is_reported(database: Database) -> None:
     }
 
 
-def test_cli_check_exits_1_on_a_mismatch(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "DATABASE_URI": f"sqlite:///{tmp_path / 'c.db'}",
-        "PYTHONPATH": str(ROOT),
-        "LOG_LEVEL": "WARNING",
-    }
+def _check_with(tmp_path: Path, name: str, data: dict[str, object]) -> subprocess.CompletedProcess[str]:
+    """Load ``data`` into a fresh database and run ``orchestrion catalogue check`` on it."""
+    env = {**os.environ, "DATABASE_URI": f"sqlite:///{tmp_path / name}.db", "PYTHONPATH": str(ROOT)}
     cli = [sys.executable, "-m", "orchestrion.cli", "catalogue"]
+    (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(data))
+    subprocess.run([*cli, "load", str(tmp_path / f"{name}.yaml")], env=env, check=True, capture_output=True)
+    return subprocess.run([*cli, "check", "-i", "examples"], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_cli_check_exits_1_on_a_mismatch(tmp_path: Path) -> None:
     data = load_file(examples.CATALOGUE)
-    (tmp_path / "ok.yaml").write_text(yaml.safe_dump(data))
-    subprocess.run([*cli, "load", str(tmp_path / "ok.yaml")], env=env, check=True, capture_output=True)
-    ok = subprocess.run([*cli, "check", "-i", "examples"], env=env, capture_output=True, text=True, timeout=60)
+    ok = _check_with(tmp_path, "ok", data)
     assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "matches" in ok.stdout
     del data["products"]["Port 10G"]["fixed_inputs"]
-    data["products"]["Port 10G"]["description"] = "changed"
-    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(data))
-    subprocess.run([*cli, "load", str(tmp_path / "bad.yaml")], env=env, check=True, capture_output=True)
-    bad = subprocess.run([*cli, "check", "-i", "examples"], env=env, capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 0 or "fixed input" in bad.stdout
+    bad = _check_with(tmp_path, "bad", data)
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "product 'Port 10G': fixed input 'speed' is missing" in bad.stdout
