@@ -234,9 +234,7 @@ def construct_circuit(product: UUIDstr, customer_id: str, port_ids: list[UUID], 
 
 @step("Reserve circuit id")
 def reserve_circuit_id(subscription: CircuitProvisioning) -> State:
-    subscription.circuit.circuit_id = (
-        int(inventory.allocate_loopback(f"circuit-{subscription.subscription_id}")) % 100000
-    )
+    subscription.circuit.circuit_id = inventory.allocate_circuit_id(str(subscription.subscription_id))
     return {"subscription": subscription}
 
 

@@ -15,6 +15,16 @@ class InvalidInputError(OrchestrionError, ValueError):
     status_code = 400
 
 
+class NotFoundError(OrchestrionError, LookupError):
+    """Something the request names does not exist."""
+
+    status_code = 404
+
+
+class SubscriptionNotFoundError(NotFoundError):
+    pass
+
+
 class WorkflowNotFoundError(OrchestrionError, LookupError):
     status_code = 404
 

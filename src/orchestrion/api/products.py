@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -12,13 +13,9 @@ from sqlalchemy import select
 
 from orchestrion.db import get_database
 from orchestrion.db.domain_models import ProductBlockTable, ProductTable, ResourceTypeTable
-from orchestrion.errors import OrchestrionError
+from orchestrion.errors import NotFoundError
 
 router = APIRouter()
-
-
-class NotFoundError(OrchestrionError, LookupError):
-    status_code = 404
 
 
 class ResourceTypeSchema(BaseModel):
@@ -101,28 +98,24 @@ def list_products(tag: str | None = Query(default=None), product_type: str | Non
         return [_product(p) for p in session.execute(query).scalars()]
 
 
+def _get(table: type[Any], key: uuid.UUID, what: str, render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    with get_database().read() as session:
+        found = session.get(table, key)
+        if found is None:
+            raise NotFoundError(f"{what} {key} not found")
+        return render(found)
+
+
 @router.get("/products/{product_id}", response_model=ProductSchema)
 def show_product(product_id: uuid.UUID) -> Any:
-    with get_database().read() as session:
-        product = session.get(ProductTable, product_id)
-        if product is None:
-            raise NotFoundError(f"Product {product_id} not found")
-        return _product(product)
+    return _get(ProductTable, product_id, "Product", _product)
 
 
 @router.get("/product_blocks/{product_block_id}", response_model=ProductBlockSchema)
 def show_product_block(product_block_id: uuid.UUID) -> Any:
-    with get_database().read() as session:
-        block = session.get(ProductBlockTable, product_block_id)
-        if block is None:
-            raise NotFoundError(f"Product block {product_block_id} not found")
-        return _block(block)
+    return _get(ProductBlockTable, product_block_id, "Product block", _block)
 
 
 @router.get("/resource_types/{resource_type_id}", response_model=ResourceTypeSchema)
 def show_resource_type(resource_type_id: uuid.UUID) -> Any:
-    with get_database().read() as session:
-        found = session.get(ResourceTypeTable, resource_type_id)
-        if found is None:
-            raise NotFoundError(f"Resource type {resource_type_id} not found")
-        return _resource_type(found)
+    return _get(ResourceTypeTable, resource_type_id, "Resource type", _resource_type)

@@ -14,15 +14,11 @@ from orchestrion.api.processes import BadQueryError
 from orchestrion.db import get_database
 from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable, SubscriptionTable
 from orchestrion.domain import domain_model_json, in_use_by_subscription_ids
-from orchestrion.errors import OrchestrionError, ProcessConflictError
+from orchestrion.errors import ProcessConflictError, SubscriptionNotFoundError
 from orchestrion.services import subscriptions
 from orchestrion.storage.process_queries import QueryError, filter_pairs, parse_range, sort_pairs
 
 router = APIRouter()
-
-
-class SubscriptionNotFoundError(OrchestrionError, LookupError):
-    status_code = 404
 
 
 class SubscriptionSchema(BaseModel):

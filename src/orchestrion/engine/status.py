@@ -41,8 +41,4 @@ RESUMABLE_STATUSES = frozenset(
         ProcessStatus.INCONSISTENT_DATA,
     }
 )
-# Re-run the step at the cursor on resume (as opposed to completing it with user input).
-RETRY_STATUSES = frozenset(
-    {ProcessStatus.WAITING, ProcessStatus.FAILED, ProcessStatus.API_UNAVAILABLE, ProcessStatus.INCONSISTENT_DATA}
-)
 TERMINAL_STATUSES = frozenset({ProcessStatus.COMPLETED, ProcessStatus.ABORTED})

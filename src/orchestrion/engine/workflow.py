@@ -188,11 +188,7 @@ class PredicateContext:
 
 
 class RunPredicateFail:
-    """Returned by a ``run_predicate`` to refuse a start, with the reason shown to the caller."""
+    """Returned by a ``run_predicate`` to refuse a start with a reason; any other truthy answer allows it."""
 
     def __init__(self, message: str) -> None:
         self.message = message
-
-
-class RunPredicatePass:
-    """Returned by a ``run_predicate`` to allow a start (``True`` works too)."""

@@ -12,8 +12,6 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from orchestrion.auth import Action, authorize
 from orchestrion.db import get_database
 from orchestrion.db.models import ProcessTable
@@ -29,7 +27,6 @@ from orchestrion.errors import (
     InvalidInputError,
     NotAwaitingCallbackError,
     ProcessConflictError,
-    ProcessNotFoundError,
     ProcessNotResumableError,
     StartPredicateError,
     WorkflowChangedError,
@@ -39,7 +36,7 @@ from orchestrion.executors import get_executor
 from orchestrion.executors.execution import watch_process
 from orchestrion.forms import post_form
 from orchestrion.settings import app_settings
-from orchestrion.storage import process_store
+from orchestrion.storage import process_queries, process_store
 from orchestrion.types import State
 from orchestrion.workflows import get_workflow
 
@@ -114,10 +111,7 @@ def start_process(
 
 def _load(process_id: uuid.UUID) -> ProcessTable:
     with get_database().read() as session:
-        p = session.execute(select(ProcessTable).where(ProcessTable.process_id == process_id)).scalar_one_or_none()
-    if p is None:
-        raise ProcessNotFoundError(f"Process {process_id} not found")
-    return p
+        return process_queries.get_process(session, process_id)
 
 
 def _storable(data: State) -> tuple[State, bytes]:

@@ -14,15 +14,11 @@ from orchestrion.db import get_database
 from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable, SubscriptionTable
 from orchestrion.db.models import ProcessTable, WorkflowTable
 from orchestrion.domain.relations import depends_on_subscription_ids, in_use_by_subscription_ids
-from orchestrion.errors import OrchestrionError
+from orchestrion.errors import SubscriptionNotFoundError
 
 router = APIRouter()
 
 PROCESS_LIMIT = 100
-
-
-class SubscriptionNotFoundError(OrchestrionError, LookupError):
-    status_code = 404
 
 
 class ProcessCountsSchema(BaseModel):
