@@ -16,7 +16,6 @@ from orchestrion.db.models import ProcessStepTable, ProcessTable
 from orchestrion.engine.status import ProcessStatus
 from orchestrion.engine.steps import StepGroup
 from orchestrion.engine.workflow import Workflow
-from orchestrion.errors import OrchestrionError
 from orchestrion.services import processes
 from orchestrion.storage import process_queries
 from orchestrion.types import State
@@ -28,10 +27,6 @@ Caller = Annotated[Principal, Depends(current_user)]
 FormPages = Annotated[list[dict[str, Any]] | None, Body(description="The form pages filled so far")]
 
 _CLEARED = {"success", "skipped", "complete"}
-
-
-class BadQueryError(OrchestrionError):
-    status_code = 400
 
 
 class ProcessIdSchema(BaseModel):
@@ -213,14 +208,11 @@ def list_(
     filter_: str | None = Query(default=None, alias="filter", description="field,value,... (a-b: any of)"),
 ) -> list[dict[str, Any]]:
     """Processes, newest first unless sorted otherwise; ``Content-Range`` tells the total."""
-    try:
-        page = process_queries.parse_range(range_)
-        with get_database().read() as session:
-            rows, total = process_queries.list_processes(
-                session, page, sort.split(",") if sort else [], filter_.split(",") if filter_ else []
-            )
-            linked = process_queries.subscriptions_of(session, [p.process_id for p, _, _ in rows])
-    except process_queries.QueryError as e:
-        raise BadQueryError(str(e)) from None
+    page = process_queries.parse_range(range_)
+    with get_database().read() as session:
+        rows, total = process_queries.list_processes(
+            session, page, sort.split(",") if sort else [], filter_.split(",") if filter_ else []
+        )
+        linked = process_queries.subscriptions_of(session, [p.process_id for p, _, _ in rows])
     response.headers["Content-Range"] = page.content_range("processes", total)
     return [_item(p, name, target, linked[p.process_id]) for p, name, target in rows]

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 from sqlalchemy import delete, func, or_, select
 
-from orchestrion.api.processes import BadQueryError
 from orchestrion.db import get_database
 from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable, SubscriptionTable
 from orchestrion.domain import domain_model_json, in_use_by_subscription_ids
@@ -89,12 +88,9 @@ def list_subscriptions(
     query_text: str | None = Query(default=None, alias="query", description="text in description or product"),
 ) -> Any:
     """Subscriptions, paged (``range=first,end``), sorted and filtered; ``Content-Range`` tells the total."""
-    try:
-        page = parse_range(range_)
-        filters = filter_pairs(filter_.split(",") if filter_ else [])
-        sorting = sort_pairs(sort.split(",") if sort else [])
-    except QueryError as e:
-        raise BadQueryError(str(e)) from None
+    page = parse_range(range_)
+    filters = filter_pairs(filter_.split(",") if filter_ else [])
+    sorting = sort_pairs(sort.split(",") if sort else [])
     query = select(SubscriptionTable).join(ProductTable, ProductTable.product_id == SubscriptionTable.product_id)
     if query_text:
         text = query_text.lower()
@@ -107,12 +103,12 @@ def list_subscriptions(
         )
     for field, value in filters:
         if field not in _FILTERS:
-            raise BadQueryError(f"cannot filter on {field!r}; choose from {', '.join(sorted(_FILTERS))}")
+            raise QueryError(f"cannot filter on {field!r}; choose from {', '.join(sorted(_FILTERS))}")
         query = query.where(_FILTERS[field](value))
     order = []
     for field, direction in sorting:
         if field not in _SORT or direction.upper() not in ("ASC", "DESC"):
-            raise BadQueryError(f"cannot sort by {field!r} {direction!r}")
+            raise QueryError(f"cannot sort by {field!r} {direction!r}")
         order.append(_SORT[field].asc() if direction.upper() == "ASC" else _SORT[field].desc())
     query = query.order_by(*order, SubscriptionTable.subscription_id)
     with get_database().read() as session:

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable, SubscriptionTable
 from orchestrion.db.models import ProcessStepTable, ProcessTable, WorkflowTable
-from orchestrion.errors import ProcessNotFoundError
+from orchestrion.errors import InvalidInputError, ProcessNotFoundError
 
 
-class QueryError(ValueError):
+class QueryError(InvalidInputError):
     """A bad ``range``, ``sort`` or ``filter`` parameter (answered with 400)."""
 
 
