@@ -215,11 +215,17 @@ def test_a_change_made_elsewhere_since_loading_is_not_overwritten(
     assert _load(database, widget.subscription_id).note == "first"
 
 
-def test_save_needs_a_transaction_and_does_not_commit(database: Database, widget_product: uuid.UUID) -> None:
+def test_save_writes_in_the_current_transaction_and_never_commits(
+    database: Database, widget_product: uuid.UUID
+) -> None:
     with database.read():
         widget = WidgetInactive.from_product_id(widget_product, "customer")
-    with pytest.raises(RuntimeError, match="No database transaction"):
+    with db.db.database_scope():  # outside a step: the scope's session, which its owner commits (or not)
         widget.save()
+        assert _count(database, SubscriptionTable, subscription_id=widget.subscription_id) == 0
+    assert _count(database, SubscriptionTable, subscription_id=widget.subscription_id) == 0
+    with database.read():
+        widget = WidgetInactive.from_product_id(widget_product, "customer")
     with pytest.raises(ZeroDivisionError), database.write():
         widget.save()
         assert _count_in_transaction(widget.subscription_id) == 1

@@ -17,6 +17,7 @@ from fastapi import Depends, FastAPI
 from orchestrion import __version__
 from orchestrion.api import events, health, metrics, processes, products, schedules, settings, subscriptions, workflows
 from orchestrion.api.errors import install_error_handlers
+from orchestrion.api.scope import DatabaseScopeMiddleware
 from orchestrion.api.security import Authenticator, anonymous, bearer_tokens, current_user
 from orchestrion.db import Database, init_database
 from orchestrion.domain.catalogue_diff import catalogue_mismatches
@@ -48,7 +49,7 @@ class OrchestratorCore(FastAPI):
         configure_logging(base_settings.LOG_LEVEL)
         self.settings = base_settings
         if database is None:
-            database = init_database(base_settings.DATABASE_URI)
+            database = init_database(base_settings)
         self.change_feed = ChangeFeed(database, interval=base_settings.LIVE_UPDATE_INTERVAL_SECONDS)
         super().__init__(
             title="orchestrion",
@@ -64,6 +65,7 @@ class OrchestratorCore(FastAPI):
             bearer_tokens(base_settings.API_TOKENS) if base_settings.API_TOKENS else anonymous
         )
         install_error_handlers(self)
+        self.add_middleware(DatabaseScopeMiddleware, database=database)
         secured = [Depends(current_user)]
         self.include_router(processes.router, prefix="/api/processes", tags=["processes"], dependencies=secured)
         self.include_router(

@@ -56,9 +56,14 @@ class EnginePausedError(OrchestrionError):
 
 
 class StartPredicateError(OrchestrionError):
-    """A workflow's ``run_predicate`` refused to start it."""
+    """A workflow's ``run_predicate`` refused to start it; ``message`` is the predicate's reason."""
 
     status_code = 412
+
+    def __init__(self, message: str, workflow_key: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.workflow_key = workflow_key
 
 
 class WorkflowChangedError(OrchestrionError):

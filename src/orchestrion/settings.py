@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 
-def _default_database_uri() -> str:
-    return f"sqlite:///{Path.cwd() / 'orchestrion.db'}"
+def normalise_uri(uri: str) -> str:
+    """Accept plain ``postgresql://`` URIs and use psycopg 3 for them."""
+    url = make_url(uri)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+def _default_database_uri() -> SecretStr:
+    return SecretStr(f"sqlite:///{Path.cwd() / 'orchestrion.db'}")
 
 
 class AppSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    DATABASE_URI: str = _default_database_uri()
+    # A secret, as in orchestrator-core: ``app_settings.DATABASE_URI.get_secret_value()`` is the URI.
+    # ``postgresql://`` URIs are read as ``postgresql+psycopg://`` (psycopg 3).
+    DATABASE_URI: SecretStr = Field(default_factory=_default_database_uri)
     # SQLite only: NORMAL keeps every commit atomic and survives a crash of orchestrion; a power cut
     # may lose the last few commits. FULL also survives that, at a few times the cost per step.
     SQLITE_SYNCHRONOUS: Literal["OFF", "NORMAL", "FULL"] = "NORMAL"
@@ -60,6 +71,16 @@ class AppSettings(BaseSettings):
     API_TOKENS: str = ""
     HOST: str = "127.0.0.1"
     PORT: int = 8080
+
+    def database_display(self) -> str:
+        """The database URI without its password, for logs and messages."""
+        return make_url(self.DATABASE_URI.get_secret_value()).render_as_string(hide_password=True)
+
+    @field_validator("DATABASE_URI", mode="before")
+    @classmethod
+    def _psycopg(cls, value: Any) -> Any:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return normalise_uri(text) if isinstance(text, str) else value
 
 
 app_settings = AppSettings()

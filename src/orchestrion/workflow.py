@@ -29,7 +29,17 @@ from orchestrion.engine.steps import (
     step_group,
     steplens,
 )
-from orchestrion.engine.workflow import Workflow, WorkflowDefinitionError, make_workflow, workflow
+from orchestrion.engine.workflow import (
+    PredicateContext,
+    RunPredicate,
+    RunPredicateFail,
+    RunPredicatePass,
+    RunPredicateResult,
+    Workflow,
+    WorkflowDefinitionError,
+    make_workflow,
+    workflow,
+)
 
 # orchestrator-core calls the outcome type ``Process``.
 Process = Outcome
@@ -40,8 +50,13 @@ __all__ = [
     "Complete",
     "Failed",
     "Outcome",
+    "PredicateContext",
     "Process",
     "ProcessStatus",
+    "RunPredicate",
+    "RunPredicateFail",
+    "RunPredicatePass",
+    "RunPredicateResult",
     "Skipped",
     "Step",
     "StepGroup",

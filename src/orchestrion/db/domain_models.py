@@ -23,11 +23,18 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orchestrion.db.models import Base, WorkflowTable
-from orchestrion.db.types import UtcDateTime, utcnow
+from orchestrion.db.types import UtcDateTime, new_uuid, utcnow
+
+
+def _created_at() -> Mapped[datetime]:
+    """A creation time that plain SQL inserts (applications' migrations) get from the database."""
+    return mapped_column(UtcDateTime, default=utcnow, server_default=func.current_timestamp())
+
 
 product_product_blocks = Table(
     "product_product_blocks",
@@ -73,7 +80,7 @@ class ProductBlockRelationTable(Base):
 class ResourceTypeTable(Base):
     __tablename__ = "resource_types"
 
-    resource_type_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    resource_type_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4, server_default=new_uuid())
     resource_type: Mapped[str] = mapped_column(String(510), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
 
@@ -81,12 +88,12 @@ class ResourceTypeTable(Base):
 class ProductBlockTable(Base):
     __tablename__ = "product_blocks"
 
-    product_block_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    product_block_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4, server_default=new_uuid())
     name: Mapped[str] = mapped_column(String(255), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     tag: Mapped[str | None] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(255), default="active")
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = _created_at()
     end_date: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     resource_types: Mapped[list[ResourceTypeTable]] = relationship(secondary=product_block_resource_types)
@@ -102,28 +109,53 @@ class FixedInputTable(Base):
     __tablename__ = "fixed_inputs"
     __table_args__ = (UniqueConstraint("product_id", "name", name="uq_fixed_inputs_product_name"),)
 
-    fixed_input_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    fixed_input_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4, server_default=new_uuid())
     name: Mapped[str] = mapped_column(String(255))
     value: Mapped[str] = mapped_column(String(255))
     product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.product_id", ondelete="CASCADE"))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = _created_at()
 
 
 class ProductTable(Base):
     __tablename__ = "products"
 
-    product_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    product_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4, server_default=new_uuid())
     name: Mapped[str] = mapped_column(String(255), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     product_type: Mapped[str] = mapped_column(String(255))
     tag: Mapped[str] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(255), default="active")
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = _created_at()
     end_date: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     fixed_inputs: Mapped[list[FixedInputTable]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
     product_blocks: Mapped[list[ProductBlockTable]] = relationship(secondary=product_product_blocks)
     workflows: Mapped[list[WorkflowTable]] = relationship(secondary=products_workflows)
+
+    def fixed_input_value(self, name: str) -> str:
+        """The value of fixed input ``name``; ``LookupError`` when the product has none of that name."""
+        for fixed_input in self.fixed_inputs:
+            if fixed_input.name == name:
+                return fixed_input.value
+        raise LookupError(f"product {self.name!r} has no fixed input {name!r}")
+
+    def find_block_by_name(self, name: str) -> ProductBlockTable:
+        for block in self.product_blocks:
+            if block.name == name:
+                return block
+        raise LookupError(f"product {self.name!r} has no product block {name!r}")
+
+    def workflow_by_key(self, name: str) -> WorkflowTable | None:
+        return next((wf for wf in self.workflows if wf.name == name), None)
+
+    def _workflow_key(self, target: str) -> str | None:
+        return next((wf.name for wf in self.workflows if wf.target == target and wf.deleted_at is None), None)
+
+    def create_subscription_workflow_key(self) -> str | None:
+        return self._workflow_key("CREATE")
+
+    def terminate_subscription_workflow_key(self) -> str | None:
+        return self._workflow_key("TERMINATE")
 
 
 class SubscriptionTable(Base):
@@ -143,6 +175,7 @@ class SubscriptionTable(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     product: Mapped[ProductTable] = relationship()
+    instances: Mapped[list[SubscriptionInstanceTable]] = relationship(viewonly=True)
 
 
 class SubscriptionInstanceTable(Base):
@@ -164,6 +197,34 @@ class SubscriptionInstanceTable(Base):
     order_id: Mapped[int | None] = mapped_column(Integer)
 
     product_block: Mapped[ProductBlockTable] = relationship()
+    # Read-only views for application code (domain models write these rows, never the ORM):
+    subscription: Mapped[SubscriptionTable] = relationship(viewonly=True)
+    values: Mapped[list[SubscriptionInstanceValueTable]] = relationship(
+        viewonly=True, order_by="SubscriptionInstanceValueTable.order_id"
+    )
+    in_use_by: Mapped[list[SubscriptionInstanceTable]] = relationship(
+        secondary="subscription_instance_relations",
+        primaryjoin=(
+            "SubscriptionInstanceTable.subscription_instance_id == SubscriptionInstanceRelationTable.depends_on_id"
+        ),
+        secondaryjoin=(
+            "SubscriptionInstanceTable.subscription_instance_id == SubscriptionInstanceRelationTable.in_use_by_id"
+        ),
+        viewonly=True,
+    )
+    depends_on: Mapped[list[SubscriptionInstanceTable]] = relationship(
+        secondary="subscription_instance_relations",
+        primaryjoin=(
+            "SubscriptionInstanceTable.subscription_instance_id == SubscriptionInstanceRelationTable.in_use_by_id"
+        ),
+        secondaryjoin=(
+            "SubscriptionInstanceTable.subscription_instance_id == SubscriptionInstanceRelationTable.depends_on_id"
+        ),
+        viewonly=True,
+    )
+
+    def value_for_resource_type(self, name: str | None) -> SubscriptionInstanceValueTable | None:
+        return next((v for v in self.values if v.resource_type.resource_type == name), None)
 
 
 class SubscriptionInstanceValueTable(Base):
@@ -184,6 +245,9 @@ class SubscriptionInstanceValueTable(Base):
     resource_type_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("resource_types.resource_type_id"))
     value: Mapped[str | None] = mapped_column(Text)
     order_id: Mapped[int] = mapped_column(Integer, default=0)
+
+    resource_type: Mapped[ResourceTypeTable] = relationship(viewonly=True)
+    subscription_instance: Mapped[SubscriptionInstanceTable] = relationship(viewonly=True)
 
 
 class SubscriptionInstanceRelationTable(Base):
@@ -213,3 +277,5 @@ class ProcessSubscriptionTable(Base):
     process_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("processes.process_id", ondelete="CASCADE"), index=True)
     subscription_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subscriptions.subscription_id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    subscription: Mapped[SubscriptionTable] = relationship(viewonly=True)

@@ -1,26 +1,115 @@
-"""Apply the bundled Alembic migrations; the same revisions serve SQLite and PostgreSQL."""
+"""Apply the bundled Alembic migrations, alone or together with an application's own.
+
+The same revisions serve SQLite and PostgreSQL. An orchestrator-core application keeps its
+migrations (a ``data`` branch that ``depends_on`` a schema revision) in its own directory with an
+``alembic.ini``: ``orchestrion db upgrade heads`` run there applies orchestrion's schema and the
+application's revisions together, through the application's ``env.py``, as orchestrator-core's
+command does. Starting orchestrion (``init_database``) only ever brings orchestrion's own branch
+up to date, also in a database that holds an application's revisions as well.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, inspect, text
 
-from orchestrion.db import Database
+from orchestrion.db.database import Database
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+VERSIONS = MIGRATIONS / "versions"
+_SEPARATORS = {"space": " ", "newline": "\n", "os": os.pathsep, ":": ":", ";": ";"}
 
 
-def alembic_config(database: Database) -> Config:
+def alembic_config(uri: str) -> Config:
+    """Orchestrion's migrations on their own (``script_location`` is orchestrion's)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", database.uri.replace("%", "%%"))
+    config.set_main_option("sqlalchemy.url", uri.replace("%", "%%"))
     return config
 
 
-def upgrade(database: Database, revision: str = "head") -> None:
-    config = alembic_config(database)
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+def application_config(ini: str | Path) -> Config:
+    """An application's ``alembic.ini`` with orchestrion's revisions added to its version locations."""
+    config = Config(str(ini))
+    separator = _SEPARATORS.get(config.get_main_option("version_path_separator") or "space", " ")
+    locations = config.get_main_option("version_locations") or str(Path(ini).parent / "migrations" / "versions")
+    if str(VERSIONS) not in locations.split(separator):
+        config.set_main_option("version_locations", f"{locations}{separator}{VERSIONS}".replace("%", "%%"))
+    return config
+
+
+@contextmanager
+def _migration_connection(database: Database) -> Iterator[Connection]:
+    """A connection for migrations; on SQLite without foreign-key enforcement while tables are rebuilt.
+
+    SQLite can only change a column by rebuilding its table, which a foreign key pointing at the
+    table forbids; the pragma is only honoured outside a transaction, so it is set first, and the
+    keys are checked before the connection goes back to the pool.
+    """
+    with database.engine.connect() as connection:
+        if database.is_sqlite:
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            yield connection
+        finally:
+            if database.is_sqlite:
+                raw = connection.connection.dbapi_connection
+                problems = raw.execute("PRAGMA foreign_key_check").fetchall()  # type: ignore[union-attr]
+                raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+                if problems:
+                    raise RuntimeError(f"migrations left broken foreign keys: {problems[:5]}")
+
+
+def _applied(connection: Connection) -> set[str]:
+    if not inspect(connection).has_table("alembic_version"):
+        return set()
+    return set(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+def upgrade(database: Database, revision: str = "heads") -> None:
+    """Bring orchestrion's schema up to date (a no-op when it is)."""
+    config = alembic_config(database.uri)
+    script = ScriptDirectory.from_config(config)
+    ours = {r.revision for r in script.walk_revisions()}
+    with _migration_connection(database) as connection:
+        applied = _applied(connection)
+        if applied <= ours:  # only orchestrion's revisions (or none): Alembic does it all
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+            connection.commit()
+            return
+        _upgrade_own_branch(connection, script, applied & ours, database.is_sqlite)
+
+
+def _upgrade_own_branch(connection: Connection, script: ScriptDirectory, current: set[str], sqlite: bool) -> None:
+    """Run orchestrion's pending revisions where an application's revisions share the version table.
+
+    Alembic refuses to plan an upgrade while the version table names revisions it cannot find (the
+    application's); orchestrion's branch is linear, so its pending revisions are run here, in order,
+    and its row in the version table moves to the new head.
+    """
+    head = script.get_current_head()
+    start = next(iter(current), None)
+    if start == head:
+        return
+    pending = list(script.iterate_revisions(head, start))
+    context = MigrationContext.configure(connection, opts={"render_as_batch": sqlite})
+    with Operations.context(context):
+        for rev in reversed(pending):
+            rev.module.upgrade()
+    if start is None:
+        connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head})
+    else:
+        connection.execute(
+            text("UPDATE alembic_version SET version_num = :v WHERE version_num = :s"), {"v": head, "s": start}
+        )
+    connection.commit()

@@ -4,27 +4,39 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, Query, mapped_column, relationship
 
-from orchestrion.db.types import JsonColumn, UtcDateTime, utcnow
+from orchestrion.db.types import JsonColumn, UtcDateTime, UUIDType, new_uuid, utcnow
+
+
+class _QueryProperty:
+    """``Table.query``: a legacy ``Query`` on the current session (orchestrator-core's spelling)."""
+
+    def __get__(self, _instance: object, owner: type[Base]) -> Query[Any]:
+        from orchestrion.db import db
+
+        return db.session.query(owner)
 
 
 class Base(DeclarativeBase):
-    pass
+    """The metadata every table shares, the application's own tables too (``orchestrion.db.database.BaseModel``)."""
+
+    type_annotation_map = {uuid.UUID: UUIDType}
+    query: ClassVar[_QueryProperty] = _QueryProperty()
 
 
 class WorkflowTable(Base):
     __tablename__ = "workflows"
 
-    workflow_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    workflow_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4, server_default=new_uuid())
     name: Mapped[str] = mapped_column(String(255), unique=True)
     target: Mapped[str] = mapped_column(String(32))
-    description: Mapped[str] = mapped_column(Text, default="")
-    is_task: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    is_task: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, server_default=func.current_timestamp())
     deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
@@ -113,6 +125,40 @@ class EngineSettingsTable(Base):
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
-# The catalogue and subscription tables share this metadata (migrations, create_all); imported last
-# because they refer to the tables above.
-from orchestrion.db import domain_models, schedule_models  # noqa: E402, F401
+# The catalogue, subscription and scheduler tables share this metadata (migrations, create_all);
+# imported last because they refer to the tables above, and re-exported here under the names
+# orchestrator-core applications import from ``db.models``.
+from orchestrion.db.domain_models import (  # noqa: E402
+    FixedInputTable,
+    ProcessSubscriptionTable,
+    ProductBlockRelationTable,
+    ProductBlockTable,
+    ProductTable,
+    ResourceTypeTable,
+    SubscriptionInstanceRelationTable,
+    SubscriptionInstanceTable,
+    SubscriptionInstanceValueTable,
+    SubscriptionTable,
+)
+from orchestrion.db.schedule_models import SchedulerLeaderTable, ScheduleTable  # noqa: E402
+
+__all__ = [
+    "Base",
+    "EngineSettingsTable",
+    "FixedInputTable",
+    "InputStateTable",
+    "ProcessStepTable",
+    "ProcessSubscriptionTable",
+    "ProcessTable",
+    "ProductBlockRelationTable",
+    "ProductBlockTable",
+    "ProductTable",
+    "ResourceTypeTable",
+    "ScheduleTable",
+    "SchedulerLeaderTable",
+    "SubscriptionInstanceRelationTable",
+    "SubscriptionInstanceTable",
+    "SubscriptionInstanceValueTable",
+    "SubscriptionTable",
+    "WorkflowTable",
+]

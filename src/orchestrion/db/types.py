@@ -2,14 +2,60 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect
+from sqlalchemy import JSON, DateTime, Dialect, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 JsonColumn = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UUIDType(TypeDecorator[uuid.UUID]):
+    """A UUID column that also takes UUIDs given as strings, on every database.
+
+    PostgreSQL's driver accepts ``"3f1e...-..."`` for a uuid parameter; SQLite's storage of
+    SQLAlchemy's ``Uuid`` needs a ``UUID`` object. Application code (``Table.id == some_str``)
+    must not care which database it runs on, so strings are converted here, on SQLite only.
+    """
+
+    impl = Uuid
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        native = self.impl_instance.bind_processor(dialect)
+        if dialect.name != "sqlite":
+            return native
+
+        def process(value: Any) -> Any:
+            if isinstance(value, str):
+                value = uuid.UUID(value)
+            return native(value) if native is not None else value
+
+        return process
+
+
+class new_uuid(FunctionElement[uuid.UUID]):  # noqa: N801 - an SQL function, named like one
+    """A random UUID made by the database: the server default of id columns that plain SQL inserts into."""
+
+    type = Uuid()
+    inherit_cache = True
+
+
+@compiles(new_uuid, "postgresql")
+def _new_uuid_postgresql(_element: new_uuid, _compiler: SQLCompiler, **_kw: Any) -> str:
+    return "gen_random_uuid()"
+
+
+@compiles(new_uuid, "sqlite")
+def _new_uuid_sqlite(_element: new_uuid, _compiler: SQLCompiler, **_kw: Any) -> str:
+    return "lower(hex(randomblob(16)))"  # the 32 hex digits SQLAlchemy's Uuid stores on SQLite
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -14,7 +14,7 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Self, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
@@ -22,8 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from orchestrion.db.types import utcnow
 from orchestrion.domain.fields import BlockField, ValueField, classify
 from orchestrion.domain.lifecycle import ProductLifecycle, check_lifecycle_change
-from orchestrion.domain.loading import load_product, load_subscription
+from orchestrion.domain.loading import load_block, load_product, load_subscription
 from orchestrion.domain.registry import (
+    BLOCK_MODEL_REGISTRY,
     SUBSCRIPTION_MODEL_REGISTRY,
     class_for_lifecycle,
     register_base,
@@ -32,6 +33,9 @@ from orchestrion.domain.registry import (
 from orchestrion.domain.relations import block_depends_on_ids, block_in_use_by_ids, in_use_by_instance_ids
 from orchestrion.domain.saving import save_subscription
 from orchestrion.types import SubscriptionLifecycle
+
+if TYPE_CHECKING:
+    from orchestrion.db.domain_models import SubscriptionInstanceTable, SubscriptionTable
 
 __all__ = ["IncompatibleModelError", "ProductBlockModel", "ProductLifecycle", "ProductModel", "SubscriptionModel"]
 
@@ -82,6 +86,24 @@ class DomainModel(BaseModel):
     @classmethod
     def _family(cls) -> type[DomainModel]:
         return cls.__base_type__ or cls
+
+    @classmethod
+    def _check_serves(cls, status: SubscriptionLifecycle) -> None:
+        """Refuse a status whose class is not ``cls`` or a base of it (orchestrator-core's rule).
+
+        ``Node(NodeProvisioning)`` serves a provisioning subscription (its data must then satisfy
+        ``Node``); ``NodeProvisioning`` cannot serve an active one. A status no class of the family
+        is registered for is served by the family's base class, so by every class of the family.
+        The base class itself (lenient by design) serves every status.
+        """
+        if cls is cls._family():
+            return
+        needed = class_for_lifecycle(cls._family(), status)
+        if not issubclass(cls, needed):
+            raise IncompatibleModelError(
+                f"{cls.__name__} cannot hold a {status.value} subscription: that status needs {needed.__name__} "
+                f"(or a class derived from it)"
+            )
 
     @classmethod
     def _fields(cls) -> FieldSpecs:
@@ -162,6 +184,7 @@ class ProductBlockModel(DomainModel):
             cls.__base_type__ = cls
             cls.__lifecycle__ = ()
             register_base(cls)
+            BLOCK_MODEL_REGISTRY[product_block_name] = cls
         cls._register_lifecycles(lifecycle)
 
     @field_validator("name", mode="before")
@@ -183,6 +206,67 @@ class ProductBlockModel(DomainModel):
     def depends_on_ids(self) -> list[UUID]:
         """Instance ids of the stored blocks this block holds."""
         return block_depends_on_ids(self.subscription_instance_id)
+
+    @classmethod
+    def from_db(
+        cls,
+        subscription_instance_id: UUID | str | None = None,
+        subscription_instance: SubscriptionInstanceTable | None = None,
+        status: SubscriptionLifecycle | str | None = None,
+    ) -> Self:
+        """A stored block on its own, by instance id (or row), as the class for its owner's status.
+
+        On ``ProductBlockModel`` itself the block's name picks the family; on a block class the
+        status must be one the class serves (see ``SubscriptionModel.from_subscription``).
+        """
+        if subscription_instance is not None:
+            subscription_instance_id = subscription_instance.subscription_instance_id
+        if subscription_instance_id is None:
+            raise TypeError("from_db needs a subscription_instance_id or a subscription_instance")
+        return load_block(cls, subscription_instance_id, status)
+
+    @classmethod
+    def model_class_for(cls, block_name: str, status: SubscriptionLifecycle | str) -> type[ProductBlockModel]:
+        """The class to load a stored block of this name with, for its owner's ``status``."""
+        status = SubscriptionLifecycle(status)
+        if cls.__base_type__ is None:
+            family = BLOCK_MODEL_REGISTRY.get(block_name)
+            if family is None:
+                raise LookupError(f"no domain model is registered for product block {block_name!r}")
+            found = class_for_lifecycle(family, status)
+            assert issubclass(found, ProductBlockModel)
+            return found
+        if cls.__product_block_name__ != block_name:
+            raise IncompatibleModelError(
+                f"{cls.__name__} models {cls.__product_block_name__!r} blocks, not {block_name!r}"
+            )
+        cls._check_serves(status)
+        return cls
+
+    @property
+    def db_model(self) -> SubscriptionInstanceTable | None:
+        """This block's row, in the current session (the step's, or the scope's: see ``db.session``)."""
+        from orchestrion.db import SubscriptionInstanceTable, db
+
+        return db.session.get(SubscriptionInstanceTable, self.subscription_instance_id)
+
+    @property
+    def subscription(self) -> SubscriptionTable | None:
+        """The subscription that owns this block (its row), None while the block is not stored."""
+        row = self.db_model
+        return row.subscription if row is not None else None
+
+    @property
+    def in_use_by(self) -> list[SubscriptionInstanceTable]:
+        """The stored blocks (rows, in any subscription) that hold this block."""
+        row = self.db_model
+        return list(row.in_use_by) if row is not None else []
+
+    @property
+    def depends_on(self) -> list[SubscriptionInstanceTable]:
+        """The stored blocks (rows) this block holds."""
+        row = self.db_model
+        return list(row.depends_on) if row is not None else []
 
 
 class SubscriptionModel(DomainModel):
@@ -247,7 +331,8 @@ class SubscriptionModel(DomainModel):
         """The class to load a subscription of this product and status with, called on ``cls``.
 
         On ``SubscriptionModel`` itself the registry decides; on a concrete class the product must
-        be of its family and the status one it serves (a base class serves every status).
+        be of its family and the status one it serves: the class registered for the status, or a
+        class derived from it (``_check_serves``).
         """
         status = SubscriptionLifecycle(status)
         registered = SUBSCRIPTION_MODEL_REGISTRY.get(product_name)
@@ -261,9 +346,7 @@ class SubscriptionModel(DomainModel):
             raise IncompatibleModelError(
                 f"{cls.__name__} does not model product {product_name!r} ({registered.__name__} does)"
             )
-        if cls.__lifecycle__ and status not in cls.__lifecycle__:
-            served = ", ".join(s.value for s in cls.__lifecycle__)
-            raise IncompatibleModelError(f"{cls.__name__} models {served} subscriptions, not {status.value} ones")
+        cls._check_serves(status)
         return cls
 
     @classmethod
@@ -318,7 +401,7 @@ class SubscriptionModel(DomainModel):
         target = cast(type[SubscriptionModel], class_for_lifecycle(type(other)._family(), status))
         if other._snapshot is not None and other._snapshot.stored:
             check_lifecycle_change(other.subscription_id, status)
-        data = other.model_dump()
+        data = other.model_dump(exclude_computed_fields=True)  # computed fields are derived, not moved
         data["status"] = status
         if status is SubscriptionLifecycle.ACTIVE and data["start_date"] is None:
             data["start_date"] = utcnow()
@@ -337,13 +420,13 @@ class SubscriptionModel(DomainModel):
 
     def save(self) -> None:
         """Write what changed since load through the current step's session (no commit)."""
-        cls = type(self)
-        if cls.__lifecycle__ and self.status not in cls.__lifecycle__:
+        try:
+            type(self)._check_serves(self.status)
+        except IncompatibleModelError as e:
             # Only from_other_lifecycle validates data for a new status; a bare status change would skip that.
             raise IncompatibleModelError(
-                f"{cls.__name__} cannot be saved with status {self.status.value}; "
-                f"use SubscriptionModel.from_other_lifecycle to change the status"
-            )
+                f"{e}; use SubscriptionModel.from_other_lifecycle to change the status"
+            ) from None
         save_subscription(self)
 
     def in_use_by_ids(self) -> list[UUID]:

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
-from sqlalchemy import CTE, Row, select
+from sqlalchemy import CTE, ColumnElement, Row, select
+from sqlalchemy.orm import Session
 
 from orchestrion.db.domain_models import (
     FixedInputTable,
@@ -30,11 +31,13 @@ from orchestrion.db.domain_models import (
 from orchestrion.domain.fields import BlockField
 from orchestrion.domain.sessions import as_uuid, reading
 from orchestrion.domain.snapshot import SUBSCRIPTION_COLUMNS, InstanceState, Snapshot
+from orchestrion.types import SubscriptionLifecycle
 
 if TYPE_CHECKING:
     from orchestrion.domain.base import ProductBlockModel, ProductModel, SubscriptionModel
 
 M = TypeVar("M", bound="SubscriptionModel")
+B = TypeVar("B", bound="ProductBlockModel")
 
 _I = SubscriptionInstanceTable
 _V = SubscriptionInstanceValueTable
@@ -46,6 +49,12 @@ class SubscriptionNotFoundError(LookupError):
     def __init__(self, subscription_id: UUID) -> None:
         self.subscription_id = subscription_id
         super().__init__(f"Subscription {subscription_id} not found")
+
+
+class BlockNotFoundError(LookupError):
+    def __init__(self, instance_id: UUID) -> None:
+        self.instance_id = instance_id
+        super().__init__(f"Product block instance {instance_id} not found")
 
 
 class ProductNotFoundError(LookupError):
@@ -75,11 +84,21 @@ def load_product(product_id: UUID | str) -> tuple[ProductModel, dict[str, str]]:
     return _product_model(row), {name: value for name, value in fixed_inputs}
 
 
-def reachable_instances(subscription_id: UUID) -> CTE:
-    """Ids of the subscription's instances and of every instance they use, directly or not."""
-    reach = select(_I.subscription_instance_id.label("id")).where(_I.subscription_id == subscription_id)
+def reachable(start: ColumnElement[bool]) -> CTE:
+    """Ids of the instances matching ``start`` and of every instance they use, directly or not."""
+    reach = select(_I.subscription_instance_id.label("id")).where(start)
     cte = reach.cte("reach", recursive=True)
     return cte.union(select(_R.depends_on_id).join(cte, _R.in_use_by_id == cte.c.id))
+
+
+def stored_status(subscription_id: UUID) -> SubscriptionLifecycle:
+    with reading() as session:
+        status = session.scalar(
+            select(SubscriptionTable.status).where(SubscriptionTable.subscription_id == subscription_id)
+        )
+    if status is None:
+        raise SubscriptionNotFoundError(subscription_id)
+    return SubscriptionLifecycle(status)
 
 
 def load_subscription(cls: type[M], subscription_id: UUID | str) -> M:
@@ -101,38 +120,7 @@ def load_subscription(cls: type[M], subscription_id: UUID | str) -> M:
                 FixedInputTable.product_id == row.product_product_id
             )
         ).all()
-        reach = reachable_instances(sid)
-        instances = session.execute(
-            select(
-                _I.subscription_instance_id,
-                _I.subscription_id,
-                _I.label,
-                _I.domain_model_attr,
-                _I.order_id,
-                ProductBlockTable.name,
-                ProductBlockTable.product_block_id,
-            )
-            .join(reach, reach.c.id == _I.subscription_instance_id)
-            .join(ProductBlockTable, ProductBlockTable.product_block_id == _I.product_block_id)
-        ).all()
-        values = session.execute(
-            select(
-                _V.subscription_instance_id,
-                ResourceTypeTable.resource_type,
-                ResourceTypeTable.resource_type_id,
-                _V.order_id,
-                _V.value,
-            )
-            .join(ResourceTypeTable, ResourceTypeTable.resource_type_id == _V.resource_type_id)
-            .where(_V.subscription_instance_id.in_(select(reach.c.id)))
-            .order_by(_V.order_id)
-        ).all()
-        relations = session.execute(
-            select(_R.in_use_by_id, _R.domain_model_attr, _R.order_id, _R.depends_on_id)
-            .where(_R.in_use_by_id.in_(select(reach.c.id)))
-            .order_by(_R.order_id)
-        ).all()
-    tree = _Tree(sid, instances, values, relations)
+        tree = _read_tree(session, sid, reachable(_I.subscription_id == sid))
     data: dict[str, Any] = {name: getattr(row, name) for name in SUBSCRIPTION_COLUMNS}
     data |= {"subscription_id": sid, "version": row.version, "product": _product_model(row, "product_")}
     fixed = {name: value for name, value in fixed_inputs}
@@ -150,6 +138,58 @@ def load_subscription(cls: type[M], subscription_id: UUID | str) -> M:
     model._snapshot = snapshot
     assert isinstance(model, cls)
     return model
+
+
+def _read_tree(session: Session, owner: UUID, reach: CTE) -> _Tree:
+    """The instances in ``reach`` with their values and relations: three queries."""
+    instances = session.execute(
+        select(
+            _I.subscription_instance_id,
+            _I.subscription_id,
+            _I.label,
+            _I.domain_model_attr,
+            _I.order_id,
+            ProductBlockTable.name,
+            ProductBlockTable.product_block_id,
+        )
+        .join(reach, reach.c.id == _I.subscription_instance_id)
+        .join(ProductBlockTable, ProductBlockTable.product_block_id == _I.product_block_id)
+    ).all()
+    values = session.execute(
+        select(
+            _V.subscription_instance_id,
+            ResourceTypeTable.resource_type,
+            ResourceTypeTable.resource_type_id,
+            _V.order_id,
+            _V.value,
+        )
+        .join(ResourceTypeTable, ResourceTypeTable.resource_type_id == _V.resource_type_id)
+        .where(_V.subscription_instance_id.in_(select(reach.c.id)))
+        .order_by(_V.order_id)
+    ).all()
+    relations = session.execute(
+        select(_R.in_use_by_id, _R.domain_model_attr, _R.order_id, _R.depends_on_id)
+        .where(_R.in_use_by_id.in_(select(reach.c.id)))
+        .order_by(_R.order_id)
+    ).all()
+    return _Tree(owner, instances, values, relations)
+
+
+def load_block(cls: type[B], instance_id: UUID | str, status: SubscriptionLifecycle | str | None) -> B:
+    """One stored block (and the blocks it holds), without its subscription: four queries."""
+    iid = as_uuid(instance_id)
+    with reading() as session:
+        owner = session.execute(
+            select(_I.subscription_id, SubscriptionTable.status, ProductBlockTable.name)
+            .join(SubscriptionTable, SubscriptionTable.subscription_id == _I.subscription_id)
+            .join(ProductBlockTable, ProductBlockTable.product_block_id == _I.product_block_id)
+            .where(_I.subscription_instance_id == iid)
+        ).one_or_none()
+        if owner is None:
+            raise BlockNotFoundError(iid)
+        tree = _read_tree(session, owner.subscription_id, reachable(_I.subscription_instance_id == iid))
+    block_cls = cls.model_class_for(owner.name, status or owner.status)
+    return cast(B, tree.build(block_cls, iid, ()))
 
 
 @dataclass
@@ -193,8 +233,13 @@ class _Tree:
             raise ValueError(
                 f"block {instance_id} in field {spec.name!r} is a {row.name!r} block; the model accepts {accepted}"
             )
+        return self.build(cls, instance_id, path)
+
+    def build(self, cls: type[B], instance_id: UUID, path: tuple[UUID, ...]) -> B:
+        """The stored block ``instance_id`` as ``cls``, its nested blocks as their fields ask."""
+        row = self.instances[instance_id]
         if (cls, instance_id) in self.built:
-            return self.built[(cls, instance_id)]
+            return cast(B, self.built[(cls, instance_id)])
         if instance_id in path:
             raise ValueError(f"block {instance_id} contains itself; blocks must form a tree")
         own = row.subscription_id == self.owner

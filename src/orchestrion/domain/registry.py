@@ -13,6 +13,8 @@ from typing import Any
 from orchestrion.types import SubscriptionLifecycle
 
 SUBSCRIPTION_MODEL_REGISTRY: dict[str, Any] = {}
+# product block name -> the base class of its family (``product_block_name=...``)
+BLOCK_MODEL_REGISTRY: dict[str, type] = {}
 
 # (base class, status) -> the class for that status; (base class, None) -> the base class itself
 _LIFECYCLE_CLASSES: dict[tuple[type, SubscriptionLifecycle | None], type] = {}

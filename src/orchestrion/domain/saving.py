@@ -17,7 +17,7 @@ from uuid import UUID
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from orchestrion import db
+from orchestrion.db import db
 from orchestrion.db.domain_models import (
     ProductBlockTable,
     ResourceTypeTable,
@@ -46,7 +46,7 @@ class BlockInUseError(ValueError):
 
 
 def save_subscription(model: SubscriptionModel) -> None:
-    session = db.session()
+    session = db.session  # the step's transaction; outside a step the scope's session, committed by its owner
     session.flush()  # ORM objects the step added (catalogue rows, say) must exist before our rows refer to them
     snapshot: Snapshot = model._snapshot or Snapshot()
     old, new = snapshot.rows, rows_of(model)

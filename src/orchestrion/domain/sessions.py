@@ -1,4 +1,4 @@
-"""Where domain code reads from: the running step's transaction when there is one, else a read session."""
+"""Where domain code reads from: the running step's transaction, else the current scope's session, else a fresh one."""
 
 from __future__ import annotations
 
@@ -8,19 +8,21 @@ from uuid import UUID
 
 from sqlalchemy.orm import Session
 
-from orchestrion import db
+from orchestrion.db import get_database
+from orchestrion.db.sessions import in_scope, transaction_session
 
 
 @contextmanager
 def reading() -> Iterator[Session]:
-    """Inside a step, reads see the step's own uncommitted writes; elsewhere (the API) a fresh session."""
-    try:
-        current = db.session()
-    except RuntimeError:
-        with db.get_database().read() as fresh:
+    """Inside a step, reads see the step's own uncommitted writes; in a scope (a request, a form), the
+    scope's session; elsewhere a fresh session, so a script never reads through a stale transaction."""
+    if (current := transaction_session()) is not None:
+        yield current
+    elif in_scope():
+        yield get_database().scoped()
+    else:
+        with get_database().read() as fresh:
             yield fresh
-        return
-    yield current
 
 
 def as_uuid(value: UUID | str) -> UUID:

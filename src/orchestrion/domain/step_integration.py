@@ -16,7 +16,11 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+from pydantic import ValidationError
+
 from orchestrion.domain.base import IncompatibleModelError, SubscriptionModel
+from orchestrion.domain.loading import stored_status
+from orchestrion.domain.registry import class_for_lifecycle
 from orchestrion.domain.sessions import as_uuid
 
 
@@ -49,16 +53,17 @@ def _loader_for(classes: list[type[SubscriptionModel]]) -> Callable[[Any], Subsc
     if len(classes) == 1:
         (cls,) = classes
         return lambda value: cls.from_subscription(subscription_id_of(value))
-    # Lifecycle classes before base classes: the first class that serves the status loads it.
-    ordered = sorted(classes, key=lambda c: not c.__lifecycle__)
 
     def load(value: Any) -> SubscriptionModel:
+        # The class registered for the subscription's status first, then any other that serves it.
         subscription_id = subscription_id_of(value)
+        status = stored_status(subscription_id)
+        ordered = sorted(classes, key=lambda c: class_for_lifecycle(c._family(), status) is not c)
         refusals = []
         for cls in ordered:
             try:
                 return cls.from_subscription(subscription_id)
-            except IncompatibleModelError as e:
+            except (IncompatibleModelError, ValidationError) as e:
                 refusals.append(str(e))
         raise IncompatibleModelError("; ".join(refusals))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -37,7 +38,7 @@ class Workflow:
         initial_input_form: Callable[..., Any] | None = None,
         authorize_callback: Callable[..., Any] | None = None,
         retry_auth_callback: Callable[..., Any] | None = None,
-        run_predicate: Callable[..., Any] | None = None,
+        run_predicate: RunPredicate | None = None,
     ) -> None:
         if not isinstance(steps, StepList):
             raise WorkflowDefinitionError(f"workflow {name!r} must return a StepList (init >> ... >> done)")
@@ -142,7 +143,7 @@ def make_workflow(
     steps: StepList,
     authorize_callback: Callable[..., Any] | None = None,
     retry_auth_callback: Callable[..., Any] | None = None,
-    run_predicate: Callable[..., Any] | None = None,
+    run_predicate: RunPredicate | None = None,
 ) -> Workflow:
     wf = Workflow(
         f.__name__,
@@ -165,7 +166,7 @@ def workflow(
     target: Target = Target.SYSTEM,
     authorize_callback: Callable[..., Any] | None = None,
     retry_auth_callback: Callable[..., Any] | None = None,
-    run_predicate: Callable[..., Any] | None = None,
+    run_predicate: RunPredicate | None = None,
 ) -> Callable[[Callable[[], StepList]], Workflow]:
     """Turn a function returning ``init >> ... >> done`` into a workflow. The function runs once, now."""
 
@@ -179,16 +180,31 @@ def workflow(
     return decorator
 
 
+@dataclass(frozen=True)
 class PredicateContext:
     """What a workflow's ``run_predicate`` is told when someone asks to start it."""
 
-    def __init__(self, workflow: Workflow, workflow_key: str) -> None:
-        self.workflow = workflow
-        self.workflow_key = workflow_key
+    workflow: Workflow
+    workflow_key: str
 
 
+@dataclass(frozen=True)
+class RunPredicatePass:
+    """Returned by a ``run_predicate`` to allow the start."""
+
+    def __bool__(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
 class RunPredicateFail:
-    """Returned by a ``run_predicate`` to refuse a start with a reason; any other truthy answer allows it."""
+    """Returned by a ``run_predicate`` to refuse the start; ``message`` is the reason the caller is given."""
 
-    def __init__(self, message: str) -> None:
-        self.message = message
+    message: str
+
+    def __bool__(self) -> bool:
+        return False
+
+
+RunPredicateResult = RunPredicatePass | RunPredicateFail
+RunPredicate = Callable[[PredicateContext], RunPredicateResult | bool]

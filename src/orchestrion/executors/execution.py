@@ -12,6 +12,7 @@ import structlog
 
 from orchestrion import metrics
 from orchestrion.db import get_database
+from orchestrion.db.sessions import database_scope
 from orchestrion.engine.outcomes import Outcome
 from orchestrion.engine.runner import StepRecord, run
 from orchestrion.engine.workflow import Path, Workflow
@@ -87,7 +88,8 @@ def execute_process(
         journal = _ObservedJournal(DbJournal(db, claim, should_stop=should_stop), wf, claim.cursor)
         structlog.contextvars.bind_contextvars(process_id=str(process_id), workflow=wf.name)
         try:
-            return run(wf, claim.cursor, claim.state, journal, is_task=claim.is_task)
+            with database_scope(db):  # db.session outside the steps' own transactions (hooks, user code)
+                return run(wf, claim.cursor, claim.state, journal, is_task=claim.is_task)
         finally:
             structlog.contextvars.unbind_contextvars("process_id", "workflow", "step")
     except Exception:

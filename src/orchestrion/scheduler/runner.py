@@ -18,6 +18,7 @@ import structlog
 
 from orchestrion.db import Database, get_database
 from orchestrion.db.types import utcnow
+from orchestrion.errors import StartPredicateError
 from orchestrion.scheduler import schedules
 from orchestrion.scheduler.leader import LeaderLease
 from orchestrion.scheduler.schedules import Schedule
@@ -41,22 +42,26 @@ class Fired:
     skipped: bool = False
 
 
-def start_task(schedule: Schedule) -> tuple[uuid.UUID | None, str | None]:
+def start_task(schedule: Schedule) -> tuple[uuid.UUID | None, Exception | None]:
     """Start the schedule's task; the process id, or why it was not started (never raises)."""
     from orchestrion.services.processes import start_process
 
     try:
         return start_process(schedule.workflow_name, schedule.user_inputs, user=SCHEDULER_USER), None
     except Exception as e:  # a run predicate, a paused engine, a form that no longer fits: recorded, not fatal
-        return None, f"{type(e).__name__}: {e}"
+        return None, e
+
+
+def _reason(error: Exception | None) -> str | None:
+    return f"{type(error).__name__}: {error}" if error is not None else None
 
 
 def run_now(db: Database, key: uuid.UUID | str, now: datetime) -> Fired:
     """Start a schedule's task at once, outside its timetable and without leading (``scheduler force``)."""
     schedule = schedules.get_schedule(db, key)
     process_id, error = start_task(schedule)
-    schedules.record_start(db, schedule.schedule_id, process_id, error, ran_at=now)
-    return Fired(schedule.name, process_id, error)
+    schedules.record_start(db, schedule.schedule_id, process_id, _reason(error), ran_at=now)
+    return Fired(schedule.name, process_id, _reason(error))
 
 
 class Scheduler:
@@ -134,12 +139,14 @@ class Scheduler:
             log.info("Missed run skipped (misfire policy 'skip')", next_run_at=decision.next_run_at.isoformat())
             return Fired(schedule.name, skipped=True)
         process_id, error = start_task(schedule)
-        schedules.record_start(self.db, schedule.schedule_id, process_id, error)
-        if error is not None:
-            log.warning("Scheduled task not started", reason=error)
+        schedules.record_start(self.db, schedule.schedule_id, process_id, _reason(error))
+        if isinstance(error, StartPredicateError):  # the normal "nothing to do" of a periodic task
+            log.debug("Scheduled task skipped: its run predicate refused", reason=error.message)
+        elif error is not None:
+            log.warning("Scheduled task not started", reason=_reason(error))
         else:
             log.info("Scheduled task started", process_id=str(process_id), missed=decision.missed)
-        return Fired(schedule.name, process_id, error)
+        return Fired(schedule.name, process_id, _reason(error))
 
     # --- the loop ------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import Any
 from orchestrion.auth import Action, authorize
 from orchestrion.db import get_database
 from orchestrion.db.models import ProcessTable
+from orchestrion.db.sessions import database_scope
 from orchestrion.engine.outcomes import Success
 from orchestrion.engine.runner import make_record, utcnow
 from orchestrion.engine.serialization import StateSerializationError, roundtrip
@@ -65,13 +66,14 @@ def _check_not_paused() -> None:
 
 
 def _check_predicate(wf: Workflow, key: str) -> None:
+    """Ask the workflow's ``run_predicate``; a ``RunPredicateFail`` (or a falsy answer) refuses the start."""
     if wf.run_predicate is None:
         return
     verdict = wf.run_predicate(PredicateContext(wf, key))
     if isinstance(verdict, RunPredicateFail):
-        raise StartPredicateError(verdict.message)
-    if verdict is False:
-        raise StartPredicateError(f"Workflow {key!r} cannot be started now")
+        raise StartPredicateError(verdict.message, workflow_key=key)
+    if not verdict:
+        raise StartPredicateError(f"Workflow {key!r} cannot be started now", workflow_key=key)
 
 
 def _local_claim() -> tuple[str | None, timedelta]:
@@ -100,9 +102,10 @@ def start_process(
         "workflow_name": workflow_key,
         "workflow_target": wf.target,
     }
-    user_input = post_form(wf.initial_input_form, dict(system), [{}] if user_inputs is None else user_inputs)
-    state, _ = _storable({**user_input, **system})
-    user_input, _ = _storable(user_input)
+    with database_scope(get_database()):  # the form's db.session, and its computed fields' while stored
+        user_input = post_form(wf.initial_input_form, dict(system), [{}] if user_inputs is None else user_inputs)
+        state, _ = _storable({**user_input, **system})
+        user_input, _ = _storable(user_input)
     worker_id, lease = _local_claim()
     claim = process_store.create_process(get_database(), wf, state, user_input, user, worker_id=worker_id, lease=lease)
     get_executor().submit(process_id, claim if worker_id else None, is_task=wf.is_task)
@@ -166,7 +169,8 @@ def resume_process(
     user_input: State = {}
     if status == ProcessStatus.SUSPENDED:
         view = step.get(p.state) if isinstance(step, LensStep) else p.state  # a focussed step sees its part
-        user_input, _ = _storable(post_form(step.form, view, user_inputs or [{}]))
+        with database_scope(get_database()):
+            user_input, _ = _storable(post_form(step.form, view, user_inputs or [{}]))
     if status in (ProcessStatus.SUSPENDED, ProcessStatus.AWAITING_CALLBACK):
         if isinstance(step, LensStep):
             merged = step.set(p.state, _deep_merge(step.get(p.state), user_input))

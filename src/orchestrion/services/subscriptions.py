@@ -1,21 +1,32 @@
-"""Which workflows may run on a subscription, and why not; the in-sync lock.
+"""Subscriptions as rows: which workflows may run on one and why not, the in-sync lock, and look-ups.
 
 The in-sync flag is the subscription's lock. Taking it is one conditional ``UPDATE ... WHERE
 insync`` in the step's transaction, so of two processes that try at the same moment exactly one
 succeeds (on PostgreSQL the second waits for the first's row lock and then finds it taken).
+
+The functions after the lock are orchestrator-core's helpers for application code
+(``get_subscription``, ``find_values_for_resource_types``, ...); they work through ``db.session``.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from orchestrion.db import db
 from orchestrion.db.domain_models import (
     ProcessSubscriptionTable,
+    ResourceTypeTable,
+    SubscriptionInstanceTable,
+    SubscriptionInstanceValueTable,
     SubscriptionTable,
     products_workflows,
 )
@@ -144,3 +155,101 @@ def open_processes(session: Session, subscription_id: uuid.UUID) -> list[uuid.UU
             )
         ).scalars()
     )
+
+
+# --- orchestrator-core's helpers for application code -----------------------------------------
+
+T = TypeVar("T", bound=SubscriptionTable)
+
+
+def get_subscription(
+    subscription_id: uuid.UUID | str,
+    for_update: bool = False,
+    model: type[T] = SubscriptionTable,  # type: ignore[assignment]
+) -> T:
+    """The subscription's row; ``ValueError`` when there is none (or the id is not one)."""
+    try:
+        found = db.session.get(model, uuid.UUID(str(subscription_id)), with_for_update=for_update)
+    except (SQLAlchemyError, ValueError) as e:
+        raise ValueError(f"Invalid subscription id {subscription_id!r}") from e
+    if found is None:
+        raise ValueError(f"Subscription with {subscription_id} does not exist in the database")
+    return found
+
+
+def update_subscription(subscription_id: uuid.UUID | str, **attrs: Any) -> SubscriptionTable:
+    """Set columns of the subscription's row (in the current session; its owner commits)."""
+    subscription: SubscriptionTable = get_subscription(subscription_id, for_update=True)
+    for key, value in attrs.items():
+        setattr(subscription, key, value)
+    return subscription
+
+
+def update_subscription_status(subscription_id: uuid.UUID | str, status: str) -> SubscriptionTable:
+    return update_subscription(subscription_id, status=SubscriptionLifecycle(status).value)
+
+
+def update_subscription_description(subscription_id: uuid.UUID | str, description: str) -> SubscriptionTable:
+    return update_subscription(subscription_id, description=description)
+
+
+def activate_subscription(subscription_id: uuid.UUID | str) -> SubscriptionTable:
+    return update_subscription(subscription_id, status=ACTIVE.value, start_date=datetime.now(UTC), insync=True)
+
+
+def provision_subscription(subscription_id: uuid.UUID | str) -> SubscriptionTable:
+    return update_subscription(subscription_id, status=SubscriptionLifecycle.PROVISIONING.value, insync=True)
+
+
+def migrate_subscription(subscription_id: uuid.UUID | str) -> SubscriptionTable:
+    return update_subscription(subscription_id, status=SubscriptionLifecycle.MIGRATING.value, insync=False)
+
+
+def terminate_subscription(subscription_id: uuid.UUID | str) -> SubscriptionTable:
+    terminated = SubscriptionLifecycle.TERMINATED.value
+    return update_subscription(subscription_id, status=terminated, end_date=datetime.now(UTC))
+
+
+def retrieve_subscription_by_subscription_instance_value(
+    resource_type: str, value: str, sub_status: Sequence[str] = ("provisioning", "active")
+) -> SubscriptionTable | None:
+    """The one subscription (in ``sub_status``) with a block whose ``resource_type`` holds ``value``."""
+    query = (
+        select(SubscriptionTable)
+        .join(SubscriptionInstanceTable, SubscriptionInstanceTable.subscription_id == SubscriptionTable.subscription_id)
+        .join(SubscriptionInstanceValueTable)
+        .join(ResourceTypeTable)
+        .where(
+            SubscriptionInstanceValueTable.value == value,
+            ResourceTypeTable.resource_type == resource_type,
+            SubscriptionTable.status.in_(list(sub_status)),
+        )
+        .distinct()
+    )
+    return db.session.scalars(query).one_or_none()
+
+
+def find_values_for_resource_types(
+    subscription_id: uuid.UUID | str, resource_types: Sequence[str], strict: bool = True
+) -> dict[str, list[str | None]]:
+    """The subscription's values per resource type, in one query; lists line up across types by block.
+
+    ``strict``: a requested resource type the subscription has no value for raises ``ValueError``.
+    """
+    query = (
+        select(ResourceTypeTable.resource_type, SubscriptionInstanceValueTable.value)
+        .select_from(SubscriptionInstanceValueTable)
+        .join(ResourceTypeTable)
+        .join(SubscriptionInstanceTable)
+        .where(
+            SubscriptionInstanceTable.subscription_id == uuid.UUID(str(subscription_id)),
+            ResourceTypeTable.resource_type.in_(list(resource_types)),
+        )
+        .order_by(SubscriptionInstanceTable.subscription_instance_id, SubscriptionInstanceValueTable.order_id)
+    )
+    found: dict[str, list[str | None]] = defaultdict(list)
+    for resource_type, value in db.session.execute(query):
+        found[resource_type].append(value)
+    if strict and (missing := set(resource_types) - set(found)):
+        raise ValueError(f"Could not find requested resource types: {', '.join(sorted(missing))}")
+    return found

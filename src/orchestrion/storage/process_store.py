@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orchestrion import retry
-from orchestrion.db import Database, FastStatement, RawConnection, RawJSON, RawTransaction, StepSession, bind_session
+from orchestrion.db.database import Database, RawJSON
 from orchestrion.db.models import (
     EngineSettingsTable,
     InputStateTable,
@@ -32,6 +32,8 @@ from orchestrion.db.models import (
     ProcessTable,
     WorkflowTable,
 )
+from orchestrion.db.sessions import StepSession, bind_session
+from orchestrion.db.statements import FastStatement, RawConnection, RawTransaction
 from orchestrion.engine.runner import CheckpointRejectedError, StepRecord, utcnow
 from orchestrion.engine.serialization import dumps
 from orchestrion.engine.status import IN_FLIGHT_STATUSES, TERMINAL_STATUSES, ProcessStatus, StepStatus

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrion.errors import StartPredicateError
+
+__all__ = ["ApiUnavailableError", "InconsistentDataError", "ProcessFailureError", "StartPredicateError"]
+
 
 class ProcessFailureError(Exception):
     """Fail the step with a message and structured ``details`` that are recorded with the failure."""

@@ -18,7 +18,7 @@ from orchestrion.db import get_database
 from orchestrion.db.domain_models import ProductTable, SubscriptionTable, products_workflows
 from orchestrion.db.models import WorkflowTable
 from orchestrion.engine.steps import Step, StepList, done, init, step
-from orchestrion.engine.workflow import Workflow, make_workflow
+from orchestrion.engine.workflow import RunPredicate, Workflow, make_workflow
 from orchestrion.errors import OrchestrionError
 from orchestrion.forms import FormPage
 from orchestrion.forms.generators import state_form
@@ -153,20 +153,28 @@ def _decorator(
     build: Callable[[StepList], StepList],
     authorize_callback: Callable[..., Any] | None,
     retry_auth_callback: Callable[..., Any] | None,
+    run_predicate: RunPredicate | None,
 ) -> Callable[[Callable[[], StepList]], Workflow]:
     def decorator(f: Callable[[], StepList]) -> Workflow:
-        return make_workflow(f, description, form, target, build(f()), authorize_callback, retry_auth_callback)
+        return make_workflow(
+            f, description, form, target, build(f()), authorize_callback, retry_auth_callback, run_predicate
+        )
 
     return decorator
 
 
+# ``description`` is optional on every decorator, as in orchestrator-core 5: descriptions live in
+# the database (the catalogue or the API sets them); the code's is the fallback.
+
+
 def create_workflow(
-    description: str,
+    description: str = "",
     initial_input_form: FormFunc | None = None,
     status: SubscriptionLifecycle = SubscriptionLifecycle.ACTIVE,
     additional_steps: StepList | None = None,
     authorize_callback: Callable[..., Any] | None = None,
     retry_auth_callback: Callable[..., Any] | None = None,
+    run_predicate: RunPredicate | None = None,
 ) -> Callable[[Callable[[], StepList]], Workflow]:
     """A CREATE workflow: ``init >> <yours> >> set_status(status) >> resync >> done``; page 1 picks the product."""
     return _decorator(
@@ -176,15 +184,17 @@ def create_workflow(
         lambda steps: init >> steps >> _steps(additional_steps) >> set_status(status) >> resync >> done,
         authorize_callback,
         retry_auth_callback,
+        run_predicate,
     )
 
 
 def modify_workflow(
-    description: str,
+    description: str = "",
     initial_input_form: FormFunc | None = None,
     additional_steps: StepList | None = None,
     authorize_callback: Callable[..., Any] | None = None,
     retry_auth_callback: Callable[..., Any] | None = None,
+    run_predicate: RunPredicate | None = None,
 ) -> Callable[[Callable[[], StepList]], Workflow]:
     """A MODIFY workflow: link, lock, your steps, unlock; page 1 picks an active, in-sync subscription."""
     return _decorator(
@@ -194,15 +204,17 @@ def modify_workflow(
         lambda steps: _on_subscription(unsync, steps, _steps(additional_steps)),
         authorize_callback,
         retry_auth_callback,
+        run_predicate,
     )
 
 
 def terminate_workflow(
-    description: str,
+    description: str = "",
     initial_input_form: FormFunc | None = None,
     additional_steps: StepList | None = None,
     authorize_callback: Callable[..., Any] | None = None,
     retry_auth_callback: Callable[..., Any] | None = None,
+    run_predicate: RunPredicate | None = None,
 ) -> Callable[[Callable[[], StepList]], Workflow]:
     """A TERMINATE workflow: like modify, then the subscription is set to terminated."""
     terminated = set_status(SubscriptionLifecycle.TERMINATED)
@@ -213,11 +225,14 @@ def terminate_workflow(
         lambda steps: _on_subscription(unsync, steps, _steps(additional_steps) >> terminated),
         authorize_callback,
         retry_auth_callback,
+        run_predicate,
     )
 
 
 def validate_workflow(
-    description: str, authorize_callback: Callable[..., Any] | None = None
+    description: str = "",
+    authorize_callback: Callable[..., Any] | None = None,
+    run_predicate: RunPredicate | None = None,
 ) -> Callable[[Callable[[], StepList]], Workflow]:
     """A VALIDATE workflow: checks a subscription against the outside world, even while it is locked."""
     return _decorator(
@@ -227,14 +242,16 @@ def validate_workflow(
         lambda steps: _on_subscription(unsync_unchecked, steps, StepList()),
         authorize_callback,
         None,
+        run_predicate,
     )
 
 
 def reconcile_workflow(
-    description: str,
+    description: str = "",
     additional_steps: StepList | None = None,
     authorize_callback: Callable[..., Any] | None = None,
     retry_auth_callback: Callable[..., Any] | None = None,
+    run_predicate: RunPredicate | None = None,
 ) -> Callable[[Callable[[], StepList]], Workflow]:
     """A RECONCILE workflow: brings a subscription back in line with the outside world."""
     return _decorator(
@@ -244,15 +261,17 @@ def reconcile_workflow(
         lambda steps: _on_subscription(unsync_unchecked, steps, _steps(additional_steps)),
         authorize_callback,
         retry_auth_callback,
+        run_predicate,
     )
 
 
 def task(
-    description: str,
+    description: str = "",
     initial_input_form: FormFunc | None = None,
     additional_steps: StepList | None = None,
     authorize_callback: Callable[..., Any] | None = None,
     retry_auth_callback: Callable[..., Any] | None = None,
+    run_predicate: RunPredicate | None = None,
 ) -> Callable[[Callable[[], StepList]], Workflow]:
     """A task (SYSTEM workflow): ``init >> <yours> >> done``, typically run by the scheduler."""
     return _decorator(
@@ -262,7 +281,12 @@ def task(
         lambda steps: init >> steps >> _steps(additional_steps) >> done,
         authorize_callback,
         retry_auth_callback,
+        run_predicate,
     )
+
+
+# orchestrator-core's name for "no form of my own after the subscription page" (``initial_input_form=``).
+modify_initial_input_form_generator = None
 
 
 @step("Obsolete step")
@@ -270,6 +294,7 @@ def obsolete_step() -> None:
     """Does nothing: orchestrator-core's stand-in for a removed step (orchestrion resumes by step name anyway)."""
 
 
-def ensure_provisioning_status(steps: StepList) -> StepList:
-    """Run ``steps`` with the subscription in provisioning, and make it active afterwards."""
+def ensure_provisioning_status(steps: Step | StepList) -> StepList:
+    """Run ``steps`` (a step or a step list; usable as a decorator on a step) with the subscription in
+    provisioning, and make it active afterwards."""
     return set_status(SubscriptionLifecycle.PROVISIONING) >> steps >> set_status(SubscriptionLifecycle.ACTIVE)

@@ -15,7 +15,7 @@ from orchestrion.db.types import UtcDateTime
 
 revision = "0001"
 down_revision = None
-branch_labels = None
+branch_labels = ("schema",)  # orchestrator-core's label for its schema branch, so `schema@head` means ours
 depends_on = None
 
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")

@@ -10,13 +10,13 @@ from typing import Annotated
 
 import typer
 
+from orchestrion.cli.database import db_app
 from orchestrion.logs import configure_logging
 from orchestrion.settings import app_settings
 
 configure_logging(app_settings.LOG_LEVEL)
 
 app = typer.Typer(help="orchestrion: workflows for the lifecycle of customer subscriptions.", no_args_is_help=True)
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 process_app = typer.Typer(help="Start and inspect processes.", no_args_is_help=True)
 catalogue_app = typer.Typer(help="Products, product blocks, resource types and workflow links.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -58,7 +58,7 @@ def run(
     from orchestrion.catalogue import ensure_catalogue, load_file
 
     _import(imports)
-    typer.echo(f"orchestrion: database {app_settings.DATABASE_URI}")
+    typer.echo(f"orchestrion: database {app_settings.database_display()}")
     application = OrchestratorCore()
     if catalogue:
         report = ensure_catalogue(load_file(catalogue))
@@ -98,17 +98,6 @@ def worker(
 
         start_http_server(metrics_port)
     run_worker(concurrency, kinds, app_settings.LOG_LEVEL)
-
-
-@db_app.command("upgrade")
-def db_upgrade(
-    uri: Annotated[str | None, typer.Option(help="Database URI (default: DATABASE_URI)")] = None,
-) -> None:
-    """Create or upgrade the database schema to the latest version."""
-    from orchestrion.db import init_database
-
-    database = init_database(uri)
-    typer.echo(f"Database at the latest schema: {database.uri.split('@')[-1]}")
 
 
 @catalogue_app.command("load")
@@ -208,7 +197,9 @@ def scheduler_run(imports: Imports = []) -> None:  # noqa: B006 - Typer reads th
     scheduler = Scheduler()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: scheduler.request_stop())
-    typer.echo(f"orchestrion scheduler {scheduler.holder}: running on {app_settings.DATABASE_URI}; Ctrl+C stops it")
+    typer.echo(
+        f"orchestrion scheduler {scheduler.holder}: running on {app_settings.database_display()}; Ctrl+C stops it"
+    )
     scheduler.run()
     executor = set_executor(None)
     if executor is not None:

@@ -1,0 +1,1 @@
+"""The ``orchestrion`` command line; its Typer app is ``orchestrion.cli.main.app`` (a ``main.py`` can extend it)."""

@@ -1,0 +1,3 @@
+from orchestrion.cli.main import app
+
+app()

@@ -1,0 +1,179 @@
+"""A configured database: its engine, its sessions and the SQLite and PostgreSQL specifics.
+
+SQLite (the embedded default) runs in WAL mode and takes its write lock when a write transaction
+begins (``BEGIN IMMEDIATE``), so two writers never deadlock on a lock upgrade. PostgreSQL uses
+psycopg 3. The same code and migrations serve both.
+"""
+
+from __future__ import annotations
+
+import select
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+from orchestrion.db.models import Base
+from orchestrion.db.sessions import bind_session, scope_key
+from orchestrion.db.statements import RawConnection
+from orchestrion.engine.serialization import dumps
+from orchestrion.settings import normalise_uri
+
+BaseModel = Base  # orchestrator-core's name for the declarative base; an application's own tables derive from it
+
+
+class RawJSON(str):
+    """JSON text that is already serialised; written to JSON columns as it is."""
+
+    __slots__ = ()
+
+
+def _json_serializer(value: Any) -> str:
+    if isinstance(value, RawJSON):
+        return value
+    return dumps(value).decode()
+
+
+class Database:
+    """An engine plus sessions: ``write()`` for work that changes data, ``read()`` for queries."""
+
+    def __init__(self, uri: str, *, pool_size: int = 10, sqlite_synchronous: str = "NORMAL") -> None:
+        self.uri = normalise_uri(uri)
+        url = make_url(self.uri)
+        self.is_sqlite = url.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {"json_serializer": _json_serializer, "json_deserializer": orjson.loads}
+        if self.is_sqlite:
+            if url.database in (None, "", ":memory:"):
+                raise ValueError("orchestrion needs a SQLite file, not an in-memory database (workers share it)")
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["pool_size"] = pool_size
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size)
+        self.engine: Engine = create_engine(self.uri, **kwargs)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine, sqlite_synchronous)
+        else:
+            _check_liveness_on_checkout(self.engine)
+        self._write_engine = self.engine.execution_options(sqlite_immediate=True)
+        self._write = sessionmaker(self._write_engine, expire_on_commit=False, autoflush=False)
+        self._read = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # ``db.session`` outside a step: one session per scope (see orchestrion.db.sessions)
+        self.scoped = scoped_session(sessionmaker(self.engine, expire_on_commit=False), scopefunc=scope_key)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A transaction that commits on success and rolls back on error; the step's session inside it."""
+        with self._write() as session, session.begin(), bind_session(session):
+            yield session
+
+    def write_session(self) -> Session:
+        """A bare write session for callers that manage commits themselves (the runner's journal)."""
+        return self._write()
+
+    @contextmanager
+    def single_statements(self) -> Iterator[RawConnection]:
+        """A connection outside any transaction, for ``FastStatement`` s: each statement commits on its own.
+
+        A lone statement is atomic by itself, so reads and single-statement writes need no BEGIN
+        and COMMIT round trips around them.
+        """
+        connection = RawConnection(self)
+        try:
+            if self.is_sqlite:  # the driver runs in autocommit mode; transactions are begun explicitly
+                yield connection
+                return
+            raw = connection.dbapi_connection
+            raw.autocommit = True
+            try:
+                yield connection
+            finally:
+                try:
+                    raw.autocommit = False
+                except Exception:
+                    connection._pooled.invalidate()
+        finally:
+            connection.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._read() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.scoped.remove()
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # transactions are begun below, not by the driver
+        # PostgreSQL's UUID functions, for server defaults and SQL that applications' migrations write
+        for name in ("uuid_generate_v4", "gen_random_uuid"):
+            dbapi_connection.create_function(name, 0, _new_uuid_hex)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get("sqlite_immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+# A pooled connection idle for longer than this is pinged (a round trip) before it is handed out.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _new_uuid_hex() -> str:
+    return uuid.uuid4().hex  # the text SQLAlchemy's Uuid type stores on SQLite
+
+
+def _check_liveness_on_checkout(engine: Engine) -> None:
+    """Pre-ping without a round trip per checkout: hand out only connections that are still alive.
+
+    A connection the server closed (restart, ``pg_terminate_backend``, idle timeout) has a readable
+    socket (the server's farewell or EOF); one that sat idle for a while may have died silently.
+    Either is pinged, and a failed ping makes the pool replace it, as ``pool_pre_ping`` would. A
+    connection that was in use moments ago, with nothing waiting on its socket, is handed out as it
+    is: that is the common case in a running process, one checkout per step.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["orchestrion_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("orchestrion_idle_since", None)
+        if idle_since is None:
+            return  # just connected
+        if getattr(dbapi_connection, "closed", False) or getattr(dbapi_connection, "broken", False):
+            raise exc.DisconnectionError("connection closed")
+        if time.monotonic() - idle_since <= PING_AFTER_IDLE_SECONDS and not _socket_readable(dbapi_connection):
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as e:
+            if dialect.is_disconnect(e, dbapi_connection, None):  # type: ignore[arg-type]
+                raise exc.DisconnectionError(str(e)) from e
+            raise
+
+
+def _socket_readable(dbapi_connection: Any) -> bool:
+    """An idle connection has nothing to read; data (or EOF) means the server spoke: check it."""
+    try:
+        fileno = dbapi_connection.fileno()
+        return bool(select.select([fileno], [], [], 0)[0])
+    except Exception:
+        return True

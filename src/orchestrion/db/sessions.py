@@ -1,0 +1,88 @@
+"""Which session database code uses: the running step's transaction, else the session of the current scope.
+
+Inside a step, ``db.session`` is the step's own transaction, committed with its checkpoint. Outside
+one (form generators, API handlers, scripts) it is the session of the current *scope*: a request,
+a form evaluation, or a ``database_scope()`` block, each with a session of its own that is closed
+when the scope ends. Code outside any scope (a script, a test) gets one session per thread, as
+with orchestrator-core; it commits or rolls back itself.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, TypeVar
+
+from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from orchestrion.db.database import Database
+
+
+class StepSession:
+    """The running step's session, opened only when the step (or a hook) first asks for it.
+
+    Most steps never touch the database themselves; their checkpoint then needs no ORM session.
+    """
+
+    __slots__ = ("_db", "session")
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.session: Session | None = None
+
+    def get(self) -> Session:
+        if self.session is None:
+            self.session = self._db.write_session()
+        return self.session
+
+
+_SessionT = TypeVar("_SessionT", Session, StepSession)
+_current: ContextVar[Session | StepSession | None] = ContextVar("orchestrion_session", default=None)
+_scope: ContextVar[object | None] = ContextVar("orchestrion_scope", default=None)
+
+
+def transaction_session() -> Session | None:
+    """The session of the running step (or of ``Database.write``), or None outside one."""
+    current = _current.get()
+    if isinstance(current, StepSession):
+        return current.get()
+    return current
+
+
+def session() -> Session:
+    """The session of the running step (or of ``Database.write``); steps use it for their own writes."""
+    if (current := transaction_session()) is None:
+        raise RuntimeError("No database transaction is active; use it from a step or inside db.write()")
+    return current
+
+
+@contextmanager
+def bind_session(current: _SessionT) -> Iterator[_SessionT]:
+    token = _current.set(current)
+    try:
+        yield current
+    finally:
+        _current.reset(token)
+
+
+def scope_key() -> object:
+    """What ``Database.scoped`` keys its sessions by: the current scope, else the thread."""
+    return _scope.get() or threading.get_ident()
+
+
+def in_scope() -> bool:
+    return _scope.get() is not None
+
+
+@contextmanager
+def database_scope(database: Database) -> Iterator[None]:
+    """A scope with a session of its own, closed (rolling back what was not committed) at the end."""
+    token = _scope.set(object())
+    try:
+        yield
+    finally:
+        database.scoped.remove()
+        _scope.reset(token)
