@@ -81,7 +81,8 @@ def test_websocket_sends_process_changes(client: TestClient) -> None:
     with client.websocket_connect("/api/ws/events") as ws:
         process_id = client.post("/api/processes/live", json=[{}]).json()["id"]
         message = ws.receive_json()
-        while message["value"].get("id") != process_id:
+        # The feed may catch the process on its way (created, running); it ends with the final status.
+        while message["value"].get("id") != process_id or message["value"].get("status") != "completed":
             message = ws.receive_json()
     assert message == {
         "name": "invalidateCache",

@@ -65,6 +65,8 @@ class AppSettings(BaseSettings):
     CALLBACK_EARLY_WAIT_SECONDS: float = 10.0
     # How often the live-update feed looks for committed changes while clients listen.
     LIVE_UPDATE_INTERVAL_SECONDS: float = 0.5
+    # Workflows every product gets (orchestrator-core's ensure_default_workflows migration helper links them).
+    DEFAULT_PRODUCT_WORKFLOWS: list[str] = ["modify_note"]
     LOG_LEVEL: str = "INFO"
     # Static bearer tokens for the API, as "user:token,user2:token2". Empty: the API needs no
     # authentication (the embedded default). For OIDC, pass ``authenticate=`` to OrchestratorCore.

@@ -98,7 +98,12 @@ def _upgrade_own_branch(connection: Connection, script: ScriptDirectory, current
     and its row in the version table moves to the new head.
     """
     head = script.get_current_head()
-    start = next(iter(current), None)
+    if not current:  # only an application's revisions: orchestrion's position is unknown, so do nothing rash
+        raise RuntimeError(
+            "The database's version table holds an application's revisions but none of orchestrion's; "
+            "bring it up to date with `orchestrion db upgrade heads` where the application's alembic.ini is"
+        )
+    start = next(iter(current))
     if start == head:
         return
     pending = list(script.iterate_revisions(head, start))
@@ -106,10 +111,7 @@ def _upgrade_own_branch(connection: Connection, script: ScriptDirectory, current
     with Operations.context(context):
         for rev in reversed(pending):
             rev.module.upgrade()
-    if start is None:
-        connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head})
-    else:
-        connection.execute(
-            text("UPDATE alembic_version SET version_num = :v WHERE version_num = :s"), {"v": head, "s": start}
-        )
+    connection.execute(
+        text("UPDATE alembic_version SET version_num = :v WHERE version_num = :s"), {"v": head, "s": start}
+    )
     connection.commit()

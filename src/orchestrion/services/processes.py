@@ -108,7 +108,7 @@ def start_process(
         user_input, _ = _storable(user_input)
     worker_id, lease = _local_claim()
     claim = process_store.create_process(get_database(), wf, state, user_input, user, worker_id=worker_id, lease=lease)
-    get_executor().submit(process_id, claim if worker_id else None, is_task=wf.is_task)
+    get_executor().submit(process_id, claim if worker_id else None, is_task=claim.is_task)
     return process_id
 
 

@@ -39,6 +39,7 @@ from orchestrion.engine.serialization import dumps
 from orchestrion.engine.status import IN_FLIGHT_STATUSES, TERMINAL_STATUSES, ProcessStatus, StepStatus
 from orchestrion.engine.workflow import Path, Workflow
 from orchestrion.errors import ProcessConflictError, ProcessNotFoundError
+from orchestrion.storage.workflow_rows import ensure_workflow_row
 from orchestrion.types import State
 
 logger = structlog.get_logger(__name__)
@@ -93,28 +94,6 @@ class Claim:
     lease: timedelta
 
 
-# --- workflows --------------------------------------------------------------------------------
-
-
-def workflow_id_for(session: Session, wf: Workflow) -> uuid.UUID:
-    """The ``workflows`` row of a workflow from the code registry, created on first use."""
-    found = session.execute(select(WorkflowTable.workflow_id).where(WorkflowTable.name == wf.name)).scalar()
-    if found is not None:
-        return found
-    workflow_id = uuid.uuid4()
-    session.execute(
-        insert(WorkflowTable).values(
-            workflow_id=workflow_id,
-            name=wf.name,
-            target=wf.target.value,
-            description=wf.description or wf.name,
-            is_task=wf.is_task,
-            created_at=utcnow(),
-        )
-    )
-    return workflow_id
-
-
 # --- creating and claiming ----------------------------------------------------------------------
 
 
@@ -126,7 +105,6 @@ _PROCESS_CREATE_COLUMNS = (
     "started_at",
     "last_modified_at",
     "created_by",
-    "is_task",
     "cursor",
     "state",
     "seq",
@@ -139,15 +117,17 @@ _INPUT_COLUMNS = ("input_state_id", "input_state", "input_time", "input_type")
 
 
 def _insert_process_statement() -> Any:
-    """``INSERT INTO processes ... SELECT <values>, workflow_id FROM workflows WHERE name = :wf_name``.
+    """``INSERT INTO processes ... SELECT <values>, workflow_id, is_task FROM workflows WHERE name = :wf_name``.
 
-    Inserts nothing when the workflow has no row yet (the caller creates it and tries again).
+    Whether the process is a task is its workflow row's say (the catalogue may mark a VALIDATE
+    workflow as a task). Inserts nothing when the workflow has no row yet (the caller creates it
+    and tries again).
     """
     wf = WorkflowTable.__table__
-    values = select(*[_bind(P, c, "p_") for c in _PROCESS_CREATE_COLUMNS], wf.c.workflow_id).where(
+    values = select(*[_bind(P, c, "p_") for c in _PROCESS_CREATE_COLUMNS], wf.c.workflow_id, wf.c.is_task).where(
         wf.c.name == bindparam("wf_name", type_=wf.c.name.type)
     )
-    return insert(P).from_select([*_PROCESS_CREATE_COLUMNS, "workflow_id"], values)
+    return insert(P).from_select([*_PROCESS_CREATE_COLUMNS, "workflow_id", "is_task"], values)
 
 
 def _insert_input_statement() -> Any:
@@ -156,12 +136,13 @@ def _insert_input_statement() -> Any:
 
 def _create_process_combined_statement() -> Any:
     """PostgreSQL: the process row (in a CTE) and its initial input in one statement, hence one transaction."""
-    new_process = _insert_process_statement().returning(P.c.process_id).cte("new_process")
+    new_process = _insert_process_statement().returning(P.c.process_id, P.c.is_task).cte("new_process")
     values = select(*[_bind(I, c, "i_") for c in _INPUT_COLUMNS], new_process.c.process_id)
-    return insert(I).from_select([*_INPUT_COLUMNS, "process_id"], values)
+    is_task = select(new_process.c.is_task).scalar_subquery().label("is_task")
+    return insert(I).from_select([*_INPUT_COLUMNS, "process_id"], values).returning(is_task)
 
 
-_INSERT_PROCESS_FAST = FastStatement(_insert_process_statement())
+_INSERT_PROCESS_FAST = FastStatement(_insert_process_statement().returning(P.c.is_task))
 _INSERT_INPUT_FAST = FastStatement(_insert_input_statement())
 _CREATE_PROCESS_FAST = FastStatement(_create_process_combined_statement())
 
@@ -193,7 +174,6 @@ def create_process(
         "p_started_at": now,
         "p_last_modified_at": now,
         "p_created_by": user,
-        "p_is_task": wf.is_task,
         "p_cursor": list(cursor),
         "p_state": RawJSON(dumps(state).decode()),
         "p_seq": 0,
@@ -207,27 +187,26 @@ def create_process(
         "i_input_time": now,
         "i_input_type": "initial_state",
     }
-    inserted = 0
+    inserted: tuple[Any, ...] | None = None  # (is_task,) of the inserted process
     if db.is_sqlite:
         tx = RawTransaction(db)
         try:
-            if _INSERT_PROCESS_FAST.run(tx, params):
+            if inserted := _INSERT_PROCESS_FAST.fetchone(tx, params):
                 _INSERT_INPUT_FAST.run(tx, params)
                 tx.commit()
-                inserted = 1
         finally:
             tx.close()  # rolls back what was not committed
     else:
         with db.single_statements() as single:
-            inserted = _CREATE_PROCESS_FAST.run(single, params)
-    if not inserted:  # the workflow's first process: create its row, then insert
+            inserted = _CREATE_PROCESS_FAST.fetchone(single, params)
+    if inserted is None:  # the workflow's first process: create its row, then insert
         for attempt in (1, 2):
             try:
                 with db.write() as session:
                     connection = session.connection()
-                    if not _INSERT_PROCESS_FAST.run(connection, params):
-                        workflow_id_for(session, wf)
-                        _INSERT_PROCESS_FAST.run(connection, params)
+                    if (inserted := _INSERT_PROCESS_FAST.fetchone(connection, params)) is None:
+                        ensure_workflow_row(session, wf.name, wf.target, description=wf.description)
+                        inserted = _INSERT_PROCESS_FAST.fetchone(connection, params)
                     _INSERT_INPUT_FAST.run(connection, params)
                 break
             except IntegrityError:
@@ -242,7 +221,7 @@ def create_process(
         state=state,
         seq=0,
         last_row_key=None,
-        is_task=wf.is_task,
+        is_task=bool(inserted[0]) if inserted else wf.is_task,
         abort_requested=False,
         retry_count=0,
         user=user,

@@ -1,0 +1,1 @@
+"""What an application's own Alembic migrations import from orchestrion (``orchestrion.migrations.helpers``)."""
