@@ -66,6 +66,18 @@ class StartPredicateError(OrchestrionError):
         self.workflow_key = workflow_key
 
 
+class WorkflowImportError(OrchestrionError):
+    """A registered workflow's module cannot be imported (or does not define it): only that workflow is unavailable."""
+
+    status_code = 500
+
+
+class FormGeneratorError(OrchestrionError):
+    """A form generator (the application's code) raised while building or checking its pages."""
+
+    status_code = 500
+
+
 class WorkflowChangedError(OrchestrionError):
     """The step a process must continue with no longer exists in its workflow."""
 

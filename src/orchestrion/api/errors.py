@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -12,6 +13,8 @@ from pydantic_forms.exceptions import FormException, FormOverflowError
 from starlette.exceptions import HTTPException
 
 from orchestrion.errors import OrchestrionError
+
+logger = structlog.get_logger(__name__)
 
 
 def problem(status: int, detail: str, type_: str, **extra: object) -> JSONResponse:
@@ -44,8 +47,15 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, str(exc.detail), "HTTPException")
 
 
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """Anything else (a bug, the application's code failing): still the one JSON shape, with the reason."""
+    logger.error("Request failed", path=request.url.path, exc_info=exc)
+    return problem(500, f"{type(exc).__name__}: {exc}", type(exc).__name__)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OrchestrionError, _orchestrion_error)
     app.add_exception_handler(FormException, _form_error)
     app.add_exception_handler(RequestValidationError, _request_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

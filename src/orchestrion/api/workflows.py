@@ -13,7 +13,7 @@ from sqlalchemy import select
 from orchestrion.db import get_database
 from orchestrion.db.domain_models import ProductTable, products_workflows
 from orchestrion.db.models import WorkflowTable
-from orchestrion.errors import WorkflowNotFoundError
+from orchestrion.errors import WorkflowImportError, WorkflowNotFoundError
 from orchestrion.workflows import ALL_WORKFLOWS, get_workflow
 
 router = APIRouter()
@@ -26,6 +26,8 @@ class WorkflowSchema(BaseModel):
     description: str
     is_task: bool
     products: list[dict[str, Any]] = []
+    # Why the workflow cannot be used: its module failed to import (the others are unaffected).
+    error: str | None = None
 
 
 @dataclass
@@ -51,17 +53,22 @@ def _rows() -> _Rows:
 
 
 def _schema(name: str, known: _Rows) -> WorkflowSchema:
-    """The code's workflow with its database row: the row's description (editable) wins over the code's."""
-    wf = get_workflow(name)
-    assert wf is not None
+    """The code's workflow with its database row: the row's description and ``is_task`` (the catalogue's)
+    win over the code's. A workflow whose module cannot be loaded is listed with the error."""
     row = known.rows.get(name)
+    error: str | None = None
+    try:
+        wf = get_workflow(name)
+    except WorkflowImportError as e:
+        wf, error = None, str(e)
     return WorkflowSchema(
         workflow_id=row.workflow_id if row else None,
         name=name,
-        target=wf.target.value,
-        description=(row.description if row else None) or wf.description or name,
-        is_task=wf.is_task,
+        target=row.target if row else (wf.target.value if wf else ""),
+        description=(row.description if row else None) or (wf.description if wf else "") or name,
+        is_task=row.is_task if row else bool(wf and wf.is_task),
         products=known.products.get(row.workflow_id, []) if row else [],
+        error=error,
     )
 
 

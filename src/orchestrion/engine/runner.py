@@ -112,7 +112,9 @@ def make_record(
         try:
             new_state, raw = roundtrip(outcome.s)
         except StateSerializationError as e:
-            outcome = Failed(TypeError(f"Step {step.name!r} returned a state that cannot be stored: {e}"))
+            error = TypeError(f"Step {step.name!r} returned a state that cannot be stored: {e}")
+            error.__cause__ = e.cause  # the exception a computed field or serializer raised, with its traceback
+            outcome = Failed(error)
     row_name = workflow.step_at(path[:1]).name
     now = utcnow()
     if isinstance(outcome, Failed | Waiting):

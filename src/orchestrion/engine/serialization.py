@@ -29,12 +29,26 @@ _IP_TYPES = (
 
 
 class StateSerializationError(TypeError):
-    """A value in the state cannot be stored as JSON."""
+    """A value in the state cannot be stored as JSON; ``cause`` is what its own code raised, if anything did.
 
-    def __init__(self, key: str | None, value: Any) -> None:
+    A domain model's computed field or serializer may query, compute and fail while the state is
+    stored; that exception is the reason the step failed, so it is kept (and chained) rather than
+    reported as "cannot be stored".
+    """
+
+    def __init__(self, key: str | None, value: Any, cause: BaseException | None = None) -> None:
         self.key = key
+        self.cause = cause
         where = f"key {key!r}" if key is not None else "the state"
-        super().__init__(f"{where} holds a value of type {type(value).__name__} that cannot be stored as JSON")
+        if cause is None:
+            message = f"{where} holds a value of type {type(value).__name__} that cannot be stored as JSON"
+        else:
+            message = f"{where}: serialising its {type(value).__name__} raised {type(cause).__name__}: {cause}"
+        super().__init__(message)
+
+
+class _NoJsonFormError(TypeError):
+    """``_default`` has no JSON form for this type (as opposed to the type's own code failing)."""
 
 
 def _default(value: Any) -> Any:
@@ -49,21 +63,29 @@ def _default(value: Any) -> Any:
     for method in ("__json__", "to_dict"):
         if callable(fn := getattr(value, method, None)):
             return fn()
-    raise TypeError
+    raise _NoJsonFormError
+
+
+def _own_error(error: TypeError) -> BaseException | None:
+    """What a value's own code raised inside ``_default`` (orjson chains it), None for "no JSON form"."""
+    cause = error.__cause__
+    return None if cause is None or isinstance(cause, _NoJsonFormError) else cause
 
 
 def dumps(value: Any) -> bytes:
-    """Serialise to JSON bytes; on failure name the top-level key that could not be stored."""
+    """Serialise to JSON bytes; on failure name the top-level key that could not be stored, and why."""
     try:
         return orjson.dumps(value, default=_default, option=_OPTIONS)
-    except TypeError:
+    except TypeError as whole:
         if isinstance(value, dict):
             for key, item in value.items():
                 try:
                     orjson.dumps(item, default=_default, option=_OPTIONS)
-                except TypeError:
-                    raise StateSerializationError(str(key), item) from None
-        raise StateSerializationError(None, value) from None
+                except TypeError as e:
+                    cause = _own_error(e)
+                    raise StateSerializationError(str(key), item, cause) from cause
+        cause = _own_error(whole)
+        raise StateSerializationError(None, value, cause) from cause
 
 
 loads = orjson.loads

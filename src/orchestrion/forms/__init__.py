@@ -7,10 +7,11 @@ from typing import Any, ClassVar
 from pydantic import Field
 from pydantic_forms.core import FormPage as _FormPage
 from pydantic_forms.core import post_form, walk_form
-from pydantic_forms.exceptions import FormNotCompleteError, FormOverflowError, FormValidationError
+from pydantic_forms.exceptions import FormException, FormNotCompleteError, FormOverflowError, FormValidationError
 from pydantic_forms.types import FormMeta
 
 __all__ = [
+    "FormException",
     "FormNotCompleteError",
     "FormOverflowError",
     "FormPage",

@@ -24,9 +24,11 @@ from orchestrion.engine.steps import AwaitCallbackStep, LensStep, Step
 from orchestrion.engine.workflow import PredicateContext, RunPredicateFail, Workflow
 from orchestrion.errors import (
     EnginePausedError,
+    FormGeneratorError,
     InvalidCallbackTokenError,
     InvalidInputError,
     NotAwaitingCallbackError,
+    OrchestrionError,
     ProcessConflictError,
     ProcessNotResumableError,
     StartPredicateError,
@@ -35,7 +37,7 @@ from orchestrion.errors import (
 )
 from orchestrion.executors import get_executor
 from orchestrion.executors.execution import watch_process
-from orchestrion.forms import post_form
+from orchestrion.forms import FormException, post_form
 from orchestrion.settings import app_settings
 from orchestrion.storage import process_queries, process_store
 from orchestrion.types import State
@@ -103,13 +105,24 @@ def start_process(
         "workflow_target": wf.target,
     }
     with database_scope(get_database()):  # the form's db.session, and its computed fields' while stored
-        user_input = post_form(wf.initial_input_form, dict(system), [{}] if user_inputs is None else user_inputs)
+        pages = [{}] if user_inputs is None else user_inputs
+        user_input = _run_form(wf.initial_input_form, dict(system), pages, f"workflow {workflow_key!r}")
         state, _ = _storable({**user_input, **system})
         user_input, _ = _storable(user_input)
     worker_id, lease = _local_claim()
     claim = process_store.create_process(get_database(), wf, state, user_input, user, worker_id=worker_id, lease=lease)
     get_executor().submit(process_id, claim if worker_id else None, is_task=claim.is_task)
     return process_id
+
+
+def _run_form(form: Any, state: State, pages: list[State], what: str) -> State:
+    """Replay the form over the pages; the form code's own failure is reported as such, with its reason."""
+    try:
+        return post_form(form, state, pages)
+    except (FormException, OrchestrionError):
+        raise
+    except Exception as e:
+        raise FormGeneratorError(f"The form of {what} failed: {type(e).__name__}: {e}") from e
 
 
 def _load(process_id: uuid.UUID) -> ProcessTable:
@@ -170,7 +183,7 @@ def resume_process(
     if status == ProcessStatus.SUSPENDED:
         view = step.get(p.state) if isinstance(step, LensStep) else p.state  # a focussed step sees its part
         with database_scope(get_database()):
-            user_input, _ = _storable(post_form(step.form, view, user_inputs or [{}]))
+            user_input, _ = _storable(_run_form(step.form, view, user_inputs or [{}], f"step {step.name!r}"))
     if status in (ProcessStatus.SUSPENDED, ProcessStatus.AWAITING_CALLBACK):
         if isinstance(step, LensStep):
             merged = step.set(p.state, _deep_merge(step.get(p.state), user_input))

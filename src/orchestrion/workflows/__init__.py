@@ -9,7 +9,12 @@ from __future__ import annotations
 import importlib
 import threading
 
+import structlog
+
 from orchestrion.engine.workflow import Workflow
+from orchestrion.errors import WorkflowImportError
+
+logger = structlog.get_logger(__name__)
 
 ALL_WORKFLOWS: dict[str, LazyWorkflowInstance] = {}
 _lock = threading.Lock()
@@ -35,13 +40,22 @@ class LazyWorkflowInstance:
             ALL_WORKFLOWS[function] = self
 
     def instantiate(self) -> Workflow:
+        """The workflow object; ``WorkflowImportError`` (naming the cause) when its module cannot provide it."""
         if self._workflow is None:
-            module = importlib.import_module(self.package, "orchestrion.workflows")
-            wf = getattr(module, self.function)
-            if self.is_callable:
-                wf = wf()
+            try:
+                module = importlib.import_module(self.package, "orchestrion.workflows")
+                wf = getattr(module, self.function)
+                if self.is_callable:
+                    wf = wf()
+            except Exception as e:
+                logger.error("Workflow cannot be loaded", workflow=self.function, module=self.package, exc_info=e)
+                raise WorkflowImportError(
+                    f"Workflow {self.function!r} cannot be loaded from {self.package!r}: {type(e).__name__}: {e}"
+                ) from e
             if not isinstance(wf, Workflow):
-                raise TypeError(f"{self.package}.{self.function} is not a workflow (use the @workflow decorator)")
+                raise WorkflowImportError(
+                    f"{self.package}.{self.function} is not a workflow (use the @workflow decorator)"
+                )
             wf.name = self.function
             self._workflow = wf
         return self._workflow

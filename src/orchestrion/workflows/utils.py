@@ -7,10 +7,10 @@ start form refuses a subscription the workflow may not run on, saying why.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 
@@ -64,11 +64,14 @@ def wrap_create_initial_input_form(initial_input_form: FormFunc | None) -> Calla
         products = _products_of(name)
         if not products:
             raise NoProductError(f"No product is linked to workflow {name!r}; link one in the catalogue")
-        options = {str(p.product_id): (str(p.product_id), p.description or p.name) for p in products}
+        # As orchestrator-core serves it: the choices are product ids labelled by product name, and the
+        # field's format tells orchestrator-ui to draw its product picker.
+        options = {str(p.product_id): (str(p.product_id), p.name) for p in products}
         product_choice: Any = Choice.__call__("ProductChoice", options)
+        product_select: Any = Annotated[product_choice, Field(json_schema_extra={"format": "productId"})]
 
         class NewProductPage(FormPage):
-            product: product_choice
+            product: product_select
 
         page = yield NewProductPage
         product = next(p for p in products if str(p.product_id) == page.product.value)
