@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from orchestrion import db as dbmod
 from orchestrion.db import Database
@@ -71,7 +71,7 @@ def postgres_uri(worker_name: str) -> Iterator[str]:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         conn.execute(f"CREATE SCHEMA {schema}")
     sep = "&" if "?" in POSTGRES_URI else "?"
-    uri = f"{POSTGRES_URI}{sep}options=-csearch_path%3D{schema}"
+    uri = f"{POSTGRES_URI}{sep}options=-csearch_path%3D{schema},public"  # public: where extensions live
     database = Database(uri)
     upgrade(database)
     database.dispose()
@@ -104,7 +104,8 @@ def sqlite_db(sqlite_template: Path, tmp_path: Path) -> Iterator[Database]:
 def postgres_db(postgres_uri: str) -> Iterator[Database]:
     database = Database(postgres_uri)
     with database.engine.begin() as conn:
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables if t.name != "engine_settings")
+        present = set(inspect(conn).get_table_names())  # tests may add tables of their own to the metadata
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables if t.name in present - {"engine_settings"})
         conn.execute(text(f"TRUNCATE {tables} CASCADE"))
         conn.execute(text("UPDATE engine_settings SET global_lock = false"))
     yield from _install(database)

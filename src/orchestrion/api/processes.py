@@ -19,7 +19,7 @@ from orchestrion.engine.workflow import Workflow
 from orchestrion.services import processes
 from orchestrion.storage import process_queries
 from orchestrion.types import State
-from orchestrion.workflows import get_workflow
+from orchestrion.workflows import loaded_workflow
 
 router = APIRouter()
 
@@ -184,7 +184,7 @@ def show(process_id: uuid.UUID) -> dict[str, Any]:
         rows = process_queries.process_steps(session, process_id)
         name, target = p.workflow.name, p.workflow.target
         linked = process_queries.subscriptions_of(session, [process_id])[process_id]
-    wf = get_workflow(name)
+    wf = loaded_workflow(name)
     return {
         **_item(p, name, target, linked),
         "traceback": p.traceback,

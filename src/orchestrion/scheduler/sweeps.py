@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from orchestrion.db.models import ProcessStepTable, ProcessTable, WorkflowTable
 from orchestrion.engine.runner import error_state
 from orchestrion.engine.status import IN_FLIGHT_STATUSES, ProcessStatus, StepStatus
-from orchestrion.workflows import get_workflow
+from orchestrion.workflows import loaded_workflow
 
 
 class CallbackTimeoutError(Exception):
@@ -67,7 +67,7 @@ def fail_timed_out_callback(session: Session, process_id: uuid.UUID, now: dateti
         return False
     reason = f"Callback timed out: no answer by {deadline.isoformat()}; retry to run the callback step again"
     cursor = tuple(p.cursor or ())
-    wf = get_workflow(p.workflow.name)
+    wf = loaded_workflow(p.workflow.name)
     restart = cursor
     if wf is not None and cursor:
         with suppress(StopIteration):  # the workflow changed: keep the cursor, the retry will say so

@@ -41,7 +41,7 @@ from orchestrion.forms import FormException, post_form
 from orchestrion.settings import app_settings
 from orchestrion.storage import process_queries, process_store
 from orchestrion.types import State
-from orchestrion.workflows import get_workflow
+from orchestrion.workflows import get_workflow, loaded_workflow
 
 __all__ = [
     "abort_process",
@@ -245,8 +245,8 @@ def report_callback_progress(process_id: uuid.UUID, token: str, data: Any) -> No
 
 def abort_process(process_id: uuid.UUID, user: str = "SYSTEM", user_model: Any = None) -> ProcessStatus:
     """Abort a process. A running one stops at its next step boundary; a completed one stays completed."""
-    wf = get_workflow(_load(process_id).workflow.name)
-    if wf is not None:  # a process of a removed workflow can always be aborted
+    wf = loaded_workflow(_load(process_id).workflow.name)
+    if wf is not None:  # a process of a removed (or unloadable) workflow can always be aborted
         authorize(wf, "abort_workflow", user, user_model=user_model)
     return process_store.abort(get_database(), process_id, user)
 

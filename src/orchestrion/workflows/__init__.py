@@ -70,6 +70,17 @@ def get_workflow(name: str) -> Workflow | None:
     return lazy.instantiate() if lazy is not None else None
 
 
+def loaded_workflow(name: str) -> Workflow | None:
+    """The workflow, or None when it is not registered or its module cannot be loaded (already logged).
+
+    For what must work whatever a workflow's code does: showing and aborting its processes.
+    """
+    try:
+        return get_workflow(name)
+    except WorkflowImportError:
+        return None
+
+
 def register_workflow(wf: Workflow, name: str | None = None) -> Workflow:
     """Register an already-built workflow object (tests, scripts); same uniqueness rule as the lazy form."""
     name = name or wf.name

@@ -70,8 +70,11 @@ _TABLES = {
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute('CREATE EXTENSION IF NOT EXISTS "uuid-ossp"')
+    connection = op.get_bind()
+    if connection.dialect.name == "postgresql":
+        # In "public" where there is one (on every usual search path), so every schema of the database finds it.
+        public = connection.execute(sa.text("SELECT 1 FROM pg_namespace WHERE nspname = 'public'")).scalar()
+        op.execute('CREATE EXTENSION IF NOT EXISTS "uuid-ossp"' + (" SCHEMA public" if public else ""))
     for table, (id_column, has_created_at) in _TABLES.items():
         with op.batch_alter_table(table) as batch:
             batch.alter_column(id_column, existing_type=sa.Uuid(), server_default=new_uuid())
