@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import Connection, and_, insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from orchestrion.db import Database, get_database
@@ -399,7 +399,7 @@ def link_products(
         ).scalars()
     )
     added = []
-    for product in session.execute(select(ProductTable).where(and_(*conditions)).order_by(ProductTable.name)).scalars():
+    for product in session.execute(select(ProductTable).where(*conditions).order_by(ProductTable.name)).scalars():
         if product.product_id not in linked:
             session.execute(insert(products_workflows).values(product_id=product.product_id, workflow_id=workflow_id))
             added.append(product.name)

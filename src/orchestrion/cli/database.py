@@ -52,15 +52,31 @@ def upgrade(
     typer.echo(f"Database upgraded to {revision}")
 
 
-@db_app.command("downgrade")
+@db_app.command("downgrade", context_settings={"ignore_unknown_options": True})  # so "-1" is a revision
 def downgrade(
-    revision: Annotated[str, typer.Argument(help="Revision to go back to, e.g. -1 or a revision id")] = "-1",
+    revision: Annotated[
+        str | None,
+        typer.Argument(
+            help="Revision to go back to: -1 (one step), data@-1, a revision id, data@base. "
+            "Default: one step of the application's branch when there is an alembic.ini, else of orchestrion's"
+        ),
+    ] = None,
     config: IniOption = None,
 ) -> None:
     """Undo migrations down to REVISION."""
     from alembic import command
 
-    command.downgrade(_config(config), revision)
+    from orchestrion.db.migrate import application_branches
+
+    alembic_config = _config(config)
+    revision = revision or "-1"
+    if revision.startswith("-") and revision[1:].isdigit() and alembic_config.config_file_name:
+        # An application's database has two heads (orchestrion's and the application's), so "-1" alone is
+        # ambiguous: it means the application's branch, the one whose author runs this.
+        branches = application_branches(alembic_config)
+        if len(branches) == 1:
+            revision = f"{branches[0]}@{revision}"
+    command.downgrade(alembic_config, revision)
     typer.echo(f"Database downgraded to {revision}")
 
 

@@ -8,6 +8,7 @@ psycopg 3. The same code and migrations serve both.
 from __future__ import annotations
 
 import select
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -114,9 +115,6 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # transactions are begun below, not by the driver
-        # PostgreSQL's UUID functions, for server defaults and SQL that applications' migrations write
-        for name in ("uuid_generate_v4", "gen_random_uuid"):
-            dbapi_connection.create_function(name, 0, _new_uuid_hex)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
@@ -136,6 +134,18 @@ PING_AFTER_IDLE_SECONDS = 1.0
 
 def _new_uuid_hex() -> str:
     return uuid.uuid4().hex  # the text SQLAlchemy's Uuid type stores on SQLite
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_uuid_functions(dbapi_connection: Any, _record: Any) -> None:
+    """PostgreSQL's UUID functions on every SQLite connection, for SQL that applications' migrations write.
+
+    On every engine, not only orchestrion's: an application's ``env.py`` runs its migrations on an
+    engine of its own (``uuid_generate_v4()`` as a column default, say).
+    """
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        for name in ("uuid_generate_v4", "gen_random_uuid"):
+            dbapi_connection.create_function(name, 0, _new_uuid_hex)
 
 
 def _check_liveness_on_checkout(engine: Engine) -> None:

@@ -20,6 +20,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from alembic.script import ScriptDirectory
+from alembic.util import coerce_resource_to_filename
 from sqlalchemy import Connection, inspect, text
 
 from orchestrion.db.database import Database
@@ -38,13 +39,32 @@ def alembic_config(uri: str) -> Config:
 
 
 def application_config(ini: str | Path) -> Config:
-    """An application's ``alembic.ini`` with orchestrion's revisions added to its version locations."""
+    """An application's ``alembic.ini`` with orchestrion's revisions added to its version locations.
+
+    Without ``version_locations`` Alembic looks in ``<script_location>/versions``; that stays, with
+    orchestrion's directory next to it, joined by whatever separator the file asks for
+    (``path_separator``, or the older ``version_path_separator``).
+    """
     config = Config(str(ini))
-    separator = _SEPARATORS.get(config.get_main_option("version_path_separator") or "space", " ")
-    locations = config.get_main_option("version_locations") or str(Path(ini).parent / "migrations" / "versions")
+    key = next((k for k in ("path_separator", "version_path_separator") if config.get_main_option(k)), None)
+    separator = _SEPARATORS.get(config.get_main_option(key) or "space", " ") if key else " "
+    locations = config.get_main_option("version_locations")
+    if not locations:
+        script_location = config.get_main_option("script_location") or str(Path(ini).parent)
+        locations = str(Path(coerce_resource_to_filename(script_location)) / "versions")
     if str(VERSIONS) not in locations.split(separator):
         config.set_main_option("version_locations", f"{locations}{separator}{VERSIONS}".replace("%", "%%"))
     return config
+
+
+def application_branches(config: Config) -> list[str]:
+    """The branch labels of an application's revisions (orchestrator-core applications have ``data``)."""
+    ours = {r.revision for r in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions()}
+    labels: set[str] = set()
+    for rev in ScriptDirectory.from_config(config).walk_revisions():
+        if rev.revision not in ours:
+            labels.update(rev.branch_labels)
+    return sorted(labels)
 
 
 @contextmanager

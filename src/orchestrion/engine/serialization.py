@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import threading
 from decimal import Decimal
 from typing import Any
 
@@ -51,7 +52,7 @@ class _NoJsonFormError(TypeError):
     """``_default`` has no JSON form for this type (as opposed to the type's own code failing)."""
 
 
-def _default(value: Any) -> Any:
+def _json_form(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, (Decimal, *_IP_TYPES)):
@@ -66,10 +67,31 @@ def _default(value: Any) -> Any:
     raise _NoJsonFormError
 
 
+# orjson chains what ``default`` raised but drops its traceback; the traceback is kept here (per
+# thread) so the step's recorded failure shows where a computed field or serializer raised.
+_raised = threading.local()
+
+
+def _default(value: Any) -> Any:
+    try:
+        return _json_form(value)
+    except _NoJsonFormError:
+        raise
+    except Exception as e:
+        _raised.last = (e, e.__traceback__)
+        raise
+
+
 def _own_error(error: TypeError) -> BaseException | None:
     """What a value's own code raised inside ``_default`` (orjson chains it), None for "no JSON form"."""
     cause = error.__cause__
-    return None if cause is None or isinstance(cause, _NoJsonFormError) else cause
+    if cause is None or isinstance(cause, _NoJsonFormError):
+        return None
+    last = getattr(_raised, "last", None)
+    _raised.last = None
+    if last is not None and last[0] is cause and cause.__traceback__ is None:
+        cause = cause.with_traceback(last[1])
+    return cause
 
 
 def dumps(value: Any) -> bytes:
