@@ -197,7 +197,7 @@ def test_create_workflow_through_its_form_pages(page: Any, api: httpx.Client) ->
     product = page.get_by_label("Product")
     expect(product).to_be_visible()
     expect(page.locator(".page-count")).to_contain_text("Page 1 (more follow)")
-    product.select_option(label="Network node")
+    product.select_option(label="Node")  # products are offered by name, as orchestrator-core offers them
     page.get_by_role("button", name="Next").click()
 
     page.get_by_label("Node Name").fill("rt-ui")
