@@ -47,7 +47,6 @@ from examples.workflows.create_product_subscription import (  # noqa: E402
     create_subscription,
     initial_input_form_generator,
 )
-from orchestrion import db as dbmod  # noqa: E402
 from orchestrion.db import Database, init_database  # noqa: E402
 from orchestrion.db.models import ProcessStepTable  # noqa: E402
 from orchestrion.engine.runner import MemoryJournal, run  # noqa: E402
@@ -57,6 +56,7 @@ from orchestrion.engine.workflow import Workflow  # noqa: E402
 from orchestrion.executors import set_executor  # noqa: E402
 from orchestrion.executors.threadpool import ThreadPoolExecutor  # noqa: E402
 from orchestrion.logs import configure_logging  # noqa: E402
+from orchestrion.runtime import current, install  # noqa: E402
 from orchestrion.services.processes import start_process, wait_for_process  # noqa: E402
 from orchestrion.targets import Target  # noqa: E402
 from orchestrion.types import State, UUIDstr  # noqa: E402
@@ -198,7 +198,7 @@ def run_concurrently(key: str, n: int, concurrency: int = CONCURRENCY) -> list[f
 
 def bench_persisted(backend: str, uri: str, n: int, counts: dict[str, int]) -> Iterator[Result]:
     database = init_database(uri)
-    executor = ThreadPoolExecutor(max_workers=MAX_WORKERS)
+    executor = ThreadPoolExecutor(current(), max_workers=MAX_WORKERS)
     previous = set_executor(executor)
     try:
         modes: list[tuple[str, Callable[[str, int], list[float]]]] = [
@@ -220,8 +220,8 @@ def bench_persisted(backend: str, uri: str, n: int, counts: dict[str, int]) -> I
     finally:
         set_executor(previous)
         executor.shutdown(wait=True)
+        install(None)
         database.dispose()
-        dbmod._database = None
 
 
 def bench_memory(n: int, counts: dict[str, int]) -> Iterator[Result]:

@@ -43,6 +43,7 @@ from orchestrion.executors import set_executor
 from orchestrion.executors.celery import CeleryExecutor, create_celery_app
 from orchestrion.executors.threadpool import ThreadPoolExecutor
 from orchestrion.logs import configure_logging
+from orchestrion.runtime import current
 from orchestrion.services.processes import start_process
 from orchestrion.settings import app_settings
 from orchestrion.targets import Target
@@ -219,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     app_settings.CELERY_QUEUE_PREFIX = f"bench-{uuid.uuid4().hex[:8]}-"
     print(f"{os.cpu_count()} CPUs; PostgreSQL; lease {app_settings.PROCESS_LEASE_SECONDS:g} s (default settings)")
 
-    pool = ThreadPoolExecutor(max_workers=THREADS)
+    pool = ThreadPoolExecutor(current(), max_workers=THREADS)
     set_executor(pool)
     started, rate = throughput(args.n)
     pool.shutdown()
@@ -227,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
 
     work_dir = Path(tempfile.mkdtemp(prefix="orchestrion-bench-workers-"))
     workers = Workers(args.postgres_uri, args.broker, work_dir)
-    executor = CeleryExecutor(create_celery_app(args.broker))
+    executor = CeleryExecutor(current(), create_celery_app(app_settings, args.broker))
     set_executor(executor)
     try:
         for _ in range(2):

@@ -21,13 +21,12 @@ import psycopg
 import pytest
 from sqlalchemy import inspect, text
 
-from orchestrion import db as dbmod
 from orchestrion.db import Database
 from orchestrion.db.migrate import upgrade
 from orchestrion.db.models import Base
-from orchestrion.executors import set_executor
 from orchestrion.executors.inline import InlineExecutor
 from orchestrion.logs import configure_logging
+from orchestrion.runtime import Runtime, install
 from orchestrion.targets import Target
 from orchestrion.testing import WorkflowInstanceForTests
 from orchestrion.workflow import StepList, Workflow
@@ -81,15 +80,14 @@ def postgres_uri(worker_name: str) -> Iterator[str]:
 
 
 def _install(database: Database) -> Iterator[Database]:
-    dbmod._database = database
-    previous = set_executor(InlineExecutor())
+    """The test's runtime: this database, processes run inline in the caller's thread."""
+    runtime = Runtime(database, executor=InlineExecutor())
+    previous = install(runtime)
     try:
         yield database
     finally:
-        replaced = set_executor(previous)
-        if replaced is not None and not isinstance(replaced, InlineExecutor):
-            replaced.shutdown(wait=True)
-        dbmod._database = None
+        install(previous)
+        runtime.close()
         database.dispose()
 
 

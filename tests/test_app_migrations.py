@@ -37,9 +37,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 from tests.conftest import POSTGRES_URI
 
-from orchestrion import db as dbmod
 from orchestrion.catalogue import CatalogueError
-from orchestrion.db import Database, init_database
+from orchestrion.db import Database, open_database
 from orchestrion.db.domain_models import (
     FixedInputTable,
     ProductBlockTable,
@@ -237,12 +236,17 @@ def read_snapshot(uri: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def started(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], Database]]:
-    """``init_database(uri)`` as ``OrchestratorCore()`` calls it at start-up; the database is let go afterwards."""
-    monkeypatch.setattr(dbmod, "_database", None)
-    yield init_database
-    if dbmod._database is not None:
-        dbmod._database.dispose()
+def started() -> Iterator[Callable[[str], Database]]:
+    """``open_database(uri)`` as ``OrchestratorCore()`` calls it at start-up; the databases are let go afterwards."""
+    opened: list[Database] = []
+
+    def start(uri: str) -> Database:
+        opened.append(open_database(uri))
+        return opened[-1]
+
+    yield start
+    for database in opened:
+        database.dispose()
 
 
 # --- orchestrion db upgrade / downgrade with the application's migrations -----------------------
@@ -341,7 +345,7 @@ def test_db_heads_shows_orchestrions_and_the_applications_head(app_dir: Path, tm
 def test_start_up_leaves_the_applications_rows_and_moves_an_older_orchestrion_row(
     upgraded: tuple[Path, str], started: Callable[[str], Database]
 ) -> None:
-    """``init_database`` (what ``OrchestratorCore()`` does) on the upgraded database finds nothing to do.
+    """``open_database`` (what ``OrchestratorCore()`` does) on the upgraded database finds nothing to do.
 
     Then orchestrion's row is set back to 0004 (an older orchestrion): start-up runs orchestrion's
     pending revision itself and moves its row to 0005; the application's row and data stay.
@@ -411,7 +415,7 @@ def test_downgrade_without_a_revision_steps_back_the_application_not_orchestrion
 ) -> None:
     """``db downgrade`` with its default revision (-1) in the app's directory undoes the app's newest revision.
 
-    Orchestrion's own row must stay: without it ``init_database`` refuses to start.
+    Orchestrion's own row must stay: without it ``open_database`` refuses to start.
     """
     app_dir, uri = upgraded
 

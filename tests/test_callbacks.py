@@ -24,6 +24,7 @@ from orchestrion.errors import (
 from orchestrion.executors import set_executor
 from orchestrion.executors.threadpool import ThreadPoolExecutor
 from orchestrion.forms import SubmitFormPage
+from orchestrion.runtime import current
 from orchestrion.services.engine import pause_engine, unpause_engine
 from orchestrion.services.processes import deliver_callback, start_process, wait_for_process
 from orchestrion.testing import (
@@ -214,7 +215,7 @@ def read_early(callback_result: dict[str, Any]) -> State:
 
 def test_a_callback_arriving_before_the_await_step_is_not_lost(database: Database) -> None:
     wf = Workflow("early", "", init >> callback_step("Early", send_answered_early, read_early) >> done)
-    previous = set_executor(ThreadPoolExecutor(max_workers=2))
+    previous = set_executor(ThreadPoolExecutor(current(), max_workers=2))
     try:
         with WorkflowInstanceForTests(wf, "early"):
             process_id = start_process("early", [{}])

@@ -35,9 +35,10 @@ from orchestrion.executors.celery import (
     create_celery_app,
     queue_name,
 )
+from orchestrion.runtime import current
 from orchestrion.services.processes import start_process
 from orchestrion.settings import app_settings
-from orchestrion.storage.process_store import Claim
+from orchestrion.storage.claims import Claim
 
 pytestmark = pytest.mark.postgres
 RABBITMQ_URL = os.environ.get("ORCHESTRION_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
@@ -132,7 +133,7 @@ def start_worker(effects: Database, broker: str, postgres_uri: str, tmp_path: Pa
 @pytest.fixture
 def celery(broker: str, effects: Database) -> Iterator[CeleryExecutor]:
     """The test process sends its processes to the workers through the broker."""
-    executor = CeleryExecutor(create_celery_app(broker))
+    executor = CeleryExecutor(current(), create_celery_app(app_settings, broker))
     previous = set_executor(executor)
     yield executor
     set_executor(previous)
@@ -143,9 +144,19 @@ class _Unsent:
     """An executor whose messages are lost: processes are created unclaimed, and nothing is sent."""
 
     worker_id = "nobody"
+    lease = None
 
     def submit(self, process_id: uuid.UUID, claim: Claim | None = None, **kind: bool) -> None:
         pass
+
+    def start_heartbeat(self) -> None:
+        pass
+
+    def dependencies(self) -> dict[str, str | None]:
+        return {}
+
+    def queue_depths(self) -> dict[str, int]:
+        return {}
 
     def shutdown(self, wait: bool = True) -> None:
         pass
@@ -238,10 +249,14 @@ def test_a_lost_message_is_recovered_and_a_duplicated_one_runs_nothing_twice(
     wait_until(lambda: all_completed(db, [lost, duplicated]), "both processes to complete")
     celery.submit(duplicated)  # and once more after it completed
     celery.submit(lost, resume=True)
-    celery.app.send_task(TASK_NAME, args=[str(uuid.uuid4())], queue=queue_name(NEW_WORKFLOWS))  # no such process
+    celery.app.send_task(
+        TASK_NAME, args=[str(uuid.uuid4())], queue=queue_name(app_settings, NEW_WORKFLOWS)
+    )  # no such process
     marker = start_process("celery_two_steps")  # sent after the extra messages on the same queue
     wait_until(lambda: all_completed(db, [marker]), "a process sent after the extra messages")
-    wait_until(lambda: celery.queue_depths()[queue_name(RESUMES)] == 0, "the extra resume message to be consumed")
+    wait_until(
+        lambda: celery.queue_depths()[queue_name(app_settings, RESUMES)] == 0, "the extra resume message to be consumed"
+    )
 
     assert Counter((step, process_id) for step, process_id, _ in effects_of(db)) == Counter(
         {(step, str(p)): 1 for p in (lost, duplicated, marker) for step in ("first", "second")}
@@ -283,7 +298,7 @@ class TestOnRabbitMQ:
     @pytest.fixture
     def broker(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         """RabbitMQ instead of Redis; the test's queues are deleted afterwards."""
-        app = create_celery_app(RABBITMQ_URL)
+        app = create_celery_app(app_settings, RABBITMQ_URL)
         with app.connection_for_write() as connection:
             try:
                 connection.ensure_connection(max_retries=1, interval_start=0, timeout=2)
@@ -294,7 +309,7 @@ class TestOnRabbitMQ:
         with app.connection_for_write() as connection:
             for kind in KINDS:
                 with suppress(Exception):
-                    connection.channel().queue_delete(queue_name(kind))
+                    connection.channel().queue_delete(queue_name(app_settings, kind))
         app.close()
 
     def test_processes_run_on_workers_through_rabbitmq(
@@ -305,5 +320,5 @@ class TestOnRabbitMQ:
 
         wait_until(lambda: all_completed(effects, process_ids), "the processes to complete")
         assert len(effects_of(effects)) == 10
-        assert celery.broker_reachable() is None
-        assert celery.queue_depths() == dict.fromkeys(map(queue_name, KINDS), 0)
+        assert celery.dependencies() == {"broker": None}
+        assert celery.queue_depths() == dict.fromkeys((queue_name(app_settings, kind) for kind in KINDS), 0)

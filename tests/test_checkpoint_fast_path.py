@@ -17,8 +17,8 @@ from sqlalchemy import select, text, update
 from orchestrion import db
 from orchestrion.db import Database, FastStatement, RawTransaction, get_database
 from orchestrion.db.models import ProcessStepTable, ProcessTable
+from orchestrion.runtime import current
 from orchestrion.services.processes import start_process, wait_for_process
-from orchestrion.storage import process_store
 from orchestrion.types import State
 from orchestrion.workflow import ProcessStatus, StepList, Workflow, done, init, step, step_group
 
@@ -173,7 +173,7 @@ def test_last_status_of_an_unknown_process_raises(database: Database) -> None:
     from orchestrion.errors import ProcessNotFoundError
 
     with pytest.raises(ProcessNotFoundError):
-        process_store.last_status(database, uuid.uuid4())
+        current().store.last_status(uuid.uuid4())
 
 
 def test_pooled_connections_closed_by_the_server_are_replaced(

@@ -30,7 +30,7 @@ from orchestrion.db import Database
 from orchestrion.db.models import ProcessStepTable, ProcessTable
 from orchestrion.executors import set_executor
 from orchestrion.services.processes import recover, start_process
-from orchestrion.storage.process_store import Claim
+from orchestrion.storage.claims import Claim
 from orchestrion.workflows import register_workflow
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,6 +26,7 @@ from orchestrion.db.database import BaseModel
 from orchestrion.db.types import utcnow
 from orchestrion.forms import SubmitFormPage
 from orchestrion.forms.validators import Choice
+from orchestrion.runtime import current, install
 from orchestrion.settings import AppSettings
 from orchestrion.testing import WorkflowInstanceForTests
 from orchestrion.types import FormGenerator, State
@@ -203,10 +204,11 @@ def test_settings_keep_the_database_uri_secret_and_init_database_takes_them(sqli
     assert (
         AppSettings(DATABASE_URI="postgresql://u:pw@host/db").database_display() == "postgresql+psycopg://u:***@host/db"
     )
-    previous = dbmod._database
+    previous = install(None)  # the fixture's runtime: set aside, so init_database does not close it
     try:
         assert init_database(settings).uri == settings.DATABASE_URI.get_secret_value()
+        assert current().settings is settings
         assert init_database(f"sqlite:///{tmp_path / 'from-uri.db'}").uri.endswith("from-uri.db")
     finally:
         dbmod.get_database().dispose()
-        dbmod._database = previous
+        install(previous)

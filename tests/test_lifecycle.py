@@ -25,6 +25,7 @@ from orchestrion.errors import ProcessNotFoundError, ProcessNotResumableError
 from orchestrion.executors import set_executor
 from orchestrion.executors.threadpool import ThreadPoolExecutor
 from orchestrion.forms import FormNotCompleteError, FormPage, FormValidationError, SubmitFormPage
+from orchestrion.runtime import current
 from orchestrion.services.processes import resume_process, start_process, wait_for_process
 from orchestrion.targets import Target
 from orchestrion.testing import (
@@ -701,7 +702,7 @@ def test_effects_commit_together_with_the_checkpoint(
 ) -> None:
     register("lc_atomic", init >> write_and_hold >> hold_after >> done)
     gates.update(write=Gate(), after=Gate())
-    set_executor(ThreadPoolExecutor(max_workers=1))
+    set_executor(ThreadPoolExecutor(current(), max_workers=1))
 
     process_id = start_process("lc_atomic", [{}])
     assert gates["write"].entered.wait(10)

@@ -26,9 +26,9 @@ from orchestrion.errors import (
     WorkflowChangedError,
 )
 from orchestrion.executors import set_executor
-from orchestrion.executors.execution import process_stopped
 from orchestrion.executors.threadpool import ThreadPoolExecutor
 from orchestrion.forms import SubmitFormPage
+from orchestrion.runtime import current
 from orchestrion.services.engine import is_engine_paused, pause_engine, unpause_engine
 from orchestrion.services.processes import (
     abort_process,
@@ -85,8 +85,7 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "the worker did not get there in time"
-        with process_stopped:
-            process_stopped.wait(0.05)
+        time.sleep(0.005)
 
 
 @step("Hold")
@@ -151,7 +150,7 @@ def approve_form() -> FormGenerator:
 
 
 def _threadpool() -> ThreadPoolExecutor:
-    executor = ThreadPoolExecutor(max_workers=2)
+    executor = ThreadPoolExecutor(current(), max_workers=2)
     set_executor(executor)  # the database fixture shuts it down at teardown
     return executor
 

@@ -22,9 +22,9 @@ from orchestrion.db.types import utcnow
 from orchestrion.engine.status import ProcessStatus
 from orchestrion.executors import set_executor
 from orchestrion.executors.threadpool import ThreadPoolExecutor
+from orchestrion.runtime import current
 from orchestrion.services.processes import recover, start_process, wait_for_process
-from orchestrion.storage import process_store
-from orchestrion.storage.process_store import Claim
+from orchestrion.storage.claims import Claim
 from orchestrion.types import State
 from orchestrion.workflow import StepList, done, init, step, workflow
 from orchestrion.workflows import register_workflow, unregister_workflow
@@ -72,9 +72,19 @@ class _Unsent:
     """Like the Celery executor whose message is still in the broker: creates unclaimed, runs nothing here."""
 
     worker_id = "nobody"
+    lease = None
 
     def submit(self, process_id: uuid.UUID, claim: Claim | None = None, **kind: bool) -> None:
         pass
+
+    def start_heartbeat(self) -> None:
+        pass
+
+    def dependencies(self) -> dict[str, str | None]:
+        return {}
+
+    def queue_depths(self) -> dict[str, int]:
+        return {}
 
     def shutdown(self, wait: bool = True) -> None:
         pass
@@ -107,12 +117,12 @@ def test_heartbeats_leave_a_process_in_transit_alone_until_its_grace_period_pass
     lapsed = _unsent()
     _set(database, lapsed, claimed_by="elsewhere.invalid:1:dead", lease_until=utcnow() - timedelta(seconds=1))
 
-    assert sorted(process_store.recoverable(database, GRACE)) == sorted([handed_back, lapsed])
-    assert sorted(process_store.recoverable(database)) == sorted([created, resumed, handed_back, lapsed])
+    assert sorted(current().store.recoverable(GRACE)) == sorted([handed_back, lapsed])
+    assert sorted(current().store.recoverable()) == sorted([created, resumed, handed_back, lapsed])
 
     for process_id in (created, resumed):
         _set(database, process_id, last_modified_at=utcnow() - GRACE - timedelta(seconds=1))
-    assert sorted(process_store.recoverable(database, GRACE)) == sorted([created, resumed, handed_back, lapsed])
+    assert sorted(current().store.recoverable(GRACE)) == sorted([created, resumed, handed_back, lapsed])
 
 
 def test_startup_recovery_runs_a_process_whose_message_is_in_transit(database: Database) -> None:
@@ -129,7 +139,7 @@ def test_a_threadpool_heartbeat_takes_over_what_no_live_worker_owns(database: Da
     lapsed = _unsent()
     _set(database, lapsed, claimed_by="elsewhere.invalid:1:dead", lease_until=utcnow() - timedelta(seconds=1))
     in_transit = _unsent()
-    executor = ThreadPoolExecutor(max_workers=2, lease_seconds=0.3)
+    executor = ThreadPoolExecutor(current(), max_workers=2, lease_seconds=0.3)
     set_executor(executor)  # the fixture shuts it down
 
     executor.start_heartbeat()  # nothing is submitted to it: it finds the work itself
@@ -140,7 +150,7 @@ def test_a_threadpool_heartbeat_takes_over_what_no_live_worker_owns(database: Da
 
 
 def test_shutdown_finishes_the_step_and_hands_the_process_back(database: Database) -> None:
-    executor = ThreadPoolExecutor(max_workers=1)
+    executor = ThreadPoolExecutor(current(), max_workers=1)
     set_executor(executor)
     process_id = start_process("workers_held")
     assert entered.wait(10)
@@ -154,7 +164,7 @@ def test_shutdown_finishes_the_step_and_hands_the_process_back(database: Databas
 
     p = _row(database, process_id)
     assert (p.last_status, p.claimed_by, p.lease_until, p.cursor) == ("running", None, None, ["Log context"])
-    assert process_store.recoverable(database, GRACE) == [process_id], "any live worker takes it over at once"
+    assert current().store.recoverable(GRACE) == [process_id], "any live worker takes it over at once"
 
 
 def test_log_lines_of_a_step_carry_the_process_workflow_and_step(database: Database) -> None:

@@ -20,7 +20,9 @@ from orchestrion.executors.celery import (
     create_celery_app,
     queue_name,
 )
+from orchestrion.runtime import current
 from orchestrion.services.processes import start_process
+from orchestrion.settings import app_settings
 from orchestrion.types import State
 from orchestrion.workflow import StepList, done, init, step, workflow
 from orchestrion.workflows import register_workflow, unregister_workflow
@@ -101,7 +103,7 @@ def test_health_reports_the_database(client: TestClient) -> None:
 def test_with_celery_metrics_show_queue_depths_and_health_the_broker(
     client: TestClient, redis_url: str, queue_prefix: str
 ) -> None:
-    executor = CeleryExecutor(create_celery_app(redis_url))
+    executor = CeleryExecutor(current(), create_celery_app(app_settings, redis_url))
     set_executor(executor)  # no worker listens: the messages stay in the queues
     for _ in range(3):
         executor.submit(uuid.uuid4())
@@ -110,13 +112,15 @@ def test_with_celery_metrics_show_queue_depths_and_health_the_broker(
 
     found = samples(client)
     depth = {
-        q: found.get(("orchestrion_queue_depth", frozenset({("queue", queue_name(q))})))
+        q: found.get(("orchestrion_queue_depth", frozenset({("queue", queue_name(app_settings, q))})))
         for q in (NEW_WORKFLOWS, NEW_TASKS, RESUMES)
     }
     assert depth == {NEW_WORKFLOWS: 3, NEW_TASKS: 1, RESUMES: 1}, "each kind of work on its own queue"
     assert client.get("/api/health/").json() == {"status": "OK", "database": "OK", "broker": "OK"}
 
-    set_executor(CeleryExecutor(create_celery_app("redis://127.0.0.1:1/0")))  # nothing listens there
+    set_executor(
+        CeleryExecutor(current(), create_celery_app(app_settings, "redis://127.0.0.1:1/0"))
+    )  # nothing listens there
     response = client.get("/api/health/")
     assert response.status_code == 503
     body = response.json()

@@ -14,15 +14,15 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from orchestrion import retry
 from orchestrion.api.processes import show
 from orchestrion.db import Database
 from orchestrion.db.models import ProcessStepTable, ProcessTable
+from orchestrion.engine.retry import RetryPolicy
 from orchestrion.engine.runner import StepRecord
 from orchestrion.engine.status import ProcessStatus, StepStatus
-from orchestrion.retry import RetryPolicy
-from orchestrion.scheduler.sweeps import due_retries
+from orchestrion.runtime import current
 from orchestrion.services.processes import resume_process, start_process
+from orchestrion.storage.sweeps import due_retries
 from orchestrion.types import State
 from orchestrion.workflow import StepList, done, init, retrystep, workflow
 from orchestrion.workflows import register_workflow, unregister_workflow
@@ -98,10 +98,10 @@ def retry_flaky() -> StepList:
 
 
 @pytest.fixture(autouse=True)
-def _setup(database: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _setup(database: Database) -> Iterator[None]:
     global api_up
     api_up = False
-    monkeypatch.setattr(retry, "policy", lambda: RetryPolicy(base_seconds=10, max_attempts=3, random=lambda: 0.5))
+    current().retry_policy = RetryPolicy(base_seconds=10, max_attempts=3, random=lambda: 0.5)
     register_workflow(retry_flaky, "retry_flaky")
     yield
     unregister_workflow("retry_flaky")
@@ -168,8 +168,7 @@ def test_retries_back_off_until_the_maximum_then_fail_and_a_person_can_retry(dat
 def test_the_maximum_comes_from_the_settings(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     from orchestrion.settings import app_settings
 
-    monkeypatch.undo()  # the real policy, from the settings
-    register_workflow(retry_flaky, "retry_flaky")
+    current().retry_policy = None  # the policy from the settings
     monkeypatch.setattr(app_settings, "RETRY_MAX_ATTEMPTS", 1)
 
     process_id = start_process("retry_flaky")

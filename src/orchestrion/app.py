@@ -1,8 +1,9 @@
 """The application: ``OrchestratorCore`` is a FastAPI app serving the REST API under ``/api``.
 
-Constructing it initialises the database (applying migrations) and the executor. When the app
-starts, processes left in flight by a crash are handed to the executor again, so ``uvicorn
-main:app`` needs no separate recovery job, and the scheduler starts (``SCHEDULER_ENABLED``).
+Constructing it opens the database (applying migrations) and builds the runtime it works for
+(``orchestrion.runtime``). When the app starts, processes left in flight by a crash are handed to
+the executor again, so ``uvicorn main:app`` needs no separate recovery job, and the scheduler
+starts (``SCHEDULER_ENABLED``). When it stops, its executor is shut down.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from fastapi import Depends, FastAPI
 from orchestrion import __version__
 from orchestrion.api import events, health, metrics, processes, products, schedules, settings, subscriptions, workflows
 from orchestrion.api.errors import install_error_handlers
-from orchestrion.api.scope import DatabaseScopeMiddleware
+from orchestrion.api.scope import RuntimeMiddleware
 from orchestrion.api.security import Authenticator, anonymous, bearer_tokens, current_user
-from orchestrion.db import Database, init_database
+from orchestrion.db import Database, open_database
 from orchestrion.domain.catalogue_diff import catalogue_mismatches
-from orchestrion.executors import set_executor
 from orchestrion.logs import configure_logging
+from orchestrion.runtime import Runtime, activate, install, is_set_up, of_database
 from orchestrion.scheduler.runner import Scheduler
 from orchestrion.services.change_feed import ChangeFeed
 from orchestrion.services.processes import recover
@@ -39,18 +40,26 @@ class OrchestratorCore(FastAPI):
         *,
         database: Database | None = None,
         authenticate: Authenticator | None = None,
+        runtime: Runtime | None = None,
         **kwargs: Any,
     ) -> None:
-        """``database``: an initialised database to use instead of ``DATABASE_URI`` (tests, embedding).
+        """The application, with a runtime of its own built from ``base_settings``.
 
-        ``authenticate``: who is calling (see ``orchestrion.api.security``); default: ``API_TOKENS``
-        bearer tokens when set, else no authentication.
+        ``database``: an initialised database to use instead of ``DATABASE_URI`` (tests, embedding);
+        when a runtime already owns it, the application works for that one. ``runtime``: the runtime
+        to work for. ``authenticate``: who is calling (see ``orchestrion.api.security``); default:
+        ``API_TOKENS`` bearer tokens when set, else no authentication.
         """
         configure_logging(base_settings.LOG_LEVEL)
         self.settings = base_settings
-        if database is None:
-            database = init_database(base_settings)
-        self.change_feed = ChangeFeed(database, interval=base_settings.LIVE_UPDATE_INTERVAL_SECONDS)
+        if runtime is None:
+            if database is None:
+                database = open_database(base_settings)
+            runtime = of_database(database) or Runtime(database, base_settings)
+        self.runtime = runtime
+        if not is_set_up():  # the process's default too: scripts and the CLI in this process see it
+            install(runtime)
+        self.change_feed = ChangeFeed(runtime.database, interval=base_settings.LIVE_UPDATE_INTERVAL_SECONDS)
         super().__init__(
             title="orchestrion",
             version=__version__,
@@ -65,7 +74,7 @@ class OrchestratorCore(FastAPI):
             bearer_tokens(base_settings.API_TOKENS) if base_settings.API_TOKENS else anonymous
         )
         install_error_handlers(self)
-        self.add_middleware(DatabaseScopeMiddleware, database=database)
+        self.add_middleware(RuntimeMiddleware, runtime=runtime)
         secured = [Depends(current_user)]
         self.include_router(processes.router, prefix="/api/processes", tags=["processes"], dependencies=secured)
         self.include_router(
@@ -82,13 +91,14 @@ class OrchestratorCore(FastAPI):
 
     @asynccontextmanager
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
-        with self.change_feed.database.read() as session:
-            for mismatch in catalogue_mismatches(session):
-                logger.warning("Domain model and catalogue disagree", mismatch=mismatch)
-        recovered = recover()
-        if recovered:
-            logger.info("Recovered processes left in flight", count=len(recovered))
-        scheduler = Scheduler() if self.settings.SCHEDULER_ENABLED else None
+        with activate(self.runtime):
+            with self.runtime.database.read() as session:
+                for mismatch in catalogue_mismatches(session):
+                    logger.warning("Domain model and catalogue disagree", mismatch=mismatch)
+            recovered = recover()
+            if recovered:
+                logger.info("Recovered processes left in flight", count=len(recovered))
+            scheduler = Scheduler(self.runtime.database) if self.settings.SCHEDULER_ENABLED else None
         if scheduler is not None:
             scheduler.start()
         try:
@@ -96,6 +106,4 @@ class OrchestratorCore(FastAPI):
         finally:
             if scheduler is not None:
                 scheduler.stop()
-            executor = set_executor(None)
-            if executor is not None:
-                executor.shutdown(wait=True)
+            self.runtime.close()

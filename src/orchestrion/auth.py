@@ -17,14 +17,10 @@ from typing import Any, Literal
 
 from orchestrion.engine.steps import Step
 from orchestrion.engine.workflow import Workflow
-from orchestrion.errors import OrchestrionError
+from orchestrion.errors import NotAuthorizedError
 
 Action = Literal["start_workflow", "resume_workflow", "retry_workflow", "abort_workflow"]
 Authorizer = Callable[["AuthContext"], Any]
-
-
-class NotAuthorizedError(OrchestrionError, PermissionError):
-    status_code = 403
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from orchestrion.db.domain_models import (
     products_workflows,
 )
 from orchestrion.db.types import utcnow
+from orchestrion.errors import InvalidInputError
 from orchestrion.storage.workflow_rows import ensure_workflow_row, update_workflow_row
 from orchestrion.targets import Target
 
@@ -75,7 +76,7 @@ KEYS = {
 }
 
 
-class CatalogueError(ValueError):
+class CatalogueError(InvalidInputError):
     """The catalogue data is inconsistent (an unknown block, a bad target, ...); nothing was written."""
 
 

@@ -1,64 +1,134 @@
-"""Errors the engine's operations raise; the REST API maps each to one HTTP status."""
+"""Every error orchestrion raises, in one hierarchy; the REST API maps its branches to statuses (``api/errors``).
+
+``OrchestrionError`` is the root; its branches say what kind of refusal it is, and so which HTTP
+status it is: bad input, something not found, a conflict with the current state, a precondition,
+the engine unavailable, not allowed, or the application's own code failing. Each error also keeps
+the built-in base callers have always caught (``ValueError``, ``LookupError``, ...).
+
+The ``ProcessFailureError`` family is different: workflow authors raise it in steps, to fail a
+step with a message and details (and, in tasks, to report bad data or an unreachable system).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+# --- the branches --------------------------------------------------------------------------------
+
 
 class OrchestrionError(Exception):
-    """Base class; ``status_code`` is what the REST API answers with."""
-
-    status_code = 400
+    """Base of orchestrion's errors."""
 
 
 class InvalidInputError(OrchestrionError, ValueError):
-    """Input that the engine cannot accept (e.g. numbers too large to store)."""
-
-    status_code = 400
+    """Input that cannot be accepted: a bad query parameter, unstorable data, inconsistent catalogue data."""
 
 
 class NotFoundError(OrchestrionError, LookupError):
     """Something the request names does not exist."""
 
-    status_code = 404
+
+class ConflictError(OrchestrionError):
+    """The request does not fit the current state of what it names (a process that cannot be resumed, ...)."""
+
+
+class PreconditionError(OrchestrionError):
+    """A rule refused the request (a workflow's run predicate)."""
+
+
+class UnavailableError(OrchestrionError):
+    """orchestrion cannot do this now (the engine is paused)."""
+
+
+class NotAuthorizedError(OrchestrionError, PermissionError):
+    """The user may not do this (an authorization callback refused)."""
+
+
+class NotAuthenticatedError(OrchestrionError):
+    """The request does not say who makes it (or says it in a way that is not accepted)."""
+
+
+class ApplicationCodeError(OrchestrionError):
+    """The application's own code (a workflow module, a form generator) failed."""
+
+
+# --- not found -----------------------------------------------------------------------------------
 
 
 class SubscriptionNotFoundError(NotFoundError):
+    def __init__(self, subscription_id: Any) -> None:
+        self.subscription_id = subscription_id
+        super().__init__(f"Subscription {subscription_id} not found")
+
+
+class ProductNotFoundError(NotFoundError):
+    def __init__(self, product_id: Any) -> None:
+        self.product_id = product_id
+        super().__init__(f"Product {product_id} not found")
+
+
+class BlockNotFoundError(NotFoundError):
+    def __init__(self, instance_id: Any) -> None:
+        self.instance_id = instance_id
+        super().__init__(f"Product block instance {instance_id} not found")
+
+
+class WorkflowNotFoundError(NotFoundError):
     pass
 
 
-class WorkflowNotFoundError(OrchestrionError, LookupError):
-    status_code = 404
+class ProcessNotFoundError(NotFoundError):
+    pass
 
 
-class ProcessNotFoundError(OrchestrionError, LookupError):
-    status_code = 404
+class ScheduleNotFoundError(NotFoundError):
+    pass
 
 
-class ProcessNotResumableError(OrchestrionError):
-    status_code = 409
+class InvalidCallbackTokenError(NotFoundError):
+    """The callback route's token is not the process's (or was used already)."""
 
 
-class ProcessConflictError(OrchestrionError):
+# --- conflicts -----------------------------------------------------------------------------------
+
+
+class ProcessNotResumableError(ConflictError):
+    pass
+
+
+class ProcessConflictError(ConflictError):
     """The process is in a status that does not allow this operation (e.g. deleting a running one)."""
 
-    status_code = 409
+
+class NotAwaitingCallbackError(ConflictError):
+    pass
 
 
-class NotAwaitingCallbackError(OrchestrionError):
-    status_code = 409
+class WorkflowChangedError(ConflictError):
+    """The step a process must continue with no longer exists in its workflow."""
 
 
-class InvalidCallbackTokenError(OrchestrionError, LookupError):
-    status_code = 404
+class SubscriptionLockedError(ConflictError, RuntimeError):
+    """Another process holds the subscription (it is not in sync)."""
 
 
-class EnginePausedError(OrchestrionError):
-    status_code = 503
+class StaleSubscriptionError(ConflictError, RuntimeError):
+    """The subscription changed in the database after this model was loaded."""
 
 
-class StartPredicateError(OrchestrionError):
+class BlockInUseError(ConflictError, ValueError):
+    """A block this subscription no longer holds is still used by other subscriptions' blocks."""
+
+
+class ScheduleNameTakenError(ConflictError):
+    pass
+
+
+# --- the rest ------------------------------------------------------------------------------------
+
+
+class StartPredicateError(PreconditionError):
     """A workflow's ``run_predicate`` refused to start it; ``message`` is the predicate's reason."""
-
-    status_code = 412
 
     def __init__(self, message: str, workflow_key: str | None = None) -> None:
         super().__init__(message)
@@ -66,19 +136,33 @@ class StartPredicateError(OrchestrionError):
         self.workflow_key = workflow_key
 
 
-class WorkflowImportError(OrchestrionError):
+class EnginePausedError(UnavailableError):
+    pass
+
+
+class WorkflowImportError(ApplicationCodeError):
     """A registered workflow's module cannot be imported (or does not define it): only that workflow is unavailable."""
 
-    status_code = 500
 
-
-class FormGeneratorError(OrchestrionError):
+class FormGeneratorError(ApplicationCodeError):
     """A form generator (the application's code) raised while building or checking its pages."""
 
-    status_code = 500
+
+# --- what steps raise ----------------------------------------------------------------------------
 
 
-class WorkflowChangedError(OrchestrionError):
-    """The step a process must continue with no longer exists in its workflow."""
+class ProcessFailureError(Exception):
+    """Fail the step with a message and structured ``details`` that are recorded with the failure."""
 
-    status_code = 409
+    def __init__(self, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InconsistentDataError(ProcessFailureError):
+    """A task found data that does not add up; the task process ends ``inconsistent_data`` (for the NOC)."""
+
+
+class ApiUnavailableError(ProcessFailureError):
+    """An external system could not be reached; a task process ends ``api_unavailable``."""

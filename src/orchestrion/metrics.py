@@ -20,6 +20,7 @@ from orchestrion.db import get_database
 from orchestrion.db.models import ProcessTable
 from orchestrion.engine.runner import StepRecord
 from orchestrion.engine.status import ProcessStatus
+from orchestrion.runtime import current
 
 logger = structlog.get_logger(__name__)
 
@@ -52,15 +53,12 @@ class ScrapeTimeCollector(Collector):
 
 
 def _queue_depths() -> Iterator[Metric]:
-    from orchestrion.executors import get_executor
-
-    depths = getattr(get_executor(), "queue_depths", None)
-    if depths is None:  # an in-process executor has no broker queue
-        return
     try:
-        found = depths()
+        found = current().executor.queue_depths()
     except Exception as e:  # the broker is down: leave the metric out rather than fail the scrape
         logger.warning("Could not read the queue depths from the broker", error=str(e))
+        return
+    if not found:  # an in-process executor has no broker queue
         return
     depth = GaugeMetricFamily("orchestrion_queue_depth", "Messages waiting in a broker queue", labels=["queue"])
     for queue, count in sorted(found.items()):

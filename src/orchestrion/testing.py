@@ -36,13 +36,13 @@ from orchestrion.engine.outcomes import (
     Suspend,
     Waiting,
 )
+from orchestrion.engine.registry import get_workflow, register_workflow, unregister_workflow
 from orchestrion.engine.status import ProcessStatus
 from orchestrion.engine.workflow import Workflow
 from orchestrion.executors import set_executor
 from orchestrion.executors.inline import InlineExecutor
 from orchestrion.services import processes
 from orchestrion.types import State
-from orchestrion.workflows import get_workflow, register_workflow, unregister_workflow
 
 __all__ = [
     "ProcessStat",

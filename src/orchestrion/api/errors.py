@@ -12,7 +12,17 @@ from pydantic_forms.exception_handlers.fastapi import form_error_handler
 from pydantic_forms.exceptions import FormException, FormOverflowError
 from starlette.exceptions import HTTPException
 
-from orchestrion.errors import OrchestrionError
+from orchestrion.errors import (
+    ApplicationCodeError,
+    ConflictError,
+    InvalidInputError,
+    NotAuthenticatedError,
+    NotAuthorizedError,
+    NotFoundError,
+    OrchestrionError,
+    PreconditionError,
+    UnavailableError,
+)
 
 logger = structlog.get_logger(__name__)
 
@@ -24,9 +34,27 @@ def problem(status: int, detail: str, type_: str, **extra: object) -> JSONRespon
     )
 
 
+# The HTTP status of each branch of the error hierarchy (orchestrion.errors); the first match in the
+# error's class hierarchy decides. This is the only place that knows about HTTP statuses.
+STATUS_OF: dict[type[Exception], int] = {
+    InvalidInputError: 400,
+    NotAuthenticatedError: 401,
+    NotAuthorizedError: 403,
+    NotFoundError: 404,
+    ConflictError: 409,
+    PreconditionError: 412,
+    ApplicationCodeError: 500,
+    UnavailableError: 503,
+}
+
+
+def status_of(exc: Exception) -> int:
+    return next((STATUS_OF[cls] for cls in type(exc).__mro__ if cls in STATUS_OF), 400)
+
+
 async def _orchestrion_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, OrchestrionError)
-    return problem(exc.status_code, str(exc), type(exc).__name__)
+    return problem(status_of(exc), str(exc), type(exc).__name__)
 
 
 async def _form_error(request: Request, exc: Exception) -> JSONResponse:

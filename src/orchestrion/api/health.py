@@ -24,10 +24,7 @@ def _database() -> str | None:
 @router.get("/")
 def health() -> JSONResponse:
     """``{"status": "OK", "database": "OK"[, "broker": "OK"]}``; 503 with the reason in place of "OK" when one fails."""
-    problems = {"database": _database()}
-    broker_reachable = getattr(get_executor(), "broker_reachable", None)
-    if broker_reachable is not None:  # only an executor that sends work through a broker has one
-        problems["broker"] = broker_reachable()
+    problems = {"database": _database(), **get_executor().dependencies()}
     body = {part: problem or "OK" for part, problem in problems.items()}
     healthy = not any(problems.values())
     return JSONResponse({"status": "OK" if healthy else "unavailable", **body}, status_code=200 if healthy else 503)

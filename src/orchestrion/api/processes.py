@@ -13,13 +13,13 @@ from pydantic_forms.core import generate_form
 from orchestrion.api.security import Principal, current_user
 from orchestrion.db import get_database
 from orchestrion.db.models import ProcessStepTable, ProcessTable
+from orchestrion.engine.registry import loaded_workflow
 from orchestrion.engine.status import ProcessStatus
 from orchestrion.engine.steps import StepGroup
 from orchestrion.engine.workflow import Workflow
 from orchestrion.services import processes
 from orchestrion.storage import process_queries
 from orchestrion.types import State
-from orchestrion.workflows import loaded_workflow
 
 router = APIRouter()
 

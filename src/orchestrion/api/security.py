@@ -15,11 +15,7 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 
-from orchestrion.errors import OrchestrionError
-
-
-class NotAuthenticatedError(OrchestrionError):
-    status_code = 401
+from orchestrion.errors import NotAuthenticatedError
 
 
 @dataclass(frozen=True)

@@ -122,7 +122,7 @@ def list_subscriptions(
 def _get(session: Any, subscription_id: uuid.UUID) -> SubscriptionTable:
     found = session.get(SubscriptionTable, subscription_id)
     if found is None:
-        raise SubscriptionNotFoundError(f"Subscription {subscription_id} not found")
+        raise SubscriptionNotFoundError(subscription_id)
     return found
 
 
@@ -140,7 +140,7 @@ def usable_workflows(subscription_id: uuid.UUID) -> dict[str, Any]:
     with get_database().read() as session:
         found = subscriptions.subscription_workflows(session, subscription_id)
     if found is None:
-        raise SubscriptionNotFoundError(f"Subscription {subscription_id} not found")
+        raise SubscriptionNotFoundError(subscription_id)
     return {target.value.lower(): [wf.as_dict() for wf in workflows] for target, workflows in found.items()}
 
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from orchestrion.db import get_database
 from orchestrion.db.domain_models import ProductTable, products_workflows
 from orchestrion.db.models import WorkflowTable
+from orchestrion.engine.registry import ALL_WORKFLOWS, get_workflow
 from orchestrion.errors import WorkflowImportError, WorkflowNotFoundError
-from orchestrion.workflows import ALL_WORKFLOWS, get_workflow
 
 router = APIRouter()
 

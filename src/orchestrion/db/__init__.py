@@ -73,6 +73,7 @@ __all__ = [
     "init_database",
     "is_initialised",
     "normalise_uri",
+    "open_database",
     "session",
 ]
 
@@ -96,38 +97,49 @@ ALL_DB_MODELS: list[type[BaseModel]] = [
     WorkflowTable,
 ]
 
-_database: Database | None = None
-
 
 def get_database() -> Database:
-    if _database is None:
-        raise RuntimeError("The database is not initialised; call orchestrion.db.init_database() first")
-    return _database
+    """The current runtime's database (see ``orchestrion.runtime``)."""
+    from orchestrion.runtime import current
+
+    return current().database
 
 
-def init_database(settings: AppSettings | str | None = None, *, migrate: bool = True) -> Database:
-    """Configure the process-wide database and apply the migrations.
-
-    ``settings``: an ``AppSettings`` (as orchestrator-core applications pass it), a database URI,
-    or None for ``app_settings``.
-    """
-    global _database
+def open_database(settings: AppSettings | str | None = None, *, migrate: bool = True) -> Database:
+    """Open the database ``settings`` names (``AppSettings``, a URI, or None for ``app_settings``), migrated."""
     from orchestrion.settings import AppSettings, app_settings
 
     chosen = settings if isinstance(settings, AppSettings) else app_settings
     uri = settings if isinstance(settings, str) else chosen.DATABASE_URI.get_secret_value()
-    if _database is not None:
-        _database.dispose()
-    _database = Database(uri, pool_size=chosen.DATABASE_POOL_SIZE, sqlite_synchronous=chosen.SQLITE_SYNCHRONOUS)
+    database = Database(uri, pool_size=chosen.DATABASE_POOL_SIZE, sqlite_synchronous=chosen.SQLITE_SYNCHRONOUS)
     if migrate:
         from orchestrion.db.migrate import upgrade
 
-        upgrade(_database)
-    return _database
+        upgrade(database)
+    return database
+
+
+def init_database(settings: AppSettings | str | None = None, *, migrate: bool = True) -> Database:
+    """Open the database and make it the process's (with a runtime of its own, as its default).
+
+    ``settings``: an ``AppSettings`` (as orchestrator-core applications pass it), a database URI,
+    or None for ``app_settings``. A runtime this replaces as the process's default is closed.
+    """
+    from orchestrion.runtime import Runtime, install
+    from orchestrion.settings import AppSettings, app_settings
+
+    database = open_database(settings, migrate=migrate)
+    previous = install(Runtime(database, settings if isinstance(settings, AppSettings) else app_settings))
+    if previous is not None:
+        previous.close()
+        previous.database.dispose()
+    return database
 
 
 def is_initialised() -> bool:
-    return _database is not None
+    from orchestrion.runtime import is_set_up
+
+    return is_set_up()
 
 
 class _Db:

@@ -14,6 +14,10 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
+from orchestrion.engine.clock import utcnow
+
+__all__ = ["JsonColumn", "UUIDType", "UtcDateTime", "new_uuid", "utcnow"]
+
 JsonColumn = JSON().with_variant(JSONB(), "postgresql")
 
 
@@ -75,7 +79,3 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

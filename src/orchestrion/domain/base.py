@@ -32,6 +32,7 @@ from orchestrion.domain.registry import (
 )
 from orchestrion.domain.relations import block_depends_on_ids, block_in_use_by_ids, in_use_by_instance_ids
 from orchestrion.domain.saving import save_subscription
+from orchestrion.errors import InvalidInputError
 from orchestrion.types import SubscriptionLifecycle
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["IncompatibleModelError", "ProductBlockModel", "ProductLifecycle", "ProductModel", "SubscriptionModel"]
 
 
-class IncompatibleModelError(ValueError):
+class IncompatibleModelError(InvalidInputError):
     """A concrete model class was asked to load a subscription of another product or lifecycle status."""
 
 

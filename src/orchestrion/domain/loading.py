@@ -31,6 +31,7 @@ from orchestrion.db.domain_models import (
 from orchestrion.domain.fields import BlockField
 from orchestrion.domain.sessions import as_uuid, reading
 from orchestrion.domain.snapshot import SUBSCRIPTION_COLUMNS, InstanceState, Snapshot
+from orchestrion.errors import BlockNotFoundError, ProductNotFoundError, SubscriptionNotFoundError
 from orchestrion.types import SubscriptionLifecycle
 
 if TYPE_CHECKING:
@@ -43,24 +44,6 @@ _I = SubscriptionInstanceTable
 _V = SubscriptionInstanceValueTable
 _R = SubscriptionInstanceRelationTable
 _PRODUCT_COLUMNS = ("product_id", "name", "description", "product_type", "tag", "status", "created_at", "end_date")
-
-
-class SubscriptionNotFoundError(LookupError):
-    def __init__(self, subscription_id: UUID) -> None:
-        self.subscription_id = subscription_id
-        super().__init__(f"Subscription {subscription_id} not found")
-
-
-class BlockNotFoundError(LookupError):
-    def __init__(self, instance_id: UUID) -> None:
-        self.instance_id = instance_id
-        super().__init__(f"Product block instance {instance_id} not found")
-
-
-class ProductNotFoundError(LookupError):
-    def __init__(self, product_id: UUID) -> None:
-        self.product_id = product_id
-        super().__init__(f"Product {product_id} not found")
 
 
 def _product_model(row: Row[Any], prefix: str = "") -> ProductModel:

@@ -27,6 +27,7 @@ from orchestrion.db.domain_models import (
     SubscriptionTable,
 )
 from orchestrion.domain.snapshot import Rows, Snapshot, rows_of
+from orchestrion.errors import BlockInUseError, StaleSubscriptionError
 
 if TYPE_CHECKING:
     from orchestrion.domain.base import SubscriptionModel
@@ -35,14 +36,6 @@ _S = cast(Table, SubscriptionTable.__table__)
 _I = cast(Table, SubscriptionInstanceTable.__table__)
 _V = cast(Table, SubscriptionInstanceValueTable.__table__)
 _R = cast(Table, SubscriptionInstanceRelationTable.__table__)
-
-
-class StaleSubscriptionError(RuntimeError):
-    """The subscription changed in the database after this model was loaded."""
-
-
-class BlockInUseError(ValueError):
-    """A block this subscription no longer holds is still used by other subscriptions' blocks."""
 
 
 def save_subscription(model: SubscriptionModel) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
+from orchestrion.errors import OrchestrionError
 from orchestrion.types import State
 
 # A loader factory looks at an annotation and returns a function that turns the state's value into
@@ -34,7 +35,7 @@ _PASSTHROUGH = frozenset({Any, object, State, dict, inspect.Parameter.empty})
 _EXACT = frozenset({str, int, float, bool, list, dict})
 
 
-class StepArgumentError(KeyError):
+class StepArgumentError(OrchestrionError, KeyError):
     """A step's parameter could not be filled from the state."""
 
     def __str__(self) -> str:

@@ -2,9 +2,11 @@
 
 The runner is pure: persistence is a ``Journal`` adapter. For every step it opens the journal's
 step transaction, runs the step inside it (so the step's own database work shares it), turns the
-outcome into a ``StepRecord`` and hands that to ``checkpoint``, which commits effects, history row
-and process status together. The journal answers whether to go on (it says stop when the process
-was aborted, the engine paused, or another worker took the process over).
+outcome into a ``StepRecord`` and hands that to ``checkpoint``. The checkpoint reports what it
+found (the claim lost, an abort requested, the engine paused) and the runner decides what follows,
+in the same transaction: commit and go on, end the process aborted, or hand it back. So every
+status a process ends a run in is decided here, whichever journal keeps the records; the retry
+policy too (a ``retrystep`` failure's next try, or that there is none).
 """
 
 from __future__ import annotations
@@ -13,17 +15,21 @@ import traceback as tb
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from datetime import datetime
+from enum import Enum
+from typing import Any, NamedTuple, Protocol
 
 from orchestrion.config.assignee import Assignee
+from orchestrion.engine.clock import utcnow
+from orchestrion.engine.context import StepContext, step_context
 from orchestrion.engine.outcomes import Abort, Complete, Failed, Outcome, Skipped, Waiting
+from orchestrion.engine.retry import DEFAULT_POLICY, RetryPolicy
 from orchestrion.engine.serialization import StateSerializationError, dumps, roundtrip
-from orchestrion.engine.status import ProcessStatus, StepStatus
+from orchestrion.engine.status import TERMINAL_STATUSES, ProcessStatus, StepStatus
 from orchestrion.engine.steps import Step
 from orchestrion.engine.workflow import Path, Workflow
+from orchestrion.errors import ApiUnavailableError, InconsistentDataError, OrchestrionError, ProcessFailureError
 from orchestrion.types import State
-from orchestrion.utils.errors import ApiUnavailableError, InconsistentDataError, ProcessFailureError
 
 
 @dataclass(slots=True)
@@ -45,28 +51,50 @@ class StepRecord:
     failed_reason: str | None = None
     traceback: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    retry_at: datetime | None = None  # a retrystep failure: when the next try is due
 
 
-class CheckpointRejectedError(Exception):
+class CheckpointRejectedError(OrchestrionError):
     """The store refused to write a checkpoint (e.g. the database rejected a value, or the step's own
     writes broke a constraint at commit). The runner records the step as failed instead, so the
     process stops with the reason rather than re-running the step for ever."""
+
+
+class Signals(NamedTuple):
+    """What a checkpoint found while it wrote the record (nothing is committed yet)."""
+
+    kept: bool  # False: another worker took the process over; nothing of the step was written
+    abort_requested: bool = False
+    paused: bool = False
 
 
 class StepTransaction(Protocol):
     def discard(self) -> None:
         """Roll back what the step did to the database; the checkpoint still follows."""
 
-    def checkpoint(self, record: StepRecord) -> bool:
-        """Persist the record atomically with the step's effects; False means stop now."""
+    def checkpoint(self, record: StepRecord) -> Signals:
+        """Write the record with the step's effects, not committing yet; say what was found."""
+
+    def abort(self, record: StepRecord) -> None:
+        """End the process aborted (an abort was requested), in the checkpoint's transaction."""
+
+    def hand_back(self) -> None:
+        """Give the process back to no worker (the engine paused, the worker stops), in that transaction."""
+
+    def commit(self) -> None: ...
 
 
 class Journal(Protocol):
+    """Where a run keeps its records: one transaction per step."""
+
+    @property
+    def context(self) -> StepContext | None:
+        """What the steps are told about their process."""
+
     def step(self) -> AbstractContextManager[StepTransaction]: ...
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+    def should_stop(self) -> bool:
+        """The worker is stopping: a running process is handed back at the next boundary."""
 
 
 def error_state(error: BaseException | dict[str, Any]) -> tuple[State, str | None]:
@@ -172,34 +200,75 @@ def make_record(
     return record, outcome, new_state
 
 
-def run(workflow: Workflow, path: Path | None, state: State, journal: Journal, *, is_task: bool = False) -> Outcome:
-    """Run from ``path`` until the process stops (completes, fails, waits, or is told to stop)."""
+class _Decision(Enum):
+    GO_ON = "go on"  # committed; continue with the next step if the outcome does
+    STOPPED = "stopped"  # committed; the process was handed back, aborted, or its claim lost
+
+
+def _persist(tx: StepTransaction, journal: Journal, record: StepRecord) -> tuple[_Decision, bool]:
+    """Write the record and decide what follows from what the checkpoint found; (decision, aborted)."""
+    signals = tx.checkpoint(record)
+    if not signals.kept:
+        return _Decision.STOPPED, False
+    if signals.abort_requested and record.process_status not in TERMINAL_STATUSES:
+        tx.abort(record)
+        tx.commit()
+        return _Decision.STOPPED, True
+    running = record.process_status == ProcessStatus.RUNNING
+    if running and (signals.paused or journal.should_stop()):
+        tx.hand_back()
+        tx.commit()
+        return _Decision.STOPPED, False
+    tx.commit()
+    return (_Decision.GO_ON if running else _Decision.STOPPED), False
+
+
+def run(
+    workflow: Workflow,
+    path: Path | None,
+    state: State,
+    journal: Journal,
+    *,
+    is_task: bool = False,
+    retries: int = 0,
+    retry_policy: RetryPolicy = DEFAULT_POLICY,
+) -> Outcome:
+    """Run from ``path`` until the process stops (completes, fails, waits, or is told to stop).
+
+    ``retries``: how often the step at ``path`` was retried automatically already.
+    """
     outcome: Outcome = Complete(state)
     while path is not None:
         step = workflow.step_at(path)
         with journal.step() as tx:
             started_at = utcnow()
-            outcome = execute(step, state)
-            record, outcome, new_state = make_record(workflow, path, step, outcome, started_at, is_task=is_task)
+            with step_context(journal.context):
+                outcome = execute(step, state)
+                record, outcome, new_state = make_record(workflow, path, step, outcome, started_at, is_task=is_task)
+            record = retry_policy.decide(record, retries)
             if new_state is None:
                 tx.discard()
             try:
-                go_on = tx.checkpoint(record)
+                decision, aborted = _persist(tx, journal, record)
             except CheckpointRejectedError as rejected:
                 tx.discard()
                 record, outcome, new_state = make_record(
                     workflow, path, step, Failed(rejected), started_at, is_task=is_task
                 )
-                go_on = tx.checkpoint(record)
-        if not (go_on and outcome.continues):
+                decision, aborted = _persist(tx, journal, record)
+        if aborted:
+            return Abort(new_state if new_state is not None else state)
+        if decision is _Decision.STOPPED or not outcome.continues:
             return outcome
         assert new_state is not None
-        path, state = record.cursor, new_state
+        path, state, retries = record.cursor, new_state, 0
     return outcome
 
 
 class MemoryJournal:
     """Keeps records in a list: the engine without persistence (benchmarks, unit tests of the runner)."""
+
+    context: StepContext | None = None
 
     def __init__(self) -> None:
         self.records: list[StepRecord] = []
@@ -208,9 +277,21 @@ class MemoryJournal:
     def step(self) -> Iterator[MemoryJournal]:
         yield self
 
+    def should_stop(self) -> bool:
+        return False
+
     def discard(self) -> None:
         pass
 
-    def checkpoint(self, record: StepRecord) -> bool:
+    def checkpoint(self, record: StepRecord) -> Signals:
         self.records.append(record)
-        return True
+        return Signals(kept=True)
+
+    def abort(self, record: StepRecord) -> None:
+        raise AssertionError("nothing asks a memory journal to abort")
+
+    def hand_back(self) -> None:
+        raise AssertionError("a memory journal is never paused")
+
+    def commit(self) -> None:
+        pass

@@ -17,6 +17,8 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
+from orchestrion.errors import OrchestrionError
+
 _OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 _IP_TYPES = (
@@ -29,7 +31,7 @@ _IP_TYPES = (
 )
 
 
-class StateSerializationError(TypeError):
+class StateSerializationError(OrchestrionError, TypeError):
     """A value in the state cannot be stored as JSON; ``cause`` is what its own code raised, if anything did.
 
     A domain model's computed field or serializer may query, compute and fail while the state is

@@ -17,6 +17,8 @@ from datetime import timedelta
 from typing import Any, overload
 
 from orchestrion.config.assignee import Assignee
+from orchestrion.engine.context import current_step
+from orchestrion.engine.forms import state_form
 from orchestrion.engine.injection import Injector, process_result
 from orchestrion.engine.outcomes import (
     Abort,
@@ -29,7 +31,6 @@ from orchestrion.engine.outcomes import (
     Suspend,
     Waiting,
 )
-from orchestrion.forms.generators import state_form
 from orchestrion.types import State
 
 Predicate = Callable[[State], bool]
@@ -261,7 +262,7 @@ class CallbackEndpointStep(Step):
 
     def __call__(self, state: State) -> Outcome:
         token = secrets.token_urlsafe(32)
-        route = f"/api/processes/{state['process_id']}/callback/{token}"
+        route = current_step().callback_route(token)
         return Success({**state, self.route_key: route}, meta={"callback_token": token})
 
 

@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from orchestrion.engine.forms import StateForm, empty_form, state_form
 from orchestrion.engine.steps import PureStep, Step, StepGroup, StepList, done, init
-from orchestrion.forms.generators import StateForm, empty_form, state_form
+from orchestrion.errors import OrchestrionError
 from orchestrion.targets import Target
 
 Path = tuple[str, ...]
 
 
-class WorkflowDefinitionError(ValueError):
+class WorkflowDefinitionError(OrchestrionError, ValueError):
     """A workflow that could never run correctly; raised when it is defined, not when it runs."""
 
 

@@ -7,13 +7,20 @@ claims it with a lease in the database, so a duplicated submission can never run
 from __future__ import annotations
 
 import uuid
-from typing import Protocol
+from datetime import timedelta
+from typing import TYPE_CHECKING, Protocol
 
-from orchestrion.storage.process_store import Claim
+from orchestrion.storage.claims import Claim
+
+if TYPE_CHECKING:
+    from orchestrion.runtime import Runtime
 
 
 class Executor(Protocol):
     worker_id: str
+    # How long a claim taken for this executor lasts; None when its workers are elsewhere (processes
+    # are then created unclaimed, for whichever worker gets the message).
+    lease: timedelta | None
 
     def submit(
         self, process_id: uuid.UUID, claim: Claim | None = None, *, is_task: bool = False, resume: bool = False
@@ -23,31 +30,38 @@ class Executor(Protocol):
         ``is_task``/``resume`` say what kind of work it is, for executors that route kinds to queues.
         """
 
+    def start_heartbeat(self) -> None:
+        """Renew this executor's leases and take over what dead workers left, from now on (if it runs any)."""
+
+    def dependencies(self) -> dict[str, str | None]:
+        """The services it needs besides the database (a broker), each with why it is unreachable, or None."""
+
+    def queue_depths(self) -> dict[str, int]:
+        """Messages waiting per broker queue (none without a broker)."""
+
     def shutdown(self, wait: bool = True) -> None: ...
 
 
-_executor: Executor | None = None
+def executor_from_settings(runtime: Runtime) -> Executor:
+    """The executor the runtime's settings ask for (``EXECUTOR``), working for that runtime."""
+    if runtime.settings.EXECUTOR == "celery":
+        from orchestrion.executors.celery import CeleryExecutor
+
+        return CeleryExecutor(runtime)
+    from orchestrion.executors.threadpool import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(runtime, max_workers=runtime.settings.MAX_WORKERS)
 
 
 def get_executor() -> Executor:
-    """The configured executor, created from settings on first use."""
-    global _executor
-    if _executor is None:
-        from orchestrion.settings import app_settings
+    """The current runtime's executor, created from its settings on first use."""
+    from orchestrion.runtime import current
 
-        if app_settings.EXECUTOR == "celery":
-            from orchestrion.executors.celery import CeleryExecutor
-
-            _executor = CeleryExecutor()
-        else:
-            from orchestrion.executors.threadpool import ThreadPoolExecutor
-
-            _executor = ThreadPoolExecutor(max_workers=app_settings.MAX_WORKERS)
-    return _executor
+    return current().executor
 
 
 def set_executor(executor: Executor | None) -> Executor | None:
-    """Install an executor (tests, the CLI); returns the one it replaces, which the caller shuts down."""
-    global _executor
-    previous, _executor = _executor, executor
-    return previous
+    """Install an executor in the current runtime (tests, the CLI); returns the one it replaces."""
+    from orchestrion.runtime import current
+
+    return current().set_executor(executor)

@@ -16,6 +16,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from contextlib import suppress
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -23,7 +24,10 @@ from celery import Celery, signals
 from kombu.exceptions import KombuError
 
 from orchestrion.executors.threadpool import ThreadPoolExecutor
-from orchestrion.storage.process_store import Claim, new_worker_id
+from orchestrion.runtime import Runtime, current
+from orchestrion.settings import AppSettings
+from orchestrion.storage.claims import Claim
+from orchestrion.storage.tables import new_worker_id
 
 logger = structlog.get_logger(__name__)
 
@@ -34,11 +38,9 @@ KINDS = (NEW_WORKFLOWS, NEW_TASKS, RESUMES)
 _BROKER_TIMEOUT = 5.0  # seconds; a broker that does not answer must not hang a request or the health check
 
 
-def create_celery_app(broker_url: str | None = None) -> Celery:
+def create_celery_app(settings: AppSettings, broker_url: str | None = None) -> Celery:
     """A Celery app for orchestrion's one task, on ``broker_url`` (default ``CELERY_BROKER_URL``: Redis or RabbitMQ)."""
-    from orchestrion.settings import app_settings
-
-    url = broker_url or app_settings.CELERY_BROKER_URL
+    url = broker_url or settings.CELERY_BROKER_URL
     app = Celery("orchestrion", broker=url, set_as_current=False)
     app.conf.update(
         task_serializer="json",
@@ -46,7 +48,7 @@ def create_celery_app(broker_url: str | None = None) -> Celery:
         task_ignore_result=True,
         task_acks_late=True,
         worker_prefetch_multiplier=1,
-        task_default_queue=queue_name(NEW_WORKFLOWS),
+        task_default_queue=queue_name(settings, NEW_WORKFLOWS),
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=_BROKER_TIMEOUT,
@@ -57,21 +59,22 @@ def create_celery_app(broker_url: str | None = None) -> Celery:
     return app
 
 
-def queue_name(kind: str) -> str:
-    from orchestrion.settings import app_settings
-
-    return app_settings.CELERY_QUEUE_PREFIX + kind
+def queue_name(settings: AppSettings, kind: str) -> str:
+    return settings.CELERY_QUEUE_PREFIX + kind
 
 
-def queue_for(*, is_task: bool, resume: bool) -> str:
-    return queue_name(RESUMES if resume else NEW_TASKS if is_task else NEW_WORKFLOWS)
+def queue_for(settings: AppSettings, *, is_task: bool, resume: bool) -> str:
+    return queue_name(settings, RESUMES if resume else NEW_TASKS if is_task else NEW_WORKFLOWS)
 
 
 class CeleryExecutor:
     """Sends work to Celery workers. It has no ``lease``: processes are created unclaimed for the workers."""
 
-    def __init__(self, app: Celery | None = None) -> None:
-        self.app = app or create_celery_app()
+    lease: timedelta | None = None
+
+    def __init__(self, runtime: Runtime, app: Celery | None = None) -> None:
+        self.settings = runtime.settings
+        self.app = app or create_celery_app(self.settings)
         self.worker_id = new_worker_id()
 
     def submit(
@@ -79,28 +82,31 @@ class CeleryExecutor:
     ) -> None:
         if claim is not None:
             raise ValueError("a claim cannot be handed to a Celery worker; submit the process unclaimed")
-        queue = queue_for(is_task=is_task, resume=resume)
+        queue = queue_for(self.settings, is_task=is_task, resume=resume)
         try:
             self.app.send_task(TASK_NAME, args=[str(process_id)], queue=queue)
         except (KombuError, OSError) as e:
             # The process is in the database: a worker's heartbeat runs it once the grace period passed.
             logger.warning("Could not send a process to the broker", process_id=str(process_id), error=str(e))
 
-    def broker_reachable(self) -> str | None:
-        """None when the broker answers, else why not."""
+    def start_heartbeat(self) -> None:
+        pass  # the workers beat, each in its own process
+
+    def dependencies(self) -> dict[str, str | None]:
+        """The broker: None when it answers, else why not."""
         try:
             with self.app.connection_for_write() as connection:
                 connection.ensure_connection(max_retries=1, interval_start=0, timeout=_BROKER_TIMEOUT)
         except Exception as e:  # any failure to connect means "unreachable", with the reason
-            return str(e) or type(e).__name__
-        return None
+            return {"broker": str(e) or type(e).__name__}
+        return {"broker": None}
 
     def queue_depths(self) -> dict[str, int]:
         """Messages waiting per queue, by queue name (a queue nothing was ever sent to counts 0)."""
         depths: dict[str, int] = {}
         with self.app.connection_for_read() as connection:
             connection.ensure_connection(max_retries=1, interval_start=0, timeout=_BROKER_TIMEOUT)
-            for queue in map(queue_name, KINDS):
+            for queue in (queue_name(self.settings, kind) for kind in KINDS):
                 channel = connection.channel()
                 try:
                     depths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
@@ -117,24 +123,23 @@ class CeleryExecutor:
 
 # --- the worker side ---------------------------------------------------------------------------
 
-_runtime: ThreadPoolExecutor | None = None
-_runtime_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 
-def worker_runtime(concurrency: int | None = None) -> ThreadPoolExecutor:
+def worker_pool(concurrency: int | None = None) -> ThreadPoolExecutor:
     """This worker's heartbeat and its threads for processes it takes over; its Celery threads share it."""
-    global _runtime
-    with _runtime_lock:
-        if _runtime is None:
-            from orchestrion.settings import app_settings
-
-            _runtime = ThreadPoolExecutor(max_workers=concurrency or app_settings.MAX_WORKERS)
-        return _runtime
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            runtime = current()
+            _pool = ThreadPoolExecutor(runtime, max_workers=concurrency or runtime.settings.MAX_WORKERS)
+        return _pool
 
 
 def run_process(process_id: str) -> None:
     """The task: claim the process and run it until it stops; nothing happens when another worker has it."""
-    worker_runtime().run(uuid.UUID(process_id))
+    worker_pool().run(uuid.UUID(process_id))
 
 
 def run_worker(concurrency: int, kinds: Sequence[str] = KINDS, loglevel: str = "INFO") -> None:
@@ -144,20 +149,19 @@ def run_worker(concurrency: int, kinds: Sequence[str] = KINDS, loglevel: str = "
     running here are shared by all of them. On SIGTERM each running process stops at its next step
     boundary and is handed back (its claim released) for another worker to continue.
     """
-    from orchestrion.executors import set_executor
-
-    app = create_celery_app()
-    runtime = worker_runtime(concurrency)
-    set_executor(CeleryExecutor(app))  # processes that steps start or resume go through the broker too
-    queues = ",".join(map(queue_name, kinds))
+    runtime = current()
+    app = create_celery_app(runtime.settings)
+    pool = worker_pool(concurrency)
+    runtime.set_executor(CeleryExecutor(runtime, app))  # processes that steps start or resume go through the broker
+    queues = ",".join(queue_name(runtime.settings, kind) for kind in kinds)
 
     def ready(**_: Any) -> None:
-        runtime.start_heartbeat()
-        logger.info("Worker ready", worker=runtime.worker_id, queues=queues, concurrency=concurrency)
+        pool.start_heartbeat()
+        logger.info("Worker ready", worker=pool.worker_id, queues=queues, concurrency=concurrency)
 
     signals.worker_ready.connect(ready, weak=False)
-    signals.worker_shutting_down.connect(lambda **_: runtime.stop(), weak=False)
-    signals.worker_shutdown.connect(lambda **_: runtime.shutdown(wait=True), weak=False)
+    signals.worker_shutting_down.connect(lambda **_: pool.stop(), weak=False)
+    signals.worker_shutdown.connect(lambda **_: pool.shutdown(wait=True), weak=False)
     app.worker_main(
         [
             "worker",

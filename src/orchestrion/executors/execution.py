@@ -7,23 +7,21 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 import structlog
 
 from orchestrion import metrics
-from orchestrion.db import get_database
 from orchestrion.db.sessions import database_scope
 from orchestrion.engine.outcomes import Outcome
-from orchestrion.engine.runner import StepRecord, run
+from orchestrion.engine.registry import get_workflow
+from orchestrion.engine.runner import Journal, Signals, StepRecord, run
 from orchestrion.engine.workflow import Path, Workflow
-from orchestrion.storage import process_store
-from orchestrion.storage.process_store import Claim, DbJournal
-from orchestrion.workflows import get_workflow
+from orchestrion.runtime import current
+from orchestrion.storage.claims import Claim
 
 logger = structlog.get_logger(__name__)
 
-# Notified whenever a worker stops working on a process, so waiters need not poll hard.
-process_stopped = threading.Condition()
 # Per process: events set when a worker here stops working on it (``watch_process``).
 _watchers: dict[uuid.UUID, list[threading.Event]] = {}
 _watchers_lock = threading.Lock()
@@ -55,8 +53,6 @@ def _notify_stopped(process_id: uuid.UUID) -> None:
         events = _watchers.pop(process_id, ())
     for event in events:
         event.set()
-    with process_stopped:
-        process_stopped.notify_all()
 
 
 def execute_process(
@@ -66,11 +62,15 @@ def execute_process(
     claim: Claim | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Outcome | None:
-    """Claim (unless already claimed) and run a process until it stops; None if it could not be claimed."""
-    db = get_database()
+    """Claim (unless already claimed) and run a process until it stops; None if it could not be claimed.
+
+    It runs for the current runtime: its store, its retry policy, its database for ``db.session``.
+    """
+    runtime = current()
+    store = runtime.store
     log = logger.bind(process_id=str(process_id), worker=worker_id)
     if claim is None:
-        claim = process_store.claim(db, process_id, worker_id, lease)
+        claim = store.claim(process_id, worker_id, lease)
         if claim is None:
             return None
     try:
@@ -79,50 +79,74 @@ def execute_process(
             reason = _unrunnable_reason(wf, claim)
             if wf is not None:
                 log.warning("Workflow changed while the process was in flight", refused=reason)
-            process_store.mark_workflow_changed(db, claim, wf.fingerprint if wf else None, reason)
+            store.mark_workflow_changed(claim, wf.fingerprint if wf else None, reason)
             if wf is None or reason is not None:
                 return None
         if claim.abort_requested:
-            process_store.abort(db, process_id, claim.user or "SYSTEM", by_owner=True)
+            store.abort(process_id, claim.user or "SYSTEM", by_owner=True)
             return None
-        journal = _ObservedJournal(DbJournal(db, claim, should_stop=should_stop), wf, claim.cursor)
+        journal = _ObservedJournal(store.journal(claim, should_stop), wf, claim.cursor)
         structlog.contextvars.bind_contextvars(process_id=str(process_id), workflow=wf.name)
         try:
-            with database_scope(db):  # db.session outside the steps' own transactions (hooks, user code)
-                return run(wf, claim.cursor, claim.state, journal, is_task=claim.is_task)
+            with database_scope(runtime.database):  # db.session outside the steps' own transactions (hooks, user code)
+                return run(
+                    wf,
+                    claim.cursor,
+                    claim.state,
+                    journal,
+                    is_task=claim.is_task,
+                    retries=claim.retry_count,
+                    retry_policy=runtime.retry_policy,
+                )
         finally:
             structlog.contextvars.unbind_contextvars("process_id", "workflow", "step")
     except Exception:
         log.exception("Worker error while running a process; handing it back for recovery")
-        process_store.release(db, claim)
+        store.release(claim)
         raise
     finally:
         _notify_stopped(process_id)
 
 
 class _ObservedJournal:
-    """The database journal, plus what operators see of a run: the step in every log line, step durations."""
+    """A journal plus what operators see of a run: the step in every log line, step durations."""
 
-    def __init__(self, journal: DbJournal, wf: Workflow, cursor: Path | None) -> None:
+    def __init__(self, journal: Journal, wf: Workflow, cursor: Path | None) -> None:
         self.journal = journal
+        self.context = journal.context
         self.wf = wf
         self.cursor = cursor  # the step about to run; each checkpoint says which is next
+        self._tx: Any = None
 
     @contextmanager
     def step(self) -> Iterator[_ObservedJournal]:
         if self.cursor is not None:
             structlog.contextvars.bind_contextvars(step=self.wf.step_at(self.cursor).name)
-        with self.journal.step():
+        with self.journal.step() as tx:
+            self._tx = tx
             yield self
 
-    def discard(self) -> None:
-        self.journal.discard()
+    def should_stop(self) -> bool:
+        return self.journal.should_stop()
 
-    def checkpoint(self, record: StepRecord) -> bool:
-        go_on = self.journal.checkpoint(record)
-        metrics.observe_step(self.wf.name, record)
-        self.cursor = record.cursor
-        return go_on
+    def discard(self) -> None:
+        self._tx.discard()
+
+    def checkpoint(self, record: StepRecord) -> Signals:
+        signals = self._tx.checkpoint(record)
+        if signals.kept:
+            metrics.observe_step(self.wf.name, record)
+            self.cursor = record.cursor
+        return signals
+
+    def abort(self, record: StepRecord) -> None:
+        self._tx.abort(record)
+
+    def hand_back(self) -> None:
+        self._tx.hand_back()
+
+    def commit(self) -> None:
+        self._tx.commit()
 
 
 def _unrunnable_reason(wf: Workflow | None, claim: Claim) -> str | None:

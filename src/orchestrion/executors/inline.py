@@ -6,18 +6,31 @@ import uuid
 from datetime import timedelta
 
 from orchestrion.executors.execution import execute_process
-from orchestrion.storage.process_store import Claim, new_worker_id
+from orchestrion.storage.claims import Claim
+from orchestrion.storage.tables import new_worker_id
 
 
 class InlineExecutor:
+    """Runs for whichever runtime is current in the calling thread."""
+
     def __init__(self, lease_seconds: float = 300.0) -> None:
         self.worker_id = new_worker_id()
-        self.lease = timedelta(seconds=lease_seconds)
+        self.lease: timedelta | None = timedelta(seconds=lease_seconds)
 
     def submit(
         self, process_id: uuid.UUID, claim: Claim | None = None, *, is_task: bool = False, resume: bool = False
     ) -> None:
+        assert self.lease is not None
         execute_process(process_id, self.worker_id, self.lease, claim)
+
+    def start_heartbeat(self) -> None:
+        pass  # it runs processes only while a caller waits: nothing to renew or take over
+
+    def dependencies(self) -> dict[str, str | None]:
+        return {}
+
+    def queue_depths(self) -> dict[str, int]:
+        return {}
 
     def shutdown(self, wait: bool = True) -> None:
         pass

@@ -16,21 +16,22 @@ from datetime import timedelta
 
 import structlog
 
-from orchestrion.db import get_database, is_initialised
 from orchestrion.executors.execution import execute_process
-from orchestrion.storage import process_store
-from orchestrion.storage.process_store import Claim, new_worker_id
+from orchestrion.runtime import Runtime, activate
+from orchestrion.storage.claims import Claim
+from orchestrion.storage.tables import new_worker_id
 
 logger = structlog.get_logger(__name__)
 
 
 class ThreadPoolExecutor:
-    def __init__(self, max_workers: int = 5, lease_seconds: float | None = None) -> None:
-        from orchestrion.settings import app_settings
+    """Worker threads for ``runtime``: each run works for it (its store, database, clock)."""
 
+    def __init__(self, runtime: Runtime, max_workers: int = 5, lease_seconds: float | None = None) -> None:
+        self.runtime = runtime
         self.worker_id = new_worker_id()
-        self.lease = timedelta(seconds=lease_seconds or app_settings.PROCESS_LEASE_SECONDS)
-        self.grace = timedelta(seconds=app_settings.RECOVERY_GRACE_SECONDS)
+        self.lease: timedelta | None = timedelta(seconds=lease_seconds or runtime.settings.PROCESS_LEASE_SECONDS)
+        self.grace = timedelta(seconds=runtime.settings.RECOVERY_GRACE_SECONDS)
         self.max_workers = max_workers
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers, thread_name_prefix="orchestrion-worker")
         self._owned: set[uuid.UUID] = set()  # submitted and not finished: queued or running here
@@ -69,8 +70,10 @@ class ThreadPoolExecutor:
             return True
 
     def _run(self, process_id: uuid.UUID, claim: Claim | None) -> None:
+        assert self.lease is not None
         try:
-            execute_process(process_id, self.worker_id, self.lease, claim, should_stop=self._stopping.is_set)
+            with activate(self.runtime):
+                execute_process(process_id, self.worker_id, self.lease, claim, should_stop=self._stopping.is_set)
         except Exception:
             logger.exception("process run ended with an error", process_id=str(process_id))
         finally:
@@ -90,7 +93,7 @@ class ThreadPoolExecutor:
         room = self.max_workers - len(self.owned())
         if room <= 0:
             return
-        found = process_store.recoverable(get_database(), self.grace)
+        found = self.runtime.store.recoverable(self.grace)
         random.shuffle(found)  # workers scanning at once mostly go for different processes
         for process_id in found[:room]:
             logger.info("Taking over a process no live worker owns", process_id=str(process_id), worker=self.worker_id)
@@ -102,15 +105,21 @@ class ThreadPoolExecutor:
             self._heartbeat.start()
 
     def _beat(self) -> None:
-        while not self._closed.wait(self.lease.total_seconds() / 3):
-            if not is_initialised():
-                continue
-            try:
-                process_store.renew_leases(get_database(), self.worker_id, self.owned(), self.lease)
-                if not self._stopping.is_set():
-                    self._take_over_orphans()
-            except Exception:
-                logger.exception("heartbeat failed; retrying at the next beat")
+        assert self.lease is not None
+        with activate(self.runtime):
+            while not self._closed.wait(self.lease.total_seconds() / 3):
+                try:
+                    self.runtime.store.renew_leases(self.worker_id, self.owned(), self.lease)
+                    if not self._stopping.is_set():
+                        self._take_over_orphans()
+                except Exception:
+                    logger.exception("heartbeat failed; retrying at the next beat")
+
+    def dependencies(self) -> dict[str, str | None]:
+        return {}  # only the database, which the runtime's health check covers
+
+    def queue_depths(self) -> dict[str, int]:
+        return {}
 
     def stop(self) -> None:
         """Stop taking work: running processes stop at their next step boundary and are handed back.

@@ -16,15 +16,15 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from orchestrion.db import Database, get_database
+from orchestrion.db import Database
 from orchestrion.db.types import utcnow
 from orchestrion.errors import StartPredicateError
+from orchestrion.runtime import activate, current, of_database
 from orchestrion.scheduler import schedules
 from orchestrion.scheduler.leader import LeaderLease
 from orchestrion.scheduler.schedules import Schedule
 from orchestrion.scheduler.triggers import InvalidTriggerError, decide
-from orchestrion.settings import app_settings
-from orchestrion.storage.process_store import new_worker_id
+from orchestrion.storage.tables import new_worker_id
 
 logger = structlog.get_logger(__name__)
 
@@ -77,15 +77,17 @@ class Scheduler:
         lease_seconds: float | None = None,
         misfire_grace_seconds: float | None = None,
     ) -> None:
-        self.db = db or get_database()
+        self.runtime = (of_database(db) if db is not None else None) or current()  # whose tasks it starts
+        self.db = db or self.runtime.database
         self.clock = clock
-        self.tick_seconds = tick_seconds if tick_seconds is not None else app_settings.SCHEDULER_TICK_SECONDS
-        lease = timedelta(seconds=lease_seconds if lease_seconds is not None else app_settings.SCHEDULER_LEASE_SECONDS)
+        settings = self.runtime.settings
+        self.tick_seconds = tick_seconds if tick_seconds is not None else settings.SCHEDULER_TICK_SECONDS
+        lease = timedelta(seconds=lease_seconds if lease_seconds is not None else settings.SCHEDULER_LEASE_SECONDS)
         self.lease = LeaderLease(self.db, holder or new_worker_id(), lease)
         self.grace = timedelta(
             seconds=misfire_grace_seconds
             if misfire_grace_seconds is not None
-            else app_settings.SCHEDULER_MISFIRE_GRACE_SECONDS
+            else settings.SCHEDULER_MISFIRE_GRACE_SECONDS
         )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -154,18 +156,22 @@ class Scheduler:
         """Tick until ``stop``; then give the lease up so a standby takes over at once."""
         logger.info("Scheduler started", holder=self.holder)
         try:
-            while not self._stop.is_set():
-                try:
-                    self.tick()
-                except Exception:
-                    logger.exception("Scheduler tick failed; trying again at the next tick")
-                self._stop.wait(self.tick_seconds)
+            with activate(self.runtime):
+                self._loop()
         finally:
             try:
                 self.lease.release()
             except Exception:
                 logger.exception("Could not release the scheduler lease; it lapses by itself")
             logger.info("Scheduler stopped", holder=self.holder)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:
+                logger.exception("Scheduler tick failed; trying again at the next tick")
+            self._stop.wait(self.tick_seconds)
 
     def start(self) -> None:
         """Run the loop in a daemon thread."""

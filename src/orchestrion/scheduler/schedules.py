@@ -17,24 +17,14 @@ from sqlalchemy.orm import Session
 
 from orchestrion.db import Database
 from orchestrion.db.schedule_models import ScheduleTable
+from orchestrion.engine.registry import get_workflow
 from orchestrion.engine.serialization import StateSerializationError, dumps
-from orchestrion.errors import OrchestrionError
+from orchestrion.errors import InvalidInputError, ScheduleNameTakenError, ScheduleNotFoundError
 from orchestrion.scheduler.triggers import MisfirePolicy, Trigger, TriggerKind, make_trigger
-from orchestrion.workflows import get_workflow
 
 
-class ScheduleNotFoundError(OrchestrionError, LookupError):
-    status_code = 404
-
-
-class InvalidScheduleError(OrchestrionError):
+class InvalidScheduleError(InvalidInputError):
     """The schedule names no task, or something else that could never run."""
-
-    status_code = 400
-
-
-class ScheduleNameTakenError(OrchestrionError):
-    status_code = 409
 
 
 def _one_empty_page() -> list[dict[str, Any]]:

@@ -9,38 +9,34 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
-
-from orchestrion import db
 from orchestrion.db import get_database
-from orchestrion.db.types import utcnow
-from orchestrion.engine.workflow import PredicateContext, RunPredicateFail
-from orchestrion.errors import OrchestrionError
-from orchestrion.scheduler import sweeps
+from orchestrion.engine.clock import utcnow
+from orchestrion.engine.registry import ALL_WORKFLOWS, get_workflow, loaded_workflow, register_workflow
+from orchestrion.engine.workflow import Path, PredicateContext, RunPredicateFail
+from orchestrion.errors import InconsistentDataError, OrchestrionError
+from orchestrion.runtime import current
 from orchestrion.scheduler.catalogue_check import check_catalogue
-from orchestrion.settings import app_settings
+from orchestrion.storage.protocol import ProcessStore
 from orchestrion.targets import Target
 from orchestrion.types import State
-from orchestrion.utils.errors import InconsistentDataError
 from orchestrion.workflow import StepList, Workflow, done, init, step, workflow
-from orchestrion.workflows import ALL_WORKFLOWS, get_workflow
 
 Predicate = Callable[[PredicateContext], RunPredicateFail | bool]
 
 
 def _retention_cutoff(now: datetime) -> datetime:
-    return now - timedelta(days=app_settings.TASK_LOG_RETENTION_DAYS)
+    return now - timedelta(days=current().settings.TASK_LOG_RETENTION_DAYS)
 
 
-def _only_when(has_work: Callable[[Session, datetime], bool], idle: str) -> Predicate:
+def _only_when(has_work: Callable[[ProcessStore, datetime], bool], idle: str) -> Predicate:
     """Start only when no run of this task is in flight and ``has_work`` finds something (else say ``idle``)."""
 
     def predicate(context: PredicateContext) -> RunPredicateFail | bool:
-        with get_database().read() as session:
-            if sweeps.instance_in_flight(session, context.workflow_key):
-                return RunPredicateFail(f"{context.workflow_key} is already running")
-            if not has_work(session, utcnow()):
-                return RunPredicateFail(f"Nothing to do: {idle}")
+        store = current().store
+        if store.instance_in_flight(context.workflow_key):
+            return RunPredicateFail(f"{context.workflow_key} is already running")
+        if not has_work(store, utcnow()):
+            return RunPredicateFail(f"Nothing to do: {idle}")
         return True
 
     return predicate
@@ -50,12 +46,10 @@ def _only_when(has_work: Callable[[Session, datetime], bool], idle: str) -> Pred
 def resume_due_retries() -> State:
     from orchestrion.services.processes import resume_process
 
-    # A read session, not the step's: each resume writes in a transaction of its own, which a write
-    # transaction held by this step would block on SQLite. Resuming twice is refused, so this is safe to repeat.
-    with get_database().read() as session:
-        due = sweeps.due_retries(session, utcnow())
+    # Each resume writes in a transaction of its own (this step holds none: it never touches db.session,
+    # which on SQLite would block them). Resuming twice is refused, so this is safe to repeat.
     resumed, not_resumed = [], {}
-    for process_id in due:
+    for process_id in current().store.due_retries(utcnow()):
         try:
             resume_process(process_id, user="scheduler")
         except OrchestrionError as e:  # it moved on meanwhile, or the engine was paused
@@ -68,23 +62,35 @@ def resume_due_retries() -> State:
 @workflow(
     "Resume waiting processes whose retry time has come",
     target=Target.SYSTEM,
-    run_predicate=_only_when(lambda s, now: bool(sweeps.due_retries(s, now)), "no waiting process is due"),
+    run_predicate=_only_when(lambda store, now: bool(store.due_retries(now)), "no waiting process is due"),
 )
 def task_resume_workflows() -> StepList:
     return init >> resume_due_retries >> done
 
 
+def _restart(workflow_name: str, cursor: Path) -> Path:
+    """Where a retry of a timed-out callback begins: the first step of its callback group (a fresh token)."""
+    wf = loaded_workflow(workflow_name)
+    if wf is None:
+        return cursor
+    try:
+        return wf.group_start(cursor)
+    except StopIteration:  # the workflow changed: keep the cursor, the retry will say so
+        return cursor
+
+
 @step("Fail timed-out callbacks")
 def fail_timed_out_callbacks() -> State:
-    session, now = db.session(), utcnow()  # the step's transaction: the failures commit with its checkpoint
-    timed_out = [p for p in sweeps.expired_callbacks(session, now) if sweeps.fail_timed_out_callback(session, p, now)]
+    # In this step's transaction (the store uses it): the failures commit with its checkpoint.
+    store, now = current().store, utcnow()
+    timed_out = [p for p in store.expired_callbacks(now) if store.fail_timed_out_callback(p, now, _restart)]
     return {"timed_out": timed_out}
 
 
 @workflow(
     "Fail processes whose callback did not arrive before its deadline",
     target=Target.SYSTEM,
-    run_predicate=_only_when(lambda s, now: bool(sweeps.expired_callbacks(s, now)), "no callback has timed out"),
+    run_predicate=_only_when(lambda store, now: bool(store.expired_callbacks(now)), "no callback has timed out"),
 )
 def task_validate_awaiting_callbacks() -> StepList:
     return init >> fail_timed_out_callbacks >> done
@@ -92,15 +98,15 @@ def task_validate_awaiting_callbacks() -> StepList:
 
 @step("Delete old task processes")
 def delete_old_task_processes() -> State:
-    before = _retention_cutoff(utcnow())
-    return {"deleted": sweeps.delete_completed_tasks(db.session(), before), "completed_before": before}
+    before = _retention_cutoff(utcnow())  # in this step's transaction, as above
+    return {"deleted": current().store.delete_completed_tasks(before), "completed_before": before}
 
 
 @workflow(
     "Delete completed task processes older than TASK_LOG_RETENTION_DAYS",
     target=Target.SYSTEM,
     run_predicate=_only_when(
-        lambda s, now: sweeps.has_completed_tasks_before(s, _retention_cutoff(now)), "no old completed task process"
+        lambda store, now: store.has_completed_tasks_before(_retention_cutoff(now)), "no old completed task process"
     ),
 )
 def task_clean_up_tasks() -> StepList:
@@ -137,3 +143,18 @@ def compare_catalogue() -> State:
 @workflow("Check that the products and workflows in the database match the code", target=Target.SYSTEM)
 def task_validate_products() -> StepList:
     return init >> compare_catalogue >> done
+
+
+BUILT_IN_TASKS = (
+    "task_resume_workflows",
+    "task_validate_awaiting_callbacks",
+    "task_clean_up_tasks",
+    "task_validate_products",
+)
+
+
+def register_built_in_tasks() -> None:
+    """Register the tasks the initial schedules run (idempotent): the runtime does, when it is created."""
+    for name in BUILT_IN_TASKS:
+        if name not in ALL_WORKFLOWS:
+            register_workflow(globals()[name], name)

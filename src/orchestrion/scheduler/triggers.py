@@ -12,15 +12,13 @@ from datetime import UTC, datetime, timedelta
 from croniter import CroniterError, croniter
 from pydantic_forms.types import strEnum
 
-from orchestrion.errors import OrchestrionError
+from orchestrion.errors import InvalidInputError
 
 MAX_INTERVAL = 366 * 24 * 3600  # a year: plenty, and within a 32-bit column and datetime's range
 
 
-class InvalidTriggerError(OrchestrionError):
+class InvalidTriggerError(InvalidInputError):
     """A cron expression or interval that cannot schedule anything."""
-
-    status_code = 400
 
 
 class TriggerKind(strEnum):

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from orchestrion.db import get_database
-from orchestrion.executors import get_executor
-from orchestrion.storage import process_store
+from orchestrion.runtime import current
 
 
 def pause_engine() -> None:
     """Running processes stop at their next step boundary; starts and resumes are refused until unpaused."""
-    process_store.set_paused(get_database(), True)
+    current().store.set_paused(True)
 
 
 def unpause_engine() -> int:
     """Continue: processes stopped by the pause are handed to the executor again; returns how many."""
-    stopped = process_store.set_paused(get_database(), False)
-    executor = get_executor()
+    runtime = current()
+    stopped = runtime.store.set_paused(False)
     for process_id in stopped:
-        executor.submit(process_id, resume=True)
+        runtime.executor.submit(process_id, resume=True)
     return len(stopped)
 
 
 def is_engine_paused() -> bool:
-    return process_store.is_paused(get_database())
+    return current().store.is_paused()

@@ -1,7 +1,8 @@
 """Start, resume, abort, delete and wait for processes: the same operations as the REST API.
 
 Forms are validated here, before anything is written; a process row exists only once its input is
-complete and valid. Work is then handed to the configured executor.
+complete and valid. The process store then records what changed, and the work goes to the
+runtime's executor.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ from datetime import timedelta
 from typing import Any
 
 from orchestrion.auth import Action, authorize
-from orchestrion.db import get_database
-from orchestrion.db.models import ProcessTable
 from orchestrion.db.sessions import database_scope
-from orchestrion.engine.outcomes import Success
-from orchestrion.engine.runner import make_record, utcnow
+from orchestrion.engine.answers import answer_callback, answer_input, form_view
+from orchestrion.engine.registry import get_workflow, loaded_workflow
+from orchestrion.engine.runner import StepRecord
 from orchestrion.engine.serialization import StateSerializationError, roundtrip
 from orchestrion.engine.status import IN_FLIGHT_STATUSES, RESUMABLE_STATUSES, ProcessStatus
-from orchestrion.engine.steps import AwaitCallbackStep, LensStep, Step
+from orchestrion.engine.steps import AwaitCallbackStep, Step
 from orchestrion.engine.workflow import PredicateContext, RunPredicateFail, Workflow
 from orchestrion.errors import (
     EnginePausedError,
@@ -29,19 +29,16 @@ from orchestrion.errors import (
     InvalidInputError,
     NotAwaitingCallbackError,
     OrchestrionError,
-    ProcessConflictError,
     ProcessNotResumableError,
     StartPredicateError,
     WorkflowChangedError,
     WorkflowNotFoundError,
 )
-from orchestrion.executors import get_executor
 from orchestrion.executors.execution import watch_process
 from orchestrion.forms import FormException, post_form
-from orchestrion.settings import app_settings
-from orchestrion.storage import process_queries, process_store
+from orchestrion.runtime import Runtime, current
+from orchestrion.storage.steering import ProcessSnapshot
 from orchestrion.types import State
-from orchestrion.workflows import get_workflow, loaded_workflow
 
 __all__ = [
     "abort_process",
@@ -62,8 +59,8 @@ def _workflow(name: str) -> Workflow:
     return wf
 
 
-def _check_not_paused() -> None:
-    if process_store.is_paused(get_database()):
+def _check_not_paused(runtime: Runtime) -> None:
+    if runtime.store.is_paused():
         raise EnginePausedError("The engine is paused; processes cannot be started or resumed")
 
 
@@ -78,11 +75,10 @@ def _check_predicate(wf: Workflow, key: str) -> None:
         raise StartPredicateError(f"Workflow {key!r} cannot be started now", workflow_key=key)
 
 
-def _local_claim() -> tuple[str | None, timedelta]:
+def _local_claim(runtime: Runtime) -> tuple[str | None, timedelta]:
     """Executors in this Python process take the new claim at once, saving a transaction per start."""
-    executor = get_executor()
-    lease = getattr(executor, "lease", None)
-    return (executor.worker_id, lease) if lease is not None else (None, timedelta(0))
+    executor = runtime.executor
+    return (executor.worker_id, executor.lease) if executor.lease is not None else (None, timedelta(0))
 
 
 def start_process(
@@ -93,9 +89,10 @@ def start_process(
     Raises ``FormNotCompleteError`` (more pages needed) or ``FormValidationError`` before anything
     is stored. ``user_inputs=None`` submits one empty page.
     """
+    runtime = current()
     wf = _workflow(workflow_key)
     authorize(wf, "start_workflow", user, user_model=user_model)
-    _check_not_paused()
+    _check_not_paused(runtime)
     _check_predicate(wf, workflow_key)
     process_id = uuid.uuid4()
     system = {
@@ -104,14 +101,14 @@ def start_process(
         "workflow_name": workflow_key,
         "workflow_target": wf.target,
     }
-    with database_scope(get_database()):  # the form's db.session, and its computed fields' while stored
+    with database_scope(runtime.database):  # the form's db.session, and its computed fields' while stored
         pages = [{}] if user_inputs is None else user_inputs
         user_input = _run_form(wf.initial_input_form, dict(system), pages, f"workflow {workflow_key!r}")
         state, _ = _storable({**user_input, **system})
         user_input, _ = _storable(user_input)
-    worker_id, lease = _local_claim()
-    claim = process_store.create_process(get_database(), wf, state, user_input, user, worker_id=worker_id, lease=lease)
-    get_executor().submit(process_id, claim if worker_id else None, is_task=claim.is_task)
+    worker_id, lease = _local_claim(runtime)
+    claim = runtime.store.create_process(wf, state, user_input, user, worker_id=worker_id, lease=lease)
+    runtime.executor.submit(process_id, claim if worker_id else None, is_task=claim.is_task)
     return process_id
 
 
@@ -125,11 +122,6 @@ def _run_form(form: Any, state: State, pages: list[State], what: str) -> State:
         raise FormGeneratorError(f"The form of {what} failed: {type(e).__name__}: {e}") from e
 
 
-def _load(process_id: uuid.UUID) -> ProcessTable:
-    with get_database().read() as session:
-        return process_queries.get_process(session, process_id)
-
-
 def _storable(data: State) -> tuple[State, bytes]:
     """Input from outside as the state will hold it; what JSON cannot store is refused as bad input."""
     try:
@@ -139,16 +131,6 @@ def _storable(data: State) -> tuple[State, bytes]:
     if b"\\u0000" in stored[1]:  # PostgreSQL cannot store NUL characters in JSON text
         raise InvalidInputError("The input cannot be stored: it contains a NUL character (\\u0000)")
     return stored
-
-
-def _deep_merge(base: State, extra: State) -> State:
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def _step_at(wf: Workflow, cursor: tuple[str, ...]) -> Step:
@@ -161,6 +143,30 @@ def _step_at(wf: Workflow, cursor: tuple[str, ...]) -> Step:
         ) from None
 
 
+def _continue(
+    runtime: Runtime,
+    seen: ProcessSnapshot,
+    wf: Workflow,
+    record: StepRecord | None,
+    given: State,
+    user: str,
+    callback_token: str | None = None,
+) -> None:
+    """Resume the process in the store (refused if it changed meanwhile) and hand it to the executor."""
+    worker_id, lease = _local_claim(runtime)
+    claim = runtime.store.resume(
+        seen,
+        record,
+        given,
+        user,
+        worker_id=worker_id,
+        lease=lease,
+        fingerprint=wf.fingerprint,
+        callback_token=callback_token,
+    )
+    runtime.executor.submit(seen.process_id, claim if worker_id else None, is_task=seen.is_task, resume=True)
+
+
 def resume_process(
     process_id: uuid.UUID, user_inputs: list[State] | None = None, user: str = "SYSTEM", user_model: Any = None
 ) -> None:
@@ -168,101 +174,79 @@ def resume_process(
 
     Resuming a process awaiting a callback pushes it on without one (an operator's decision).
     """
-    p = _load(process_id)
-    status = ProcessStatus(p.last_status)
-    if status not in RESUMABLE_STATUSES:
-        raise ProcessNotResumableError(f"Process {process_id} is {status.value}; it cannot be resumed")
-    wf = _workflow(p.workflow.name)
-    cursor = tuple(p.cursor or ())
+    runtime = current()
+    seen = runtime.store.get(process_id)
+    if seen.status not in RESUMABLE_STATUSES:
+        raise ProcessNotResumableError(f"Process {process_id} is {seen.status.value}; it cannot be resumed")
+    wf = _workflow(seen.workflow_name)
+    cursor = seen.cursor or ()
     step = _step_at(wf, cursor)
-    action: Action = "resume_workflow" if status == ProcessStatus.SUSPENDED else "retry_workflow"
+    action: Action = "resume_workflow" if seen.status == ProcessStatus.SUSPENDED else "retry_workflow"
     authorize(wf, action, user, step, user_model)
-    _check_not_paused()
+    _check_not_paused(runtime)
     record = None
-    user_input: State = {}
-    if status == ProcessStatus.SUSPENDED:
-        view = step.get(p.state) if isinstance(step, LensStep) else p.state  # a focussed step sees its part
-        with database_scope(get_database()):
-            user_input, _ = _storable(_run_form(step.form, view, user_inputs or [{}], f"step {step.name!r}"))
-    if status in (ProcessStatus.SUSPENDED, ProcessStatus.AWAITING_CALLBACK):
-        if isinstance(step, LensStep):
-            merged = step.set(p.state, _deep_merge(step.get(p.state), user_input))
-        else:
-            merged = _deep_merge(p.state, user_input)
-        record, _, _ = make_record(wf, cursor, step, Success(merged), utcnow(), is_task=p.is_task)
-    worker_id, lease = _local_claim()
-    with process_store.locked_process(get_database(), process_id) as (session, locked):
-        if locked.last_status != p.last_status or locked.seq != p.seq:
-            raise ProcessConflictError(f"Process {process_id} changed while resuming it; try again")
-        claim = process_store.write_resumed(
-            session, locked, record, user_input, user, worker_id=worker_id, lease=lease, fingerprint=wf.fingerprint
-        )
-    get_executor().submit(process_id, claim if worker_id else None, is_task=p.is_task, resume=True)
+    answer: State = {}
+    if seen.status == ProcessStatus.SUSPENDED:
+        with database_scope(runtime.database):
+            form_input = _run_form(step.form, form_view(step, seen.state), user_inputs or [{}], f"step {step.name!r}")
+            answer, _ = _storable(form_input)
+    if seen.status in (ProcessStatus.SUSPENDED, ProcessStatus.AWAITING_CALLBACK):
+        record = answer_input(wf, cursor, step, seen.state, answer, is_task=seen.is_task)
+    _continue(runtime, seen, wf, record, answer, user)
 
 
 def deliver_callback(process_id: uuid.UUID, token: str, data: Any) -> None:
     """Hand an external system's answer to a process awaiting it; the token is single-use."""
-    _check_not_paused()
-    p = _load(process_id)
-    early = ProcessStatus(p.last_status) in IN_FLIGHT_STATUSES and p.callback_token
-    if early and secrets.compare_digest(p.callback_token or "", token):
+    runtime = current()
+    _check_not_paused(runtime)
+    seen = runtime.store.get(process_id)
+    early = seen.status in IN_FLIGHT_STATUSES and seen.callback_token
+    if early and secrets.compare_digest(seen.callback_token or "", token):
         # The external system answered while the action step was still running (before the process
         # reached "Await callback"): give that step a moment to finish rather than lose the answer.
-        wait_for_process(process_id, app_settings.CALLBACK_EARLY_WAIT_SECONDS)
-        p = _load(process_id)
-    if p.last_status != ProcessStatus.AWAITING_CALLBACK:
+        wait_for_process(process_id, runtime.settings.CALLBACK_EARLY_WAIT_SECONDS)
+        seen = runtime.store.get(process_id)
+    if seen.status != ProcessStatus.AWAITING_CALLBACK:
         raise NotAwaitingCallbackError(f"Process {process_id} is not awaiting a callback")
-    if not p.callback_token or not secrets.compare_digest(p.callback_token, token):
+    if not seen.callback_token or not secrets.compare_digest(seen.callback_token, token):
         raise InvalidCallbackTokenError("Invalid token")
-    wf = _workflow(p.workflow.name)
-    cursor = tuple(p.cursor or ())
+    wf = _workflow(seen.workflow_name)
+    cursor = seen.cursor or ()
     step = _step_at(wf, cursor)
     if not isinstance(step, AwaitCallbackStep):
         raise NotAwaitingCallbackError(f"Process {process_id} is not awaiting a callback")
     result, _ = _storable({step.result_key: data})
-    record, _, _ = make_record(wf, cursor, step, Success({**p.state, **result}), utcnow(), is_task=p.is_task)
-    worker_id, lease = _local_claim()
-    with process_store.locked_process(get_database(), process_id) as (session, locked):
-        if locked.last_status != ProcessStatus.AWAITING_CALLBACK or locked.callback_token != token:
-            raise NotAwaitingCallbackError(f"Process {process_id} is not awaiting a callback")
-        claim = process_store.write_resumed(
-            session, locked, record, result, "callback", worker_id=worker_id, lease=lease, fingerprint=wf.fingerprint
-        )
-    get_executor().submit(process_id, claim if worker_id else None, is_task=p.is_task, resume=True)
+    record = answer_callback(wf, cursor, step, seen.state, result, is_task=seen.is_task)
+    _continue(runtime, seen, wf, record, result, "callback", callback_token=token)
 
 
 def report_callback_progress(process_id: uuid.UUID, token: str, data: Any) -> None:
     """Record what the external system reports while the process awaits its callback (shown, not acted on)."""
     stored, _ = _storable({"progress": data})
-    with process_store.locked_process(get_database(), process_id) as (_session, p):
-        if p.last_status != ProcessStatus.AWAITING_CALLBACK:
-            raise NotAwaitingCallbackError(f"Process {process_id} is not awaiting a callback")
-        if not p.callback_token or not secrets.compare_digest(p.callback_token, token):
-            raise InvalidCallbackTokenError("Invalid token")
-        p.callback_progress = stored["progress"]
-        p.last_modified_at = utcnow()
+    current().store.report_progress(process_id, token, stored["progress"])
 
 
 def abort_process(process_id: uuid.UUID, user: str = "SYSTEM", user_model: Any = None) -> ProcessStatus:
     """Abort a process. A running one stops at its next step boundary; a completed one stays completed."""
-    wf = loaded_workflow(_load(process_id).workflow.name)
+    store = current().store
+    wf = loaded_workflow(store.get(process_id).workflow_name)
     if wf is not None:  # a process of a removed (or unloadable) workflow can always be aborted
         authorize(wf, "abort_workflow", user, user_model=user_model)
-    return process_store.abort(get_database(), process_id, user)
+    return store.abort(process_id, user)
 
 
 def delete_process(process_id: uuid.UUID) -> None:
     """Delete a process and its history; refused while a worker is running it."""
-    process_store.delete_process(get_database(), process_id)
+    current().store.delete(process_id)
 
 
 def wait_for_process(process_id: uuid.UUID, timeout: float = 30.0) -> ProcessStatus:
     """Block until the process stops (is not created/running/resumed) or ``timeout`` seconds pass; its status."""
     deadline = time.monotonic() + timeout
-    database = get_database()
+    store = current().store
     while True:
         with watch_process(process_id) as stopped:  # woken by this Python process's workers; polls for others
-            status = process_store.last_status(database, process_id)
+            status = store.last_status(process_id)
             remaining = deadline - time.monotonic()
             if status not in IN_FLIGHT_STATUSES or remaining <= 0:
                 return status
@@ -271,10 +255,9 @@ def wait_for_process(process_id: uuid.UUID, timeout: float = 30.0) -> ProcessSta
 
 def recover() -> list[uuid.UUID]:
     """Hand every process left in flight by a crash (and owned by no live worker) to the executor."""
-    executor = get_executor()
-    if (start_heartbeat := getattr(executor, "start_heartbeat", None)) is not None:
-        start_heartbeat()  # from now on this worker also takes over what other workers leave behind
-    found = process_store.recoverable(get_database())
+    runtime = current()
+    runtime.executor.start_heartbeat()  # from now on this worker also takes over what other workers leave behind
+    found = runtime.store.recoverable()
     for process_id in found:
-        executor.submit(process_id, resume=True)
+        runtime.executor.submit(process_id, resume=True)
     return found

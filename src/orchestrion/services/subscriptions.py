@@ -33,6 +33,7 @@ from orchestrion.db.domain_models import (
 from orchestrion.db.models import ProcessTable, WorkflowTable
 from orchestrion.domain.relations import depends_on_subscription_ids, in_use_by_subscription_ids
 from orchestrion.engine.status import TERMINAL_STATUSES
+from orchestrion.errors import SubscriptionLockedError, SubscriptionNotFoundError
 from orchestrion.targets import Target
 from orchestrion.types import SubscriptionLifecycle
 
@@ -61,10 +62,6 @@ REASON_TEXT = {
     INVALID_STATUS: "This subscription can not be modified because of the status it has",
     IN_USE_BY_OTHERS: "This subscription can not be modified as it is used in other subscriptions",
 }
-
-
-class SubscriptionLockedError(RuntimeError):
-    """Another process holds the subscription (it is not in sync)."""
 
 
 @dataclass
@@ -138,7 +135,7 @@ def lock(session: Session, subscription_id: uuid.UUID, *, checked: bool = True) 
     result = session.execute(query.values(insync=False, version=SubscriptionTable.version + 1))
     if result.rowcount == 0:  # type: ignore[attr-defined]
         if session.get(SubscriptionTable, subscription_id) is None:
-            raise LookupError(f"Subscription {subscription_id} not found")
+            raise SubscriptionNotFoundError(subscription_id)
         raise SubscriptionLockedError("Subscription is already out of sync, cannot continue!")
 
 

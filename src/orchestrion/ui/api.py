@@ -86,7 +86,7 @@ def subscription_relations(subscription_id: uuid.UUID) -> dict[str, Any]:
     in_use_by_ids = in_use_by_subscription_ids(subscription_id)
     with get_database().read() as session:
         if session.get(SubscriptionTable, subscription_id) is None:
-            raise SubscriptionNotFoundError(f"Subscription {subscription_id} not found")
+            raise SubscriptionNotFoundError(subscription_id)
         linked = (
             select(ProcessTable, WorkflowTable.name, WorkflowTable.target)
             .join(WorkflowTable, WorkflowTable.workflow_id == ProcessTable.workflow_id)

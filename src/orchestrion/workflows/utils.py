@@ -17,11 +17,11 @@ from sqlalchemy import select
 from orchestrion.db import get_database
 from orchestrion.db.domain_models import ProductTable, SubscriptionTable, products_workflows
 from orchestrion.db.models import WorkflowTable
+from orchestrion.engine.forms import state_form
 from orchestrion.engine.steps import Step, StepList, done, init, step
 from orchestrion.engine.workflow import RunPredicate, Workflow, make_workflow
-from orchestrion.errors import OrchestrionError
+from orchestrion.errors import InvalidInputError
 from orchestrion.forms import FormPage
-from orchestrion.forms.generators import state_form
 from orchestrion.forms.validators import Choice
 from orchestrion.services import subscriptions
 from orchestrion.targets import Target
@@ -31,10 +31,8 @@ from orchestrion.workflows.steps import resync, set_status, store_process_subscr
 FormFunc = Callable[..., Any]
 
 
-class NoProductError(OrchestrionError, LookupError):
+class NoProductError(InvalidInputError, LookupError):
     """A create workflow with no product linked to it cannot be started (load the catalogue)."""
-
-    status_code = 400
 
 
 def _products_of(workflow_name: str) -> list[ProductTable]:

@@ -2,7 +2,8 @@
 
 Delays double from a base up to a cap. Each is drawn from the upper half of its doubling (jitter),
 so processes that failed together, on one outage, do not all retry at the same moment, while each
-delay still grows. The random source is a field, so tests can fix it.
+delay still grows. The random source is a field, so tests can fix it. The runner applies the
+policy: it decides a ``retrystep`` failure's next try, or that there is none.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
-from orchestrion.engine.runner import StepRecord
 from orchestrion.engine.status import ProcessStatus, StepStatus
+
+if TYPE_CHECKING:
+    from orchestrion.engine.runner import StepRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +45,22 @@ class RetryPolicy:
             failed_reason=f"Retries exhausted after {attempts} attempts: {record.failed_reason}",
         )
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> RetryPolicy:
+        """The policy ``RETRY_BASE_SECONDS``, ``RETRY_MAX_DELAY_SECONDS`` and ``RETRY_MAX_ATTEMPTS`` describe."""
+        return cls(
+            base_seconds=settings.RETRY_BASE_SECONDS,
+            max_delay_seconds=settings.RETRY_MAX_DELAY_SECONDS,
+            max_attempts=settings.RETRY_MAX_ATTEMPTS,
+        )
 
-def policy() -> RetryPolicy:
-    """The policy from the settings (read at each use, so a changed setting applies at once)."""
-    from orchestrion.settings import app_settings
+    def decide(self, record: StepRecord, retries_so_far: int) -> StepRecord:
+        """A ``retrystep`` failure with its next try (``retry_at``), or final when it used the last attempt."""
+        if record.status != StepStatus.WAITING:
+            return record
+        if retries_so_far + 1 >= self.max_attempts:
+            return self.give_up(record, retries_so_far)
+        return dataclasses.replace(record, retry_at=record.completed_at + self.delay(retries_so_far + 1))
 
-    return RetryPolicy(
-        base_seconds=app_settings.RETRY_BASE_SECONDS,
-        max_delay_seconds=app_settings.RETRY_MAX_DELAY_SECONDS,
-        max_attempts=app_settings.RETRY_MAX_ATTEMPTS,
-    )
+
+DEFAULT_POLICY = RetryPolicy()

@@ -1,4 +1,4 @@
-"""Turn the shapes authors write forms in into one shape: ``state -> generator of pages``.
+"""Forms as the engine sees them: whatever shape an author writes, ``state -> generator of pages``.
 
 Authors write a generator of form pages, or a function returning a single page; its parameters
 are filled from the state like a step's. The engine and the API only ever see the normalised form.

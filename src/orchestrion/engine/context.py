@@ -1,0 +1,49 @@
+"""What a running step may ask about where it runs: its process, and the route an external system answers on.
+
+The runner sets it for each step; steps (and the step DSL's callback step) read it with
+``current_step()`` instead of keeping engine facts in the user's state.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+
+def rest_callback_route(process_id: uuid.UUID, token: str) -> str:
+    """The REST API's callback route (``POST`` answers the step that waits for it)."""
+    return f"/api/processes/{process_id}/callback/{token}"
+
+
+@dataclass(frozen=True, slots=True)
+class StepContext:
+    process_id: uuid.UUID
+    workflow_name: str
+    callback_route_for: Callable[[uuid.UUID, str], str] = rest_callback_route
+
+    def callback_route(self, token: str) -> str:
+        """Where the external system posts its answer, for a callback step's ``token``."""
+        return self.callback_route_for(self.process_id, token)
+
+
+_current: ContextVar[StepContext | None] = ContextVar("orchestrion_step_context", default=None)
+
+
+def current_step() -> StepContext:
+    """The context of the step running in this thread; ``LookupError`` outside a step."""
+    context = _current.get()
+    if context is None:
+        raise LookupError("no step is running here")
+    return context
+
+
+@contextmanager
+def step_context(context: StepContext | None) -> Iterator[None]:
+    token = _current.set(context)
+    try:
+        yield
+    finally:
+        _current.reset(token)

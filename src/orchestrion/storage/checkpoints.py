@@ -1,0 +1,336 @@
+"""Checkpoints, the engine's hot path: a step's history row and the process's new values, in the step's transaction.
+
+The statements are compiled once per dialect (``FastStatement``) and run on the step's own
+connection. On PostgreSQL the history row and the process row are written by one statement (the
+history row in a data-modifying CTE), so a checkpoint is one round trip plus the commit; SQLite
+runs the two statements one after the other (it has no data-modifying CTEs; its round trips cost
+nothing). The checkpoint's ``RETURNING`` tells the runner whether an abort was requested or the
+engine paused meanwhile, and whether the claim still holds; the runner decides what follows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, bindparam, insert, update
+
+from orchestrion.db.database import Database, RawJSON
+from orchestrion.db.sessions import StepSession, bind_session
+from orchestrion.db.statements import FastStatement, RawConnection, RawTransaction
+from orchestrion.engine.context import StepContext
+from orchestrion.engine.runner import CheckpointRejectedError, Signals, StepRecord
+from orchestrion.engine.serialization import dumps
+from orchestrion.engine.status import ProcessStatus, StepStatus
+from orchestrion.storage.claims import Claim
+from orchestrion.storage.tables import GLOBAL_LOCK, P, S, bind, rejects_data, update_process
+
+logger = structlog.get_logger(__name__)
+
+
+_STEP_COLUMNS = (
+    "step_id",
+    "process_id",
+    "seq",
+    "name",
+    "step_key",
+    "status",
+    "state",
+    "created_by",
+    "started_at",
+    "completed_at",
+)
+_GROUP_COLUMNS = ("status", "state", "completed_at")
+
+
+def _insert_step_statement() -> Any:
+    return insert(S).values({c: bind(S, c, "s_") for c in _STEP_COLUMNS})
+
+
+def _update_group_row_statement() -> Any:
+    return (
+        update(S)
+        .where(S.c.process_id == bind(S, "process_id", "s_"), S.c.seq == bindparam("s_row_seq", type_=S.c.seq.type))
+        .values({c: bind(S, c, "s_") for c in _GROUP_COLUMNS})
+    )
+
+
+_INSERT_STEP_FAST = FastStatement(_insert_step_statement())
+_UPDATE_GROUP_ROW_FAST = FastStatement(_update_group_row_statement())
+_CHECKPOINT_RETURNING = (P.c.abort_requested, GLOBAL_LOCK)
+_checkpoint_statements: dict[tuple[bool, str | None, tuple[str, ...]], FastStatement] = {}
+
+
+def _checkpoint_statement(combined: bool, row: str | None, keys: tuple[str, ...]) -> FastStatement:
+    """``UPDATE processes ... RETURNING abort_requested, <engine paused>`` for these columns, only if still claimed.
+
+    ``combined`` (PostgreSQL): the history row's INSERT (``row="insert"``) or group-row UPDATE
+    (``row="group"``) rides along as a data-modifying CTE of the same statement.
+    """
+    key = (combined, row if combined else None, keys)
+    found = _checkpoint_statements.get(key)
+    if found is not None:
+        return found
+    statement = (
+        update(P)
+        .where(P.c.process_id == bindparam("w_pid", type_=P.c.process_id.type))
+        .where(P.c.claimed_by == bindparam("w_worker", type_=P.c.claimed_by.type))
+        .values({c: bind(P, c, "p_") for c in keys})
+        .returning(*_CHECKPOINT_RETURNING)
+    )
+    if combined:
+        row_statement = _insert_step_statement() if row == "insert" else _update_group_row_statement()
+        statement = statement.add_cte(row_statement.cte("step_row"))
+    found = _checkpoint_statements[key] = FastStatement(statement)
+    return found
+
+
+def _step_row_params(claim: Claim, record: StepRecord, user: str | None, state: RawJSON) -> tuple[str, dict[str, Any]]:
+    """Whether the step inserts its history row or updates the group's (``"insert"``/``"group"``), and the values.
+
+    Updates the claim's row bookkeeping (``seq``, ``last_row_key``) as the row is written.
+    """
+    if len(record.path) > 1 and claim.last_row_key == record.path[0]:
+        return "group", {
+            "s_process_id": claim.process_id,
+            "s_row_seq": claim.seq,
+            "s_status": record.status.value,
+            "s_state": state,
+            "s_completed_at": record.completed_at,
+        }
+    claim.seq += 1
+    claim.last_row_key = record.path[0]
+    return "insert", {
+        "s_step_id": uuid.uuid4(),
+        "s_process_id": claim.process_id,
+        "s_seq": claim.seq,
+        "s_name": record.row_name,
+        "s_step_key": record.path[0],
+        "s_status": record.status.value,
+        "s_state": state,
+        "s_created_by": user,
+        "s_started_at": record.started_at,
+        "s_completed_at": record.completed_at,
+    }
+
+
+def write_step_row(connection: Connection, claim: Claim, record: StepRecord, user: str | None) -> None:
+    """Insert the history row, or update it when the step is the next part of the group the last row records."""
+    row, params = _step_row_params(claim, record, user, RawJSON(record.row_json.decode()))
+    (_INSERT_STEP_FAST if row == "insert" else _UPDATE_GROUP_ROW_FAST).run(connection, params)
+
+
+def _process_values(claim: Claim, record: StepRecord, row_state: RawJSON | None = None) -> dict[str, Any]:
+    running = record.process_status == ProcessStatus.RUNNING
+    values: dict[str, Any] = {
+        "last_status": record.process_status.value,
+        "last_step": record.step_name,
+        "assignee": record.assignee,
+        "failed_reason": record.failed_reason,
+        "traceback": record.traceback,
+        "cursor": list(record.cursor) if record.cursor is not None else None,
+        "seq": claim.seq,
+        "last_row_key": claim.last_row_key,
+        "last_modified_at": record.completed_at,
+        "claimed_by": claim.worker_id if running else None,
+        "lease_until": record.completed_at + claim.lease if running else None,
+    }
+    if record.process_state_json is not None:
+        if row_state is not None and record.process_state_json is record.row_json:
+            values["state"] = row_state  # the same JSON: decoded once
+        else:
+            values["state"] = RawJSON(record.process_state_json.decode())
+    if "callback_token" in record.meta:
+        values["callback_token"] = record.meta["callback_token"]
+    if "callback_timeout" in record.meta:
+        timeout = record.meta["callback_timeout"]
+        values["callback_deadline"] = record.completed_at + timeout if timeout else None
+    if record.status == StepStatus.WAITING:  # the runner decided when the next try is due
+        claim.retry_count += 1
+        values["retry_count"] = claim.retry_count
+        values["next_retry_at"] = record.retry_at
+    elif claim.retry_count:  # no automatic retry is due any more; a failure keeps the count to show
+        values["next_retry_at"] = None
+        if record.status != StepStatus.FAILED:
+            claim.retry_count = 0
+            values["retry_count"] = 0
+    return values
+
+
+def write_aborted(
+    connection: Connection | RawConnection, claim: Claim, state_json: RawJSON, user: str | None, now: datetime
+) -> None:
+    """End the process aborted: the "User Aborted" history row and the process's aborted values."""
+    _abort_row(connection, claim, state_json, user, now)
+    update_process(connection, claim.process_id, _aborted_values(claim, now))
+
+
+def _abort_row(
+    connection: Connection | RawConnection, claim: Claim, state_json: RawJSON, user: str | None, now: datetime
+) -> None:
+    claim.seq += 1
+    claim.last_row_key = "User Aborted"
+    _INSERT_STEP_FAST.run(
+        connection,
+        {
+            "s_step_id": uuid.uuid4(),
+            "s_process_id": claim.process_id,
+            "s_seq": claim.seq,
+            "s_name": "User Aborted",
+            "s_step_key": "User Aborted",
+            "s_status": StepStatus.ABORT.value,
+            "s_state": state_json,
+            "s_created_by": user,
+            "s_started_at": now,
+            "s_completed_at": now,
+        },
+    )
+
+
+def _aborted_values(claim: Claim, now: datetime) -> dict[str, Any]:
+    return {
+        "last_status": ProcessStatus.ABORTED.value,
+        "last_step": "User Aborted",
+        "assignee": "SYSTEM",
+        "cursor": None,
+        "seq": claim.seq,
+        "last_row_key": claim.last_row_key,
+        "last_modified_at": now,
+        "claimed_by": None,
+        "lease_until": None,
+        "callback_token": None,
+        "abort_requested": False,
+    }
+
+
+class DbJournal:
+    """The runner's journal on the database: one transaction per step, effects and checkpoint together.
+
+    The step's session is opened only if the step (or a result hook) uses the database; the
+    checkpoint then commits in it, with the step's effects. A step that did not touch the database
+    is checkpointed on a bare pooled connection: same statements, same single transaction, without
+    the ORM session's bookkeeping.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        claim: Claim,
+        *,
+        should_stop: Callable[[], bool] | None = None,
+        context: StepContext | None = None,
+    ) -> None:
+        self.db = db
+        self.claim = claim
+        self.user = claim.user
+        self._should_stop = should_stop  # a worker shutting down hands the process back at the next boundary
+        self.context = context or StepContext(claim.process_id, claim.workflow_name)
+        self._step: StepSession | None = None
+        self._tx: RawTransaction | None = None  # the bare transaction of a step that did not use the session
+        self._connection: Connection | RawConnection | None = None
+        self._before: tuple[int, str | None, int] | None = None  # the claim's bookkeeping before the checkpoint
+
+    def should_stop(self) -> bool:
+        return self._should_stop is not None and self._should_stop()
+
+    @contextmanager
+    def step(self) -> Iterator[DbJournal]:
+        current = StepSession(self.db)
+        self._step = current
+        try:
+            with bind_session(current):
+                yield self
+        except BaseException:
+            self._rollback()
+            raise
+        finally:
+            if current.session is not None:
+                current.session.close()
+            if self._tx is not None:
+                self._tx.close()  # rolls back what was not committed
+            self._step, self._tx, self._connection = None, None, None
+
+    def discard(self) -> None:
+        assert self._step is not None
+        if self._step.session is not None:
+            self._step.session.rollback()
+
+    def _rollback(self) -> None:
+        if self._step is not None and self._step.session is not None:
+            self._step.session.rollback()
+        if self._tx is not None:
+            self._tx.rollback()
+        if self._before is not None:
+            self.claim.seq, self.claim.last_row_key, self.claim.retry_count = self._before
+            self._before = None
+
+    def _rejected(self, error: Exception) -> CheckpointRejectedError:
+        self._rollback()
+        return CheckpointRejectedError(f"The database refused the step's result: {error}")
+
+    def checkpoint(self, record: StepRecord) -> Signals:
+        assert self._step is not None
+        claim = self.claim
+        self._before = claim.seq, claim.last_row_key, claim.retry_count
+        session = self._step.session
+        try:
+            if session is not None:  # the step's own work is in this session's transaction: it commits with it
+                self._connection = session.connection()
+            else:
+                if self._tx is not None:  # a second checkpoint of the step (its first was refused)
+                    self._tx.close()
+                self._tx = RawTransaction(self.db)
+                self._connection = self._tx
+            return self._write(record, self._connection)
+        except Exception as e:
+            if not rejects_data(e):
+                raise
+            raise self._rejected(e) from e
+
+    def _write(self, record: StepRecord, connection: Connection | RawConnection) -> Signals:
+        claim = self.claim
+        state = RawJSON(record.row_json.decode())
+        row, params = _step_row_params(claim, record, self.user, state)
+        values = _process_values(claim, record, state)
+        params["w_pid"] = claim.process_id
+        params["w_worker"] = claim.worker_id
+        for column, value in values.items():
+            params["p_" + column] = value
+        if self.db.is_sqlite:
+            (_INSERT_STEP_FAST if row == "insert" else _UPDATE_GROUP_ROW_FAST).run(connection, params)
+            returned = _checkpoint_statement(False, None, tuple(values)).fetchone(connection, params)
+        else:
+            returned = _checkpoint_statement(True, row, tuple(values)).fetchone(connection, params)
+        if returned is None:  # the claim was lost: none of this step may count
+            self._rollback()
+            logger.warning("Lost the claim on a process; its step was rolled back", process_id=str(claim.process_id))
+            return Signals(kept=False)
+        abort_requested, paused = returned
+        return Signals(kept=True, abort_requested=bool(abort_requested), paused=bool(paused))
+
+    def abort(self, record: StepRecord) -> None:
+        assert self._connection is not None
+        state_json = RawJSON((record.process_state_json or dumps(self.claim.state)).decode())
+        write_aborted(self._connection, self.claim, state_json, self.user, record.completed_at)
+
+    def hand_back(self) -> None:
+        # stop at this boundary; unpausing (or any other worker) picks the process up again
+        assert self._connection is not None
+        update_process(self._connection, self.claim.process_id, {"claimed_by": None, "lease_until": None})
+
+    def commit(self) -> None:
+        assert self._step is not None
+        try:
+            if self._step.session is not None:
+                self._step.session.commit()
+            elif self._tx is not None:
+                self._tx.commit()
+        except Exception as e:  # the step's own writes may break a constraint only now
+            if not rejects_data(e):
+                raise
+            raise self._rejected(e) from e
+        self._before = None

@@ -1,0 +1,329 @@
+"""Who runs a process: creating it (claimed for a local worker), claiming it, leases and recovery.
+
+A worker owns a process through a *claim* with a lease; every checkpoint renews it, and a
+checkpoint whose claim was lost (another worker took over a lapsed lease) rolls back, so a process
+never runs twice in parallel. A process in flight that no live worker owns is found again
+(``recoverable``) and taken over.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from orchestrion.db.database import Database, RawJSON
+from orchestrion.db.models import ProcessTable, WorkflowTable
+from orchestrion.db.statements import FastStatement, RawTransaction
+from orchestrion.engine.clock import utcnow
+from orchestrion.engine.serialization import dumps
+from orchestrion.engine.status import ProcessStatus
+from orchestrion.engine.workflow import Path, Workflow
+from orchestrion.storage.tables import GLOBAL_LOCK, IN_FLIGHT, I, P, bind, is_dead_local_worker
+from orchestrion.storage.workflow_rows import ensure_workflow_row
+from orchestrion.types import State
+
+
+@dataclass(slots=True)
+class Claim:
+    """What a worker holds while it runs a process: enough to run it without reading it again."""
+
+    process_id: uuid.UUID
+    worker_id: str
+    workflow_name: str
+    fingerprint: str
+    cursor: Path | None
+    state: State
+    seq: int
+    last_row_key: str | None
+    is_task: bool
+    abort_requested: bool
+    retry_count: int
+    user: str | None
+    lease: timedelta
+
+    @classmethod
+    def of(cls, row: Any, process_id: uuid.UUID, workflow_name: str, worker_id: str, lease: timedelta) -> Claim:
+        """The claim on a process whose row (or ``RETURNING`` values) ``row`` is."""
+        return cls(
+            process_id=process_id,
+            worker_id=worker_id,
+            workflow_name=workflow_name,
+            fingerprint=row.workflow_fingerprint,
+            cursor=tuple(row.cursor) if row.cursor else None,
+            state=row.state,
+            seq=row.seq,
+            last_row_key=row.last_row_key,
+            is_task=row.is_task,
+            abort_requested=row.abort_requested,
+            retry_count=row.retry_count,
+            user=row.created_by,
+            lease=lease,
+        )
+
+
+_PROCESS_CREATE_COLUMNS = (
+    "process_id",
+    "workflow_fingerprint",
+    "assignee",
+    "last_status",
+    "started_at",
+    "last_modified_at",
+    "created_by",
+    "cursor",
+    "state",
+    "seq",
+    "abort_requested",
+    "retry_count",
+    "claimed_by",
+    "lease_until",
+)
+_INPUT_COLUMNS = ("input_state_id", "input_state", "input_time", "input_type")
+
+
+def _insert_process_statement() -> Any:
+    """``INSERT INTO processes ... SELECT <values>, workflow_id, is_task FROM workflows WHERE name = :wf_name``.
+
+    Whether the process is a task is its workflow row's say (the catalogue may mark a VALIDATE
+    workflow as a task). Inserts nothing when the workflow has no row yet (the caller creates it
+    and tries again).
+    """
+    wf = WorkflowTable.__table__
+    values = select(*[bind(P, c, "p_") for c in _PROCESS_CREATE_COLUMNS], wf.c.workflow_id, wf.c.is_task).where(
+        wf.c.name == bindparam("wf_name", type_=wf.c.name.type)
+    )
+    return insert(P).from_select([*_PROCESS_CREATE_COLUMNS, "workflow_id", "is_task"], values)
+
+
+def _insert_input_statement() -> Any:
+    return insert(I).values({c: bind(I, c, "i_") for c in (*_INPUT_COLUMNS, "process_id")})
+
+
+def _create_process_combined_statement() -> Any:
+    """PostgreSQL: the process row (in a CTE) and its initial input in one statement, hence one transaction."""
+    new_process = _insert_process_statement().returning(P.c.process_id, P.c.is_task).cte("new_process")
+    values = select(*[bind(I, c, "i_") for c in _INPUT_COLUMNS], new_process.c.process_id)
+    is_task = select(new_process.c.is_task).scalar_subquery().label("is_task")
+    return insert(I).from_select([*_INPUT_COLUMNS, "process_id"], values).returning(is_task)
+
+
+_INSERT_PROCESS_FAST = FastStatement(_insert_process_statement().returning(P.c.is_task))
+_INSERT_INPUT_FAST = FastStatement(_insert_input_statement())
+_CREATE_PROCESS_FAST = FastStatement(_create_process_combined_statement())
+
+
+def create_process(
+    db: Database,
+    wf: Workflow,
+    state: State,
+    initial_input: State,
+    user: str,
+    *,
+    worker_id: str | None,
+    lease: timedelta,
+) -> Claim:
+    """Insert a ``created`` process and its initial input; claimed for ``worker_id`` when given.
+
+    One transaction. On PostgreSQL it is a single statement (committed on its own: no BEGIN round
+    trip); the ``workflows`` row is looked up inside it, and created first when it is missing.
+    """
+    process_id = uuid.UUID(str(state["process_id"]))
+    now = utcnow()
+    cursor = wf.first_path()
+    params: dict[str, Any] = {
+        "wf_name": wf.name,
+        "p_process_id": process_id,
+        "p_workflow_fingerprint": wf.fingerprint,
+        "p_assignee": "SYSTEM",
+        "p_last_status": ProcessStatus.CREATED.value,
+        "p_started_at": now,
+        "p_last_modified_at": now,
+        "p_created_by": user,
+        "p_cursor": list(cursor),
+        "p_state": RawJSON(dumps(state).decode()),
+        "p_seq": 0,
+        "p_abort_requested": False,
+        "p_retry_count": 0,
+        "p_claimed_by": worker_id,
+        "p_lease_until": now + lease if worker_id else None,
+        "i_input_state_id": uuid.uuid4(),
+        "i_process_id": process_id,
+        "i_input_state": initial_input,
+        "i_input_time": now,
+        "i_input_type": "initial_state",
+    }
+    inserted: tuple[Any, ...] | None = None  # (is_task,) of the inserted process
+    if db.is_sqlite:
+        tx = RawTransaction(db)
+        try:
+            if inserted := _INSERT_PROCESS_FAST.fetchone(tx, params):
+                _INSERT_INPUT_FAST.run(tx, params)
+                tx.commit()
+        finally:
+            tx.close()  # rolls back what was not committed
+    else:
+        with db.single_statements() as single:
+            inserted = _CREATE_PROCESS_FAST.fetchone(single, params)
+    if inserted is None:  # the workflow's first process: create its row, then insert
+        for attempt in (1, 2):
+            try:
+                with db.write() as session:
+                    connection = session.connection()
+                    if (inserted := _INSERT_PROCESS_FAST.fetchone(connection, params)) is None:
+                        ensure_workflow_row(session, wf.name, wf.target, description=wf.description)
+                        inserted = _INSERT_PROCESS_FAST.fetchone(connection, params)
+                    _INSERT_INPUT_FAST.run(connection, params)
+                break
+            except IntegrityError:
+                if attempt == 2:  # not a concurrent first start creating the same workflow row
+                    raise
+    return Claim(
+        process_id=process_id,
+        worker_id=worker_id or "",
+        workflow_name=wf.name,
+        fingerprint=wf.fingerprint,
+        cursor=cursor,
+        state=state,
+        seq=0,
+        last_row_key=None,
+        is_task=bool(inserted[0]) if inserted else wf.is_task,
+        abort_requested=False,
+        retry_count=0,
+        user=user,
+        lease=lease,
+    )
+
+
+_CLAIM = (
+    update(ProcessTable)
+    .where(
+        ProcessTable.process_id == bindparam("pid"),
+        ProcessTable.last_status.in_(IN_FLIGHT),
+        or_(
+            ProcessTable.claimed_by.is_(None),
+            ProcessTable.lease_until < bindparam("now"),
+        ),
+    )
+    .values(claimed_by=bindparam("worker"), lease_until=bindparam("lease_until"))
+    .returning(
+        ProcessTable.workflow_id,
+        ProcessTable.workflow_fingerprint,
+        ProcessTable.cursor,
+        ProcessTable.state,
+        ProcessTable.seq,
+        ProcessTable.last_row_key,
+        ProcessTable.is_task,
+        ProcessTable.abort_requested,
+        ProcessTable.retry_count,
+        ProcessTable.created_by,
+        GLOBAL_LOCK,
+    )
+)
+
+
+def claim(db: Database, process_id: uuid.UUID, worker_id: str, lease: timedelta) -> Claim | None:
+    """Take a process that is in flight and not owned by a live worker; None if that is not possible now.
+
+    A paused engine gives no claims: the process stays where it is until the engine continues.
+    """
+    now = utcnow()
+    with db.write() as session:
+        row = session.execute(
+            _CLAIM, {"pid": process_id, "worker": worker_id, "now": now, "lease_until": now + lease}
+        ).first()
+        if row is None:
+            return None
+        if row[-1]:  # engine paused: give the claim back
+            session.execute(
+                update(ProcessTable)
+                .where(ProcessTable.process_id == process_id)
+                .values(claimed_by=None, lease_until=None)
+            )
+            return None
+        workflow_name = session.execute(
+            select(WorkflowTable.name).where(WorkflowTable.workflow_id == row.workflow_id)
+        ).scalar_one()
+    return Claim.of(row, process_id, workflow_name, worker_id, lease)
+
+
+def release(db: Database, claim: Claim) -> None:
+    """Give a claim back without changing the process (shutdown, or an unexpected error)."""
+    with db.write() as session:
+        session.execute(
+            update(ProcessTable)
+            .where(ProcessTable.process_id == claim.process_id, ProcessTable.claimed_by == claim.worker_id)
+            .values(claimed_by=None, lease_until=None)
+        )
+
+
+def renew_leases(db: Database, worker_id: str, process_ids: list[uuid.UUID], lease: timedelta) -> None:
+    """Heartbeat: extend the leases of the processes this worker is running."""
+    if not process_ids:
+        return
+    with db.write() as session:
+        session.execute(
+            update(ProcessTable)
+            .where(ProcessTable.process_id.in_(process_ids), ProcessTable.claimed_by == worker_id)
+            .values(lease_until=utcnow() + lease)
+        )
+
+
+def recoverable(db: Database, grace: timedelta | None = None) -> list[uuid.UUID]:
+    """Processes in flight that no live worker owns: unclaimed, lapsed leases, or dead workers on this host.
+
+    ``grace`` (a running worker's heartbeat): leave alone unclaimed ``created``/``resumed`` processes
+    changed more recently than this, whose broker message may still be on its way to a worker. At
+    startup (no grace) nothing can be on its way for this process's executor: all are recovered.
+    """
+    now = utcnow()
+    with db.write() as session:
+        rows = session.execute(
+            select(
+                ProcessTable.process_id,
+                ProcessTable.claimed_by,
+                ProcessTable.lease_until,
+                ProcessTable.last_status,
+                ProcessTable.last_modified_at,
+            ).where(ProcessTable.last_status.in_(IN_FLIGHT))
+        ).all()
+        dead = sorted({r.claimed_by for r in rows if r.claimed_by and is_dead_local_worker(r.claimed_by)})
+        if dead:
+            session.execute(update(ProcessTable).where(ProcessTable.claimed_by.in_(dead)).values(lease_until=now))
+    in_transit = (ProcessStatus.CREATED.value, ProcessStatus.RESUMED.value)
+    return [
+        r.process_id
+        for r in rows
+        if (r.claimed_by is None or r.claimed_by in dead or (r.lease_until is not None and r.lease_until <= now))
+        and not (
+            grace is not None
+            and r.claimed_by is None
+            and r.last_status in in_transit
+            and r.last_modified_at > now - grace
+        )
+    ]
+
+
+def mark_workflow_changed(db: Database, claim: Claim, fingerprint: str | None, reason: str | None) -> None:
+    """Record a new workflow fingerprint, or fail the process (with ``reason``) when it cannot continue."""
+    now = utcnow()
+    values: dict[str, Any] = {"last_modified_at": now}
+    if fingerprint is not None:
+        values["workflow_fingerprint"] = fingerprint
+    if reason is not None:
+        values.update(
+            last_status=ProcessStatus.FAILED.value,
+            failed_reason=reason,
+            traceback=None,
+            claimed_by=None,
+            lease_until=None,
+        )
+    with db.write() as session:
+        session.execute(
+            update(ProcessTable)
+            .where(ProcessTable.process_id == claim.process_id, ProcessTable.claimed_by == claim.worker_id)
+            .values(**values)
+        )

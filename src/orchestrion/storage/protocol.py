@@ -1,0 +1,106 @@
+"""The process store: the one door to the rows of processes, their steps and their inputs.
+
+Everything that creates, runs, steers or sweeps processes goes through a ``ProcessStore``; what it
+returns are plain values (``Claim``, ``ProcessSnapshot``, ids, statuses), never ORM rows. The SQL
+implementation (``orchestrion.storage.sql_store``) is the one orchestrion runs on, on SQLite and
+PostgreSQL; ``orchestrion.storage.memory_store`` keeps the same promises in memory, for unit tests
+and workflow tests that need no database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from orchestrion.engine.runner import Journal, StepRecord
+from orchestrion.engine.status import ProcessStatus
+from orchestrion.engine.workflow import Path, Workflow
+from orchestrion.storage.claims import Claim
+from orchestrion.storage.steering import ProcessSnapshot
+from orchestrion.types import State
+
+__all__ = ["Claim", "ProcessSnapshot", "ProcessStore"]
+
+
+class ProcessStore(Protocol):
+    # --- creating and running ---------------------------------------------------------------
+
+    def create_process(
+        self, wf: Workflow, state: State, initial_input: State, user: str, *, worker_id: str | None, lease: timedelta
+    ) -> Claim:
+        """Store a new ``created`` process with its initial input; claimed for ``worker_id`` when given."""
+
+    def claim(self, process_id: uuid.UUID, worker_id: str, lease: timedelta) -> Claim | None:
+        """Take a process in flight that no live worker owns; None when that is not possible now (or paused)."""
+
+    def journal(self, claim: Claim, should_stop: Callable[[], bool] | None = None) -> Journal:
+        """The runner's journal for a claimed process: one transaction per step."""
+
+    def release(self, claim: Claim) -> None:
+        """Give a claim back without changing the process."""
+
+    def renew_leases(self, worker_id: str, process_ids: list[uuid.UUID], lease: timedelta) -> None: ...
+
+    def recoverable(self, grace: timedelta | None = None) -> list[uuid.UUID]:
+        """Processes in flight that no live worker owns (``grace``: leave fresh unclaimed ones to their message)."""
+
+    def mark_workflow_changed(self, claim: Claim, fingerprint: str | None, reason: str | None) -> None:
+        """Record a new workflow fingerprint, or fail the process with ``reason`` when it cannot continue."""
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def get(self, process_id: uuid.UUID) -> ProcessSnapshot: ...
+
+    def last_status(self, process_id: uuid.UUID) -> ProcessStatus: ...
+
+    # --- steering -----------------------------------------------------------------------------
+
+    def abort(self, process_id: uuid.UUID, user: str, *, by_owner: bool = False) -> ProcessStatus:
+        """Abort now, or at the next step boundary while a live worker runs it."""
+
+    def resume(
+        self,
+        seen: ProcessSnapshot,
+        record: StepRecord | None,
+        user_input: State,
+        user: str,
+        *,
+        worker_id: str | None,
+        lease: timedelta,
+        fingerprint: str | None = None,
+        callback_token: str | None = None,
+    ) -> Claim:
+        """Mark the process resumed (refused when it changed since ``seen``, or no longer awaits the callback)."""
+
+    def report_progress(self, process_id: uuid.UUID, token: str, progress: Any) -> None: ...
+
+    def delete(self, process_id: uuid.UUID) -> None: ...
+
+    # --- the engine switch --------------------------------------------------------------------
+
+    def is_paused(self) -> bool: ...
+
+    def set_paused(self, paused: bool) -> list[uuid.UUID]:
+        """Pause or continue; continuing returns the processes the pause had stopped."""
+
+    # --- sweeps (built-in tasks, run predicates) ----------------------------------------------
+
+    def due_retries(self, now: datetime) -> list[uuid.UUID]: ...
+
+    def expired_callbacks(self, now: datetime) -> list[uuid.UUID]: ...
+
+    def fail_timed_out_callback(
+        self, process_id: uuid.UUID, now: datetime, restart: Callable[[str, Path], Path]
+    ) -> bool: ...
+
+    def delete_completed_tasks(self, before: datetime) -> int: ...
+
+    def has_completed_tasks_before(self, before: datetime) -> bool: ...
+
+    def instance_in_flight(self, workflow_name: str) -> bool: ...
+
+    def uncompleted_instances(self, workflow_name: str) -> int: ...
+
+    def awaiting_callbacks_with_deadline(self) -> int: ...

@@ -1,0 +1,67 @@
+"""The process tables as the store's statements use them, and what those statements share."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, bindparam, select, update
+
+from orchestrion.db.models import EngineSettingsTable, InputStateTable, ProcessStepTable, ProcessTable
+from orchestrion.db.statements import FastStatement, RawConnection
+from orchestrion.engine.status import IN_FLIGHT_STATUSES
+
+P = cast(Table, ProcessTable.__table__)
+S = cast(Table, ProcessStepTable.__table__)
+I = cast(Table, InputStateTable.__table__)  # noqa: E741
+IN_FLIGHT = [s.value for s in IN_FLIGHT_STATUSES]
+GLOBAL_LOCK = select(EngineSettingsTable.global_lock).where(EngineSettingsTable.id == 1).scalar_subquery()
+
+
+def bind(table: Any, column: str, prefix: str) -> Any:
+    """A named parameter for ``column``, typed like it (so values are converted as the ORM would)."""
+    return bindparam(f"{prefix}{column}", type_=table.c[column].type)
+
+
+def new_worker_id() -> str:
+    """``host:pid:random``: unique, and tells whether a claim's holder still lives on this host."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def is_dead_local_worker(worker_id: str) -> bool:
+    host, _, rest = worker_id.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+_update_process_statements: dict[tuple[str, ...], FastStatement] = {}
+
+
+def update_process(connection: Connection | RawConnection, process_id: uuid.UUID, values: dict[str, Any]) -> None:
+    """``UPDATE processes SET <values> WHERE process_id = ...`` (the caller holds the row or the claim)."""
+    keys = tuple(values)
+    statement = _update_process_statements.get(keys)
+    if statement is None:
+        statement = _update_process_statements[keys] = FastStatement(
+            update(P)
+            .where(P.c.process_id == bindparam("w_pid", type_=P.c.process_id.type))
+            .values({c: bind(P, c, "p_") for c in keys})
+        )
+    params = {"p_" + column: value for column, value in values.items()}
+    params["w_pid"] = process_id
+    statement.run(connection, params)
+
+
+def rejects_data(error: BaseException) -> bool:
+    """A data or integrity error (from SQLAlchemy or straight from the driver): retrying cannot help."""
+    return any(cls.__name__ in ("DataError", "IntegrityError") for cls in type(error).__mro__)
