@@ -18,6 +18,7 @@ from orchestrion.app import OrchestratorCore
 from orchestrion.catalogue import ensure_catalogue
 from orchestrion.db import Database, ProcessTable
 from orchestrion.errors import FormGeneratorError
+from orchestrion.scheduler.catalogue_check import check_catalogue
 from orchestrion.forms import SubmitFormPage
 from orchestrion.services.processes import start_process
 from orchestrion.testing import WorkflowInstanceForTests, assert_failed, run_workflow
@@ -189,3 +190,5 @@ def test_whether_a_workflow_is_a_task_is_its_rows_say(database: Database) -> Non
     with database.read() as session:
         stored = session.get(ProcessTable, process.process_id)
         assert stored is not None and stored.is_task is False
+        check = check_catalogue(session, {"validate_gizmo": validate_gizmo, "meter": meter}, {})
+    assert check.problems == []  # is_task is the row's to say: no mismatch with the code

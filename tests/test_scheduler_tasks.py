@@ -312,8 +312,7 @@ def test_catalogue_check_reports_each_mismatch(database: Database) -> None:
         check = check_catalogue(s, code, {"Fiber": FiberModel, "Ghost": FiberModel})
     assert check.problems == [
         "Workflow 'wf_broken' is registered but cannot be loaded: No module named 'lost'",
-        "Workflow 'wf_retargeted' has target CREATE (is_task False) in the database but MODIFY (is_task False) in the"
-        " code",
+        "Workflow 'wf_retargeted' has target CREATE in the database but MODIFY in the code",
         "Workflow 'wf_gone' is in the database but not registered in the code",
         "Product 'Copper' has no domain model registered in the code",
         "product 'Ghost': has a domain model but is not in the catalogue",

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from orchestrion.api.processes import show
+from orchestrion.services.process_views import process_detail
 from orchestrion.db import Database
 from orchestrion.db.models import ProcessStepTable, ProcessTable
 from orchestrion.engine.retry import RetryPolicy
@@ -146,7 +146,7 @@ def test_retries_back_off_until_the_maximum_then_fail_and_a_person_can_retry(dat
     _sweep_when_due(database, process_id, timedelta(seconds=7.5))  # 10 s doubling, at 3/4 of each
     p = _row(database, process_id)
     assert (p.last_status, p.retry_count) == ("waiting", 2)
-    assert show(process_id)["retry_count"] == 2, "the attempt count is visible in the API"
+    assert process_detail(process_id)["retry_count"] == 2, "the attempt count is visible in the API"
 
     _sweep_when_due(database, process_id, timedelta(seconds=15))
     p = _row(database, process_id)

@@ -8,19 +8,19 @@ whichever worker ran the processes, and nothing has to be kept in step with the 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
 from orchestrion.db import get_database
-from orchestrion.db.models import ProcessTable
 from orchestrion.engine.runner import StepRecord
 from orchestrion.engine.status import ProcessStatus
 from orchestrion.runtime import current
+from orchestrion.storage import process_queries
 
 logger = structlog.get_logger(__name__)
 
@@ -43,9 +43,8 @@ class ScrapeTimeCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         processes = GaugeMetricFamily("orchestrion_processes", "Processes by status", labels=["status"])
         with get_database().read() as session:
-            counts = dict(
-                session.execute(select(ProcessTable.last_status, func.count()).group_by(ProcessTable.last_status)).all()
-            )
+            by_kind = process_queries.status_counts(session)
+        counts = Counter(by_kind["processes"]) + Counter(by_kind["tasks"])
         for status in ProcessStatus:
             processes.add_metric([status.value], counts.get(status.value, 0))
         yield processes

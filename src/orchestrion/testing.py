@@ -21,10 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
-
 from orchestrion import db
-from orchestrion.db.models import ProcessStepTable, ProcessTable
 from orchestrion.engine.outcomes import (
     OUTCOME_BY_PROCESS_STATUS,
     Abort,
@@ -37,10 +34,10 @@ from orchestrion.engine.outcomes import (
     Waiting,
 )
 from orchestrion.engine.registry import get_workflow, register_workflow, unregister_workflow
-from orchestrion.engine.status import ProcessStatus
 from orchestrion.engine.workflow import Workflow
 from orchestrion.executors import set_executor
 from orchestrion.executors.inline import InlineExecutor
+from orchestrion.runtime import current
 from orchestrion.services import processes
 from orchestrion.types import State
 
@@ -106,15 +103,10 @@ def _pages(input_data: State | list[State] | None) -> list[State] | None:
 
 
 def _result(process_id: uuid.UUID) -> tuple[Outcome, list[StepLogEntry]]:
-    with db.get_database().read() as session:
-        p = session.get(ProcessTable, process_id)
-        assert p is not None, f"process {process_id} vanished"
-        rows = session.execute(
-            select(ProcessStepTable).where(ProcessStepTable.process_id == process_id).order_by(ProcessStepTable.seq)
-        ).scalars()
-        log = [StepLogEntry(r.name, r.status, r.state) for r in rows]
-    status = ProcessStatus(p.last_status)
-    outcome_type = OUTCOME_BY_PROCESS_STATUS.get(status, Success)
+    store = current().store
+    p = store.get(process_id)
+    log = [StepLogEntry(name, status, state) for name, status, state in store.history(process_id)]
+    outcome_type = OUTCOME_BY_PROCESS_STATUS.get(p.status, Success)
     if outcome_type in (Failed, Waiting):
         error = dict(log[-1].state) if log else {"error": p.failed_reason}
         if p.traceback:
@@ -145,10 +137,7 @@ def resume_workflow(
 
 def send_callback(process: ProcessStat, data: Any) -> tuple[Outcome, list[StepLogEntry]]:
     """Deliver a callback to a process awaiting one, as the external system would; (result, step log)."""
-    with db.get_database().read() as session:
-        token = session.execute(
-            select(ProcessTable.callback_token).where(ProcessTable.process_id == process.process_id)
-        ).scalar()
+    token = current().store.get(process.process_id).callback_token
     with _inline():
         processes.deliver_callback(process.process_id, token or "", data)
     return _result(process.process_id)

@@ -8,25 +8,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Response, status
 from pydantic import BaseModel
-from pydantic_forms.core import generate_form
 
 from orchestrion.api.security import Principal, current_user
-from orchestrion.db import get_database
-from orchestrion.db.models import ProcessStepTable, ProcessTable
-from orchestrion.engine.registry import loaded_workflow
-from orchestrion.engine.status import ProcessStatus
-from orchestrion.engine.steps import StepGroup
-from orchestrion.engine.workflow import Workflow
-from orchestrion.services import processes
-from orchestrion.storage import process_queries
+from orchestrion.db.listing import parse_rest
+from orchestrion.services import process_views, processes
 from orchestrion.types import State
 
 router = APIRouter()
 
 Caller = Annotated[Principal, Depends(current_user)]
 FormPages = Annotated[list[dict[str, Any]] | None, Body(description="The form pages filled so far")]
-
-_CLEARED = {"success", "skipped", "complete"}
 
 
 class ProcessIdSchema(BaseModel):
@@ -72,70 +63,6 @@ class ProcessSchema(ProcessListItemSchema):
     callback_progress: Any = None
 
 
-def _item(p: ProcessTable, name: str, target: str, subscriptions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {
-        "process_id": p.process_id,
-        "workflow_id": p.workflow_id,
-        "workflow_name": name,
-        "workflow_target": target,
-        "is_task": p.is_task,
-        "last_status": p.last_status,
-        "last_step": p.last_step,
-        "assignee": p.assignee,
-        "created_by": p.created_by,
-        "failed_reason": p.failed_reason,
-        "started_at": p.started_at,
-        "last_modified_at": p.last_modified_at,
-        "subscriptions": subscriptions or [],
-    }
-
-
-def _delta(before: State | None, after: State) -> State:
-    if before is None:
-        return after
-    return {k: v for k, v in after.items() if k not in before or before[k] != v}
-
-
-def _steps(rows: list[ProcessStepTable], wf: Workflow | None, cursor: list[str] | None) -> list[dict[str, Any]]:
-    steps: list[dict[str, Any]] = []
-    previous: State | None = None
-    for r in rows:
-        steps.append(
-            {
-                "step_id": r.step_id,
-                "name": r.name,
-                "status": r.status,
-                "created_by": r.created_by,
-                "started": r.started_at,
-                "completed": r.completed_at,
-                "executed": r.completed_at,
-                "state": r.state,
-                "state_delta": _delta(previous, r.state) if r.status in _CLEARED else None,
-            }
-        )
-        if r.status in _CLEARED:
-            previous = r.state
-    if wf is not None and cursor:
-        keys = wf.steps.keys()
-        start = keys.index(cursor[0]) if cursor[0] in keys else len(keys)
-        if rows and rows[-1].step_key == cursor[0]:
-            start += 1  # the current step (or group) already has its row
-        steps.extend({"name": s.name, "status": "pending"} for s in wf.steps[start:])
-    return steps
-
-
-def _form(p: ProcessTable, wf: Workflow | None) -> dict[str, Any] | None:
-    if p.last_status != ProcessStatus.SUSPENDED or wf is None or not p.cursor:
-        return None
-    try:
-        step = wf.step_at(tuple(p.cursor))
-    except KeyError:
-        return None
-    if step.form is None or isinstance(step, StepGroup):
-        return None
-    return generate_form(step.form, p.state, [])
-
-
 @router.post("/{workflow_key}", status_code=status.HTTP_201_CREATED, response_model=ProcessIdSchema)
 def start(workflow_key: str, user: Caller, body: FormPages = None) -> dict[str, uuid.UUID]:
     """Start a workflow. The body is the list of form pages filled so far; 510 answers the next page."""
@@ -179,25 +106,7 @@ def callback_progress(process_id: uuid.UUID, token: str, body: Annotated[Any, Bo
 @router.get("/{process_id}", response_model=ProcessSchema)
 def show(process_id: uuid.UUID) -> dict[str, Any]:
     """A process with its steps (executed ones with state and state change, then the pending ones)."""
-    with get_database().read() as session:
-        p = process_queries.get_process(session, process_id)
-        rows = process_queries.process_steps(session, process_id)
-        name, target = p.workflow.name, p.workflow.target
-        linked = process_queries.subscriptions_of(session, [process_id])[process_id]
-    wf = loaded_workflow(name)
-    return {
-        **_item(p, name, target, linked),
-        "traceback": p.traceback,
-        "note": p.note,
-        "current_state": p.state
-        if p.callback_progress is None
-        else {**p.state, "callback_progress": p.callback_progress},
-        "callback_progress": p.callback_progress,
-        "steps": _steps(rows, wf, p.cursor),
-        "form": _form(p, wf),
-        "retry_count": p.retry_count,
-        "next_retry_at": p.next_retry_at,
-    }
+    return process_views.process_detail(process_id)
 
 
 @router.get("/", response_model=list[ProcessListItemSchema])
@@ -208,11 +117,7 @@ def list_(
     filter_: str | None = Query(default=None, alias="filter", description="field,value,... (a-b: any of)"),
 ) -> list[dict[str, Any]]:
     """Processes, newest first unless sorted otherwise; ``Content-Range`` tells the total."""
-    page = process_queries.parse_range(range_)
-    with get_database().read() as session:
-        rows, total = process_queries.list_processes(
-            session, page, sort.split(",") if sort else [], filter_.split(",") if filter_ else []
-        )
-        linked = process_queries.subscriptions_of(session, [p.process_id for p, _, _ in rows])
-    response.headers["Content-Range"] = page.content_range("processes", total)
-    return [_item(p, name, target, linked[p.process_id]) for p, name, target in rows]
+    listing = parse_rest(range_, sort, filter_)
+    items, total = process_views.process_page(listing)
+    response.headers["Content-Range"] = listing.page.content_range("processes", total)
+    return items

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlalchemy import func, select
 
 from orchestrion.db import get_database
-from orchestrion.db.models import ProcessTable
-from orchestrion.engine.status import ProcessStatus
 from orchestrion.services import engine
+from orchestrion.storage import process_queries
 
 router = APIRouter()
 
@@ -27,11 +25,7 @@ class EngineStatusSchema(BaseModel):
 def _status() -> EngineStatusSchema:
     paused = engine.is_engine_paused()
     with get_database().read() as session:
-        running = session.execute(
-            select(func.count())
-            .select_from(ProcessTable)
-            .where(ProcessTable.last_status == ProcessStatus.RUNNING, ProcessTable.claimed_by.is_not(None))
-        ).scalar_one()
+        running = process_queries.running_claimed(session)
     state = "RUNNING" if not paused else ("PAUSING" if running else "PAUSED")
     return EngineStatusSchema(global_lock=paused, running_processes=running, global_status=state)
 

@@ -8,13 +8,11 @@ from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from orchestrion.db import get_database
-from orchestrion.db.domain_models import ProductTable, products_workflows
-from orchestrion.db.models import WorkflowTable
 from orchestrion.engine.registry import ALL_WORKFLOWS, get_workflow
 from orchestrion.errors import WorkflowImportError, WorkflowNotFoundError
+from orchestrion.storage.workflow_rows import WorkflowRow, linked_products, workflow_rows
 
 router = APIRouter()
 
@@ -34,22 +32,13 @@ class WorkflowSchema(BaseModel):
 class _Rows:
     """What the database knows of the workflows: rows by name and the products linked to each."""
 
-    rows: dict[str, WorkflowTable]
+    rows: dict[str, WorkflowRow]
     products: dict[uuid.UUID, list[dict[str, Any]]]
 
 
 def _rows() -> _Rows:
     with get_database().read() as session:
-        rows = {w.name: w for w in session.execute(select(WorkflowTable)).scalars()}
-        products: dict[uuid.UUID, list[dict[str, Any]]] = {}
-        linked = session.execute(
-            select(products_workflows.c.workflow_id, ProductTable.product_id, ProductTable.name, ProductTable.tag)
-            .join(ProductTable, ProductTable.product_id == products_workflows.c.product_id)
-            .order_by(ProductTable.name)
-        )
-        for workflow_id, product_id, product_name, tag in linked:
-            products.setdefault(workflow_id, []).append({"product_id": product_id, "name": product_name, "tag": tag})
-    return _Rows(rows, products)
+        return _Rows(workflow_rows(session), linked_products(session))
 
 
 def _schema(name: str, known: _Rows) -> WorkflowSchema:

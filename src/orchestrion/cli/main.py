@@ -173,11 +173,11 @@ def process_show(process_id: Annotated[uuid.UUID, typer.Argument(help="Process i
     """Print a process with its steps as JSON."""
     from fastapi.encoders import jsonable_encoder
 
-    from orchestrion.api.processes import show
     from orchestrion.db import init_database
+    from orchestrion.services.process_views import process_detail
 
     init_database()
-    typer.echo(json.dumps(jsonable_encoder(show(process_id)), indent=2))
+    typer.echo(json.dumps(jsonable_encoder(process_detail(process_id)), indent=2))
 
 
 @scheduler_app.command("run")

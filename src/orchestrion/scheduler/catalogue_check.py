@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrion.db.domain_models import ProductTable
-from orchestrion.db.models import WorkflowTable
 from orchestrion.domain.catalogue_diff import catalogue_mismatches
 from orchestrion.engine.workflow import Workflow
+from orchestrion.storage.workflow_rows import workflow_rows
 
 
 @dataclass
@@ -33,17 +33,15 @@ def check_catalogue(
     """Compare workflow rows with ``workflows`` (name to workflow, or the error loading it raised) and
     product rows with ``models`` (product name to domain model class)."""
     check = CatalogueCheck()
-    live = select(WorkflowTable).where(WorkflowTable.deleted_at.is_(None))
-    rows = {r.name: r for r in session.execute(live).scalars()}
+    rows = {name: row for name, row in workflow_rows(session).items() if not row.deleted}
     for name, wf in sorted(workflows.items()):
         if isinstance(wf, Exception):
             check.problems.append(f"Workflow {name!r} is registered but cannot be loaded: {wf}")
         elif name not in rows:
             check.notes.append(f"Workflow {name!r} has no workflows row yet; it gets one when it first runs")
-        elif (rows[name].target, rows[name].is_task) != (wf.target.value, wf.is_task):
+        elif rows[name].target != wf.target.value:  # is_task is the row's to say (a VALIDATE workflow may be a task)
             check.problems.append(
-                f"Workflow {name!r} has target {rows[name].target} (is_task {rows[name].is_task}) in the database"
-                f" but {wf.target.value} (is_task {wf.is_task}) in the code"
+                f"Workflow {name!r} has target {rows[name].target} in the database but {wf.target.value} in the code"
             )
     for name in sorted(set(rows) - set(workflows)):
         check.problems.append(f"Workflow {name!r} is in the database but not registered in the code")

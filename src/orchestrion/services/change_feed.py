@@ -15,11 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from orchestrion.db import Database
-from orchestrion.db.domain_models import ProcessSubscriptionTable
-from orchestrion.db.models import EngineSettingsTable, ProcessTable
+from orchestrion.storage import process_queries, switch
 
 # Commits from workers with slightly different clocks (or long transactions) can carry a
 # last_modified_at a little before the last poll; look back this far and drop what was sent.
@@ -81,38 +78,23 @@ class ChangeFeed:
     def prime(self) -> None:
         """Start from now: what is already committed is not news."""
         with self.database.read() as session:
-            latest = session.execute(
-                select(ProcessTable.last_modified_at).order_by(ProcessTable.last_modified_at.desc()).limit(1)
-            ).scalar()
-            self._engine_changed = session.execute(select(EngineSettingsTable.changed_at)).scalar()
-            self._sent = {}
-            if latest is not None:
-                recent = session.execute(
-                    select(ProcessTable.process_id, ProcessTable.last_modified_at).where(
-                        ProcessTable.last_modified_at >= latest - _LOOKBACK
-                    )
-                ).all()
-                self._sent = {(str(r.process_id), r.last_modified_at): None for r in recent}
+            latest = process_queries.latest_change(session)
+            self._engine_changed = switch.engine_changed_at(session)
+            recent = process_queries.changed_since(session, latest - _LOOKBACK) if latest is not None else []
+            self._sent = {(str(r.process_id), r.last_modified_at): None for r in recent}
         self._since = latest
 
     def poll(self) -> list[Change]:
         """Changes committed since the last poll."""
         changes: list[Change] = []
         with self.database.read() as session:
-            query = select(ProcessTable.process_id, ProcessTable.last_status, ProcessTable.last_modified_at)
-            if self._since is not None:
-                query = query.where(ProcessTable.last_modified_at >= self._since - _LOOKBACK)
-            rows = session.execute(query.order_by(ProcessTable.last_modified_at)).all()
+            rows = process_queries.changed_since(session, self._since - _LOOKBACK if self._since else None)
             fresh = [r for r in rows if (str(r.process_id), r.last_modified_at) not in self._sent]
             if fresh:
-                linked = session.execute(
-                    select(ProcessSubscriptionTable.subscription_id)
-                    .where(ProcessSubscriptionTable.process_id.in_([r.process_id for r in fresh]))
-                    .distinct()
-                ).scalars()
+                linked = process_queries.subscriptions_worked_on(session, [r.process_id for r in fresh])
                 changes += [Change("processes", str(r.process_id), r.last_status) for r in fresh]
                 changes += [Change("subscriptions", str(s)) for s in linked]
-            engine = session.execute(select(EngineSettingsTable.changed_at)).scalar()
+            engine = switch.engine_changed_at(session)
         for r in fresh:
             self._sent[(str(r.process_id), r.last_modified_at)] = None
         if rows:

@@ -17,23 +17,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from orchestrion.db import db
+from orchestrion.db import db, get_database
 from orchestrion.db.domain_models import (
-    ProcessSubscriptionTable,
     ResourceTypeTable,
     SubscriptionInstanceTable,
     SubscriptionInstanceValueTable,
     SubscriptionTable,
-    products_workflows,
 )
-from orchestrion.db.models import ProcessTable, WorkflowTable
 from orchestrion.domain.relations import depends_on_subscription_ids, in_use_by_subscription_ids
-from orchestrion.engine.status import TERMINAL_STATUSES
-from orchestrion.errors import SubscriptionLockedError, SubscriptionNotFoundError
+from orchestrion.errors import ProcessConflictError, SubscriptionLockedError, SubscriptionNotFoundError
+from orchestrion.storage import process_queries
+from orchestrion.storage.workflow_rows import WorkflowRow, workflows_of_product
 from orchestrion.targets import Target
 from orchestrion.types import SubscriptionLifecycle
 
@@ -80,7 +78,7 @@ class UsableWorkflow:
 
 
 def _reason(
-    wf: WorkflowTable, subscription: SubscriptionTable, relations_in_sync: bool, used_by_others: bool
+    wf: WorkflowRow, subscription: SubscriptionTable, relations_in_sync: bool, used_by_others: bool
 ) -> str | None:
     target = Target(wf.target)
     exempt = wf.is_task or target == Target.RECONCILE or wf.name in WF_USABLE_WHILE_OUT_OF_SYNC
@@ -113,14 +111,8 @@ def subscription_workflows(session: Session, subscription_id: uuid.UUID) -> dict
         ).scalars()
     )
     used_by_others = bool(used_by)
-    workflows = session.execute(
-        select(WorkflowTable)
-        .join(products_workflows, products_workflows.c.workflow_id == WorkflowTable.workflow_id)
-        .where(products_workflows.c.product_id == subscription.product_id, WorkflowTable.deleted_at.is_(None))
-        .order_by(WorkflowTable.name)
-    ).scalars()
     found: dict[Target, list[UsableWorkflow]] = {t: [] for t in Target}
-    for wf in workflows:
+    for wf in workflows_of_product(session, subscription.product_id):
         target = Target(wf.target)
         reason = _reason(wf, subscription, relations_in_sync, used_by_others)
         found[target].append(UsableWorkflow(wf.name, wf.description, target, wf.is_task, reason))
@@ -139,19 +131,34 @@ def lock(session: Session, subscription_id: uuid.UUID, *, checked: bool = True) 
         raise SubscriptionLockedError("Subscription is already out of sync, cannot continue!")
 
 
-def open_processes(session: Session, subscription_id: uuid.UUID) -> list[uuid.UUID]:
-    """Workflow (not task) processes on this subscription that have not ended."""
-    return list(
-        session.execute(
-            select(ProcessTable.process_id)
-            .join(ProcessSubscriptionTable, ProcessSubscriptionTable.process_id == ProcessTable.process_id)
-            .where(
-                ProcessSubscriptionTable.subscription_id == subscription_id,
-                ProcessTable.is_task.is_(False),
-                ProcessTable.last_status.not_in([s.value for s in TERMINAL_STATUSES]),
+def set_in_sync(subscription_id: uuid.UUID) -> None:
+    """Release a lock left by a process that ended without releasing it; refused while one is still open."""
+    with get_database().write() as session:
+        subscription = session.get(SubscriptionTable, subscription_id)
+        if subscription is None:
+            raise SubscriptionNotFoundError(subscription_id)
+        if unfinished := process_queries.unfinished_processes_of_subscription(session, subscription_id):
+            raise ProcessConflictError(
+                f"Subscription {subscription_id} is used by unfinished processes {', '.join(map(str, unfinished))}; "
+                "finish or abort them first"
             )
-        ).scalars()
-    )
+        if not subscription.insync:
+            subscription.insync = True
+            subscription.version += 1
+
+
+def delete_subscription(subscription_id: uuid.UUID) -> None:
+    """Delete a subscription no process refers to and no other subscription uses."""
+    with get_database().write() as session:
+        if session.get(SubscriptionTable, subscription_id) is None:
+            raise SubscriptionNotFoundError(subscription_id)
+        if process_queries.subscription_has_processes(session, subscription_id):
+            raise ProcessConflictError(
+                f"Subscription {subscription_id} is referenced by processes; it cannot be deleted"
+            )
+        if in_use_by_subscription_ids(subscription_id):
+            raise ProcessConflictError(f"Subscription {subscription_id} is used by other subscriptions")
+        session.execute(delete(SubscriptionTable).where(SubscriptionTable.subscription_id == subscription_id))
 
 
 # --- orchestrator-core's helpers for application code -----------------------------------------

@@ -1,83 +1,34 @@
-"""Read models for the API: process details and the paged, sorted, filtered process list."""
+"""Reading processes for people and clients: lists, one process with its history, counts.
+
+Plain values (dicts) come out, never ORM rows; ``orchestrion.services.process_views`` puts them
+together with what the workflow's code knows (steps still to run, the form of a suspended step)
+for the REST API, the CLI and the UI alike.
+"""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable, SubscriptionTable
+from orchestrion.db.listing import ListQuery, ListSpec, QueryError, any_of, contains, truth
 from orchestrion.db.models import ProcessStepTable, ProcessTable, WorkflowTable
-from orchestrion.errors import InvalidInputError, ProcessNotFoundError
+from orchestrion.engine.status import TERMINAL_STATUSES, ProcessStatus
+from orchestrion.errors import ProcessNotFoundError
+
+_P = ProcessTable
+_W = WorkflowTable
 
 
-class QueryError(InvalidInputError):
-    """A bad ``range``, ``sort`` or ``filter`` parameter (answered with 400)."""
-
-
-SORT_COLUMNS: dict[str, Any] = {
-    "started_at": ProcessTable.started_at,
-    "started": ProcessTable.started_at,
-    "last_modified_at": ProcessTable.last_modified_at,
-    "last_modified": ProcessTable.last_modified_at,
-    "last_status": ProcessTable.last_status,
-    "status": ProcessTable.last_status,
-    "last_step": ProcessTable.last_step,
-    "assignee": ProcessTable.assignee,
-    "created_by": ProcessTable.created_by,
-    "is_task": ProcessTable.is_task,
-    "workflow_name": WorkflowTable.name,
-    "workflow": WorkflowTable.name,
-    "workflow_target": WorkflowTable.target,
-    "target": WorkflowTable.target,
-    "process_id": ProcessTable.process_id,
-}
-
-
-def _text(column: Any, value: str) -> ColumnElement[bool]:
-    return func.lower(column).contains(value.lower(), autoescape=True)
-
-
-def _in(column: Any, value: str) -> ColumnElement[bool]:
-    """``a-b-c`` (orchestrator-core's list syntax) or ``a|b`` matches any of the values."""
-    parts = [v for v in value.replace("|", "-").split("-") if v]
-    return column.in_(parts)
-
-
-def _bool(column: Any, value: str) -> ColumnElement[bool]:
-    if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
-        raise QueryError(f"filter on {column.key} needs true or false, not {value!r}")
-    return column.is_(value.lower() in ("true", "yes", "1"))
-
-
-FILTERS: dict[str, Any] = {
-    "last_status": lambda v: _in(ProcessTable.last_status, v),
-    "status": lambda v: _in(ProcessTable.last_status, v),
-    "workflow_name": lambda v: _in(WorkflowTable.name, v),
-    "workflow": lambda v: _text(WorkflowTable.name, v),
-    "workflow_target": lambda v: _in(WorkflowTable.target, v.upper()),
-    "target": lambda v: _in(WorkflowTable.target, v.upper()),
-    "is_task": lambda v: _bool(ProcessTable.is_task, v),
-    "assignee": lambda v: _in(ProcessTable.assignee, v),
-    "created_by": lambda v: _text(ProcessTable.created_by, v),
-    "creator": lambda v: _text(ProcessTable.created_by, v),
-    "last_step": lambda v: _text(ProcessTable.last_step, v),
-    "process_id": lambda v: ProcessTable.process_id == _uuid(v),
-    "failed_reason": lambda v: _text(ProcessTable.failed_reason, v),
-    "q": lambda v: or_(
-        *(_text(c, v) for c in (WorkflowTable.name, ProcessTable.last_step, ProcessTable.created_by)),
-        _on_subscriptions(_text(SubscriptionTable.description, v)),
-    ),
-    "customer": lambda v: _on_subscriptions(SubscriptionTable.customer_id == v),
-    "customer_id": lambda v: _on_subscriptions(SubscriptionTable.customer_id == v),
-    "subscription_id": lambda v: _on_subscriptions(SubscriptionTable.subscription_id == _uuid(v)),
-    "subscriptions": lambda v: _on_subscriptions(_text(SubscriptionTable.description, v)),
-    "product": lambda v: _on_subscriptions(or_(ProductTable.name == v, ProductTable.product_type == v)),
-    "tag": lambda v: _on_subscriptions(_in(ProductTable.tag, v)),
-}
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise QueryError(f"{value!r} is not a UUID") from None
 
 
 def _on_subscriptions(condition: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -86,9 +37,114 @@ def _on_subscriptions(condition: ColumnElement[bool]) -> ColumnElement[bool]:
         select(ProcessSubscriptionTable.process_id)
         .join(SubscriptionTable, SubscriptionTable.subscription_id == ProcessSubscriptionTable.subscription_id)
         .join(ProductTable, ProductTable.product_id == SubscriptionTable.product_id)
-        .where(ProcessSubscriptionTable.process_id == ProcessTable.process_id, condition)
+        .where(ProcessSubscriptionTable.process_id == _P.process_id, condition)
         .exists()
     )
+
+
+PROCESS_LIST = ListSpec(
+    entity="processes",
+    sorts={
+        "started_at": _P.started_at,
+        "started": _P.started_at,
+        "last_modified_at": _P.last_modified_at,
+        "last_modified": _P.last_modified_at,
+        "last_status": _P.last_status,
+        "status": _P.last_status,
+        "last_step": _P.last_step,
+        "assignee": _P.assignee,
+        "created_by": _P.created_by,
+        "is_task": _P.is_task,
+        "workflow_name": _W.name,
+        "workflow": _W.name,
+        "workflow_target": _W.target,
+        "target": _W.target,
+        "process_id": _P.process_id,
+    },
+    filters={
+        "last_status": lambda v: _P.last_status.in_(any_of(v)),
+        "status": lambda v: _P.last_status.in_(any_of(v)),
+        "workflow_name": lambda v: _W.name.in_(any_of(v)),
+        "workflow": lambda v: contains(_W.name, v),
+        "workflow_target": lambda v: _W.target.in_(any_of(v.upper())),
+        "target": lambda v: _W.target.in_(any_of(v.upper())),
+        "is_task": lambda v: _P.is_task.is_(truth(v)),
+        "assignee": lambda v: _P.assignee.in_(any_of(v)),
+        "created_by": lambda v: contains(_P.created_by, v),
+        "creator": lambda v: contains(_P.created_by, v),
+        "last_step": lambda v: contains(_P.last_step, v),
+        "process_id": lambda v: _P.process_id == _uuid(v),
+        "failed_reason": lambda v: contains(_P.failed_reason, v),
+        "q": lambda v: or_(
+            *(contains(c, v) for c in (_W.name, _P.last_step, _P.created_by)),
+            _on_subscriptions(contains(SubscriptionTable.description, v)),
+        ),
+        "customer": lambda v: _on_subscriptions(SubscriptionTable.customer_id == v),
+        "customer_id": lambda v: _on_subscriptions(SubscriptionTable.customer_id == v),
+        "subscription_id": lambda v: _on_subscriptions(SubscriptionTable.subscription_id == _uuid(v)),
+        "subscriptions": lambda v: _on_subscriptions(contains(SubscriptionTable.description, v)),
+        "product": lambda v: _on_subscriptions(or_(ProductTable.name == v, ProductTable.product_type == v)),
+        "tag": lambda v: _on_subscriptions(ProductTable.tag.in_(any_of(v))),
+    },
+    tiebreak=(_P.started_at.desc(), _P.process_id),
+)
+
+_ITEM_COLUMNS = (
+    _P.process_id,
+    _P.workflow_id,
+    _W.name.label("workflow_name"),
+    _W.target.label("workflow_target"),
+    _P.is_task,
+    _P.last_status,
+    _P.last_step,
+    _P.assignee,
+    _P.created_by,
+    _P.failed_reason,
+    _P.started_at,
+    _P.last_modified_at,
+)
+_DETAIL_COLUMNS = (
+    *_ITEM_COLUMNS,
+    _P.traceback,
+    _P.note,
+    _P.state,
+    _P.cursor,
+    _P.callback_progress,
+    _P.retry_count,
+    _P.next_retry_at,
+)
+
+
+def _joined(*columns: Any) -> Any:
+    return select(*columns).join(_W, _W.workflow_id == _P.workflow_id)
+
+
+def list_processes(session: Session, listing: ListQuery) -> tuple[list[dict[str, Any]], int]:
+    """One page of processes (each with its subscriptions), and how many match the filters."""
+    rows, total = PROCESS_LIST.fetch(session, _joined(*_ITEM_COLUMNS), listing)
+    items = [dict(row._mapping) for row in rows]
+    linked = subscriptions_of(session, [item["process_id"] for item in items])
+    for item in items:
+        item["subscriptions"] = linked[item["process_id"]]
+    return items, total
+
+
+def get_process(session: Session, process_id: uuid.UUID) -> dict[str, Any]:
+    """One process with its state, cursor and failure, and the subscriptions it worked on."""
+    row = session.execute(_joined(*_DETAIL_COLUMNS).where(_P.process_id == process_id)).one_or_none()
+    if row is None:
+        raise ProcessNotFoundError(f"Process {process_id} not found")
+    found = dict(row._mapping)
+    found["subscriptions"] = subscriptions_of(session, [process_id])[process_id]
+    return found
+
+
+def process_steps(session: Session, process_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The process's history rows, in order."""
+    s = ProcessStepTable
+    columns = (s.step_id, s.name, s.step_key, s.status, s.state, s.created_by, s.started_at, s.completed_at)
+    query = select(*columns).where(s.process_id == process_id).order_by(s.seq)
+    return [dict(row._mapping) for row in session.execute(query)]
 
 
 def subscriptions_of(session: Session, process_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
@@ -126,95 +182,81 @@ def subscriptions_of(session: Session, process_ids: list[uuid.UUID]) -> dict[uui
     return found
 
 
-def _uuid(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise QueryError(f"{value!r} is not a UUID") from None
+def status_counts(session: Session) -> dict[str, dict[str, int]]:
+    """How many processes (workflows and tasks apart) are in each status."""
+    counts: dict[str, dict[str, int]] = {"processes": {}, "tasks": {}}
+    query = select(_P.is_task, _P.last_status, func.count()).group_by(_P.is_task, _P.last_status)
+    for is_task, status, count in session.execute(query):
+        counts["tasks" if is_task else "processes"][status] = count
+    return counts
 
 
-def _pairs(values: list[str], what: str = "filter") -> list[tuple[str, str]]:
-    if len(values) % 2:
-        raise QueryError(f"{what} takes field,value pairs")
-    return list(zip(values[::2], values[1::2], strict=True))
-
-
-def filter_pairs(values: list[str]) -> list[tuple[str, str]]:
-    return _pairs(values, "filter")
-
-
-def sort_pairs(values: list[str]) -> list[tuple[str, str]]:
-    """``field,ASC|DESC,...``; a last field without a direction sorts ascending."""
-    return _pairs([*values, "ASC"] if len(values) % 2 else values, "sort")
-
-
-MAX_PAGE = 10_000
-
-
-@dataclass
-class Page:
-    """Rows ``first`` up to, not including, ``end`` (orchestrator-core's ``range=first,end``)."""
-
-    first: int = 0
-    end: int = 100
-
-    @property
-    def size(self) -> int:
-        return self.end - self.first
-
-    def content_range(self, entity: str, total: int) -> str:
-        return f"{entity} {self.first}-{self.end}/{total}"
-
-
-def parse_range(value: str | None) -> Page:
-    if not value:
-        return Page()
-    try:
-        first, end = (int(v) for v in value.split(","))
-    except ValueError:
-        raise QueryError("range is first,end (e.g. range=0,20 for the first twenty)") from None
-    if first < 0 or end < first or end - first > MAX_PAGE:
-        raise QueryError(f"range must satisfy 0 <= first <= end and cover at most {MAX_PAGE} items")
-    return Page(first, end)
-
-
-def _apply(query: Any, sort: list[str], filters: list[str]) -> Any:
-    for field, value in filter_pairs(filters):
-        if field not in FILTERS:
-            raise QueryError(f"cannot filter on {field!r}; choose from {', '.join(sorted(FILTERS))}")
-        query = query.where(FILTERS[field](value))
-    order = []
-    for field, direction in sort_pairs(sort):
-        if field not in SORT_COLUMNS or direction.upper() not in ("ASC", "DESC"):
-            raise QueryError(f"cannot sort by {field!r} {direction!r}; use field,ASC|DESC")
-        column = SORT_COLUMNS[field]
-        order.append(column.asc() if direction.upper() == "ASC" else column.desc())
-    return query.order_by(*order, ProcessTable.started_at.desc(), ProcessTable.process_id)
-
-
-def list_processes(
-    session: Session, page: Page, sort: list[str], filters: list[str]
-) -> tuple[list[tuple[ProcessTable, str, str]], int]:
-    """One page of processes with their workflow name and target, and the total matching the filters."""
-    base = select(ProcessTable, WorkflowTable.name, WorkflowTable.target).join(
-        WorkflowTable, WorkflowTable.workflow_id == ProcessTable.workflow_id
+def processes_of_subscription(
+    session: Session, subscription_id: uuid.UUID, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The newest processes that worked on a subscription, and how many did in all."""
+    linked = (
+        select(
+            _P.process_id,
+            _W.name.label("workflow_name"),
+            _W.target.label("workflow_target"),
+            _P.last_status,
+            _P.created_by,
+            _P.started_at,
+            _P.last_modified_at,
+        )
+        .join(_W, _W.workflow_id == _P.workflow_id)
+        .join(ProcessSubscriptionTable, ProcessSubscriptionTable.process_id == _P.process_id)
+        .where(ProcessSubscriptionTable.subscription_id == subscription_id)
     )
-    query = _apply(base, sort, filters)
-    total = session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
-    rows = session.execute(query.offset(page.first).limit(page.size)).all()
-    return [(r[0], r[1], r[2]) for r in rows], total
+    total = session.execute(select(func.count()).select_from(linked.subquery())).scalar_one()
+    rows = session.execute(linked.order_by(_P.started_at.desc()).limit(limit))
+    return [dict(row._mapping) for row in rows], int(total)
 
 
-def get_process(session: Session, process_id: uuid.UUID) -> ProcessTable:
-    p = session.execute(select(ProcessTable).where(ProcessTable.process_id == process_id)).scalar_one_or_none()
-    if p is None:
-        raise ProcessNotFoundError(f"Process {process_id} not found")
-    return p
-
-
-def process_steps(session: Session, process_id: uuid.UUID) -> list[ProcessStepTable]:
+def unfinished_processes_of_subscription(session: Session, subscription_id: uuid.UUID) -> list[uuid.UUID]:
+    """Workflow (not task) processes on this subscription that have not ended."""
     return list(
         session.execute(
-            select(ProcessStepTable).where(ProcessStepTable.process_id == process_id).order_by(ProcessStepTable.seq)
+            select(_P.process_id)
+            .join(ProcessSubscriptionTable, ProcessSubscriptionTable.process_id == _P.process_id)
+            .where(
+                ProcessSubscriptionTable.subscription_id == subscription_id,
+                _P.is_task.is_(False),
+                _P.last_status.not_in([s.value for s in TERMINAL_STATUSES]),
+            )
         ).scalars()
     )
+
+
+def subscription_has_processes(session: Session, subscription_id: uuid.UUID) -> bool:
+    query = select(ProcessSubscriptionTable.process_id).where(
+        ProcessSubscriptionTable.subscription_id == subscription_id
+    )
+    return session.execute(query.limit(1)).first() is not None
+
+
+def running_claimed(session: Session) -> int:
+    """Processes a worker is running right now (what a pause waits for)."""
+    query = select(func.count()).where(_P.last_status == ProcessStatus.RUNNING, _P.claimed_by.is_not(None))
+    return int(session.scalar(query) or 0)
+
+
+# --- for the live-update feed: what changed since -----------------------------------------------
+
+
+def latest_change(session: Session) -> datetime | None:
+    return session.scalar(select(_P.last_modified_at).order_by(_P.last_modified_at.desc()).limit(1))
+
+
+def changed_since(session: Session, since: datetime | None) -> list[Any]:
+    """``(process_id, last_status, last_modified_at)`` of processes changed at or after ``since``, oldest first."""
+    query = select(_P.process_id, _P.last_status, _P.last_modified_at)
+    if since is not None:
+        query = query.where(_P.last_modified_at >= since)
+    return list(session.execute(query.order_by(_P.last_modified_at)).all())
+
+
+def subscriptions_worked_on(session: Session, process_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    query = select(ProcessSubscriptionTable.subscription_id).where(ProcessSubscriptionTable.process_id.in_(process_ids))
+    return list(session.execute(query.distinct()).scalars())

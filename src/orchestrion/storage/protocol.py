@@ -55,6 +55,9 @@ class ProcessStore(Protocol):
 
     def last_status(self, process_id: uuid.UUID) -> ProcessStatus: ...
 
+    def history(self, process_id: uuid.UUID) -> list[tuple[str, str, State]]:
+        """The process's history rows as ``(name, status, state)``, in order."""
+
     # --- steering -----------------------------------------------------------------------------
 
     def abort(self, process_id: uuid.UUID, user: str, *, by_owner: bool = False) -> ProcessStatus:

@@ -22,7 +22,7 @@ from orchestrion.engine.context import StepContext, rest_callback_route
 from orchestrion.engine.runner import StepRecord
 from orchestrion.engine.status import ProcessStatus
 from orchestrion.engine.workflow import Path, Workflow
-from orchestrion.storage import claims, steering, sweeps, switch
+from orchestrion.storage import claims, process_queries, steering, sweeps, switch
 from orchestrion.storage.checkpoints import DbJournal
 from orchestrion.storage.claims import Claim
 from orchestrion.storage.steering import ProcessSnapshot
@@ -82,6 +82,10 @@ class SqlProcessStore:
 
     def last_status(self, process_id: uuid.UUID) -> ProcessStatus:
         return switch.last_status(self.db, process_id)
+
+    def history(self, process_id: uuid.UUID) -> list[tuple[str, str, State]]:
+        with self._reading() as session:
+            return [(r["name"], r["status"], r["state"]) for r in process_queries.process_steps(session, process_id)]
 
     # --- steering -----------------------------------------------------------------------------
 

@@ -53,6 +53,8 @@ class ProcessSnapshot:
     seq: int
     is_task: bool
     callback_token: str | None
+    failed_reason: str | None = None
+    traceback: str | None = None
 
 
 def _snapshot(p: ProcessTable) -> ProcessSnapshot:
@@ -65,6 +67,8 @@ def _snapshot(p: ProcessTable) -> ProcessSnapshot:
         seq=p.seq,
         is_task=p.is_task,
         callback_token=p.callback_token,
+        failed_reason=p.failed_reason,
+        traceback=p.traceback,
     )
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy.orm import Session
 
 from orchestrion.db.database import Database
 from orchestrion.db.models import EngineSettingsTable, ProcessTable
@@ -54,3 +56,8 @@ def set_paused(db: Database, paused: bool) -> list[uuid.UUID]:
                 )
             ).scalars()
         )
+
+
+def engine_changed_at(session: Session) -> datetime | None:
+    """When the engine was last paused or continued."""
+    return session.scalar(select(EngineSettingsTable.changed_at))

@@ -1,4 +1,4 @@
-"""The ``workflows`` table's one door: rows are created and changed here only.
+"""The ``workflows`` table's one door: rows are created, changed and read here only.
 
 A workflow's row is created from the code registry on its first process, or by the catalogue (a
 file, ``ensure_catalogue``, an application's migration). Whoever creates it, the same defaults
@@ -9,12 +9,14 @@ catalogue or the API, never by a process starting.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from orchestrion.db.models import WorkflowTable
+from orchestrion.db.domain_models import ProductTable, products_workflows
+from orchestrion.db.models import ProcessTable, WorkflowTable
 from orchestrion.db.types import utcnow
 from orchestrion.targets import Target
 
@@ -62,8 +64,6 @@ def update_workflow_row(session: Session, name: str, **values: Any) -> list[str]
 
 def delete_workflow_row(session: Session, name: str) -> None:
     """Remove a workflow: its row goes, unless processes refer to it; then it is marked deleted (history stays)."""
-    from orchestrion.db.domain_models import products_workflows
-    from orchestrion.db.models import ProcessTable
 
     row = session.execute(select(WorkflowTable).where(WorkflowTable.name == name)).scalar_one_or_none()
     if row is None:
@@ -75,3 +75,63 @@ def delete_workflow_row(session: Session, name: str) -> None:
     else:
         row.deleted_at = utcnow()
     session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowRow:
+    """A ``workflows`` row as the rest of orchestrion reads it (a copy, not the ORM row)."""
+
+    workflow_id: uuid.UUID
+    name: str
+    target: str
+    description: str
+    is_task: bool
+    deleted: bool
+
+
+def _row(w: WorkflowTable) -> WorkflowRow:
+    return WorkflowRow(w.workflow_id, w.name, w.target, w.description, w.is_task, w.deleted_at is not None)
+
+
+def workflow_rows(session: Session) -> dict[str, WorkflowRow]:
+    """Every workflow row, by name (deleted ones too, marked)."""
+    return {w.name: _row(w) for w in session.execute(select(WorkflowTable)).scalars()}
+
+
+def linked_products(session: Session) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """The products each workflow is linked to (by workflow id), by product name."""
+
+    found: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    rows = session.execute(
+        select(products_workflows.c.workflow_id, ProductTable.product_id, ProductTable.name, ProductTable.tag)
+        .join(ProductTable, ProductTable.product_id == products_workflows.c.product_id)
+        .order_by(ProductTable.name)
+    )
+    for workflow_id, product_id, product_name, tag in rows:
+        found.setdefault(workflow_id, []).append({"product_id": product_id, "name": product_name, "tag": tag})
+    return found
+
+
+def products_of_workflow(session: Session, workflow_name: str) -> list[dict[str, Any]]:
+    """The products a workflow is linked to (what a create workflow's first page offers), by name."""
+
+    rows = session.execute(
+        select(ProductTable.product_id, ProductTable.name, ProductTable.description)
+        .join(products_workflows, products_workflows.c.product_id == ProductTable.product_id)
+        .join(WorkflowTable, WorkflowTable.workflow_id == products_workflows.c.workflow_id)
+        .where(WorkflowTable.name == workflow_name)
+        .order_by(ProductTable.name)
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+def workflows_of_product(session: Session, product_id: uuid.UUID) -> list[WorkflowRow]:
+    """The live workflows linked to a product, by name."""
+
+    rows = session.execute(
+        select(WorkflowTable)
+        .join(products_workflows, products_workflows.c.workflow_id == WorkflowTable.workflow_id)
+        .where(products_workflows.c.product_id == product_id, WorkflowTable.deleted_at.is_(None))
+        .order_by(WorkflowTable.name)
+    ).scalars()
+    return [_row(w) for w in rows]

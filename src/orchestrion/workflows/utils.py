@@ -12,11 +12,9 @@ from uuid import UUID
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import select
 
 from orchestrion.db import get_database
-from orchestrion.db.domain_models import ProductTable, SubscriptionTable, products_workflows
-from orchestrion.db.models import WorkflowTable
+from orchestrion.db.domain_models import SubscriptionTable
 from orchestrion.engine.forms import state_form
 from orchestrion.engine.steps import Step, StepList, done, init, step
 from orchestrion.engine.workflow import RunPredicate, Workflow, make_workflow
@@ -24,6 +22,7 @@ from orchestrion.errors import InvalidInputError
 from orchestrion.forms import FormPage
 from orchestrion.forms.validators import Choice
 from orchestrion.services import subscriptions
+from orchestrion.storage.workflow_rows import products_of_workflow
 from orchestrion.targets import Target
 from orchestrion.types import FormGenerator, State, SubscriptionLifecycle
 from orchestrion.workflows.steps import resync, set_status, store_process_subscription, unsync, unsync_unchecked
@@ -35,17 +34,9 @@ class NoProductError(InvalidInputError, LookupError):
     """A create workflow with no product linked to it cannot be started (load the catalogue)."""
 
 
-def _products_of(workflow_name: str) -> list[ProductTable]:
+def _products_of(workflow_name: str) -> list[dict[str, Any]]:
     with get_database().read() as session:
-        return list(
-            session.execute(
-                select(ProductTable)
-                .join(products_workflows, products_workflows.c.product_id == ProductTable.product_id)
-                .join(WorkflowTable, WorkflowTable.workflow_id == products_workflows.c.workflow_id)
-                .where(WorkflowTable.name == workflow_name)
-                .order_by(ProductTable.name)
-            ).scalars()
-        )
+        return products_of_workflow(session, workflow_name)
 
 
 def _user_form(form: FormFunc | None, name: str, state: State) -> FormGenerator:
@@ -64,7 +55,7 @@ def wrap_create_initial_input_form(initial_input_form: FormFunc | None) -> Calla
             raise NoProductError(f"No product is linked to workflow {name!r}; link one in the catalogue")
         # As orchestrator-core serves it: the choices are product ids labelled by product name, and the
         # field's format tells orchestrator-ui to draw its product picker.
-        options = {str(p.product_id): (str(p.product_id), p.name) for p in products}
+        options = {str(p["product_id"]): (str(p["product_id"]), p["name"]) for p in products}
         product_choice: Any = Choice.__call__("ProductChoice", options)
         product_select: Any = Annotated[product_choice, Field(json_schema_extra={"format": "productId"})]
 
@@ -72,8 +63,8 @@ def wrap_create_initial_input_form(initial_input_form: FormFunc | None) -> Calla
             product: product_select
 
         page = yield NewProductPage
-        product = next(p for p in products if str(p.product_id) == page.product.value)
-        chosen = {"product": str(product.product_id), "product_name": product.name}
+        product = next(p for p in products if str(p["product_id"]) == page.product.value)
+        chosen = {"product": str(product["product_id"]), "product_name": product["name"]}
         user_input = yield from _user_form(initial_input_form, name, {**state, **chosen})
         return {**chosen, **user_input}
 

@@ -1,0 +1,128 @@
+"""Paged, sorted, filtered lists: one parser and one way of applying it, for every list the APIs serve.
+
+orchestrator-core's REST conventions (``range=first,end``, ``sort=field,ASC|DESC,...``,
+``filter=field,value,...`` where ``a-b`` or ``a|b`` means either) and its GraphQL ones (``first``
+and ``after`` offsets, ``sortBy``, ``filterBy``) both come down to a ``ListQuery``: a page, sort
+keys and filters, applied to a select by a ``ListSpec`` that names what a list may be sorted and
+filtered on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import Session
+
+from orchestrion.errors import InvalidInputError
+
+MAX_PAGE = 10_000
+
+
+class QueryError(InvalidInputError):
+    """A bad page, sort or filter (answered with 400)."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """Rows ``first`` up to, not including, ``end`` (orchestrator-core's ``range=first,end``)."""
+
+    first: int = 0
+    end: int = 100
+
+    @property
+    def size(self) -> int:
+        return self.end - self.first
+
+    def content_range(self, entity: str, total: int) -> str:
+        return f"{entity} {self.first}-{self.end}/{total}"
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    page: Page = field(default_factory=Page)
+    sort: Sequence[tuple[str, str]] = ()  # (field, "ASC" | "DESC")
+    filters: Sequence[tuple[str, str]] = ()  # (field, value)
+
+
+def parse_range(value: str | None) -> Page:
+    if not value:
+        return Page()
+    try:
+        first, end = (int(v) for v in value.split(","))
+    except ValueError:
+        raise QueryError("range is first,end (e.g. range=0,20 for the first twenty)") from None
+    return page(first, end)
+
+
+def page(first: int, end: int) -> Page:
+    if first < 0 or end < first or end - first > MAX_PAGE:
+        raise QueryError(f"a page must satisfy 0 <= first <= end and cover at most {MAX_PAGE} items")
+    return Page(first, end)
+
+
+def _pairs(values: list[str], what: str) -> list[tuple[str, str]]:
+    if len(values) % 2:
+        raise QueryError(f"{what} takes field,value pairs")
+    return list(zip(values[::2], values[1::2], strict=True))
+
+
+def parse_rest(range_: str | None, sort: str | None, filter_: str | None) -> ListQuery:
+    """The REST query parameters; a last sort field without a direction sorts ascending."""
+    sort_values = sort.split(",") if sort else []
+    if len(sort_values) % 2:
+        sort_values.append("ASC")
+    return ListQuery(
+        parse_range(range_),
+        _pairs(sort_values, "sort"),
+        _pairs(filter_.split(",") if filter_ else [], "filter"),
+    )
+
+
+def any_of(value: str) -> list[str]:
+    """``a-b-c`` (orchestrator-core's list syntax) or ``a|b``: each of the values."""
+    return [v for v in value.replace("|", "-").split("-") if v]
+
+
+def contains(column: Any, value: str) -> ColumnElement[bool]:
+    return func.lower(column).contains(value.lower(), autoescape=True)
+
+
+def truth(value: str) -> bool:
+    if value.lower() not in ("true", "false", "yes", "no", "1", "0"):
+        raise QueryError(f"{value!r} is not true or false")
+    return value.lower() in ("true", "yes", "1")
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """What one list can be sorted by (columns) and filtered on (value -> condition), and its fixed order."""
+
+    entity: str
+    sorts: Mapping[str, Any]
+    filters: Mapping[str, Callable[[str], ColumnElement[bool]]]
+    tiebreak: Sequence[Any]  # after the requested sort: a stable, unique order
+
+    def apply(self, query: Select[Any], listing: ListQuery) -> Select[Any]:
+        for name, value in listing.filters:
+            if name not in self.filters:
+                raise QueryError(f"cannot filter on {name!r}; choose from {', '.join(sorted(self.filters))}")
+            query = query.where(self.filters[name](value))
+        order = []
+        for name, direction in listing.sort:
+            if name not in self.sorts or direction.upper() not in ("ASC", "DESC"):
+                raise QueryError(
+                    f"cannot sort by {name!r} {direction!r}; choose field,ASC|DESC from {', '.join(sorted(self.sorts))}"
+                )
+            column = self.sorts[name]
+            order.append(column.asc() if direction.upper() == "ASC" else column.desc())
+        return query.order_by(*order, *self.tiebreak)
+
+    def fetch(self, session: Session, query: Select[Any], listing: ListQuery) -> tuple[list[Any], int]:
+        """One page of ``query``'s rows, and how many rows match in all."""
+        applied = self.apply(query, listing)
+        total = session.execute(select(func.count()).select_from(applied.order_by(None).subquery())).scalar_one()
+        rows = session.execute(applied.offset(listing.page.first).limit(listing.page.size)).all()
+        return list(rows), int(total)

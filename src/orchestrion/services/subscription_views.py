@@ -1,0 +1,122 @@
+"""Subscriptions as people and clients see them: a page of many, one with its product, its relations.
+
+One read model for the REST API and the web UI (and the GraphQL API to come).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from orchestrion.db import get_database
+from orchestrion.db.domain_models import ProductTable, SubscriptionTable
+from orchestrion.db.listing import ListQuery, ListSpec, any_of, contains, truth
+from orchestrion.domain.relations import depends_on_subscription_ids, in_use_by_subscription_ids
+from orchestrion.errors import SubscriptionNotFoundError
+from orchestrion.storage import process_queries
+
+_S = SubscriptionTable
+_PR = ProductTable
+
+SUBSCRIPTION_LIST = ListSpec(
+    entity="subscriptions",
+    sorts={
+        "start_date": _S.start_date,
+        "end_date": _S.end_date,
+        "description": _S.description,
+        "status": _S.status,
+        "customer_id": _S.customer_id,
+        "insync": _S.insync,
+        "product": _PR.name,
+        "tag": _PR.tag,
+    },
+    filters={
+        "status": lambda v: _S.status.in_(any_of(v)),
+        "insync": lambda v: _S.insync.is_(truth(v)),
+        "customer_id": lambda v: _S.customer_id == v,
+        "customer": lambda v: _S.customer_id == v,
+        "product": lambda v: or_(_PR.name == v, _PR.product_type == v),
+        "product_type": lambda v: _PR.product_type == v,
+        "tag": lambda v: _PR.tag.in_(any_of(v)),
+        "description": lambda v: contains(_S.description, v),
+    },
+    tiebreak=(_S.subscription_id,),
+)
+
+PROCESS_LIMIT = 100  # processes shown with a subscription's relations
+
+
+def _subscription(s: SubscriptionTable) -> dict[str, Any]:
+    return {
+        "subscription_id": s.subscription_id,
+        "description": s.description,
+        "status": s.status,
+        "insync": s.insync,
+        "customer_id": s.customer_id,
+        "product_id": s.product_id,
+        "product": {
+            "product_id": s.product.product_id,
+            "name": s.product.name,
+            "description": s.product.description,
+            "product_type": s.product.product_type,
+            "tag": s.product.tag,
+            "status": s.product.status,
+        },
+        "start_date": s.start_date,
+        "end_date": s.end_date,
+        "note": s.note,
+        "version": s.version,
+    }
+
+
+def subscription_page(listing: ListQuery, text: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    """A page of subscriptions (``text``: in the description, product name or customer), and the total."""
+    query = select(_S).join(_PR, _PR.product_id == _S.product_id)
+    if text:
+        query = query.where(
+            or_(contains(_S.description, text), contains(_PR.name, text), contains(_S.customer_id, text))
+        )
+    with get_database().read() as session:
+        rows, total = SUBSCRIPTION_LIST.fetch(session, query, listing)
+        return [_subscription(row[0]) for row in rows], total
+
+
+def subscription_detail(subscription_id: uuid.UUID) -> dict[str, Any]:
+    with get_database().read() as session:
+        found = session.get(_S, subscription_id)
+        if found is None:
+            raise SubscriptionNotFoundError(subscription_id)
+        return _subscription(found)
+
+
+def _related(session: Any, ids: list[uuid.UUID]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    rows = session.execute(
+        select(_S.subscription_id, _S.description, _S.status, _PR.name)
+        .join(_PR, _PR.product_id == _S.product_id)
+        .where(_S.subscription_id.in_(ids))
+        .order_by(_S.description)
+    )
+    return [
+        {"subscription_id": sid, "description": description, "status": status, "product_name": product}
+        for sid, description, status, product in rows
+    ]
+
+
+def subscription_relations(subscription_id: uuid.UUID) -> dict[str, Any]:
+    """The subscriptions this one uses and that use it, and the newest processes that worked on it."""
+    depends_on_ids = depends_on_subscription_ids(subscription_id)
+    in_use_by_ids = in_use_by_subscription_ids(subscription_id)
+    with get_database().read() as session:
+        if session.get(_S, subscription_id) is None:
+            raise SubscriptionNotFoundError(subscription_id)
+        processes, total = process_queries.processes_of_subscription(session, subscription_id, PROCESS_LIMIT)
+        return {
+            "depends_on": _related(session, depends_on_ids),
+            "in_use_by": _related(session, in_use_by_ids),
+            "processes": processes,
+            "process_total": total,
+        }
