@@ -24,7 +24,7 @@ from orchestrion.engine.answers import answer_callback, answer_input
 from orchestrion.engine.clock import using_clock
 from orchestrion.engine.outcomes import Outcome
 from orchestrion.engine.retry import RetryPolicy
-from orchestrion.engine.runner import run
+from orchestrion.engine.runner import Signals, make_record, run
 from orchestrion.engine.serialization import roundtrip
 from orchestrion.engine.steps import AwaitCallbackStep
 from orchestrion.errors import (
@@ -311,7 +311,7 @@ def test_a_failed_group_sub_step_fails_the_group_row_and_its_retry_starts_a_new_
 # --- claims and leases ------------------------------------------------------------------------
 
 
-def test_a_claim_is_refused_while_its_lease_holds_and_taken_over_after_it_lapses(
+def test_a_claim_is_refused_while_its_lease_holds_and_the_old_holders_checkpoints_after_it_lapsed_are_not_kept(
     store: ProcessStore, clock: HandClock
 ) -> None:
     wf = workflow("contract_lease", init >> one >> done)
@@ -329,6 +329,16 @@ def test_a_claim_is_refused_while_its_lease_holds_and_taken_over_after_it_lapses
     assert column(store, first.process_id, "claimed_by") == W2
     assert column(store, first.process_id, "lease_until") == clock.now + LEASE
     assert store.claim(first.process_id, W1, LEASE) is None  # now W2's lease holds
+
+    with store.journal(first).step() as tx:  # W1 comes back from a long pause and checkpoints its step
+        record = make_record(wf, ("Start",), wf.step_at(("Start",)), Success(first.state), clock.now, is_task=False)[0]
+        assert tx.checkpoint(record) == Signals(kept=False)
+    assert isinstance(drive(store, wf, first), Success)  # the runner stops at the first checkpoint not kept
+    assert history(store, first.process_id) == []
+    assert (store.get(first.process_id).status, first.seq, first.last_row_key) == (ProcessStatus.CREATED, 0, None)
+
+    assert isinstance(drive(store, wf, taken), Complete)
+    assert history(store, first.process_id) == [("Start", "success"), ("One", "success"), ("Done", "complete")]
 
 
 def test_only_processes_in_flight_can_be_claimed(store: ProcessStore) -> None:
@@ -399,23 +409,6 @@ def test_a_checkpoint_after_the_claim_was_lost_is_not_kept_and_writes_nothing(
     assert "stolen" not in seen.state
     assert (column(store, claim.process_id, "claimed_by"), column(store, claim.process_id, "last_step")) == (W2, "One")
     assert (claim.seq, claim.last_row_key) == (2, "One")  # the lost step's bookkeeping was undone
-
-
-def test_a_checkpoint_of_a_process_someone_else_claimed_first_is_not_kept(
-    store: ProcessStore, clock: HandClock
-) -> None:
-    wf = workflow("contract_late", init >> one >> done)
-    late = start(store, wf, worker=W1)
-    clock.advance(LEASE.total_seconds() + 1)
-    winner = store.claim(late.process_id, W2, LEASE)
-    assert winner is not None
-
-    assert isinstance(drive(store, wf, late), Success)  # its first checkpoint found the claim gone
-    assert history(store, late.process_id) == []
-    assert store.get(late.process_id).status == ProcessStatus.CREATED
-
-    assert isinstance(drive(store, wf, winner), Complete)
-    assert history(store, late.process_id) == [("Start", "success"), ("One", "success"), ("Done", "complete")]
 
 
 def test_recoverable_finds_unowned_processes_and_grace_leaves_fresh_ones_in_transit(
