@@ -18,8 +18,8 @@ from orchestrion.app import OrchestratorCore
 from orchestrion.catalogue import ensure_catalogue
 from orchestrion.db import Database, ProcessTable
 from orchestrion.errors import FormGeneratorError
-from orchestrion.scheduler.catalogue_check import check_catalogue
 from orchestrion.forms import SubmitFormPage
+from orchestrion.scheduler.catalogue_check import check_catalogue
 from orchestrion.services.processes import start_process
 from orchestrion.testing import WorkflowInstanceForTests, assert_failed, run_workflow
 from orchestrion.types import FormGenerator, State

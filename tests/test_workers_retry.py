@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from orchestrion.services.process_views import process_detail
 from orchestrion.db import Database
 from orchestrion.db.models import ProcessStepTable, ProcessTable
 from orchestrion.engine.retry import RetryPolicy
 from orchestrion.engine.runner import StepRecord
 from orchestrion.engine.status import ProcessStatus, StepStatus
 from orchestrion.runtime import current
+from orchestrion.services.process_views import process_detail
 from orchestrion.services.processes import resume_process, start_process
 from orchestrion.storage.sweeps import due_retries
 from orchestrion.types import State

@@ -86,3 +86,17 @@ def database_scope(database: Database) -> Iterator[None]:
     finally:
         database.scoped.remove()
         _scope.reset(token)
+
+
+@contextmanager
+def reading(database: Database) -> Iterator[Session]:
+    """The session to read from: inside a step, the step's own (so reads see its uncommitted writes);
+    in a scope (a request, a form), the scope's; elsewhere a fresh one, so a script never reads
+    through a stale transaction."""
+    if (current := transaction_session()) is not None:
+        yield current
+    elif in_scope():
+        yield database.scoped()
+    else:
+        with database.read() as fresh:
+            yield fresh

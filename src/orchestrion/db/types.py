@@ -52,6 +52,11 @@ class new_uuid(FunctionElement[uuid.UUID]):  # noqa: N801 - an SQL function, nam
     inherit_cache = True
 
 
+def as_uuid(value: uuid.UUID | str) -> uuid.UUID:
+    """A UUID as the UUID columns take it, from a UUID or its string (how states and forms carry ids)."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
 @compiles(new_uuid, "postgresql")
 def _new_uuid_postgresql(_element: new_uuid, _compiler: SQLCompiler, **_kw: Any) -> str:
     return "gen_random_uuid()"

@@ -19,7 +19,7 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from orchestrion.db.types import utcnow
+from orchestrion.db.types import as_uuid, utcnow
 from orchestrion.domain.fields import BlockField, ValueField, classify
 from orchestrion.domain.lifecycle import ProductLifecycle, check_lifecycle_change
 from orchestrion.domain.loading import load_block, load_product, load_subscription
@@ -196,7 +196,7 @@ class ProductBlockModel(DomainModel):
     @classmethod
     def new(cls, subscription_id: UUID | str, **kwargs: Any) -> Self:
         """A new block owned by ``subscription_id``, with empty blocks for its required block fields."""
-        owner = subscription_id if isinstance(subscription_id, UUID) else UUID(str(subscription_id))
+        owner = as_uuid(subscription_id)
         kwargs |= initial_blocks(cls, owner, kwargs)
         return cls(owner_subscription_id=owner, **kwargs)
 

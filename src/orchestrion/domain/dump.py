@@ -13,9 +13,10 @@ from uuid import UUID
 
 from sqlalchemy import select
 
+from orchestrion.db import get_database
 from orchestrion.db.domain_models import SubscriptionInstanceRelationTable, SubscriptionInstanceTable
+from orchestrion.db.sessions import reading
 from orchestrion.domain.base import DomainModel, ProductBlockModel, SubscriptionModel
-from orchestrion.domain.sessions import reading
 
 Visit = Callable[[ProductBlockModel, dict[str, Any]], None]
 
@@ -47,7 +48,7 @@ def domain_model_json(subscription: SubscriptionModel | UUID | str) -> dict[str,
     users: dict[UUID, list[tuple[UUID, UUID]]] = defaultdict(list)
     if blocks:
         relation, user = SubscriptionInstanceRelationTable, SubscriptionInstanceTable
-        with reading() as session:
+        with reading(get_database()) as session:
             rows = session.execute(
                 select(relation.depends_on_id, relation.in_use_by_id, user.subscription_id)
                 .join(user, user.subscription_instance_id == relation.in_use_by_id)

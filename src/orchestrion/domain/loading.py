@@ -18,6 +18,7 @@ from uuid import UUID
 from sqlalchemy import CTE, ColumnElement, Row, select
 from sqlalchemy.orm import Session
 
+from orchestrion.db import get_database
 from orchestrion.db.domain_models import (
     FixedInputTable,
     ProductBlockTable,
@@ -28,8 +29,9 @@ from orchestrion.db.domain_models import (
     SubscriptionInstanceValueTable,
     SubscriptionTable,
 )
+from orchestrion.db.sessions import reading
+from orchestrion.db.types import as_uuid
 from orchestrion.domain.fields import BlockField
-from orchestrion.domain.sessions import as_uuid, reading
 from orchestrion.domain.snapshot import SUBSCRIPTION_COLUMNS, InstanceState, Snapshot
 from orchestrion.errors import BlockNotFoundError, ProductNotFoundError, SubscriptionNotFoundError
 from orchestrion.types import SubscriptionLifecycle
@@ -55,7 +57,7 @@ def _product_model(row: Row[Any], prefix: str = "") -> ProductModel:
 def load_product(product_id: UUID | str) -> tuple[ProductModel, dict[str, str]]:
     """The product and its fixed inputs (name -> stored text)."""
     pid = as_uuid(product_id)
-    with reading() as session:
+    with reading(get_database()) as session:
         row = session.execute(
             select(*(getattr(ProductTable, name) for name in _PRODUCT_COLUMNS)).where(ProductTable.product_id == pid)
         ).one_or_none()
@@ -75,7 +77,7 @@ def reachable(start: ColumnElement[bool]) -> CTE:
 
 
 def stored_status(subscription_id: UUID) -> SubscriptionLifecycle:
-    with reading() as session:
+    with reading(get_database()) as session:
         status = session.scalar(
             select(SubscriptionTable.status).where(SubscriptionTable.subscription_id == subscription_id)
         )
@@ -89,7 +91,7 @@ def load_subscription(cls: type[M], subscription_id: UUID | str) -> M:
     columns = [getattr(SubscriptionTable, name) for name in (*SUBSCRIPTION_COLUMNS, "version")]
     # labelled: products and subscriptions share column names (status, description, end_date)
     product_columns = [getattr(ProductTable, name).label(f"product_{name}") for name in _PRODUCT_COLUMNS]
-    with reading() as session:
+    with reading(get_database()) as session:
         row = session.execute(
             select(*columns, *product_columns)
             .join(ProductTable, ProductTable.product_id == SubscriptionTable.product_id)
@@ -161,7 +163,7 @@ def _read_tree(session: Session, owner: UUID, reach: CTE) -> _Tree:
 def load_block(cls: type[B], instance_id: UUID | str, status: SubscriptionLifecycle | str | None) -> B:
     """One stored block (and the blocks it holds), without its subscription: four queries."""
     iid = as_uuid(instance_id)
-    with reading() as session:
+    with reading(get_database()) as session:
         owner = session.execute(
             select(_I.subscription_id, SubscriptionTable.status, ProductBlockTable.name)
             .join(SubscriptionTable, SubscriptionTable.subscription_id == _I.subscription_id)

@@ -14,8 +14,10 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from orchestrion.db import get_database
 from orchestrion.db.domain_models import SubscriptionInstanceRelationTable, SubscriptionInstanceTable, SubscriptionTable
-from orchestrion.domain.sessions import as_uuid, reading
+from orchestrion.db.sessions import reading
+from orchestrion.db.types import as_uuid
 from orchestrion.types import SubscriptionLifecycle
 
 _R = SubscriptionInstanceRelationTable
@@ -38,7 +40,7 @@ def _subscription_ids(
         query = query.join(SubscriptionTable, SubscriptionTable.subscription_id == theirs.subscription_id).where(
             SubscriptionTable.status.not_in(excluded)
         )
-    with reading() as session:
+    with reading(get_database()) as session:
         return sorted(session.execute(query).scalars())
 
 
@@ -65,17 +67,17 @@ def in_use_by_instance_ids(subscription_id: UUID | str) -> list[UUID]:
         .join(_USED, _USED.subscription_instance_id == _R.depends_on_id)
         .where(_USED.subscription_id == as_uuid(subscription_id), _USER.subscription_id != _USED.subscription_id)
     )
-    with reading() as session:
+    with reading(get_database()) as session:
         return sorted(session.execute(query).scalars())
 
 
 def block_in_use_by_ids(instance_id: UUID) -> list[UUID]:
     query = select(_R.in_use_by_id).distinct().where(_R.depends_on_id == instance_id)
-    with reading() as session:
+    with reading(get_database()) as session:
         return sorted(session.execute(query).scalars())
 
 
 def block_depends_on_ids(instance_id: UUID) -> list[UUID]:
     query = select(_R.depends_on_id).distinct().where(_R.in_use_by_id == instance_id)
-    with reading() as session:
+    with reading(get_database()) as session:
         return sorted(session.execute(query).scalars())

@@ -18,10 +18,10 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
+from orchestrion.db.types import as_uuid
 from orchestrion.domain.base import IncompatibleModelError, SubscriptionModel
 from orchestrion.domain.loading import stored_status
 from orchestrion.domain.registry import class_for_lifecycle
-from orchestrion.domain.sessions import as_uuid
 
 
 def subscription_id_of(value: Any) -> UUID:

@@ -115,9 +115,6 @@ class Complete(Outcome):
     overall_status = ProcessStatus.COMPLETED
 
 
-OUTCOME_BY_STEP_STATUS: dict[StepStatus, type[Outcome]] = {
-    cls.status: cls for cls in (Success, Skipped, Suspend, Waiting, AwaitingCallback, Abort, Failed, Complete)
-}
 OUTCOME_BY_PROCESS_STATUS: dict[ProcessStatus, type[Outcome]] = {
     ProcessStatus.COMPLETED: Complete,
     ProcessStatus.ABORTED: Abort,

@@ -36,6 +36,7 @@ from orchestrion.db.domain_models import (
     products_workflows,
 )
 from orchestrion.db.models import WorkflowTable
+from orchestrion.db.types import as_uuid
 from orchestrion.settings import app_settings
 from orchestrion.storage.workflow_rows import delete_workflow_row, ensure_workflow_row
 
@@ -83,10 +84,6 @@ def _one(conn: Connection, query: Any, what: str) -> Any:
     return found
 
 
-def _id(value: uuid.UUID | str) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-
-
 # --- look-ups -----------------------------------------------------------------------------------
 
 
@@ -118,11 +115,11 @@ def get_product_id_by_name(conn: Connection, name: str) -> uuid.UUID:
 
 
 def get_product_name_by_id(conn: Connection, id: uuid.UUID | str) -> str:
-    return _one(conn, select(ProductTable.name).where(ProductTable.product_id == _id(id)), f"product {id}")
+    return _one(conn, select(ProductTable.name).where(ProductTable.product_id == as_uuid(id)), f"product {id}")
 
 
 def get_product_by_id(conn: Connection, id: uuid.UUID | str) -> dict[str, Any]:
-    row = conn.execute(select(ProductTable.__table__).where(ProductTable.product_id == _id(id))).mappings().one()
+    row = conn.execute(select(ProductTable.__table__).where(ProductTable.product_id == as_uuid(id))).mappings().one()
     return dict(row)
 
 
@@ -133,7 +130,7 @@ def get_product_ids_by_product_type(conn: Connection, product_type: str) -> list
 
 
 def get_fixed_inputs_by_product_id(conn: Connection, id: uuid.UUID | str) -> Sequence[Row[Any]]:
-    return conn.execute(select(FixedInputTable.__table__).where(FixedInputTable.product_id == _id(id))).fetchall()
+    return conn.execute(select(FixedInputTable.__table__).where(FixedInputTable.product_id == as_uuid(id))).fetchall()
 
 
 def get_all_active_products_and_ids(conn: Connection) -> list[dict[str, Any]]:
@@ -178,7 +175,7 @@ def create_fixed_inputs(conn: Connection, product_id: uuid.UUID | str, new: dict
     )
     rows = conn.execute(
         select(FixedInputTable.name, FixedInputTable.fixed_input_id).where(
-            FixedInputTable.product_id == _id(product_id)
+            FixedInputTable.product_id == as_uuid(product_id)
         )
     )
     return {fi_name: fi_id for fi_name, fi_id in rows if fi_name in new}
@@ -254,7 +251,9 @@ def add_product_block_relation_between_products_by_id(
     conn: Connection, in_use_by_id: uuid.UUID | str, depends_on_id: uuid.UUID | str
 ) -> None:
     conn.execute(
-        insert(ProductBlockRelationTable).values(in_use_by_id=_id(in_use_by_id), depends_on_id=_id(depends_on_id))
+        insert(ProductBlockRelationTable).values(
+            in_use_by_id=as_uuid(in_use_by_id), depends_on_id=as_uuid(depends_on_id)
+        )
     )
 
 
@@ -263,8 +262,8 @@ def remove_product_block_relation_between_products_by_id(
 ) -> None:
     conn.execute(
         sql_delete(ProductBlockRelationTable).where(
-            ProductBlockRelationTable.in_use_by_id == _id(in_use_by_id),
-            ProductBlockRelationTable.depends_on_id == _id(depends_on_id),
+            ProductBlockRelationTable.in_use_by_id == as_uuid(in_use_by_id),
+            ProductBlockRelationTable.depends_on_id == as_uuid(depends_on_id),
         )
     )
 
@@ -330,7 +329,7 @@ def delete_product_block(conn: Connection, name: str) -> None:
 
 
 def delete_resource_type_by_id(conn: Connection, id: uuid.UUID | str) -> None:
-    resource_type_id = _id(id)
+    resource_type_id = as_uuid(id)
     conn.execute(
         sql_delete(product_block_resource_types).where(
             product_block_resource_types.c.resource_type_id == resource_type_id

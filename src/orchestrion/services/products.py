@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from orchestrion.db import ProductTable, db
-from orchestrion.domain.sessions import as_uuid
+from orchestrion.db.types import as_uuid
 
 
 def get_products(*, filters: list[Any] | None = None) -> list[ProductTable]:

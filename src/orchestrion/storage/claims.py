@@ -65,6 +65,36 @@ class Claim:
             lease=lease,
         )
 
+    @classmethod
+    def new(
+        cls,
+        process_id: uuid.UUID,
+        wf: Workflow,
+        cursor: Path | None,
+        state: State,
+        *,
+        is_task: bool,
+        user: str,
+        worker_id: str | None,
+        lease: timedelta,
+    ) -> Claim:
+        """The claim on a process just created (by the worker ``worker_id``, if any): nothing run yet."""
+        return cls(
+            process_id=process_id,
+            worker_id=worker_id or "",
+            workflow_name=wf.name,
+            fingerprint=wf.fingerprint,
+            cursor=cursor,
+            state=state,
+            seq=0,
+            last_row_key=None,
+            is_task=is_task,
+            abort_requested=False,
+            retry_count=0,
+            user=user,
+            lease=lease,
+        )
+
 
 _PROCESS_CREATE_COLUMNS = (
     "process_id",
@@ -181,21 +211,8 @@ def create_process(
             except IntegrityError:
                 if attempt == 2:  # not a concurrent first start creating the same workflow row
                     raise
-    return Claim(
-        process_id=process_id,
-        worker_id=worker_id or "",
-        workflow_name=wf.name,
-        fingerprint=wf.fingerprint,
-        cursor=cursor,
-        state=state,
-        seq=0,
-        last_row_key=None,
-        is_task=bool(inserted[0]) if inserted else wf.is_task,
-        abort_requested=False,
-        retry_count=0,
-        user=user,
-        lease=lease,
-    )
+    is_task = bool(inserted[0]) if inserted else wf.is_task
+    return Claim.new(process_id, wf, cursor, state, is_task=is_task, user=user, worker_id=worker_id, lease=lease)
 
 
 _CLAIM = (

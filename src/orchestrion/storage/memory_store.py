@@ -134,24 +134,6 @@ class StoredProcess:
         return self.last_status in IN_FLIGHT_STATUSES
 
 
-def _claim_of(p: StoredProcess, worker_id: str, lease: timedelta) -> Claim:
-    return Claim(
-        process_id=p.process_id,
-        worker_id=worker_id,
-        workflow_name=p.workflow_name,
-        fingerprint=p.workflow_fingerprint,
-        cursor=p.cursor or None,
-        state=p.state,
-        seq=p.seq,
-        last_row_key=p.last_row_key,
-        is_task=p.is_task,
-        abort_requested=p.abort_requested,
-        retry_count=p.retry_count,
-        user=p.created_by,
-        lease=lease,
-    )
-
-
 def _snapshot(p: StoredProcess) -> ProcessSnapshot:
     return ProcessSnapshot(
         process_id=p.process_id,
@@ -162,6 +144,8 @@ def _snapshot(p: StoredProcess) -> ProcessSnapshot:
         seq=p.seq,
         is_task=p.is_task,
         callback_token=p.callback_token,
+        failed_reason=p.failed_reason,
+        traceback=p.traceback,
     )
 
 
@@ -394,21 +378,7 @@ class MemoryProcessStore:
                 lease_until=now + lease if worker_id else None,
                 inputs=[StoredInput("initial_state", dumps(initial_input), now)],
             )
-        return Claim(
-            process_id=process_id,
-            worker_id=worker_id or "",
-            workflow_name=wf.name,
-            fingerprint=wf.fingerprint,
-            cursor=cursor,
-            state=state,
-            seq=0,
-            last_row_key=None,
-            is_task=is_task,
-            abort_requested=False,
-            retry_count=0,
-            user=user,
-            lease=lease,
-        )
+        return Claim.new(process_id, wf, cursor, state, is_task=is_task, user=user, worker_id=worker_id, lease=lease)
 
     def claim(self, process_id: uuid.UUID, worker_id: str, lease: timedelta) -> Claim | None:
         now = utcnow()
@@ -422,7 +392,7 @@ class MemoryProcessStore:
                 p.claimed_by, p.lease_until = None, None
                 return None
             p.claimed_by, p.lease_until = worker_id, now + lease
-            return _claim_of(p, worker_id, lease)
+            return Claim.of(p, p.process_id, p.workflow_name, worker_id, lease)
 
     def journal(self, claim: Claim, should_stop: Callable[[], bool] | None = None) -> MemoryStoreJournal:
         context = StepContext(claim.process_id, claim.workflow_name, self.callback_route)
@@ -520,7 +490,7 @@ class MemoryProcessStore:
             if p.in_flight and owned and not by_owner:
                 p.abort_requested = True
                 return p.last_status
-            _write_aborted(p, _claim_of(p, "", timedelta(0)), p.state_json, user, now)
+            _write_aborted(p, Claim.of(p, p.process_id, p.workflow_name, "", timedelta(0)), p.state_json, user, now)
             return ProcessStatus.ABORTED
 
     def resume(
@@ -545,7 +515,7 @@ class MemoryProcessStore:
                     raise NotAwaitingCallbackError(f"Process {seen.process_id} is not awaiting a callback")
             elif p.last_status != seen.status or p.seq != seen.seq:
                 raise ProcessConflictError(f"Process {seen.process_id} changed while resuming it; try again")
-            claim = _claim_of(p, p.claimed_by or "", lease)
+            claim = Claim.of(p, p.process_id, p.workflow_name, p.claimed_by or "", lease)
             if p.last_status != ProcessStatus.WAITING and p.retry_count:  # a person's retry: a fresh set of attempts
                 claim.retry_count = p.retry_count = 0
                 p.next_retry_at = None
