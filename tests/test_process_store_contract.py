@@ -1,9 +1,9 @@
 """The process store's contract: what the memory store and the SQL store (SQLite, PostgreSQL) both promise.
 
 Every test runs on each store and drives it through ``ProcessStore`` only, with the runner on the
-store's journal. What a test reads besides (history rows, input rows, a few process columns) comes
-from the helpers below, which read the SQL tables or the memory store's records. Time is a clock
-moved by hand: leases lapse and retries and deadlines come due without sleeping.
+store's journal. What a test reads besides (input rows, a few process columns: leases, retries,
+deadlines) comes from the helpers below, which read the SQL tables or the memory store's records.
+Time is a clock moved by hand: leases lapse and retries and deadlines come due without sleeping.
 """
 
 from __future__ import annotations
@@ -11,15 +11,17 @@ from __future__ import annotations
 import dataclasses
 import socket
 import subprocess
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from orchestrion.db.models import InputStateTable, ProcessStepTable, ProcessTable
+from orchestrion.db.models import InputStateTable, ProcessTable
 from orchestrion.engine.answers import answer_callback, answer_input
 from orchestrion.engine.clock import using_clock
 from orchestrion.engine.outcomes import Outcome
@@ -102,17 +104,11 @@ def store(request: pytest.FixtureRequest, clock: HandClock) -> ProcessStore:
 
 def step_rows(store: ProcessStore, process_id: uuid.UUID) -> list[tuple[str, str, State]]:
     """The history rows in order: (name, status, state)."""
-    if isinstance(store, MemoryProcessStore):
-        return store.history(process_id)
-    assert isinstance(store, SqlProcessStore)
-    S = ProcessStepTable  # noqa: N806
-    with store.db.read() as s:
-        found = s.execute(select(S.name, S.status, S.state).where(S.process_id == process_id).order_by(S.seq))
-        return [(r.name, r.status, r.state) for r in found]
+    return store.history(process_id)
 
 
 def history(store: ProcessStore, process_id: uuid.UUID) -> list[tuple[str, str]]:
-    return [(name, status) for name, status, _ in step_rows(store, process_id)]
+    return [(name, status) for name, status, _ in store.history(process_id)]
 
 
 def inputs(store: ProcessStore, process_id: uuid.UUID) -> list[tuple[str, State]]:
@@ -126,13 +122,19 @@ def inputs(store: ProcessStore, process_id: uuid.UUID) -> list[tuple[str, State]
         return [(r.input_type, r.input_state) for r in found]
 
 
-def column(store: ProcessStore, process_id: uuid.UUID, name: str) -> Any:
-    """One column of the process row (the memory store's records are named like the columns)."""
+def columns(store: ProcessStore, process_id: uuid.UUID, *names: str) -> tuple[Any, ...]:
+    """Columns of the process row (the memory store's records are named like the columns)."""
     if isinstance(store, MemoryProcessStore):
-        return getattr(store.process(process_id), name)
+        kept = store.process(process_id)
+        return tuple(getattr(kept, name) for name in names)
     assert isinstance(store, SqlProcessStore)
     with store.db.read() as s:
-        return s.execute(select(getattr(ProcessTable, name)).where(ProcessTable.process_id == process_id)).scalar_one()
+        query = select(*(getattr(ProcessTable, name) for name in names)).where(ProcessTable.process_id == process_id)
+        return tuple(s.execute(query).one())
+
+
+def column(store: ProcessStore, process_id: uuid.UUID, name: str) -> Any:
+    return columns(store, process_id, name)[0]
 
 
 def mark_as_task(store: ProcessStore, wf: Workflow) -> None:
@@ -243,10 +245,7 @@ def test_a_run_to_completion_writes_one_history_row_per_step_in_order(store: Pro
     assert (seen.status, seen.cursor, seen.seq, seen.workflow_name) == (ProcessStatus.COMPLETED, None, 4, wf.name)
     assert (seen.state["one"], seen.state["two"], seen.state["process_id"]) == (1, 2, str(claim.process_id))
     assert store.last_status(claim.process_id) == ProcessStatus.COMPLETED
-    assert (column(store, claim.process_id, "claimed_by"), column(store, claim.process_id, "lease_until")) == (
-        None,
-        None,
-    )
+    assert columns(store, claim.process_id, "claimed_by", "lease_until") == (None, None)
     assert inputs(store, claim.process_id) == [("initial_state", {"given": "initial"})]
 
 
@@ -293,7 +292,8 @@ def test_a_failed_group_sub_step_fails_the_group_row_and_its_retry_starts_a_new_
     seen = store.get(claim.process_id)
     assert (seen.status, seen.cursor) == (ProcessStatus.FAILED, ("Group", "Flaky sub"))
     assert "flaky" not in seen.state and seen.state["sub_one"] == 1  # a failed step keeps the state it had
-    assert column(store, claim.process_id, "failed_reason") == "not yet"
+    assert (seen.failed_reason, column(store, claim.process_id, "failed_reason")) == ("not yet", "not yet")
+    assert seen.traceback is not None and "ValueError: not yet" in seen.traceback
     rows = step_rows(store, claim.process_id)
     assert [(name, status) for name, status, _ in rows] == [("Start", "success"), ("Group", "failed")]
     assert rows[1][2] == {"class": "ValueError", "error": "not yet"}
@@ -305,13 +305,13 @@ def test_a_failed_group_sub_step_fails_the_group_row_and_its_retry_starts_a_new_
         ("Group", "success"),
         ("Done", "complete"),
     ]
-    assert column(store, claim.process_id, "failed_reason") is None
+    assert (store.get(claim.process_id).failed_reason, store.get(claim.process_id).traceback) == (None, None)
 
 
 # --- claims and leases ------------------------------------------------------------------------
 
 
-def test_a_claim_is_refused_while_its_lease_holds_and_the_old_holders_checkpoints_after_it_lapsed_are_not_kept(
+def test_a_lease_is_taken_over_once_it_lapses_and_the_old_holders_checkpoint_is_not_kept(
     store: ProcessStore, clock: HandClock
 ) -> None:
     wf = workflow("contract_lease", init >> one >> done)
@@ -341,15 +341,25 @@ def test_a_claim_is_refused_while_its_lease_holds_and_the_old_holders_checkpoint
     assert history(store, first.process_id) == [("Start", "success"), ("One", "success"), ("Done", "complete")]
 
 
-def test_only_processes_in_flight_can_be_claimed(store: ProcessStore) -> None:
+def test_one_of_many_workers_claiming_at_once_gets_a_process_and_only_while_it_is_in_flight(
+    store: ProcessStore, clock: HandClock
+) -> None:
     wf = workflow("contract_claimable", init >> one >> done)
     unclaimed = start(store, wf, worker=None)
     assert column(store, unclaimed.process_id, "claimed_by") is None
+    together = threading.Barrier(6)
 
-    claim = store.claim(unclaimed.process_id, W1, LEASE)
-    assert claim is not None and claim.state["workflow_name"] == wf.name
-    assert store.claim(unclaimed.process_id, W2, LEASE) is None
-    assert isinstance(drive(store, wf, claim), Complete)
+    def claim_it(worker: str) -> Claim | None:
+        with using_clock(clock):  # a thread starts with no clock of its own
+            together.wait()
+            return store.claim(unclaimed.process_id, worker, LEASE)
+
+    with ThreadPoolExecutor(6) as pool:
+        claims = [c for c in pool.map(claim_it, [f"worker-host:{n}:racer" for n in range(6)]) if c is not None]
+
+    assert len(claims) == 1 and claims[0].state["workflow_name"] == wf.name
+    assert column(store, unclaimed.process_id, "claimed_by") == claims[0].worker_id
+    assert isinstance(drive(store, wf, claims[0]), Complete)
     assert store.claim(unclaimed.process_id, W2, LEASE) is None  # completed: nothing to run
     assert store.claim(uuid.uuid4(), W2, LEASE) is None
 
@@ -377,10 +387,7 @@ def test_release_gives_the_claim_back_without_changing_the_process(store: Proces
     assert column(store, claim.process_id, "claimed_by") == W1
     store.release(claim)
 
-    assert (column(store, claim.process_id, "claimed_by"), column(store, claim.process_id, "lease_until")) == (
-        None,
-        None,
-    )
+    assert columns(store, claim.process_id, "claimed_by", "lease_until") == (None, None)
     assert store.get(claim.process_id).status == ProcessStatus.CREATED
     assert store.claim(claim.process_id, W2, LEASE) is not None
 
@@ -407,7 +414,7 @@ def test_a_checkpoint_after_the_claim_was_lost_is_not_kept_and_writes_nothing(
     seen = store.get(claim.process_id)
     assert (seen.status, seen.cursor, seen.seq) == (ProcessStatus.RUNNING, ("Stolen",), 2)
     assert "stolen" not in seen.state
-    assert (column(store, claim.process_id, "claimed_by"), column(store, claim.process_id, "last_step")) == (W2, "One")
+    assert columns(store, claim.process_id, "claimed_by", "last_step") == (W2, "One")
     assert (claim.seq, claim.last_row_key) == (2, "One")  # the lost step's bookkeeping was undone
 
 
@@ -435,10 +442,15 @@ def test_recoverable_finds_unowned_processes_and_grace_leaves_fresh_ones_in_tran
     assert sorted(store.recoverable()) == sorted(expected)
 
 
-def test_a_claim_of_a_worker_that_died_on_this_host_is_recoverable(store: ProcessStore, clock: HandClock) -> None:
+def dead_worker_id() -> str:
+    """The id a worker on this host had whose Python process has ended."""
     finished = subprocess.Popen(["true"])
     finished.wait()
-    dead = f"{socket.gethostname()}:{finished.pid}:gone"
+    return f"{socket.gethostname()}:{finished.pid}:gone"
+
+
+def test_a_claim_of_a_worker_that_died_on_this_host_is_recoverable(store: ProcessStore, clock: HandClock) -> None:
+    dead = dead_worker_id()
     wf = workflow("contract_dead_worker", init >> one >> done)
     orphan = start(store, wf, worker=dead)
     assert store.claim(orphan.process_id, W1, LEASE) is None  # its lease still holds
@@ -446,8 +458,19 @@ def test_a_claim_of_a_worker_that_died_on_this_host_is_recoverable(store: Proces
     assert store.recoverable(timedelta(seconds=60)) == [orphan.process_id]
 
     assert column(store, orphan.process_id, "lease_until") == clock.now  # the dead worker's lease ends now
-    clock.advance(1)
     assert store.claim(orphan.process_id, W1, LEASE) is not None
+
+
+def test_what_recoverable_lists_can_be_claimed_at_that_instant(store: ProcessStore, clock: HandClock) -> None:
+    wf = workflow("contract_recover_now", init >> one >> done)
+    orphan = start(store, wf, worker=dead_worker_id())
+    lapsing = start(store, wf, worker=W1, lease=timedelta(seconds=10))
+    clock.advance(10)  # the lease ends now
+
+    assert sorted(store.recoverable()) == sorted([orphan.process_id, lapsing.process_id])
+
+    assert store.claim(orphan.process_id, W2, LEASE) is not None
+    assert store.claim(lapsing.process_id, W2, LEASE) is not None
 
 
 def test_a_changed_workflow_is_recorded_or_fails_the_process(store: ProcessStore) -> None:
@@ -463,7 +486,7 @@ def test_a_changed_workflow_is_recorded_or_fails_the_process(store: ProcessStore
     store.mark_workflow_changed(claim, None, "step 'One' no longer exists")
     seen = store.get(claim.process_id)
     assert seen.status == ProcessStatus.FAILED
-    assert column(store, claim.process_id, "failed_reason") == "step 'One' no longer exists"
+    assert seen.failed_reason == "step 'One' no longer exists"
     assert column(store, claim.process_id, "claimed_by") is None
     assert column(store, claim.process_id, "workflow_fingerprint") == "a-new-fingerprint"
 
@@ -681,7 +704,7 @@ def test_an_unanswered_callback_expires_fails_its_group_row_and_its_retry_starts
         ("Order", "Order - Create endpoint"),
         None,
     )
-    assert str(column(store, claim.process_id, "failed_reason")).startswith("Callback timed out")
+    assert str(failed.failed_reason).startswith("Callback timed out")
     rows = step_rows(store, claim.process_id)
     assert [(name, status) for name, status, _ in rows] == [("Start", "success"), ("Order", "failed")]
     assert rows[1][2]["class"] == "CallbackTimeoutError"
@@ -721,7 +744,7 @@ def test_retries_count_up_with_the_policys_backoff_and_a_persons_retry_starts_af
 
     assert isinstance(drive(store, wf, claim), Waiting)
     first_due = clock.now + timedelta(seconds=5)  # delay(1): base 10s, lower half of the doubling
-    assert (column(store, pid, "retry_count"), column(store, pid, "next_retry_at")) == (1, first_due)
+    assert columns(store, pid, "retry_count", "next_retry_at") == (1, first_due)
     assert store.due_retries(clock.now) == []
     assert store.due_retries(first_due) == [pid]
 
@@ -730,14 +753,14 @@ def test_retries_count_up_with_the_policys_backoff_and_a_persons_retry_starts_af
     assert resumed.retry_count == 1  # an automatic retry keeps counting
     assert isinstance(drive(store, wf, resumed), Waiting)
     second_due = clock.now + timedelta(seconds=10)  # delay(2)
-    assert (column(store, pid, "retry_count"), column(store, pid, "next_retry_at")) == (2, second_due)
+    assert columns(store, pid, "retry_count", "next_retry_at") == (2, second_due)
     assert store.due_retries(clock.now + timedelta(seconds=9)) == []
 
     clock.advance(10)
     assert isinstance(drive(store, wf, retry(store, pid)), Waiting)  # the step's outcome; the policy said: the last
     assert store.get(pid).status == ProcessStatus.FAILED
-    assert str(column(store, pid, "failed_reason")).startswith("Retries exhausted after 3 attempts")
-    assert (column(store, pid, "retry_count"), column(store, pid, "next_retry_at")) == (2, None)
+    assert str(store.get(pid).failed_reason).startswith("Retries exhausted after 3 attempts")
+    assert columns(store, pid, "retry_count", "next_retry_at") == (2, None)
     assert store.due_retries(clock.now + timedelta(days=1)) == []
 
     by_person = retry(store, pid)
@@ -751,7 +774,7 @@ def test_retries_count_up_with_the_policys_backoff_and_a_persons_retry_starts_af
         ("Flaky", "success"),
         ("Done", "complete"),
     ]
-    assert (column(store, pid, "retry_count"), column(store, pid, "next_retry_at")) == (0, None)
+    assert columns(store, pid, "retry_count", "next_retry_at") == (0, None)
 
 
 def test_due_retries_come_longest_waiting_first(store: ProcessStore, clock: HandClock) -> None:

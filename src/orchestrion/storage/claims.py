@@ -222,7 +222,7 @@ _CLAIM = (
         ProcessTable.last_status.in_(IN_FLIGHT),
         or_(
             ProcessTable.claimed_by.is_(None),
-            ProcessTable.lease_until < bindparam("now"),
+            ProcessTable.lease_until <= bindparam("now"),  # lapsed: as recoverable() counts it
         ),
     )
     .values(claimed_by=bindparam("worker"), lease_until=bindparam("lease_until"))

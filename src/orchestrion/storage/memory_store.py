@@ -386,7 +386,7 @@ class MemoryProcessStore:
             p = self._processes.get(process_id)
             if p is None or not p.in_flight:
                 return None
-            if p.claimed_by is not None and not (p.lease_until is not None and p.lease_until < now):
+            if p.claimed_by is not None and not (p.lease_until is not None and p.lease_until <= now):
                 return None  # a live worker owns it
             if self._paused:  # a paused engine gives no claims (and takes a lapsed one back)
                 p.claimed_by, p.lease_until = None, None
