@@ -16,12 +16,14 @@ from __future__ import annotations
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 from orchestrion import db
+from orchestrion.engine.clock import Clock, system_clock, using_clock
 from orchestrion.engine.outcomes import (
     OUTCOME_BY_PROCESS_STATUS,
     Abort,
@@ -37,13 +39,16 @@ from orchestrion.engine.registry import get_workflow, register_workflow, unregis
 from orchestrion.engine.workflow import Workflow
 from orchestrion.executors import set_executor
 from orchestrion.executors.inline import InlineExecutor
-from orchestrion.runtime import current
+from orchestrion.runtime import Runtime, activate, current
 from orchestrion.services import processes
+from orchestrion.storage.memory_store import MemoryProcessStore
 from orchestrion.types import State
 
 __all__ = [
+    "MemoryProcessStore",
     "ProcessStat",
     "StepLogEntry",
+    "TestClock",
     "WorkflowInstanceForTests",
     "assert_aborted",
     "assert_awaiting_callback",
@@ -55,6 +60,7 @@ __all__ = [
     "ensure_test_database",
     "extract_error",
     "extract_state",
+    "memory_runtime",
     "resume_workflow",
     "run_workflow",
     "send_callback",
@@ -85,6 +91,69 @@ def ensure_test_database() -> db.Database:
         path = Path(tempfile.mkdtemp(prefix="orchestrion-test-")) / "orchestrion.db"
         db.init_database(f"sqlite:///{path}")
     return db.get_database()
+
+
+class TestClock:
+    """A clock that stands still until the test moves it, so retries, callback deadlines, leases and
+    schedules fall due when the test says, without waiting.
+
+        with TestClock() as clock:
+            result, process, _ = run_workflow("flaky", {})
+            clock.advance(timedelta(minutes=5))  # the retry is due now
+
+    Inside the ``with`` block it is the clock of this context: of the steps the kit runs inline, and of
+    ``utcnow()``. Pass it to ``Runtime(clock=...)`` to give a whole runtime (its worker threads too).
+    """
+
+    __test__ = False  # a helper, not a test class
+
+    def __init__(self, start: datetime | None = None) -> None:
+        if start is not None and start.tzinfo is None:
+            raise ValueError("TestClock needs an aware datetime (UTC), like every time orchestrion keeps")
+        self.now = start or datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+        self._entered: list[AbstractContextManager[None]] = []
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, by: timedelta | float) -> datetime:
+        """Move the clock on by ``by`` (a timedelta, or seconds); returns the new now."""
+        step = by if isinstance(by, timedelta) else timedelta(seconds=by)
+        if step < timedelta(0):
+            raise ValueError("A clock only moves forward")
+        self.now += step
+        return self.now
+
+    def __enter__(self) -> Self:
+        entered = using_clock(self)
+        entered.__enter__()
+        self._entered.append(entered)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._entered.pop().__exit__(None, None, None)
+
+
+@contextmanager
+def memory_runtime(clock: Clock = system_clock) -> Iterator[Runtime]:
+    """A runtime whose processes live in memory (``MemoryProcessStore``) for a ``with`` block.
+
+    For workflows whose steps never touch the database (tasks, pure logic): no migrations, no files
+    kept. The kit's functions use it inside the block. A step that does use ``db.session`` (any
+    subscription step) fails; test those on a database (the kit's default).
+    """
+    path = Path(tempfile.mkdtemp(prefix="orchestrion-memory-")) / "unused.db"
+    runtime = Runtime(
+        db.Database(f"sqlite:///{path}"), executor=InlineExecutor(), store=MemoryProcessStore(), clock=clock
+    )
+    try:
+        with activate(runtime):
+            yield runtime
+    finally:
+        runtime.close()
+        runtime.database.dispose()
+        path.unlink(missing_ok=True)
+        path.parent.rmdir()
 
 
 @contextmanager
