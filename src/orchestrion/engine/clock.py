@@ -7,6 +7,7 @@ tested without waiting.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -15,8 +16,7 @@ from datetime import UTC, datetime
 Clock = Callable[[], datetime]
 
 
-def system_clock() -> datetime:
-    return datetime.now(UTC)
+system_clock: Clock = functools.partial(datetime.now, UTC)  # the system's UTC time (no Python frame per call)
 
 
 _clock: ContextVar[Clock | None] = ContextVar("orchestrion_clock", default=None)

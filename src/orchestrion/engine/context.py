@@ -1,15 +1,14 @@
 """What a running step may ask about where it runs: its process, and the route an external system answers on.
 
-The runner sets it for each step; steps (and the step DSL's callback step) read it with
+The runner sets it for each run; steps (and the step DSL's callback step) read it with
 ``current_step()`` instead of keeping engine facts in the user's state.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 
@@ -40,10 +39,10 @@ def current_step() -> StepContext:
     return context
 
 
-@contextmanager
-def step_context(context: StepContext | None) -> Iterator[None]:
-    token = _current.set(context)
-    try:
-        yield
-    finally:
-        _current.reset(token)
+def enter_step_context(context: StepContext | None) -> Token[StepContext | None]:
+    """Make ``context`` the running step's (the runner's, for a run); ``leave_step_context`` undoes it."""
+    return _current.set(context)
+
+
+def leave_step_context(token: Token[StepContext | None]) -> None:
+    _current.reset(token)

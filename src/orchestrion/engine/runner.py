@@ -21,7 +21,7 @@ from typing import Any, NamedTuple, Protocol
 
 from orchestrion.config.assignee import Assignee
 from orchestrion.engine.clock import utcnow
-from orchestrion.engine.context import StepContext, step_context
+from orchestrion.engine.context import StepContext, enter_step_context, leave_step_context
 from orchestrion.engine.outcomes import Abort, Complete, Failed, Outcome, Skipped, Waiting
 from orchestrion.engine.retry import DEFAULT_POLICY, RetryPolicy
 from orchestrion.engine.serialization import StateSerializationError, dumps, roundtrip
@@ -66,6 +66,9 @@ class Signals(NamedTuple):
     kept: bool  # False: another worker took the process over; nothing of the step was written
     abort_requested: bool = False
     paused: bool = False
+
+
+_KEPT = Signals(kept=True)
 
 
 class StepTransaction(Protocol):
@@ -237,14 +240,29 @@ def run(
 
     ``retries``: how often the step at ``path`` was retried automatically already.
     """
+    token = enter_step_context(journal.context)  # the same for every step of the run: set once
+    try:
+        return _run_steps(workflow, path, state, journal, is_task, retries, retry_policy)
+    finally:
+        leave_step_context(token)
+
+
+def _run_steps(
+    workflow: Workflow,
+    path: Path | None,
+    state: State,
+    journal: Journal,
+    is_task: bool,
+    retries: int,
+    retry_policy: RetryPolicy,
+) -> Outcome:
     outcome: Outcome = Complete(state)
     while path is not None:
         step = workflow.step_at(path)
         with journal.step() as tx:
             started_at = utcnow()
-            with step_context(journal.context):
-                outcome = execute(step, state)
-                record, outcome, new_state = make_record(workflow, path, step, outcome, started_at, is_task=is_task)
+            outcome = execute(step, state)
+            record, outcome, new_state = make_record(workflow, path, step, outcome, started_at, is_task=is_task)
             record = retry_policy.decide(record, retries)
             if new_state is None:
                 tx.discard()
@@ -285,7 +303,7 @@ class MemoryJournal:
 
     def checkpoint(self, record: StepRecord) -> Signals:
         self.records.append(record)
-        return Signals(kept=True)
+        return _KEPT
 
     def abort(self, record: StepRecord) -> None:
         raise AssertionError("nothing asks a memory journal to abort")
