@@ -35,10 +35,9 @@ from orchestrion.db.domain_models import (
     product_product_blocks,
     products_workflows,
 )
-from orchestrion.db.models import WorkflowTable
 from orchestrion.db.types import as_uuid
 from orchestrion.settings import app_settings
-from orchestrion.storage.workflow_rows import delete_workflow_row, ensure_workflow_row
+from orchestrion.storage.workflow_rows import delete_workflow_row, ensure_workflow_row, workflow_ids
 
 __all__ = [
     "add_product_block_relation_between_products_by_id",
@@ -214,10 +213,7 @@ def create_task(conn: Connection, task: dict[str, Any]) -> None:
 def ensure_default_workflows(conn: Connection) -> None:
     """Link the workflows named in ``DEFAULT_PRODUCT_WORKFLOWS`` (those that exist) to every product."""
     with Session(bind=conn) as session:
-        workflow_ids = session.execute(
-            select(WorkflowTable.workflow_id).where(WorkflowTable.name.in_(app_settings.DEFAULT_PRODUCT_WORKFLOWS))
-        ).scalars()
-        for workflow_id in workflow_ids:
+        for workflow_id in workflow_ids(session, app_settings.DEFAULT_PRODUCT_WORKFLOWS).values():
             link_products(session, workflow_id, {}, every_product=True)
         session.flush()
 
@@ -225,9 +221,9 @@ def ensure_default_workflows(conn: Connection) -> None:
 def add_products_to_workflow_by_product_tag(
     conn: Connection, workflow_name: str, product_tag: str, product_name_like: str = "%%"
 ) -> None:
-    workflow_id = _one(
-        conn, select(WorkflowTable.workflow_id).where(WorkflowTable.name == workflow_name), workflow_name
-    )
+    workflow_id = workflow_ids(conn, [workflow_name]).get(workflow_name)
+    if workflow_id is None:
+        raise ValueError(f"{workflow_name} does not exist")
     with Session(bind=conn) as session:
         link_products(session, workflow_id, {"tag": product_tag, "search_phrase": product_name_like.replace("%%", "%")})
         session.flush()
@@ -239,7 +235,7 @@ def remove_products_from_workflow_by_product_tag(
     products = select(ProductTable.product_id).where(
         ProductTable.tag == product_tag, ProductTable.name.like(product_name_like.replace("%%", "%"))
     )
-    workflow = select(WorkflowTable.workflow_id).where(WorkflowTable.name == workflow_name).scalar_subquery()
+    workflow = workflow_ids(conn, [workflow_name]).get(workflow_name)
     conn.execute(
         sql_delete(products_workflows).where(
             products_workflows.c.workflow_id == workflow, products_workflows.c.product_id.in_(products)

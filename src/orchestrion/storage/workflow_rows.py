@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from orchestrion.db.domain_models import ProductTable, products_workflows
@@ -96,6 +96,12 @@ def _row(w: WorkflowTable) -> WorkflowRow:
 def workflow_rows(session: Session) -> dict[str, WorkflowRow]:
     """Every workflow row, by name (deleted ones too, marked)."""
     return {w.name: _row(w) for w in session.execute(select(WorkflowTable)).scalars()}
+
+
+def workflow_ids(session: Session | Connection, names: list[str]) -> dict[str, uuid.UUID]:
+    """The ids of the workflow rows named (those that exist), by name."""
+    rows = session.execute(select(WorkflowTable.name, WorkflowTable.workflow_id).where(WorkflowTable.name.in_(names)))
+    return {name: workflow_id for name, workflow_id in rows}
 
 
 def linked_products(session: Session) -> dict[uuid.UUID, list[dict[str, Any]]]:
