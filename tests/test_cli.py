@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from websockets.sync.client import connect as ws_connect
 
 ROOT = Path(__file__).resolve().parents[1]
 ORCHESTRION = [sys.executable, "-m", "orchestrion.cli"]
@@ -109,6 +110,10 @@ def test_run_serves_the_examples(tmp_path: Path) -> None:
             time.sleep(0.05)
         assert detail["last_status"] == "completed"
         assert (tmp_path / "cli.db").exists()
+        # Live updates over a WebSocket, as orchestrator-ui opens it; the server stops with it open.
+        live = ws_connect(f"ws://127.0.0.1:{port}/api/ws/events", open_timeout=10)
+        live.send("__ping__")
+        assert live.recv(timeout=10) == "__pong__"
     finally:
         server.terminate()
         server.wait(timeout=30)

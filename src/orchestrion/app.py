@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from orchestrion import __version__
 from orchestrion.api import events, health, metrics, processes, products, schedules, settings, subscriptions, workflows
@@ -75,6 +76,14 @@ class OrchestratorCore(FastAPI):
         )
         install_error_handlers(self)
         self.add_middleware(RuntimeMiddleware, runtime=runtime)
+        if origins := [o.strip() for o in base_settings.CORS_ORIGINS.split(",") if o.strip()]:
+            self.add_middleware(
+                CORSMiddleware,
+                allow_origins=origins,
+                allow_methods=base_settings.CORS_ALLOW_METHODS,
+                allow_headers=base_settings.CORS_ALLOW_HEADERS,
+                expose_headers=base_settings.CORS_EXPOSE_HEADERS,
+            )
         secured = [Depends(current_user)]
         self.include_router(processes.router, prefix="/api/processes", tags=["processes"], dependencies=secured)
         self.include_router(

@@ -71,6 +71,23 @@ class AppSettings(BaseSettings):
     # Static bearer tokens for the API, as "user:token,user2:token2". Empty: the API needs no
     # authentication (the embedded default). For OIDC, pass ``authenticate=`` to OrchestratorCore.
     API_TOKENS: str = ""
+    # Cross-origin requests (a UI served from another origin, such as orchestrator-ui): the origins
+    # allowed, comma separated, or "*" for any. Empty (the default): no CORS headers, so browsers
+    # refuse cross-origin calls. The other three as in orchestrator-core.
+    CORS_ORIGINS: str = ""
+    CORS_ALLOW_METHODS: list[str] = ["GET", "PUT", "PATCH", "POST", "DELETE", "OPTIONS", "HEAD"]
+    CORS_ALLOW_HEADERS: list[str] = ["If-None-Match", "Authorization", "If-Match", "Content-Type"]
+    CORS_EXPOSE_HEADERS: list[str] = [
+        "Cache-Control",
+        "Content-Language",
+        "Content-Length",
+        "Content-Type",
+        "Expires",
+        "Last-Modified",
+        "Pragma",
+        "Content-Range",
+        "ETag",
+    ]
     HOST: str = "127.0.0.1"
     PORT: int = 8080
 

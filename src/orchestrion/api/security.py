@@ -3,7 +3,10 @@
 An authenticator takes the request and returns a ``Principal`` (or raises ``NotAuthenticatedError``).
 ``OrchestratorCore(authenticate=...)`` installs one, e.g. a function that validates an OIDC access
 token and returns the user's name and claims. With ``API_TOKENS`` set, the built-in one accepts
-``Authorization: Bearer <token>`` (or ``?token=`` on a WebSocket) for the listed tokens.
+``Authorization: Bearer <token>`` for the listed tokens. Browsers cannot set headers on a WebSocket:
+there the token comes as orchestrator-ui sends it, the subprotocol pair ``base64.bearer.token,
+<token>``, or as ``?token=``; ``bearer_token(request)`` finds it wherever it is, for your own
+authenticators too.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ class Principal:
 
 
 ANONYMOUS = Principal("SYSTEM")
+# The WebSocket subprotocol orchestrator-ui offers, followed by the token itself.
+TOKEN_SUBPROTOCOL = "base64.bearer.token"
 Authenticator = Callable[[HTTPConnection], Principal]
 
 
@@ -42,16 +47,26 @@ def bearer_tokens(spec: str) -> Authenticator:
         users[token] = user
 
     def authenticate(request: HTTPConnection) -> Principal:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if not scheme and "token" in request.query_params:  # browsers cannot set headers on a WebSocket
-            scheme, token = "bearer", request.query_params["token"]
-        if scheme.lower() == "bearer":
+        token = bearer_token(request)
+        if token is not None:
             for known, user in users.items():
-                if secrets.compare_digest(known, token.strip()):
+                if secrets.compare_digest(known, token):
                     return Principal(user)
         raise NotAuthenticatedError("A valid bearer token is required")
 
     return authenticate
+
+
+def bearer_token(request: HTTPConnection) -> str | None:
+    """The bearer token of a request: its ``Authorization`` header, else (a WebSocket) the token
+    subprotocol pair or the ``token`` query parameter; None without one."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme:
+        return token.strip() if scheme.lower() == "bearer" else None
+    offered = [p.strip() for p in request.headers.get("sec-websocket-protocol", "").split(",")]
+    if TOKEN_SUBPROTOCOL in offered[:-1]:
+        return offered[offered.index(TOKEN_SUBPROTOCOL) + 1]
+    return request.query_params.get("token")
 
 
 def current_user(request: HTTPConnection) -> Principal:
