@@ -11,6 +11,7 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
+import structlog.testing
 
 from orchestrion.db import Database
 from orchestrion.engine.runner import MemoryJournal, StepRecord, run
@@ -39,6 +40,7 @@ from orchestrion.workflow import (
     done,
     focussteps,
     init,
+    retrystep,
     step,
     step_group,
     steplens,
@@ -461,6 +463,22 @@ def test_failing_predicate_fails_the_step() -> None:
     outcome, records = run_steps(conditional(lambda s: s["missing"])(a))
     assert isinstance(outcome, Failed)
     assert records[-1].step_name == "a" and records[-1].status == StepStatus.FAILED
+
+
+def test_a_failing_step_is_logged_with_its_exception() -> None:
+    @step("Reserve port")
+    def reserve() -> State:
+        raise ConnectionError("inventory unreachable")
+
+    @retrystep("Poll inventory")
+    def poll() -> State:
+        raise TimeoutError("no answer")
+
+    with structlog.testing.capture_logs() as logs:
+        assert isinstance(run_steps(reserve)[0], Failed)
+        run_steps(poll)
+    failures = [(e["step"], e["outcome"], str(e["exc_info"])) for e in logs if e["event"] == "Step failed"]
+    assert failures == [("Reserve port", "failed", "inventory unreachable"), ("Poll inventory", "waiting", "no answer")]
 
 
 # --- running: focussteps and steplens ------------------------------------------------------------

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any, overload
 
+import structlog
+
 from orchestrion.config.assignee import Assignee
 from orchestrion.engine.context import current_step
 from orchestrion.engine.forms import state_form
@@ -32,6 +34,8 @@ from orchestrion.engine.outcomes import (
     Waiting,
 )
 from orchestrion.types import State
+
+logger = structlog.get_logger(__name__)
 
 Predicate = Callable[[State], bool]
 Authorizer = Callable[..., Any]
@@ -157,6 +161,8 @@ class FunctionStep(Step):
                 )
             process_result(result)
         except Exception as e:
+            # The process's record keeps the traceback; the log says it happened, where operators look.
+            logger.warning("Step failed", step=self.name, outcome=self.on_error.__name__.lower(), exc_info=e)
             return self.on_error(e)
         return Success({**state, **result})
 
