@@ -27,6 +27,7 @@ from orchestrion.db.models import Base
 from orchestrion.executors.inline import InlineExecutor
 from orchestrion.logs import configure_logging
 from orchestrion.runtime import Runtime, install
+from orchestrion.storage.workflow_rows import ensure_workflow_row
 from orchestrion.targets import Target
 from orchestrion.testing import WorkflowInstanceForTests
 from orchestrion.workflow import StepList, Workflow
@@ -106,6 +107,8 @@ def postgres_db(postgres_uri: str) -> Iterator[Database]:
         tables = ", ".join(t.name for t in Base.metadata.sorted_tables if t.name in present - {"engine_settings"})
         conn.execute(text(f"TRUNCATE {tables} CASCADE"))
         conn.execute(text("UPDATE engine_settings SET global_lock = false"))
+    with database.write() as session:  # the built-in workflow's row, as migration 0006 leaves it
+        ensure_workflow_row(session, "modify_note", Target.MODIFY, description="Modify note", is_task=False)
     yield from _install(database)
 
 

@@ -13,6 +13,7 @@ helpers (``orchestrion.migrations.helpers``) directly on the migrated ``database
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import shutil
@@ -65,7 +66,7 @@ ORCHESTRION = [sys.executable, "-m", "orchestrion.cli"]
 
 APP_HEAD = "e58b1d7f4a33"  # the newest revision of the application's data branch
 SITES_REVISION = "f2c6a9e0b844"  # extra/: the application's own table
-ORCHESTRION_HEAD = "0005"
+ORCHESTRION_HEAD = "0006"
 
 # Ids the application's migration gives (a product id, a (text, id) resource type, a (value, id) fixed input).
 FIBRE_10G_ID = uuid.UUID("6f1d2c3b-0a4e-4b5f-8c7d-111111111111")
@@ -263,7 +264,7 @@ def test_upgrade_heads_builds_the_applications_catalogue(app_dir: Path, fresh_ur
 
     assert versions(fresh_uri) == {ORCHESTRION_HEAD, APP_HEAD}
     found = read_snapshot(fresh_uri)
-    fibre_workflows = ["create_fibre", "terminate_fibre", "validate_fibre"]
+    fibre_workflows = ["create_fibre", "modify_note", "terminate_fibre", "validate_fibre"]
     products = found["products"]
     assert set(products) == {"Fibre 1G", "Fibre 10G", "Fibre 100G", "Patch Bundle"}
     assert products["Fibre 10G"]["id"] == FIBRE_10G_ID
@@ -287,11 +288,13 @@ def test_upgrade_heads_builds_the_applications_catalogue(app_dir: Path, fresh_ur
         "Patch Bundle": {"ports": "4"},
     }
     assert products["Fibre 10G"]["fixed_inputs"]["colour"][1] == COLOUR_INPUT_ID  # ("blue", id)
+    # modify_note (orchestrion's 0006 and create()'s DEFAULT_PRODUCT_WORKFLOWS) goes to every product
+    # the migrations know of: not to Fibre 1G, which plain SQL added after both had run.
     assert {name: p["workflows"] for name, p in products.items()} == {
         "Fibre 1G": ["validate_fibre"],  # it came after create_workflow linked the Fibre products
         "Fibre 10G": fibre_workflows,
         "Fibre 100G": fibre_workflows,
-        "Patch Bundle": ["modify_patch_bundle"],
+        "Patch Bundle": ["modify_note", "modify_patch_bundle"],
     }
 
     blocks = found["blocks"]
@@ -309,6 +312,7 @@ def test_upgrade_heads_builds_the_applications_catalogue(app_dir: Path, fresh_ur
         "modify_patch_bundle": ("MODIFY", False, "Re-patch"),
         "task_audit_patch_panels": ("SYSTEM", True, "Audit the patch panels"),  # create_task
         "validate_fibre": ("VALIDATE", True, "Validate a fibre"),  # plain SQL, then UPDATE ... SET is_task
+        "modify_note": ("MODIFY", False, "Modify note"),  # orchestrion's own built-in (0006)
     }
     # The rows plain SQL inserted got their ids (and creation times) from the database's defaults.
     made_by_database = {
@@ -347,8 +351,10 @@ def test_start_up_leaves_the_applications_rows_and_moves_an_older_orchestrion_ro
 ) -> None:
     """``open_database`` (what ``OrchestratorCore()`` does) on the upgraded database finds nothing to do.
 
-    Then orchestrion's row is set back to 0004 (an older orchestrion): start-up runs orchestrion's
-    pending revision itself and moves its row to 0005; the application's row and data stay.
+    Then the database is made an older orchestrion's (0005: its row, without 0006's table): start-up
+    runs orchestrion's pending revision itself and moves its row to the head; the application's row
+    and data stay. 0006 keeps the ``modify_note`` row it finds and links it to every product that
+    lacks it: Fibre 1G (plain SQL, after the data branch's ``create``) is the one.
     """
     _, uri = upgraded
     before = read_snapshot(uri)
@@ -361,13 +367,22 @@ def test_start_up_leaves_the_applications_rows_and_moves_an_older_orchestrion_ro
     assert read_snapshot(uri) == before
 
     with connect(uri) as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '0004' WHERE version_num = :v"), {"v": "0005"})
-    assert versions(uri) == {"0004", APP_HEAD}
+        conn.execute(text("DROP TABLE subscription_customer_descriptions"))
+        conn.execute(
+            text("UPDATE alembic_version SET version_num = '0005' WHERE version_num = :v"), {"v": ORCHESTRION_HEAD}
+        )
+    assert versions(uri) == {"0005", APP_HEAD}
 
     started(uri)
 
     assert versions(uri) == {ORCHESTRION_HEAD, APP_HEAD}
-    assert read_snapshot(uri) == before
+    assert before["products"]["Fibre 1G"]["workflows"] == ["validate_fibre"]
+    expected = copy.deepcopy(before)
+    expected["products"]["Fibre 1G"]["workflows"] = ["modify_note", "validate_fibre"]
+    expected["counts"]["products_workflows"] += 1
+    assert read_snapshot(uri) == expected
+    with connect(uri) as conn:
+        assert inspect(conn).has_table("subscription_customer_descriptions")
 
 
 def test_start_up_without_orchestrions_row_refuses_until_db_upgrade(
@@ -375,10 +390,13 @@ def test_start_up_without_orchestrions_row_refuses_until_db_upgrade(
 ) -> None:
     """Only the app's row (orchestrion's absorbed as an ancestor): start-up refuses and says what to run.
 
-    That (``db upgrade heads`` with the application's alembic.ini) gives orchestrion its row back.
+    That is a database of an orchestrion from before 0005 (0004's anchor was its head, so the app's
+    migration took its row), which also lacks 0006's table. ``db upgrade heads`` with the
+    application's alembic.ini runs orchestrion's pending revisions and gives orchestrion its row back.
     """
     app_dir, uri = upgraded
     with connect(uri) as conn:
+        conn.execute(text("DROP TABLE subscription_customer_descriptions"))
         conn.execute(text("DELETE FROM alembic_version WHERE version_num = :v"), {"v": ORCHESTRION_HEAD})
 
     with pytest.raises(RuntimeError, match="orchestrion db upgrade heads"):
@@ -386,6 +404,8 @@ def test_start_up_without_orchestrions_row_refuses_until_db_upgrade(
     upgrade_in_process(app_dir, uri, monkeypatch)
 
     assert versions(uri) == {ORCHESTRION_HEAD, APP_HEAD}
+    with connect(uri) as conn:
+        assert inspect(conn).has_table("subscription_customer_descriptions")
     started(uri)  # and start-up is content again
 
 
@@ -395,7 +415,8 @@ def test_downgrade_data_branch_to_base_removes_the_catalogue(
     """``db downgrade data@base`` runs the app's downgrades (``delete``, ``delete_workflow``): its catalogue goes.
 
     No link rows are left behind (the app's own SQLite engine enforces no foreign keys), orchestrion's
-    schema and row stay, and orchestrion still starts on the database.
+    schema and row stay, and so does orchestrion's own built-in ``modify_note`` workflow (0006's row,
+    no longer linked to anything); orchestrion still starts on the database.
     """
     app_dir, uri = upgraded
 
@@ -404,7 +425,8 @@ def test_downgrade_data_branch_to_base_removes_the_catalogue(
     assert result.returncode == 0, result.stderr
     assert versions(uri) == {ORCHESTRION_HEAD}
     with connect(uri) as conn:
-        assert row_counts(conn) == dict.fromkeys(CATALOGUE_TABLES, 0)
+        assert row_counts(conn) == {**dict.fromkeys(CATALOGUE_TABLES, 0), "workflows": 1}
+        assert list(conn.execute(text("SELECT name FROM workflows")).scalars()) == ["modify_note"]
         assert {"processes", "subscriptions", "engine_settings", "schedules"} <= set(inspect(conn).get_table_names())
     started(uri)
     assert versions(uri) == {ORCHESTRION_HEAD}
@@ -715,9 +737,9 @@ def test_create_workflows_links_products_by_tag_and_search_phrase(database: Data
 
     found = read(database)
     assert {name: p["workflows"] for name, p in found["products"].items()} == {
-        "Fibre 10G": [],
-        "Fibre 100G": ["upgrade_optics"],  # not Patch 100G: another tag; not Fibre 10G: another name
-        "Patch 100G": ["validate_patches"],
+        "Fibre 10G": ["modify_note"],  # every product has modify_note (DEFAULT_PRODUCT_WORKFLOWS)
+        "Fibre 100G": ["modify_note", "upgrade_optics"],  # not Patch 100G: another tag; not Fibre 10G: another name
+        "Patch 100G": ["modify_note", "validate_patches"],
     }
     assert found["workflows"]["upgrade_optics"]["target"] == "MODIFY"
 
@@ -785,8 +807,9 @@ def test_delete_product_removes_its_fixed_inputs_and_links(database: Database) -
         assert links_of_product(conn, product_id) == {
             "fixed_inputs": 1,
             "product_product_blocks": 1,
-            "products_workflows": 1,
+            "products_workflows": 2,  # create_fibre and modify_note
         }
+    assert before["products"]["Fibre 10G"]["workflows"] == ["create_fibre", "modify_note"]
 
     with without_foreign_keys(database) as conn:
         helpers.delete_product(conn, "Fibre 10G")
@@ -805,7 +828,10 @@ def test_delete_product_removes_its_fixed_inputs_and_links(database: Database) -
 
 
 def test_delete_with_the_create_data_removes_blocks_and_resource_types_cleanly(database: Database) -> None:
-    """``delete(conn, new)`` with the mapping ``create`` had (plus resource types) leaves no catalogue rows."""
+    """``delete(conn, new)`` with the mapping ``create`` had (plus resource types) leaves no catalogue rows.
+
+    Only orchestrion's own ``modify_note`` row (0006's, not the data's) stays, with no product to link.
+    """
     write(database, lambda conn: helpers.create(conn, FIBRES))
     write(
         database,
@@ -823,7 +849,8 @@ def test_delete_with_the_create_data_removes_blocks_and_resource_types_cleanly(d
         helpers.delete(conn, obsolete)
 
     with database.engine.connect() as conn:
-        assert row_counts(conn) == dict.fromkeys(CATALOGUE_TABLES, 0)
+        assert row_counts(conn) == {**dict.fromkeys(CATALOGUE_TABLES, 0), "workflows": 1}
+        assert list(conn.execute(text("SELECT name FROM workflows")).scalars()) == ["modify_note"]
 
 
 def test_delete_workflow_marks_a_workflow_with_processes_deleted(
@@ -835,13 +862,17 @@ def test_delete_workflow_marks_a_workflow_with_processes_deleted(
     assert_complete(result)
     write(database, lambda conn: helpers.create(conn, FIBRES))
     write(database, lambda conn: helpers.add_products_to_workflow_by_product_tag(conn, "audit_fibres", "FIBRE"))
-    assert read(database)["products"]["Fibre 10G"]["workflows"] == ["audit_fibres"]
+    assert read(database)["products"]["Fibre 10G"]["workflows"] == ["audit_fibres", "modify_note"]
 
     write(database, lambda conn: helpers.delete_workflow(conn, "audit_fibres"))
 
     found = read(database)
     assert found["workflows"]["audit_fibres"]["deleted"] is True
-    assert found["counts"]["products_workflows"] == 0
+    # audit_fibres has no links left; every product keeps modify_note's
+    assert {name: p["workflows"] for name, p in found["products"].items()} == {
+        name: ["modify_note"] for name in ("Fibre 10G", "Fibre 100G", "Patch 100G")
+    }
+    assert found["counts"]["products_workflows"] == 3
     with database.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM processes")).scalar_one() == 1
 
@@ -861,8 +892,13 @@ def test_delete_workflow_removes_a_workflow_without_processes(database: Database
         helpers.delete_workflow(conn, "modify_fibre")
 
     found = read(database)
-    assert set(found["workflows"]) == {"terminate_fibre"}
-    assert found["counts"]["products_workflows"] == 2  # terminate_fibre's two Fibre products
+    assert set(found["workflows"]) == {"terminate_fibre", "modify_note"}
+    assert {name: p["workflows"] for name, p in found["products"].items()} == {
+        "Fibre 10G": ["modify_note", "terminate_fibre"],
+        "Fibre 100G": ["modify_note", "terminate_fibre"],
+        "Patch 100G": ["modify_note"],
+    }
+    assert found["counts"]["products_workflows"] == 5  # terminate_fibre's two Fibre products, modify_note's three
 
 
 @pytest.mark.parametrize(
@@ -883,7 +919,8 @@ def test_create_refuses_unknown_keys(database: Database, data: dict[str, Any], k
         helpers.create(conn, {**FIBRES, **data})
 
     assert f"{entry} has unknown key(s) '{key}'" in str(refused.value)
-    assert read(database)["counts"] == dict.fromkeys(CATALOGUE_TABLES, 0)
+    # Only orchestrion's own modify_note row (migration 0006's) was there before.
+    assert read(database)["counts"] == {**dict.fromkeys(CATALOGUE_TABLES, 0), "workflows": 1}
 
 
 # --- orchestrion catalogue load -----------------------------------------------------------------

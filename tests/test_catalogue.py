@@ -75,7 +75,8 @@ def test_load_is_idempotent_and_keeps_ids(database: Database) -> None:
     first = ensure_catalogue(CATALOGUE)
     assert "product Port 10G" in first.created and "workflow create_port" in first.created
     counts = _counts(database)
-    assert counts == {"ProductTable": 2, "ProductBlockTable": 2, "ResourceTypeTable": 3, "WorkflowTable": 2}
+    # create_port, task_check and the built-in modify_note (migration 0006's row)
+    assert counts == {"ProductTable": 2, "ProductBlockTable": 2, "ResourceTypeTable": 3, "WorkflowTable": 3}
     second = ensure_catalogue(copy.deepcopy(CATALOGUE))
     assert not second.changed, second.lines()
     assert _counts(database) == counts
@@ -84,8 +85,14 @@ def test_load_is_idempotent_and_keeps_ids(database: Database) -> None:
         assert port.product_id == uuid.UUID(PORT_ID)
         assert {f.name: f.value for f in port.fixed_inputs} == {"speed": "10"}
         assert [b.name for b in port.product_blocks] == ["Port"]
-        links = session.execute(select(products_workflows)).all()
-        assert links == [(port.product_id, next(iter(w.workflow_id for w in port.workflows)))]
+        links = session.execute(
+            select(ProductTable.name, WorkflowTable.name)
+            .select_from(products_workflows)
+            .join(ProductTable, ProductTable.product_id == products_workflows.c.product_id)
+            .join(WorkflowTable, WorkflowTable.workflow_id == products_workflows.c.workflow_id)
+        ).all()
+    # create_port by its product_type; modify_note (DEFAULT_PRODUCT_WORKFLOWS) to every product
+    assert sorted(links) == [("Circuit", "modify_note"), ("Port 10G", "create_port"), ("Port 10G", "modify_note")]
 
 
 def test_changed_description_is_updated_and_removals_reported(database: Database) -> None:
@@ -117,9 +124,12 @@ def test_changed_description_is_updated_and_removals_reported(database: Database
 def test_bad_data_is_refused_and_writes_nothing(database: Database, change: Any, message: str) -> None:
     bad = copy.deepcopy(CATALOGUE)
     change(bad)
+    before = _counts(database)
+    # Only migration 0006's built-in modify_note row is there before the load.
+    assert before == {"ProductTable": 0, "ProductBlockTable": 0, "ResourceTypeTable": 0, "WorkflowTable": 1}
     with pytest.raises(CatalogueError, match=message):
         ensure_catalogue(bad)
-    assert _counts(database) == {"ProductTable": 0, "ProductBlockTable": 0, "ResourceTypeTable": 0, "WorkflowTable": 0}
+    assert _counts(database) == before
 
 
 def test_cli_loads_yaml_twice(tmp_path: Path) -> None:

@@ -642,6 +642,19 @@ def test_a_resume_records_the_input_step_and_a_stale_snapshot_is_refused(store: 
     assert store.get(claim.process_id).state["answer"] == "yes"
 
 
+def test_a_note_is_kept_through_the_run_and_cleared_with_none(store: ProcessStore) -> None:
+    wf = workflow("contract_note", init >> one >> ask >> done)
+    claim = start(store, wf)
+    store.set_note(claim.process_id, "check with the customer first")  # while a worker holds it
+
+    assert isinstance(drive(store, wf, claim), Suspend)  # its checkpoints leave the note alone
+    assert column(store, claim.process_id, "note") == "check with the customer first"
+    assert store.get(claim.process_id).status == ProcessStatus.SUSPENDED
+
+    store.set_note(claim.process_id, None)
+    assert column(store, claim.process_id, "note") is None
+
+
 def test_a_callback_is_delivered_once_and_only_with_its_token(store: ProcessStore) -> None:
     wf = callback_workflow()
     claim = start(store, wf)
@@ -834,6 +847,8 @@ def test_an_unknown_process_is_not_found(store: ProcessStore) -> None:
     with pytest.raises(ProcessNotFoundError):
         store.report_progress(unknown, "token", {})
     with pytest.raises(ProcessNotFoundError):
+        store.set_note(unknown, "a note")
+    with pytest.raises(ProcessNotFoundError):
         store.resume(snapshot, None, {}, "person", worker_id=None, lease=LEASE)
     assert store.fail_timed_out_callback(unknown, datetime.now(UTC), lambda _name, cursor: cursor) is False
 
@@ -871,6 +886,30 @@ def test_completed_tasks_older_than_the_cutoff_are_deleted(store: ProcessStore, 
 @step("Boom")
 def boom() -> State:
     raise RuntimeError("boom")
+
+
+def test_tasks_in_lists_only_task_processes_in_the_statuses_asked_oldest_first(
+    store: ProcessStore, clock: HandClock
+) -> None:
+    @retrystep("Flaky")
+    def flaky() -> State:
+        raise ConnectionError("down")
+
+    failing_task = workflow("contract_failing_task", init >> boom >> done, target=Target.SYSTEM)
+    waiting_task = workflow("contract_waiting_task", init >> flaky >> done, target=Target.SYSTEM)
+    done_task = workflow("contract_done_task", init >> one >> done, target=Target.SYSTEM)
+    failing_workflow = workflow("contract_failing_workflow", init >> boom >> done)
+    runs = []
+    for wf in (waiting_task, failing_workflow, failing_task, done_task):
+        runs.append((wf, start(store, wf)))
+        clock.advance(1)
+    for wf, claim in runs:
+        drive(store, wf, claim)
+    waiting, _, failed, _ = (claim.process_id for _, claim in runs)
+
+    assert store.tasks_in({ProcessStatus.FAILED, ProcessStatus.WAITING}) == [waiting, failed]
+    assert store.tasks_in({ProcessStatus.FAILED}) == [failed]
+    assert store.tasks_in({ProcessStatus.INCONSISTENT_DATA}) == []
 
 
 def test_instances_in_flight_and_uncompleted_are_counted_per_workflow(store: ProcessStore) -> None:

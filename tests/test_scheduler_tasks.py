@@ -27,6 +27,7 @@ from orchestrion.targets import Target
 from orchestrion.testing import WorkflowInstanceForTests
 from orchestrion.types import State
 from orchestrion.workflow import Workflow, callback_step, done, init, retrystep, step
+from orchestrion.workflows.modify_note import modify_note
 
 attempts: Counter[str] = Counter()
 routes: list[str] = []
@@ -307,6 +308,8 @@ def test_catalogue_check_reports_each_mismatch(database: Database) -> None:
         "wf_retargeted": Workflow("wf_retargeted", "", init >> done, target=Target.MODIFY),
         "wf_new": Workflow("wf_new", "", init >> done, target=Target.CREATE),
         "wf_broken": ImportError("No module named 'lost'"),
+        # Every runtime registers the built-in modify_note, whose row migration 0006 made: no mismatch.
+        "modify_note": modify_note,
     }
     with database.read() as s:
         check = check_catalogue(s, code, {"Fiber": FiberModel, "Ghost": FiberModel})

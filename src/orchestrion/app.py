@@ -17,12 +17,27 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from orchestrion import __version__
-from orchestrion.api import events, health, metrics, processes, products, schedules, settings, subscriptions, workflows
+from orchestrion.api import (
+    customer_descriptions,
+    events,
+    forms,
+    health,
+    metrics,
+    processes,
+    products,
+    schedules,
+    settings,
+    subscriptions,
+    translations,
+    version,
+    workflows,
+)
 from orchestrion.api.errors import install_error_handlers
 from orchestrion.api.scope import RuntimeMiddleware
 from orchestrion.api.security import Authenticator, anonymous, bearer_tokens, current_user
 from orchestrion.db import Database, open_database
 from orchestrion.domain.catalogue_diff import catalogue_mismatches
+from orchestrion.graphql import create_graphql_router
 from orchestrion.logs import configure_logging
 from orchestrion.runtime import Runtime, activate, install, is_set_up, of_database
 from orchestrion.scheduler.runner import Scheduler
@@ -96,10 +111,38 @@ class OrchestratorCore(FastAPI):
         self.include_router(metrics.router, prefix="/api/metrics", tags=["health"], dependencies=secured)
         self.include_router(events.router, prefix="/api", tags=["live updates"])
         self.include_router(schedules.router, prefix="/api/schedules", tags=["schedules"], dependencies=secured)
+        self.include_router(
+            customer_descriptions.router,
+            prefix="/api/subscription_customer_descriptions",
+            tags=["subscriptions"],
+            dependencies=secured,
+        )
+        self.include_router(forms.router, prefix="/api/forms", tags=["forms"], dependencies=secured)
+        self.include_router(translations.router, prefix="/api/translations", tags=["forms"], dependencies=secured)
+        self.include_router(version.router, prefix="/api/version", tags=["health"], dependencies=secured)
         mount_ui(self)
+        self._graphql_registered = False
+
+    def register_graphql(self, **kwargs: Any) -> None:
+        """Serve the GraphQL API at ``/api/graphql`` (orchestrator-core's ``register_graphql``).
+
+        Takes ``create_graphql_router``'s arguments: ``query``, ``mutation``, ``graphql_models``,
+        ``subscription_interface``, ... Call it after importing the application's products, so
+        each domain model gets its type. Without a call, the app registers the default schema when
+        it starts.
+        """
+        if self._graphql_registered:
+            raise RuntimeError("the GraphQL API is registered already")
+        router = create_graphql_router(**kwargs)
+        self.include_router(
+            router, prefix="/api/graphql", dependencies=[Depends(current_user)], include_in_schema=False
+        )  # GraphQL describes itself (introspection, GraphiQL at GET /api/graphql), not in OpenAPI
+        self._graphql_registered = True
 
     @asynccontextmanager
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        if not self._graphql_registered:
+            self.register_graphql()
         with activate(self.runtime):
             with self.runtime.database.read() as session:
                 for mismatch in catalogue_mismatches(session):

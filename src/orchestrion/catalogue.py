@@ -5,7 +5,10 @@
 idempotently: a second load of the same data changes nothing, a changed description is updated,
 given ids are kept, and whatever the database has that the data lacks is *reported*, never
 removed. ``orchestrion catalogue load FILE`` does the same from JSON or YAML, and the migration
-helpers (``orchestrion.migrations.helpers.create``) with the connection of a migration.
+helpers (``orchestrion.migrations.helpers.create``) with the connection of a migration. Every load
+links the workflows of ``DEFAULT_PRODUCT_WORKFLOWS`` (``modify_note``) to every product, as
+orchestrator-core's migrations do. The API's edits of single rows (a description, a product's
+status) are made here too, so the catalogue rows have one writer.
 
 Data can build on what the database already has (a migration adding a product that uses a block an
 earlier one created). Keys the shape does not know are refused, naming the key and where it is,
@@ -18,10 +21,10 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session
 
 from orchestrion.db import Database, get_database
@@ -31,12 +34,16 @@ from orchestrion.db.domain_models import (
     ProductBlockTable,
     ProductTable,
     ResourceTypeTable,
+    SubscriptionTable,
     products_workflows,
 )
 from orchestrion.db.types import utcnow
-from orchestrion.errors import InvalidInputError
-from orchestrion.storage.workflow_rows import ensure_workflow_row, update_workflow_row
+from orchestrion.domain.lifecycle import ProductLifecycle
+from orchestrion.errors import InvalidInputError, NotFoundError, ProductNotFoundError
+from orchestrion.settings import app_settings
+from orchestrion.storage.workflow_rows import ensure_workflow_row, update_workflow_row, workflow_ids
 from orchestrion.targets import Target
+from orchestrion.types import SubscriptionLifecycle
 
 SECTIONS = ("product_blocks", "products", "workflows", "resource_types", "resources")
 # The keys each kind of entry may have (orchestrator-core's ``create(conn, new)`` shape).
@@ -185,6 +192,7 @@ class _Loader:
         self.block_resources()
         self.products()
         self.workflows()
+        self.report.updated += link_default_workflows(self.session)
         return self.report
 
     # --- resource types -------------------------------------------------------------------------
@@ -407,6 +415,16 @@ def link_products(
     return added
 
 
+def link_default_workflows(session: Session) -> list[str]:
+    """Link the workflows of ``DEFAULT_PRODUCT_WORKFLOWS`` that have a row to every product; what was added."""
+    added = []
+    for name, workflow_id in workflow_ids(session, app_settings.DEFAULT_PRODUCT_WORKFLOWS).items():
+        added += [
+            f"workflow {name} (+product {p})" for p in link_products(session, workflow_id, {}, every_product=True)
+        ]
+    return added
+
+
 def apply_catalogue(session: Session, new: dict[str, Any]) -> CatalogueReport:
     """Make the catalogue in ``session``'s transaction match ``new``; flushes, never commits."""
     _check(new)
@@ -428,3 +446,46 @@ def ensure_catalogue(new: dict[str, Any], database: Database | None = None) -> C
     """Make the catalogue in the database match ``new`` (one transaction); returns what changed."""
     with (database or get_database()).write() as session:
         return apply_catalogue(session, new)
+
+
+# --- single rows changed through the API ----------------------------------------------------------
+
+Described = TypeVar("Described", ProductBlockTable, ResourceTypeTable)
+_WHAT = {ProductBlockTable: "Product block", ResourceTypeTable: "Resource type"}
+
+
+def change_description(session: Session, table: type[Described], key: uuid.UUID, description: str | None) -> Described:
+    """Set the description of a product block or resource type (None: leave it)."""
+    found = session.get(table, key)
+    if found is None:
+        raise NotFoundError(f"{_WHAT[table]} {key} not found")
+    if description is not None:
+        found.description = description
+        session.flush()
+    return found
+
+
+def change_product(
+    session: Session, product_id: uuid.UUID, *, description: str | None = None, status: ProductLifecycle | None = None
+) -> ProductTable:
+    """Set a product's description and status (None: leave it); ``end of life`` only once no subscription lives."""
+    product = session.get(ProductTable, product_id)
+    if product is None:
+        raise ProductNotFoundError(product_id)
+    if status == ProductLifecycle.END_OF_LIFE:
+        living = session.scalar(
+            select(func.count()).where(
+                SubscriptionTable.product_id == product_id,
+                SubscriptionTable.status != SubscriptionLifecycle.TERMINATED.value,
+            )
+        )
+        if living:
+            raise CatalogueError(
+                f"Product {product.name!r} cannot be set to 'end of life': {living} subscription(s) are not terminated"
+            )
+    if description is not None:
+        product.description = description
+    if status is not None:
+        product.status = ProductLifecycle(status).value
+    session.flush()
+    return product

@@ -124,6 +124,10 @@ class ScheduleNameTakenError(ConflictError):
     pass
 
 
+class ResumeAllRunningError(ConflictError):
+    """Another "retry all tasks" is still going through the tasks."""
+
+
 # --- the rest ------------------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from orchestrion.engine.clock import Clock, set_process_clock, system_clock, using_clock
+from orchestrion.engine.registry import ALL_WORKFLOWS, LazyWorkflowInstance
 from orchestrion.engine.retry import RetryPolicy
 from orchestrion.settings import AppSettings, app_settings
 
@@ -45,7 +46,7 @@ class Runtime:
         self._store = store
         self._retry_policy = retry_policy
         _runtimes[database] = self
-        _register_built_in_tasks()
+        _register_built_ins()
 
     @property
     def store(self) -> ProcessStore:
@@ -85,11 +86,20 @@ class Runtime:
             executor.shutdown(wait=True)
 
 
-def _register_built_in_tasks() -> None:
-    """The tasks of the initial schedules are workflows like any other: registered when a runtime is made."""
+# Built-in workflows that are not tasks, by the module that defines each (imported on first use).
+BUILT_IN_WORKFLOWS = {"modify_note": "orchestrion.workflows.modify_note"}
+
+
+def _register_built_ins() -> None:
+    """The tasks of the initial schedules and the built-in workflows are workflows like any other:
+    registered when a runtime is made, so they exist wherever processes can run. An application's own
+    workflow of the same name, registered first, is left in place."""
     from orchestrion.scheduler.tasks import register_built_in_tasks
 
     register_built_in_tasks()
+    for name, module in BUILT_IN_WORKFLOWS.items():
+        if name not in ALL_WORKFLOWS:
+            LazyWorkflowInstance(module, name)
 
 
 _current: ContextVar[Runtime | None] = ContextVar("orchestrion_runtime", default=None)

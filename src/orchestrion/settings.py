@@ -67,6 +67,14 @@ class AppSettings(BaseSettings):
     LIVE_UPDATE_INTERVAL_SECONDS: float = 0.5
     # Workflows every product gets (orchestrator-core's ensure_default_workflows migration helper links them).
     DEFAULT_PRODUCT_WORKFLOWS: list[str] = ["modify_note"]
+    # The application's form labels: ``<locale>.json`` files (``{"forms": {"fields": {...}}}``) merged
+    # over orchestrion's own by ``/api/translations/{locale}``, as in orchestrator-core.
+    TRANSLATIONS_DIR: Path | None = None
+    # orchestrion keeps no customers: the GraphQL API's subscriptions and processes have this one
+    # (applications resolve their own, see docs/graphql.md). Names and defaults as in orchestrator-core.
+    DEFAULT_CUSTOMER_FULLNAME: str = "Default::Orchestrator-Core Customer"
+    DEFAULT_CUSTOMER_SHORTCODE: str = "default-cust"
+    DEFAULT_CUSTOMER_IDENTIFIER: str = "59289a57-70fb-4ff5-9c93-10fe67b12434"
     LOG_LEVEL: str = "INFO"
     # Static bearer tokens for the API, as "user:token,user2:token2". Empty: the API needs no
     # authentication (the embedded default). For OIDC, pass ``authenticate=`` to OrchestratorCore.

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from orchestrion.api.security import Principal, current_user
 from orchestrion.db.listing import parse_rest
@@ -18,10 +18,27 @@ router = APIRouter()
 
 Caller = Annotated[Principal, Depends(current_user)]
 FormPages = Annotated[list[dict[str, Any]] | None, Body(description="The form pages filled so far")]
+# orchestrator-ui's Retry button sends one object (``{}``) where the pages are a list: it is one page.
+ResumePages = Annotated[
+    list[dict[str, Any]] | dict[str, Any] | None, Body(description="The step's form pages, or one page")
+]
 
 
 class ProcessIdSchema(BaseModel):
     id: uuid.UUID
+
+
+class ProcessStatusCountsSchema(BaseModel):
+    process_counts: dict[str, int]
+    task_counts: dict[str, int]
+
+
+class ProcessResumeAllSchema(BaseModel):
+    count: int
+
+
+class ProcessPatchSchema(BaseModel):
+    note: Annotated[str, Field(max_length=processes.NOTE_LENGTH)] | None = None
 
 
 class StepSchema(BaseModel):
@@ -63,6 +80,19 @@ class ProcessSchema(ProcessListItemSchema):
     callback_progress: Any = None
 
 
+@router.get("/status-counts", response_model=ProcessStatusCountsSchema)
+def status_counts() -> ProcessStatusCountsSchema:
+    """How many processes and how many tasks are in each status (routed before ``/{process_id}``)."""
+    counts = process_views.status_counts()
+    return ProcessStatusCountsSchema(process_counts=counts["processes"], task_counts=counts["tasks"])
+
+
+@router.put("/resume-all", response_model=ProcessResumeAllSchema)
+def resume_all(user: Caller) -> ProcessResumeAllSchema:
+    """Retry every failed, waiting, api_unavailable or inconsistent_data task; 409 while another such call runs."""
+    return ProcessResumeAllSchema(count=processes.resume_all_tasks(user=user.name, user_model=user))
+
+
 @router.post("/{workflow_key}", status_code=status.HTTP_201_CREATED, response_model=ProcessIdSchema)
 def start(workflow_key: str, user: Caller, body: FormPages = None) -> dict[str, uuid.UUID]:
     """Start a workflow. The body is the list of form pages filled so far; 510 answers the next page."""
@@ -70,9 +100,10 @@ def start(workflow_key: str, user: Caller, body: FormPages = None) -> dict[str, 
 
 
 @router.put("/{process_id}/resume", status_code=status.HTTP_204_NO_CONTENT)
-def resume(process_id: uuid.UUID, user: Caller, body: FormPages = None) -> Response:
-    """Resume a suspended process with its form pages, or retry a failed one (body ``[{}]``)."""
-    processes.resume_process(process_id, body or [{}], user=user.name, user_model=user)
+def resume(process_id: uuid.UUID, user: Caller, body: ResumePages = None) -> Response:
+    """Resume a suspended process with its form pages, or retry a failed one (body ``[{}]`` or ``{}``)."""
+    pages = [body] if isinstance(body, dict) else body
+    processes.resume_process(process_id, pages or [{}], user=user.name, user_model=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -101,6 +132,14 @@ def callback_progress(process_id: uuid.UUID, token: str, body: Annotated[Any, Bo
     """Report progress while the process awaits the callback (a string or an object); shown in the process."""
     processes.report_callback_progress(process_id, token, body)
     return {"status": "ok"}
+
+
+@router.patch("/{process_id}", response_model=ProcessSchema)
+def patch(process_id: uuid.UUID, body: ProcessPatchSchema) -> dict[str, Any]:
+    """Change the process's note (``null`` or empty clears it); answers the process."""
+    if "note" in body.model_fields_set:
+        processes.set_process_note(process_id, body.note)
+    return process_views.process_detail(process_id)
 
 
 @router.get("/{process_id}", response_model=ProcessSchema)

@@ -1,21 +1,35 @@
-"""``/api/products``, ``/api/product_blocks``, ``/api/resource_types``: the catalogue."""
+"""``/api/products``, ``/api/product_blocks``, ``/api/resource_types``: the catalogue; descriptions edited here."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from orchestrion import catalogue
 from orchestrion.db import get_database
 from orchestrion.db.domain_models import ProductBlockTable, ProductTable, ResourceTypeTable
+from orchestrion.domain.lifecycle import ProductLifecycle
 from orchestrion.errors import NotFoundError
 
 router = APIRouter()
+
+
+DESCRIPTION_LENGTH = 2000  # as orchestrator-core's patch bodies allow
+Description = Annotated[str, Field(max_length=DESCRIPTION_LENGTH)]
+
+
+class DescriptionPatchSchema(BaseModel):
+    description: Description | None = None
+
+
+class ProductPatchSchema(DescriptionPatchSchema):
+    status: ProductLifecycle | None = None
 
 
 class ResourceTypeSchema(BaseModel):
@@ -119,3 +133,28 @@ def show_product_block(product_block_id: uuid.UUID) -> Any:
 @router.get("/resource_types/{resource_type_id}", response_model=ResourceTypeSchema)
 def show_resource_type(resource_type_id: uuid.UUID) -> Any:
     return _get(ResourceTypeTable, resource_type_id, "Resource type", _resource_type)
+
+
+@router.patch("/products/{product_id}", status_code=status.HTTP_201_CREATED, response_model=ProductSchema)
+def patch_product(product_id: uuid.UUID, body: ProductPatchSchema) -> Any:
+    """Change the description and/or status; ``end of life`` is refused (400) while subscriptions are not terminated."""
+    with get_database().write() as session:
+        return _product(catalogue.change_product(session, product_id, description=body.description, status=body.status))
+
+
+@router.patch(
+    "/product_blocks/{product_block_id}", status_code=status.HTTP_201_CREATED, response_model=ProductBlockSchema
+)
+def patch_product_block(product_block_id: uuid.UUID, body: DescriptionPatchSchema) -> Any:
+    with get_database().write() as session:
+        return _block(catalogue.change_description(session, ProductBlockTable, product_block_id, body.description))
+
+
+@router.patch(
+    "/resource_types/{resource_type_id}", status_code=status.HTTP_201_CREATED, response_model=ResourceTypeSchema
+)
+def patch_resource_type(resource_type_id: uuid.UUID, body: DescriptionPatchSchema) -> Any:
+    with get_database().write() as session:
+        return _resource_type(
+            catalogue.change_description(session, ResourceTypeTable, resource_type_id, body.description)
+        )

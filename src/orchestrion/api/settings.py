@@ -1,19 +1,38 @@
-"""``/api/settings``: pause and continue the engine."""
+"""``/api/settings``: pause and continue the engine; the workers, the settings, and the caches orchestrion lacks."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from orchestrion.db import get_database
-from orchestrion.services import engine
-from orchestrion.storage import process_queries
+from orchestrion.runtime import current
+from orchestrion.services import caches, engine
+from orchestrion.services.exposed_settings import exposed_settings
 
 router = APIRouter()
 
 
 class EngineSettingsIn(BaseModel):
     global_lock: bool
+
+
+class WorkerStatusSchema(BaseModel):
+    executor_type: str
+    number_of_workers_online: int
+    number_of_queued_jobs: int
+    number_of_running_jobs: int
+
+
+class EnvironmentVariableSchema(BaseModel):
+    env_name: str
+    env_value: Any
+
+
+class ExposedSettingsSchema(BaseModel):
+    name: str
+    variables: list[EnvironmentVariableSchema]
 
 
 class EngineStatusSchema(BaseModel):
@@ -23,11 +42,7 @@ class EngineStatusSchema(BaseModel):
 
 
 def _status() -> EngineStatusSchema:
-    paused = engine.is_engine_paused()
-    with get_database().read() as session:
-        running = process_queries.running_claimed(session)
-    state = "RUNNING" if not paused else ("PAUSING" if running else "PAUSED")
-    return EngineStatusSchema(global_lock=paused, running_processes=running, global_status=state)
+    return EngineStatusSchema.model_validate(engine.engine_status())
 
 
 @router.get("/status", response_model=EngineStatusSchema)
@@ -43,3 +58,39 @@ def put_status(body: EngineSettingsIn) -> EngineStatusSchema:
     else:
         engine.unpause_engine()
     return _status()
+
+
+@router.get("/worker-status", response_model=WorkerStatusSchema)
+def worker_status() -> WorkerStatusSchema:
+    """The executor's workers: how many are online, how many processes wait for one and how many run."""
+    found = current().executor.status()
+    return WorkerStatusSchema(
+        executor_type=found.executor_type,
+        number_of_workers_online=found.workers_online,
+        number_of_queued_jobs=found.queued_jobs,
+        number_of_running_jobs=found.running_jobs,
+    )
+
+
+@router.get("/overview", response_model=list[ExposedSettingsSchema])
+def overview() -> list[dict[str, Any]]:
+    """The settings this application runs with; passwords and tokens are masked."""
+    return exposed_settings(current().settings)
+
+
+@router.get("/cache-names")
+def cache_names() -> dict[str, str]:
+    """The caches that can be flushed: none really (orchestrion has no cache), one harmless name."""
+    return caches.CACHE_NAMES
+
+
+@router.delete("/cache/{name}")
+def clear_cache(name: str) -> int:
+    """Flush a cache: nothing to delete, so 0 keys; 400 for a name ``cache-names`` does not list."""
+    return caches.clear_cache(name)
+
+
+@router.post("/search-index/reset")
+def reset_search_index() -> None:
+    """Accepted and ignored: orchestrion has no search index (its lists query the tables themselves)."""
+    caches.reset_search_index()

@@ -1,4 +1,4 @@
-"""``/api/workflows``: the registered workflows."""
+"""``/api/workflows``: the registered workflows; their descriptions are edited here."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, status
 from pydantic import BaseModel
 
+from orchestrion.api.products import DescriptionPatchSchema
 from orchestrion.db import get_database
 from orchestrion.engine.registry import ALL_WORKFLOWS, get_workflow
 from orchestrion.errors import WorkflowImportError, WorkflowNotFoundError
-from orchestrion.storage.workflow_rows import WorkflowRow, linked_products, workflow_rows
+from orchestrion.storage.workflow_rows import WorkflowRow, describe_workflow, linked_products, workflow_rows
 
 router = APIRouter()
 
@@ -75,3 +76,11 @@ def show_workflow(name_or_id: str) -> WorkflowSchema:
     if name not in ALL_WORKFLOWS:
         raise WorkflowNotFoundError(f"Workflow {name_or_id!r} does not exist")
     return _schema(name, known)
+
+
+@router.patch("/{workflow_id}", status_code=status.HTTP_201_CREATED, response_model=WorkflowSchema)
+def patch_workflow(workflow_id: uuid.UUID, body: DescriptionPatchSchema) -> WorkflowSchema:
+    """Change the description of the workflow's row (the catalogue's; it wins over the code's)."""
+    with get_database().write() as session:
+        name = describe_workflow(session, workflow_id, body.description)
+    return _schema(name, _rows())

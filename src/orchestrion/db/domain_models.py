@@ -176,6 +176,32 @@ class SubscriptionTable(Base):
 
     product: Mapped[ProductTable] = relationship()
     instances: Mapped[list[SubscriptionInstanceTable]] = relationship(viewonly=True)
+    customer_descriptions: Mapped[list[SubscriptionCustomerDescriptionTable]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, back_populates="subscription"
+    )
+
+
+class SubscriptionCustomerDescriptionTable(Base):
+    """What one customer calls a subscription (its own description of it); at most one per customer.
+
+    ``version`` goes up with every change, so an edit made on a stale copy can be refused.
+    """
+
+    __tablename__ = "subscription_customer_descriptions"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "subscription_id", name="uq_subscription_customer_descriptions_customer"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4, server_default=new_uuid())
+    subscription_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("subscriptions.subscription_id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[str] = mapped_column(String(255), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    subscription: Mapped[SubscriptionTable] = relationship(back_populates="customer_descriptions")
 
 
 class SubscriptionInstanceTable(Base):

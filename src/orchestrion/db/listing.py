@@ -126,3 +126,13 @@ class ListSpec:
         total = session.execute(select(func.count()).select_from(applied.order_by(None).subquery())).scalar_one()
         rows = session.execute(applied.offset(listing.page.first).limit(listing.page.size)).all()
         return list(rows), int(total)
+
+
+def offset_page(session: Session, query: Select[Any], first: int, after: int) -> tuple[list[Any], int]:
+    """GraphQL's pages: up to ``first + 1`` rows from offset ``after`` (the extra one says whether more
+    follow), and how many rows match in all."""
+    if first < 0 or after < 0:
+        raise QueryError("first and after must not be negative")
+    total = session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+    rows = session.execute(query.offset(after).limit(first + 1)).all() if first else []
+    return list(rows), int(total)

@@ -7,6 +7,7 @@ claims it with a lease in the database, so a duplicated submission can never run
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -14,6 +15,16 @@ from orchestrion.storage.claims import Claim
 
 if TYPE_CHECKING:
     from orchestrion.runtime import Runtime
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStatus:
+    """What an executor's workers are doing now, as orchestrator-core's settings page shows it."""
+
+    executor_type: str  # "threadpool", "celery" or "inline"
+    workers_online: int = 0
+    queued_jobs: int = 0  # processes handed to workers that none has started yet
+    running_jobs: int = 0
 
 
 class Executor(Protocol):
@@ -38,6 +49,9 @@ class Executor(Protocol):
 
     def queue_depths(self) -> dict[str, int]:
         """Messages waiting per broker queue (none without a broker)."""
+
+    def status(self) -> WorkerStatus:
+        """How many workers there are and how much work is queued and running; zeros when nobody answers."""
 
     def shutdown(self, wait: bool = True) -> None: ...
 

@@ -23,6 +23,7 @@ import structlog
 from celery import Celery, signals
 from kombu.exceptions import KombuError
 
+from orchestrion.executors import WorkerStatus
 from orchestrion.executors.threadpool import ThreadPoolExecutor
 from orchestrion.runtime import Runtime, current
 from orchestrion.settings import AppSettings
@@ -36,6 +37,7 @@ TASK_NAME = "orchestrion.run_process"
 NEW_WORKFLOWS, NEW_TASKS, RESUMES = "new_workflows", "new_tasks", "resumes"
 KINDS = (NEW_WORKFLOWS, NEW_TASKS, RESUMES)
 _BROKER_TIMEOUT = 5.0  # seconds; a broker that does not answer must not hang a request or the health check
+_INSPECT_TIMEOUT = 0.5  # seconds the workers have to answer a status question (each question waits this long)
 
 
 def create_celery_app(settings: AppSettings, broker_url: str | None = None) -> Celery:
@@ -116,6 +118,20 @@ class CeleryExecutor:
                     with suppress(Exception):
                         channel.close()
         return depths
+
+    def status(self) -> WorkerStatus:
+        """Every worker that answers is online; queued: messages in the queues and those workers hold unstarted."""
+        try:
+            inspect = self.app.control.inspect(timeout=_INSPECT_TIMEOUT)
+            active = inspect.active() or {}  # each worker answers, with an empty list when idle
+            reserved = inspect.reserved() or {}
+            waiting = sum(self.queue_depths().values())
+        except Exception as e:  # a broker that cannot be reached: nobody is known to be working
+            logger.warning("Could not ask the workers how they are", error=str(e) or type(e).__name__)
+            return WorkerStatus("celery")
+        held = sum(len(tasks) for tasks in reserved.values())
+        running = sum(len(tasks) for tasks in active.values())
+        return WorkerStatus("celery", len(active.keys() | reserved.keys()), waiting + held, running)
 
     def shutdown(self, wait: bool = True) -> None:
         self.app.close()

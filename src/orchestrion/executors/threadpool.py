@@ -16,6 +16,7 @@ from datetime import timedelta
 
 import structlog
 
+from orchestrion.executors import WorkerStatus
 from orchestrion.executors.execution import execute_process
 from orchestrion.runtime import Runtime, activate
 from orchestrion.storage.claims import Claim
@@ -35,6 +36,7 @@ class ThreadPoolExecutor:
         self.max_workers = max_workers
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers, thread_name_prefix="orchestrion-worker")
         self._owned: set[uuid.UUID] = set()  # submitted and not finished: queued or running here
+        self._running: set[uuid.UUID] = set()  # of those, the ones a thread is running (under ``_owned_lock``)
         self._owned_lock = threading.Lock()
         self._again: dict[uuid.UUID, Claim | None] = {}  # submitted while running here: run once more
         self._stopping = threading.Event()  # take no more work; runs hand their process back at the next boundary
@@ -71,6 +73,8 @@ class ThreadPoolExecutor:
 
     def _run(self, process_id: uuid.UUID, claim: Claim | None) -> None:
         assert self.lease is not None
+        with self._owned_lock:
+            self._running.add(process_id)
         try:
             with activate(self.runtime):
                 execute_process(process_id, self.worker_id, self.lease, claim, should_stop=self._stopping.is_set)
@@ -79,6 +83,7 @@ class ThreadPoolExecutor:
         finally:
             with self._owned_lock:
                 self._owned.discard(process_id)
+                self._running.discard(process_id)
                 again = process_id in self._again
                 claim = self._again.pop(process_id, None)
             if again and not self._stopping.is_set():
@@ -120,6 +125,14 @@ class ThreadPoolExecutor:
 
     def queue_depths(self) -> dict[str, int]:
         return {}
+
+    def status(self) -> WorkerStatus:
+        """Its threads are the workers; what it owns and no thread runs yet is queued."""
+        with self._owned_lock:
+            running = len(self._running)
+            queued = len(self._owned) - running
+        online = 0 if self._stopping.is_set() else self.max_workers
+        return WorkerStatus("threadpool", online, queued, running)
 
     def stop(self) -> None:
         """Stop taking work: running processes stop at their next step boundary and are handed back.

@@ -1,4 +1,9 @@
-"""Forms for workflow authors: pydantic-forms pages, re-exported (``pydantic_forms`` imports keep working)."""
+"""Forms for workflow authors: pydantic-forms pages, re-exported (``pydantic_forms`` imports keep working).
+
+Named forms (``POST /api/forms/{form_key}``) live in pydantic-forms' one registry, the one
+orchestrator-core resolves form keys against: ``register_form("key", generator)`` here or from
+``pydantic_forms.core`` is the same.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,30 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 from pydantic_forms.core import FormPage as _FormPage
-from pydantic_forms.core import post_form, walk_form
-from pydantic_forms.exceptions import FormException, FormNotCompleteError, FormOverflowError, FormValidationError
+from pydantic_forms.core import list_forms, post_form, register_form, walk_form
+from pydantic_forms.core.shared import FORMS
+from pydantic_forms.exceptions import (
+    FormException,
+    FormNotCompleteError,
+    FormNotFoundError,
+    FormOverflowError,
+    FormValidationError,
+)
 from pydantic_forms.types import FormMeta
 
 __all__ = [
     "FormException",
     "FormNotCompleteError",
+    "FormNotFoundError",
     "FormOverflowError",
     "FormPage",
     "FormValidationError",
     "ReadOnlyField",
     "SubmitFormPage",
+    "list_forms",
+    "named_form",
     "post_form",
+    "register_form",
     "walk_form",
 ]
 
@@ -47,3 +63,11 @@ def ReadOnlyField(default: Any, **kwargs: Any) -> Any:  # noqa: N802 - orchestra
         json_schema_extra={"readOnly": True, "uniforms": shown, "extraProperties": shown},
         **kwargs,
     )
+
+
+def named_form(form_key: str) -> Any:
+    """The form generator registered as ``form_key``; ``FormNotFoundError`` (HTTP 404) when there is none."""
+    found = FORMS.get(form_key)
+    if found is None:
+        raise FormNotFoundError(f"Form {form_key!r} does not exist")
+    return found

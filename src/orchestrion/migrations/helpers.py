@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Row, func, insert, inspect, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session
 
-from orchestrion.catalogue import apply_catalogue_on, link_products
+from orchestrion.catalogue import apply_catalogue_on, link_default_workflows, link_products
 from orchestrion.db.domain_models import (
     FixedInputTable,
     ProductBlockRelationTable,
@@ -36,7 +36,6 @@ from orchestrion.db.domain_models import (
     products_workflows,
 )
 from orchestrion.db.types import as_uuid
-from orchestrion.settings import app_settings
 from orchestrion.storage.workflow_rows import delete_workflow_row, ensure_workflow_row, workflow_ids
 
 __all__ = [
@@ -146,10 +145,10 @@ def create(conn: Connection, new: dict[str, Any]) -> None:
     ``new`` has the sections ``product_blocks``, ``products``, ``resources`` (resource types for
     blocks that exist already) and ``workflows`` (linked to products by ``tag`` and
     ``search_phrase``); a product names its block with ``root_product_block`` (or lists
-    ``product_blocks`` / ``product_block_ids``). Afterwards every product has the default workflows.
+    ``product_blocks`` / ``product_block_ids``). Afterwards every product has the default workflows
+    (every catalogue load links them).
     """
     apply_catalogue_on(conn, new)
-    ensure_default_workflows(conn)
 
 
 def create_product_blocks(conn: Connection, new: dict[str, Any]) -> dict[str, uuid.UUID]:
@@ -213,8 +212,7 @@ def create_task(conn: Connection, task: dict[str, Any]) -> None:
 def ensure_default_workflows(conn: Connection) -> None:
     """Link the workflows named in ``DEFAULT_PRODUCT_WORKFLOWS`` (those that exist) to every product."""
     with Session(bind=conn) as session:
-        for workflow_id in workflow_ids(session, app_settings.DEFAULT_PRODUCT_WORKFLOWS).values():
-            link_products(session, workflow_id, {}, every_product=True)
+        link_default_workflows(session)
         session.flush()
 
 

@@ -20,7 +20,7 @@ from orchestrion.db.schedule_models import ScheduleTable
 from orchestrion.engine.registry import get_workflow
 from orchestrion.engine.serialization import StateSerializationError, dumps
 from orchestrion.errors import InvalidInputError, ScheduleNameTakenError, ScheduleNotFoundError
-from orchestrion.scheduler.triggers import MisfirePolicy, Trigger, TriggerKind, make_trigger
+from orchestrion.scheduler.triggers import MisfirePolicy, Trigger, TriggerKind, first_run, make_trigger
 
 
 class InvalidScheduleError(InvalidInputError):
@@ -179,13 +179,13 @@ def _name_taken(name: str) -> ScheduleNameTakenError:
     return ScheduleNameTakenError(f"A schedule named {name!r} already exists")
 
 
-def create_schedule(db: Database, spec: ScheduleSpec, now: datetime) -> Schedule:
-    """Store a new schedule; an enabled one is planned for the trigger's first time after ``now``."""
+def create_schedule(db: Database, spec: ScheduleSpec, now: datetime, *, start: datetime | None = None) -> Schedule:
+    """Store a new schedule; an enabled one is planned for the trigger's first time after ``now`` (and ``start``)."""
     trigger = _validated(spec)
     row = ScheduleTable(
         schedule_id=uuid.uuid4(),
         **spec.model_dump(),
-        next_run_at=trigger.after(now) if spec.enabled else None,
+        next_run_at=first_run(trigger, now, start) if spec.enabled else None,
         created_at=now,
     )
     try:
@@ -196,8 +196,11 @@ def create_schedule(db: Database, spec: ScheduleSpec, now: datetime) -> Schedule
     return Schedule.model_validate(row)
 
 
-def replace_schedule(db: Database, key: uuid.UUID | str, spec: ScheduleSpec, now: datetime) -> Schedule:
-    """Make the schedule match ``spec``; it is re-planned when its trigger changes or it is enabled."""
+def replace_schedule(
+    db: Database, key: uuid.UUID | str, spec: ScheduleSpec, now: datetime, *, start: datetime | None = None
+) -> Schedule:
+    """Make the schedule match ``spec``; it is re-planned when its trigger changes, it is enabled, or ``start``
+    (the first run's earliest time) is given."""
     trigger = _validated(spec)
     try:
         with db.write() as session:
@@ -207,22 +210,24 @@ def replace_schedule(db: Database, key: uuid.UUID | str, spec: ScheduleSpec, now
                 setattr(row, field, value)
             if not spec.enabled:
                 row.next_run_at = None
-            elif row.next_run_at is None or _trigger_fields(before) != _trigger_fields(spec):
-                row.next_run_at = trigger.after(now)
+            elif row.next_run_at is None or start is not None or _trigger_fields(before) != _trigger_fields(spec):
+                row.next_run_at = first_run(trigger, now, start)
             session.flush()
             return Schedule.model_validate(row)
     except IntegrityError:
         raise _name_taken(spec.name) from None
 
 
-def update_schedule(db: Database, key: uuid.UUID | str, changes: ScheduleChanges, now: datetime) -> Schedule:
+def update_schedule(
+    db: Database, key: uuid.UUID | str, changes: ScheduleChanges, now: datetime, *, start: datetime | None = None
+) -> Schedule:
     """Change only the fields given; switching the trigger kind drops the other kind's field."""
     current = get_schedule(db, key).spec()
     given = changes.model_dump(exclude_unset=True)
     if given.get("trigger", current.trigger) != current.trigger:
         current = current.model_copy(update={"cron_expression": None, "interval_seconds": None})
     merged = ScheduleSpec.model_validate({**current.model_dump(), **given})
-    return replace_schedule(db, key, merged, now)
+    return replace_schedule(db, key, merged, now, start=start)
 
 
 def _trigger_fields(spec: ScheduleSpec) -> tuple[str, str | None, int | None]:

@@ -98,6 +98,19 @@ def _cron(expression: str | None) -> CronTrigger:
     return trigger
 
 
+def first_run(trigger: Trigger, now: datetime, start: datetime | None = None) -> datetime:
+    """When a new (or re-planned) schedule runs first: after ``now``, and not before ``start`` when given.
+
+    An interval schedule with a ``start`` runs on the grid ``start + k * interval``, so a start in
+    the past keeps its rhythm; a cron schedule's first match may be ``start`` itself.
+    """
+    if start is None:
+        return trigger.after(now)
+    if isinstance(trigger, IntervalTrigger):
+        return start if start > now else trigger.following(start, now)
+    return trigger.after(max(now, start - timedelta(microseconds=1)))
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What to do with a run that is due: start it or not, and when the schedule runs next."""

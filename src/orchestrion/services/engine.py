@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orchestrion.runtime import current
+from orchestrion.storage import process_queries
 
 
 def pause_engine() -> None:
@@ -21,3 +22,14 @@ def unpause_engine() -> int:
 
 def is_engine_paused() -> bool:
     return current().store.is_paused()
+
+
+def engine_status() -> dict[str, object]:
+    """``global_lock`` (paused), ``running_processes``, and ``global_status``: RUNNING, PAUSING (paused,
+    steps still finishing) or PAUSED."""
+    runtime = current()
+    paused = runtime.store.is_paused()
+    with runtime.database.read() as session:
+        running = process_queries.running_claimed(session)
+    state = "RUNNING" if not paused else ("PAUSING" if running else "PAUSED")
+    return {"global_lock": paused, "running_processes": running, "global_status": state}

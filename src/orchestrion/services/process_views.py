@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from pydantic_forms.core import generate_form
+from sqlalchemy.orm import Session
 
 from orchestrion.db import get_database
 from orchestrion.db.listing import ListQuery
@@ -77,9 +78,20 @@ def process_detail(process_id: uuid.UUID) -> dict[str, Any]:
     with get_database().read() as session:
         p = process_queries.get_process(session, process_id)
         rows = process_queries.process_steps(session, process_id)
+    return _detail(p, rows)
+
+
+def process_details(session: Session, process_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """``process_detail`` for many processes at once (those that exist), in two queries."""
+    found = process_queries.get_processes(session, process_ids)
+    steps = process_queries.steps_of_processes(session, list(found))
+    return {process_id: _detail(p, steps[process_id]) for process_id, p in found.items()}
+
+
+def _detail(p: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     wf = loaded_workflow(p["workflow_name"])
     progress = p["callback_progress"]
-    detail = {key: p[key] for key in p if key not in ("state", "cursor")}
+    detail = {key: p[key] for key in p if key not in ("state",)}
     return {
         **detail,
         "current_state": p["state"] if progress is None else {**p["state"], "callback_progress": progress},

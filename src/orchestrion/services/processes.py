@@ -1,4 +1,4 @@
-"""Start, resume, abort, delete and wait for processes: the same operations as the REST API.
+"""Start, resume, abort, annotate, delete and wait for processes: the same operations as the REST API.
 
 Forms are validated here, before anything is written; a process row exists only once its input is
 complete and valid. The process store then records what changed, and the work goes to the
@@ -8,10 +8,14 @@ runtime's executor.
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 import uuid
+import weakref
 from datetime import timedelta
 from typing import Any
+
+import structlog
 
 from orchestrion.auth import Action, authorize
 from orchestrion.db.sessions import database_scope
@@ -24,32 +28,45 @@ from orchestrion.engine.steps import AwaitCallbackStep, Step
 from orchestrion.engine.workflow import PredicateContext, RunPredicateFail, Workflow
 from orchestrion.errors import (
     EnginePausedError,
-    FormGeneratorError,
     InvalidCallbackTokenError,
     InvalidInputError,
     NotAwaitingCallbackError,
     OrchestrionError,
     ProcessNotResumableError,
+    ResumeAllRunningError,
     StartPredicateError,
     WorkflowChangedError,
     WorkflowNotFoundError,
 )
 from orchestrion.executors.execution import watch_process
-from orchestrion.forms import FormException, post_form
+from orchestrion.forms import FormException
 from orchestrion.runtime import Runtime, current
+from orchestrion.services.forms import run_form
 from orchestrion.storage.steering import ProcessSnapshot
 from orchestrion.types import State
 
 __all__ = [
+    "NOTE_LENGTH",
+    "RESUME_ALL_STATUSES",
     "abort_process",
     "delete_process",
     "deliver_callback",
     "recover",
     "report_callback_progress",
+    "resume_all_tasks",
     "resume_process",
+    "set_process_note",
     "start_process",
     "wait_for_process",
 ]
+
+logger = structlog.get_logger(__name__)
+
+NOTE_LENGTH = 5000  # the longest note a process (or a subscription, ``modify_note``) takes, as in orchestrator-core
+# The task statuses "retry all" picks up: ended by a failure, not by a person or a form.
+RESUME_ALL_STATUSES = frozenset(
+    {ProcessStatus.FAILED, ProcessStatus.WAITING, ProcessStatus.API_UNAVAILABLE, ProcessStatus.INCONSISTENT_DATA}
+)
 
 
 def _workflow(name: str) -> Workflow:
@@ -103,23 +120,13 @@ def start_process(
     }
     with database_scope(runtime.database):  # the form's db.session, and its computed fields' while stored
         pages = [{}] if user_inputs is None else user_inputs
-        user_input = _run_form(wf.initial_input_form, dict(system), pages, f"workflow {workflow_key!r}")
+        user_input = run_form(wf.initial_input_form, dict(system), pages, f"workflow {workflow_key!r}")
         state, _ = _storable({**user_input, **system})
         user_input, _ = _storable(user_input)
     worker_id, lease = _local_claim(runtime)
     claim = runtime.store.create_process(wf, state, user_input, user, worker_id=worker_id, lease=lease)
     runtime.executor.submit(process_id, claim if worker_id else None, is_task=claim.is_task)
     return process_id
-
-
-def _run_form(form: Any, state: State, pages: list[State], what: str) -> State:
-    """Replay the form over the pages; the form code's own failure is reported as such, with its reason."""
-    try:
-        return post_form(form, state, pages)
-    except (FormException, OrchestrionError):
-        raise
-    except Exception as e:
-        raise FormGeneratorError(f"The form of {what} failed: {type(e).__name__}: {e}") from e
 
 
 def _storable(data: State) -> tuple[State, bytes]:
@@ -188,7 +195,7 @@ def resume_process(
     answer: State = {}
     if seen.status == ProcessStatus.SUSPENDED:
         with database_scope(runtime.database):
-            form_input = _run_form(step.form, form_view(step, seen.state), user_inputs or [{}], f"step {step.name!r}")
+            form_input = run_form(step.form, form_view(step, seen.state), user_inputs or [{}], f"step {step.name!r}")
             answer, _ = _storable(form_input)
     if seen.status in (ProcessStatus.SUSPENDED, ProcessStatus.AWAITING_CALLBACK):
         record = answer_input(wf, cursor, step, seen.state, answer, is_task=seen.is_task)
@@ -233,6 +240,50 @@ def abort_process(process_id: uuid.UUID, user: str = "SYSTEM", user_model: Any =
     if wf is not None:  # a process of a removed (or unloadable) workflow can always be aborted
         authorize(wf, "abort_workflow", user, user_model=user_model)
     return store.abort(process_id, user)
+
+
+_resume_all_locks: weakref.WeakKeyDictionary[Runtime, threading.Lock] = weakref.WeakKeyDictionary()
+_resume_all_locks_lock = threading.Lock()
+
+
+def _resume_all_lock(runtime: Runtime) -> threading.Lock:
+    with _resume_all_locks_lock:
+        return _resume_all_locks.setdefault(runtime, threading.Lock())
+
+
+def resume_all_tasks(user: str = "SYSTEM", user_model: Any = None) -> int:
+    """Retry every task process that ended in ``RESUME_ALL_STATUSES``; how many there were.
+
+    One at a time per application: a second call while one goes through the tasks is refused
+    (``ResumeAllRunningError``) rather than retrying the same tasks twice. A task that cannot be
+    retried (it moved on meanwhile, an authorization callback refuses or fails, its workflow no
+    longer loads) is logged and skipped: the others are still retried, as in orchestrator-core.
+    """
+    runtime = current()
+    _check_not_paused(runtime)
+    lock = _resume_all_lock(runtime)
+    if not lock.acquire(blocking=False):
+        raise ResumeAllRunningError("Another request to retry all tasks is still running")
+    try:
+        found = runtime.store.tasks_in(RESUME_ALL_STATUSES)
+        for process_id in found:
+            try:
+                resume_process(process_id, user=user, user_model=user_model)
+            except (OrchestrionError, FormException) as e:
+                logger.info("Task not retried", process_id=str(process_id), reason=str(e))
+            except Exception:  # the application's code (an authorizer, say) failing stops only this task
+                logger.exception("Task not retried", process_id=str(process_id))
+        logger.info("Retried all failed tasks", count=len(found))
+        return len(found)
+    finally:
+        lock.release()
+
+
+def set_process_note(process_id: uuid.UUID, note: str | None) -> None:
+    """Keep a person's note on the process; an empty note clears it."""
+    if note is not None and len(note) > NOTE_LENGTH:
+        raise InvalidInputError(f"A note has at most {NOTE_LENGTH} characters, not {len(note)}")
+    current().store.set_note(process_id, note or None)
 
 
 def delete_process(process_id: uuid.UUID) -> None:

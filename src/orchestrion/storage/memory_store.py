@@ -23,7 +23,7 @@ from __future__ import annotations
 import secrets
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -114,6 +114,7 @@ class StoredProcess:
     callback_progress_json: bytes | None = None
     retry_count: int = 0
     next_retry_at: datetime | None = None
+    note: str | None = None
     steps: list[StoredStep] = field(default_factory=list)
     inputs: list[StoredInput] = field(default_factory=list)
 
@@ -552,6 +553,10 @@ class MemoryProcessStore:
             p.callback_progress_json = dumps(progress)
             p.last_modified_at = utcnow()
 
+    def set_note(self, process_id: uuid.UUID, note: str | None) -> None:
+        with self._lock:
+            self._process(process_id).note = note
+
     def delete(self, process_id: uuid.UUID) -> None:
         """Delete a process and its history; refused while a worker may be running it."""
         with self._lock:
@@ -643,6 +648,12 @@ class MemoryProcessStore:
     def has_completed_tasks_before(self, before: datetime) -> bool:
         with self._lock:
             return bool(self._completed_tasks_before(before))
+
+    def tasks_in(self, statuses: Collection[ProcessStatus]) -> list[uuid.UUID]:
+        with self._lock:
+            found = [p for p in self._processes.values() if p.is_task and p.last_status in statuses]
+        found.sort(key=lambda p: (p.started_at, p.process_id))
+        return [p.process_id for p in found]
 
     def instance_in_flight(self, workflow_name: str) -> bool:
         with self._lock:

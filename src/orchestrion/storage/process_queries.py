@@ -131,20 +131,46 @@ def list_processes(session: Session, listing: ListQuery) -> tuple[list[dict[str,
 
 def get_process(session: Session, process_id: uuid.UUID) -> dict[str, Any]:
     """One process with its state, cursor and failure, and the subscriptions it worked on."""
-    row = session.execute(_joined(*_DETAIL_COLUMNS).where(_P.process_id == process_id)).one_or_none()
-    if row is None:
+    found = get_processes(session, [process_id]).get(process_id)
+    if found is None:
         raise ProcessNotFoundError(f"Process {process_id} not found")
-    found = dict(row._mapping)
-    found["subscriptions"] = subscriptions_of(session, [process_id])[process_id]
+    return found
+
+
+def get_processes(session: Session, process_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """``get_process`` for many processes at once (those that exist)."""
+    rows = session.execute(_joined(*_DETAIL_COLUMNS).where(_P.process_id.in_(process_ids))).all()
+    found = {row.process_id: dict(row._mapping) for row in rows}
+    for process_id, linked in subscriptions_of(session, list(found)).items():
+        found[process_id]["subscriptions"] = linked
     return found
 
 
 def process_steps(session: Session, process_id: uuid.UUID) -> list[dict[str, Any]]:
     """The process's history rows, in order."""
+    return steps_of_processes(session, [process_id])[process_id]
+
+
+def steps_of_processes(session: Session, process_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """The history rows of many processes at once, each in order."""
     s = ProcessStepTable
-    columns = (s.step_id, s.name, s.step_key, s.status, s.state, s.created_by, s.started_at, s.completed_at)
-    query = select(*columns).where(s.process_id == process_id).order_by(s.seq)
-    return [dict(row._mapping) for row in session.execute(query)]
+    columns = (
+        s.process_id,
+        s.step_id,
+        s.name,
+        s.step_key,
+        s.status,
+        s.state,
+        s.created_by,
+        s.started_at,
+        s.completed_at,
+    )
+    found: dict[uuid.UUID, list[dict[str, Any]]] = {pid: [] for pid in process_ids}
+    query = select(*columns).where(s.process_id.in_(process_ids)).order_by(s.process_id, s.seq)
+    for row in session.execute(query) if process_ids else ():
+        values = dict(row._mapping)
+        found[values.pop("process_id")].append(values)
+    return found
 
 
 def subscriptions_of(session: Session, process_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:

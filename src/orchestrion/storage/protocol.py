@@ -10,7 +10,7 @@ and workflow tests that need no database.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -79,6 +79,9 @@ class ProcessStore(Protocol):
 
     def report_progress(self, process_id: uuid.UUID, token: str, progress: Any) -> None: ...
 
+    def set_note(self, process_id: uuid.UUID, note: str | None) -> None:
+        """A person's note on the process (None clears it); nothing else about the process changes."""
+
     def delete(self, process_id: uuid.UUID) -> None: ...
 
     # --- the engine switch --------------------------------------------------------------------
@@ -99,6 +102,9 @@ class ProcessStore(Protocol):
     ) -> bool: ...
 
     def delete_completed_tasks(self, before: datetime) -> int: ...
+
+    def tasks_in(self, statuses: Collection[ProcessStatus]) -> list[uuid.UUID]:
+        """Task processes in one of ``statuses``, the oldest first."""
 
     def has_completed_tasks_before(self, before: datetime) -> bool: ...
 

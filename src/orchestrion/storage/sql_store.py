@@ -1,7 +1,7 @@
 """The process store on SQL (SQLite and PostgreSQL): ``ProcessStore`` over the modules that own each concern.
 
 ``claims`` (creating, claiming, leases, recovery), ``checkpoints`` (the per-step hot path),
-``steering`` (abort, resume, callbacks, deletion), ``switch`` (the engine pause) and ``sweeps``
+``steering`` (abort, resume, callbacks, notes, deletion), ``switch`` (the engine pause) and ``sweeps``
 (what the built-in tasks look for). The sweeps that change processes run in the current step's
 transaction when a task's step calls them, so they commit with its checkpoint.
 """
@@ -9,7 +9,7 @@ transaction when a task's step calls them, so they commit with its checkpoint.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -119,6 +119,9 @@ class SqlProcessStore:
     def report_progress(self, process_id: uuid.UUID, token: str, progress: Any) -> None:
         steering.report_progress(self.db, process_id, token, progress)
 
+    def set_note(self, process_id: uuid.UUID, note: str | None) -> None:
+        steering.set_note(self.db, process_id, note)
+
     def delete(self, process_id: uuid.UUID) -> None:
         steering.delete_process(self.db, process_id)
 
@@ -153,6 +156,10 @@ class SqlProcessStore:
     def has_completed_tasks_before(self, before: datetime) -> bool:
         with self._reading() as session:
             return sweeps.has_completed_tasks_before(session, before)
+
+    def tasks_in(self, statuses: Collection[ProcessStatus]) -> list[uuid.UUID]:
+        with self._reading() as session:
+            return sweeps.tasks_in(session, statuses)
 
     def instance_in_flight(self, workflow_name: str) -> bool:
         with self._reading() as session:

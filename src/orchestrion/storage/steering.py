@@ -1,4 +1,4 @@
-"""Steering a process from outside its run: abort, resume, callbacks and their progress, deletion, timeouts.
+"""Steering a process from outside its run: abort, resume, callbacks and their progress, notes, deletion, timeouts.
 
 Each is one short transaction with the process row locked (``SELECT ... FOR UPDATE`` on
 PostgreSQL; SQLite's write transactions are exclusive already), and each checks under the lock
@@ -193,6 +193,14 @@ def report_progress(db: Database, process_id: uuid.UUID, token: str, progress: A
             raise InvalidCallbackTokenError("Invalid token")
         p.callback_progress = progress
         p.last_modified_at = utcnow()
+
+
+def set_note(db: Database, process_id: uuid.UUID, note: str | None) -> None:
+    """Keep a person's note on the process (None clears it); only the note changes, so no run is disturbed."""
+    with db.write() as session:
+        changed = session.execute(update(ProcessTable).where(ProcessTable.process_id == process_id).values(note=note))
+        if changed.rowcount == 0:  # type: ignore[attr-defined]
+            raise ProcessNotFoundError(f"Process {process_id} not found")
 
 
 def delete_process(db: Database, process_id: uuid.UUID) -> None:

@@ -7,6 +7,7 @@ transaction (they commit with the step's checkpoint, or not at all).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, exists, func, or_, select
@@ -24,6 +25,7 @@ __all__ = [
     "fail_timed_out_callback",
     "has_completed_tasks_before",
     "instance_in_flight",
+    "tasks_in",
     "uncompleted_instances",
 ]
 
@@ -88,6 +90,14 @@ def has_completed_tasks_before(session: Session, before: datetime) -> bool:
             )
         ).scalar()
     )
+
+
+def tasks_in(session: Session, statuses: Collection[ProcessStatus]) -> list[uuid.UUID]:
+    """Task processes in one of ``statuses``, the oldest first (what "retry all tasks" goes through)."""
+    query = select(ProcessTable.process_id).where(
+        ProcessTable.is_task.is_(True), ProcessTable.last_status.in_([s.value for s in statuses])
+    )
+    return list(session.execute(query.order_by(ProcessTable.started_at, ProcessTable.process_id)).scalars())
 
 
 def _of_workflow(workflow_name: str) -> ColumnElement[bool]:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from orchestrion.db.domain_models import ProductTable, products_workflows
 from orchestrion.db.models import ProcessTable, WorkflowTable
 from orchestrion.db.types import utcnow
+from orchestrion.errors import WorkflowNotFoundError
 from orchestrion.targets import Target
 
 
@@ -60,6 +61,17 @@ def update_workflow_row(session: Session, name: str, **values: Any) -> list[str]
     for key in changed:
         setattr(row, key, values[key])
     return changed
+
+
+def describe_workflow(session: Session, workflow_id: uuid.UUID, description: str | None) -> str:
+    """Set the description of the workflow row with this id (None: leave it); the workflow's name."""
+    row = session.get(WorkflowTable, workflow_id)
+    if row is None:
+        raise WorkflowNotFoundError(f"Workflow {workflow_id} not found")
+    if description is not None:
+        row.description = description
+        session.flush()
+    return row.name
 
 
 def delete_workflow_row(session: Session, name: str) -> None:

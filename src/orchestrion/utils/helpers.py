@@ -1,9 +1,5 @@
 """Small helpers orchestrator-core applications import."""
 
-from __future__ import annotations
+from orchestrion.names import camel_to_snake, to_camel
 
-
-def to_camel(s: str) -> str:
-    """``snake_case`` to ``camelCase`` (``customer_id`` -> ``customerId``), as GraphQL field names are."""
-    first, *rest = s.split("_")
-    return first + "".join(word.title() for word in rest)
+__all__ = ["camel_to_snake", "to_camel"]

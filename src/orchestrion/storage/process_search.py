@@ -1,0 +1,213 @@
+"""Processes for the GraphQL lists: what they filter, search and sort on (orchestrator-core's
+fields), and their pages.
+
+Filters and ``key:value`` search terms use the snake_case keys of ``PROCESS_CLAUSES``; sorting the
+camelCase keys of ``PROCESS_SORTS``. A process's product is that of the subscriptions it worked on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
+
+from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable, SubscriptionTable
+from orchestrion.db.filters import QueryType
+from orchestrion.db.filters.search_filters import filter_exact, inferred_filter
+from orchestrion.db.listing import offset_page
+from orchestrion.db.models import ProcessTable, WorkflowTable
+from orchestrion.db.search_query import Node, WhereCondGenerator
+from orchestrion.db.sorting import SortFunction, generic_column_sort
+
+_P = ProcessTable
+_W = WorkflowTable
+_S = SubscriptionTable
+_PR = ProductTable
+
+
+def _linked(clause: WhereCondGenerator) -> WhereCondGenerator:
+    """A clause on the subscriptions (and their products) a process worked on."""
+
+    def on_subscriptions(node: Node) -> ColumnElement[bool]:
+        return (
+            select(ProcessSubscriptionTable.process_id)
+            .join(_S, _S.subscription_id == ProcessSubscriptionTable.subscription_id)
+            .join(_PR, _PR.product_id == _S.product_id)
+            .where(ProcessSubscriptionTable.process_id == _P.process_id, clause(node))
+            .exists()
+        )
+
+    return on_subscriptions
+
+
+PROCESS_CLAUSES: dict[str, WhereCondGenerator] = {
+    "process_id": inferred_filter(_P.process_id),
+    "workflow_id": inferred_filter(_P.workflow_id),
+    "workflow_name": inferred_filter(_W.name),
+    "target": filter_exact(_W.target),
+    "workflow_target": filter_exact(_W.target),
+    "is_task": inferred_filter(_P.is_task),
+    "last_status": filter_exact(_P.last_status),
+    "last_step": inferred_filter(_P.last_step),
+    "assignee": filter_exact(_P.assignee),
+    "created_by": inferred_filter(_P.created_by),
+    "failed_reason": inferred_filter(_P.failed_reason),
+    "traceback": inferred_filter(_P.traceback),
+    "note": inferred_filter(_P.note),
+    "started_at": inferred_filter(_P.started_at),
+    "last_modified_at": inferred_filter(_P.last_modified_at),
+    "subscription_id": _linked(inferred_filter(_S.subscription_id)),
+    "customer": _linked(inferred_filter(_S.customer_id)),
+    "customer_id": _linked(inferred_filter(_S.customer_id)),
+    "product": _linked(inferred_filter(_PR.name)),
+    "product_description": _linked(inferred_filter(_PR.description)),
+    "tag": _linked(filter_exact(_PR.tag)),
+}
+
+
+def _free_text(node: Node) -> ColumnElement[bool]:
+    """A bare word of a search: the workflow, last step, creator, or a subscription's description or product."""
+    return or_(
+        PROCESS_CLAUSES["workflow_name"](node),
+        PROCESS_CLAUSES["last_step"](node),
+        PROCESS_CLAUSES["created_by"](node),
+        _linked(inferred_filter(_S.description))(node),
+        PROCESS_CLAUSES["product"](node),
+    )
+
+
+PROCESS_FREE_TEXT: WhereCondGenerator = _free_text
+
+
+def _product_column(column: Any) -> Any:
+    """The first (by name) linked subscription's product value, to sort by."""
+    return (
+        select(func.min(column))
+        .select_from(ProcessSubscriptionTable)
+        .join(_S, _S.subscription_id == ProcessSubscriptionTable.subscription_id)
+        .join(_PR, _PR.product_id == _S.product_id)
+        .where(ProcessSubscriptionTable.process_id == _P.process_id)
+        .scalar_subquery()
+    )
+
+
+PROCESS_SORTS: dict[str, SortFunction] = {
+    "processId": generic_column_sort(_P.process_id),
+    "workflowId": generic_column_sort(_P.workflow_id),
+    "workflowName": generic_column_sort(_W.name),
+    "workflowTarget": generic_column_sort(_W.target),
+    "isTask": generic_column_sort(_P.is_task),
+    "lastStatus": generic_column_sort(_P.last_status),
+    "lastStep": generic_column_sort(_P.last_step),
+    "assignee": generic_column_sort(_P.assignee),
+    "createdBy": generic_column_sort(_P.created_by),
+    "failedReason": generic_column_sort(_P.failed_reason),
+    "traceback": generic_column_sort(_P.traceback),
+    "note": generic_column_sort(_P.note),
+    "startedAt": generic_column_sort(_P.started_at),
+    "lastModifiedAt": generic_column_sort(_P.last_modified_at),
+    "productName": generic_column_sort(_product_column(_PR.name)),
+    "productTag": generic_column_sort(_product_column(_PR.tag)),
+    "productType": generic_column_sort(_product_column(_PR.product_type)),
+    "productDescription": generic_column_sort(_product_column(_PR.description)),
+}
+
+_COLUMNS = (
+    _P.process_id,
+    _P.workflow_id,
+    _W.name.label("workflow_name"),
+    _W.target.label("workflow_target"),
+    _P.is_task,
+    _P.last_status,
+    _P.last_step,
+    _P.assignee,
+    _P.created_by,
+    _P.failed_reason,
+    _P.traceback,
+    _P.note,
+    _P.started_at,
+    _P.last_modified_at,
+)
+
+
+def search_processes() -> QueryType:
+    """The select the filters, search and sorts of a list are applied to."""
+    return select(*_COLUMNS).join(_W, _W.workflow_id == _P.workflow_id)
+
+
+def search_process(process_id: uuid.UUID) -> QueryType:
+    """``search_processes`` for one process."""
+    return search_processes().where(_P.process_id == process_id)
+
+
+def process_page(session: Session, query: QueryType, first: int, after: int) -> tuple[list[dict[str, Any]], int]:
+    """A page of ``query`` (newest first after the requested order), as plain values, and the total."""
+    rows, total = offset_page(session, query.order_by(_P.started_at.desc(), _P.process_id), first, after)
+    return [dict(row._mapping) for row in rows], total
+
+
+def subscription_ids_of(session: Session, process_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """The subscriptions each process worked on, in the order it first did, for many processes at once."""
+    found: dict[uuid.UUID, list[uuid.UUID]] = {pid: [] for pid in process_ids}
+    query = (
+        select(ProcessSubscriptionTable.process_id, ProcessSubscriptionTable.subscription_id)
+        .where(ProcessSubscriptionTable.process_id.in_(process_ids))
+        .order_by(ProcessSubscriptionTable.created_at)
+    )
+    for process_id, subscription_id in session.execute(query) if process_ids else ():
+        if subscription_id not in found[process_id]:
+            found[process_id].append(subscription_id)
+    return found
+
+
+def first_subscription_of(session: Session, process_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, uuid.UUID]]:
+    """The customer and product of the first subscription each process worked on (a process's own)."""
+    link = ProcessSubscriptionTable
+    query = (
+        select(link.process_id, _S.customer_id, _S.product_id)
+        .join(_S, _S.subscription_id == link.subscription_id)
+        .where(link.process_id.in_(process_ids))
+        .order_by(link.created_at.desc())
+    )
+    return {process_id: (customer_id, product_id) for process_id, customer_id, product_id in session.execute(query)}
+
+
+def processes_of_subscriptions(
+    session: Session, subscription_ids: list[uuid.UUID], first: int, after: int
+) -> dict[uuid.UUID, tuple[list[dict[str, Any]], int]]:
+    """A page of each subscription's processes (newest first) and how many it has, in one query.
+
+    What a page of subscriptions with their ``processes`` needs: a window per subscription numbers
+    its processes, so paging happens in the database whatever the number of subscriptions.
+    """
+    link = (
+        select(ProcessSubscriptionTable.process_id, ProcessSubscriptionTable.subscription_id)
+        .where(ProcessSubscriptionTable.subscription_id.in_(subscription_ids))
+        .distinct()
+        .subquery()
+    )
+    order = (_P.started_at.desc(), _P.process_id)
+    numbered = (
+        search_processes()
+        .join(link, link.c.process_id == _P.process_id)
+        .add_columns(
+            link.c.subscription_id.label("of_subscription"),
+            func.row_number().over(partition_by=link.c.subscription_id, order_by=order).label("position"),
+            func.count().over(partition_by=link.c.subscription_id).label("total"),
+        )
+        .subquery()
+    )
+    in_page = (numbered.c.position > after) & (numbered.c.position <= after + first)
+    # The first process of each subscription comes too, so its count comes when the page is empty.
+    query = select(numbered).where(in_page | (numbered.c.position == 1)).order_by(numbered.c.position)
+    found: dict[uuid.UUID, tuple[list[dict[str, Any]], int]] = {sid: ([], 0) for sid in subscription_ids}
+    for row in session.execute(query).mappings() if subscription_ids else ():
+        values = dict(row)
+        subscription_id, position, total = values.pop("of_subscription"), values.pop("position"), values.pop("total")
+        page, _ = found[subscription_id]
+        if after < position <= after + first:
+            page.append(values)
+        found[subscription_id] = (page, total)
+    return found
