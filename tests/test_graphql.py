@@ -474,8 +474,7 @@ def test_every_operation_orchestrator_ui_sends_answers_without_errors(
     client: TestClient, network: dict[str, Any]
 ) -> None:
     """Each query of the installed orchestrator-ui bundle, as it sends it, on the example network."""
-    if not ui_operations.BUNDLE.exists():
-        pytest.skip("orchestrator-ui is not installed (.ci/run: npm ci)")
+    ui_operations.require_bundle()
     wrong = {}
     for operation in ui_operations.operations():
         variables = _variables(operation.document, network)
@@ -490,8 +489,7 @@ def test_every_operation_orchestrator_ui_sends_answers_without_errors(
 
 
 def test_the_ui_bundle_read_is_the_pinned_release() -> None:
-    if not ui_operations.BUNDLE.exists():
-        pytest.skip("orchestrator-ui is not installed (.ci/run: npm ci)")
+    ui_operations.require_bundle()
     assert ui_operations.package_version() == "7.5.0"
     assert len(ui_operations.operations()) >= 20
 

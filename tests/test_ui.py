@@ -306,6 +306,8 @@ def test_subscription_links_to_the_subscriptions_it_uses(page: Any, api: httpx.C
 
     page.goto("/#/subscriptions")
     page.get_by_label("Search").fill("et-0 <-> et-1")
+    # Click once the search has redrawn the list: a link of the list before it goes nowhere.
+    expect(page.locator("tbody tr")).to_have_count(1)
     page.get_by_role("link", name="Circuit et-0 <-> et-1 (10 Gbit/s)").click()
     expect(page).to_have_url(re.compile(f"#/subscriptions/{circuit_id}$"))
     expect(page.locator("h1")).to_contain_text("active")

@@ -1,0 +1,3 @@
+import dynamic from 'next/dynamic';
+
+export default dynamic(() => import('../../lib/screens').then((screens) => screens.ScheduledTasks), { ssr: false });
