@@ -199,6 +199,14 @@ def test_the_search_language(client: TestClient, network: dict[str, Any]) -> Non
         return _descriptions(client, f"query: {text!r}".replace("'", '"'))
 
     assert search("port*") == ["Port et-0/0/2 on rt1 (100 Gbit/s)", "Port xe-0/0/1 on rt1 (10 Gbit/s)"]
+    # Bare words and phrases are found anywhere in the text, as a search box is used; 50% finds no "50".
+    ports = ["Port et-0/0/2 on rt1 (100 Gbit/s)", "Port xe-0/0/1 on rt1 (10 Gbit/s)"]
+    assert search("rt1") == ["Node rt1 (Amsterdam)", *ports]
+    assert search("AMSTERDAM") == ["Node rt1 (Amsterdam)"]
+    phrase = gql(client, "query($q: String) { subscriptions(query: $q) { page { description } } }", q='"on rt1"')
+    assert sorted(s["description"] for s in phrase["subscriptions"]["page"]) == ports
+    assert search("rt1 -tag:PORT") == ["Node rt1 (Amsterdam)"]
+    assert search("100%") == []
     assert search("tag:(NODE|CIRCUIT)") == ["Circuit xe-0/0/1 <-> et-0/0/2 (10 Gbit/s)", "Node rt1 (Amsterdam)"]
     assert search("-tag:PORT insync:true") == ["Circuit xe-0/0/1 <-> et-0/0/2 (10 Gbit/s)", "Node rt1 (Amsterdam)"]
     assert search("tag:NODE | tag:CIRCUIT") == search("tag:(NODE|CIRCUIT)")

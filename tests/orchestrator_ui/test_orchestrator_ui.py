@@ -535,9 +535,6 @@ def test_lists_follow_changes_over_the_websocket(page: Any, api: httpx.Client, r
 # --- known gaps (docs/ui.md): each passes once orchestrion closes it -----------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a bare search word must match a whole column value; the UI sends `rt1*` for `rt1`"
-)
 def test_subscription_search_finds_a_word_of_the_description(page: Any) -> None:
     page.goto("/subscriptions")
     visible(page, NODE_SUB)

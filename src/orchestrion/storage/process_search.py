@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable, SubscriptionTable
 from orchestrion.db.filters import QueryType
-from orchestrion.db.filters.search_filters import filter_exact, inferred_filter
+from orchestrion.db.filters.search_filters import filter_exact, inferred_filter, text_contains
 from orchestrion.db.listing import offset_page
 from orchestrion.db.models import ProcessTable, WorkflowTable
 from orchestrion.db.search_query import Node, WhereCondGenerator
@@ -70,11 +70,9 @@ PROCESS_CLAUSES: dict[str, WhereCondGenerator] = {
 def _free_text(node: Node) -> ColumnElement[bool]:
     """A bare word of a search: the workflow, last step, creator, or a subscription's description or product."""
     return or_(
-        PROCESS_CLAUSES["workflow_name"](node),
-        PROCESS_CLAUSES["last_step"](node),
-        PROCESS_CLAUSES["created_by"](node),
-        _linked(inferred_filter(_S.description))(node),
-        PROCESS_CLAUSES["product"](node),
+        *(text_contains(column)(node) for column in (_W.name, _P.last_step, _P.created_by)),
+        _linked(text_contains(_S.description))(node),
+        _linked(text_contains(_PR.name))(node),
     )
 
 

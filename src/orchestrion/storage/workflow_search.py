@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from orchestrion.db.domain_models import ProductTable, products_workflows
 from orchestrion.db.filters import QueryType
-from orchestrion.db.filters.search_filters import filter_exact, inferred_filter
+from orchestrion.db.filters.search_filters import filter_exact, inferred_filter, text_contains
 from orchestrion.db.listing import offset_page
 from orchestrion.db.models import WorkflowTable
 from orchestrion.db.search_query import Node, WhereCondGenerator
@@ -51,7 +51,7 @@ WORKFLOW_CLAUSES: dict[str, WhereCondGenerator] = {
 
 
 def _free_text(node: Node) -> ColumnElement[bool]:
-    return or_(WORKFLOW_CLAUSES["name"](node), WORKFLOW_CLAUSES["description"](node))
+    return or_(text_contains(_W.name)(node), text_contains(_W.description)(node))
 
 
 WORKFLOW_FREE_TEXT: WhereCondGenerator = _free_text

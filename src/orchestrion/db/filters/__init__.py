@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any, Protocol, TypeAlias
 
 from pydantic import BaseModel
-from sqlalchemy import Select, and_, false, not_
+from sqlalchemy import Select, and_, false, not_, true
 
 from orchestrion.db.search_query import Node, WhereCondGenerator
 from orchestrion.errors import InvalidInputError
@@ -96,7 +96,7 @@ def generic_filter_from_clauses(
                 valid_filter_keys=sorted(to_camel(k) for k in column_mappings),
             )
         try:
-            return query.where(and_(*(_condition(column_mappings, item) for item in valid)))
+            return query.where(and_(true(), *(_condition(column_mappings, item) for item in valid)))
         except (InvalidInputError, ValueError) as error:
             handle_filter_error(str(error))
             return query.where(false())

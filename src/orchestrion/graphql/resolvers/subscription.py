@@ -19,7 +19,12 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from orchestrion.db.domain_models import ProductTable, SubscriptionTable
 from orchestrion.db.filters import QueryType
-from orchestrion.db.filters.search_filters import default_inferred_column_clauses, filter_exact, inferred_filter
+from orchestrion.db.filters.search_filters import (
+    default_inferred_column_clauses,
+    filter_exact,
+    inferred_filter,
+    text_contains,
+)
 from orchestrion.db.listing import offset_page
 from orchestrion.db.search_query import Node, WhereCondGenerator
 from orchestrion.db.sorting import SortFunction, generic_column_sort
@@ -48,9 +53,8 @@ SUBSCRIPTION_CLAUSES: dict[str, WhereCondGenerator] = default_inferred_column_cl
 
 
 def _free_text(node: Node) -> ColumnElement[bool]:
-    return or_(
-        *(SUBSCRIPTION_CLAUSES[key](node) for key in ("description", "product", "tag", "type", "customer_id", "note"))
-    )
+    columns = (_S.description, _S.note, _S.customer_id, _PR.name, _PR.tag, _PR.product_type)
+    return or_(*(text_contains(column)(node) for column in columns))
 
 
 SUBSCRIPTION_SORTS: dict[str, SortFunction] = {

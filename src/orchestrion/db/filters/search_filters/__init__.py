@@ -1,7 +1,8 @@
 """Clauses for table columns, chosen by the column's type (orchestrator-core's ``inferred_filter``).
 
 - text: a word matches the whole value, ignoring case; ``word*`` a prefix; a phrase its words in
-  order; alternatives any of them.
+  order; alternatives any of them. A list's free text (bare words of ``query``) finds them anywhere
+  in the value instead (``text_contains``).
 - UUIDs: a whole UUID matches equal; a partial one matches as text.
 - booleans: ``true``/``false``.
 - timestamps and integers: ``>=v``, ``<=v``, ``>v``, ``<v`` compare; anything else matches as text.
@@ -20,19 +21,23 @@ from sqlalchemy.sql.functions import coalesce
 from orchestrion.db.search_query import Node, WhereCondGenerator, node_text
 from orchestrion.errors import InvalidInputError
 
-__all__ = ["default_inferred_column_clauses", "filter_exact", "inferred_filter", "python_type_of"]
+__all__ = ["default_inferred_column_clauses", "filter_exact", "inferred_filter", "python_type_of", "text_contains"]
 
 
 def _values(node: Node) -> list[Node]:
     return list(node[1]) if node[0] == "ValueGroup" else [node]
 
 
+def _escaped(node: Node) -> str:
+    """The text of a value node for LIKE: ``%``, ``_`` and the escape character in it are literal."""
+    return node_text(node).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _pattern(node: Node) -> str:
-    """A LIKE pattern for a value node: ``%`` and ``_`` in it are literal, a prefix word ends in ``%``."""
-    escaped = node_text(node).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """A LIKE pattern for a value node: the whole value, or its start for a prefix word."""
     if node[0] == "PrefixWord" or (node[0] == "Phrase" and node[1] and node[1][-1][0] == "PrefixWord"):
-        return escaped + "%"
-    return escaped
+        return _escaped(node) + "%"
+    return _escaped(node)
 
 
 def _text(column: Any) -> WhereCondGenerator:
@@ -40,6 +45,17 @@ def _text(column: Any) -> WhereCondGenerator:
 
     def clause(node: Node) -> ColumnElement[bool]:
         return or_(*(lowered.like(_pattern(v).lower(), escape="\\") for v in _values(node)))
+
+    return clause
+
+
+def text_contains(column: Any) -> WhereCondGenerator:
+    """Free text: a word, prefix or phrase found anywhere in the value, ignoring case (``rt1`` finds
+    "Node rt1 (Amsterdam)"), as a list's search box expects; ``field:value`` keeps the field's clause."""
+    lowered = func.lower(coalesce(column, ""))
+
+    def clause(node: Node) -> ColumnElement[bool]:
+        return or_(*(lowered.like(f"%{_escaped(v)}%".lower(), escape="\\") for v in _values(node)))
 
     return clause
 
