@@ -246,8 +246,8 @@ class Recorder:
             OPERATIONS.add(operation)
             try:
                 answer = response.json()
-            except Exception as error:  # the page may be closing, and its answer's body with it
-                if "Target" not in str(error):
+            except Exception as error:  # the page may be closing or gone on, and its answer's body with it
+                if not any(gone in str(error) for gone in ("Target", "navigated away", "No resource with given")):
                     self.problems.append(f"GraphQL {operation}: no JSON answer ({response.status}): {error}")
                 return
             if answer.get("errors") or response.status != 200:
