@@ -40,24 +40,24 @@ def _pattern(node: Node) -> str:
     return _escaped(node)
 
 
-def _text(column: Any) -> WhereCondGenerator:
+def _like(column: Any, pattern: Callable[[Node], str]) -> WhereCondGenerator:
+    """Any of a node's values matches ``pattern`` of it, ignoring case."""
     lowered = func.lower(coalesce(column, ""))
 
     def clause(node: Node) -> ColumnElement[bool]:
-        return or_(*(lowered.like(_pattern(v).lower(), escape="\\") for v in _values(node)))
+        return or_(*(lowered.like(pattern(v).lower(), escape="\\") for v in _values(node)))
 
     return clause
+
+
+def _text(column: Any) -> WhereCondGenerator:
+    return _like(column, _pattern)
 
 
 def text_contains(column: Any) -> WhereCondGenerator:
     """Free text: a word, prefix or phrase found anywhere in the value, ignoring case (``rt1`` finds
     "Node rt1 (Amsterdam)"), as a list's search box expects; ``field:value`` keeps the field's clause."""
-    lowered = func.lower(coalesce(column, ""))
-
-    def clause(node: Node) -> ColumnElement[bool]:
-        return or_(*(lowered.like(f"%{_escaped(v)}%".lower(), escape="\\") for v in _values(node)))
-
-    return clause
+    return _like(column, lambda node: f"%{_escaped(node)}%")
 
 
 def filter_exact(column: Any) -> WhereCondGenerator:
