@@ -478,15 +478,17 @@ def test_a_changed_workflow_is_recorded_or_fails_the_process(store: ProcessStore
     claim = start(store, wf, worker=W1)
     stranger = dataclasses.replace(claim, worker_id=W2)
 
-    store.mark_workflow_changed(claim, "a-new-fingerprint", None)
-    store.mark_workflow_changed(stranger, "not-theirs-to-change", "nor to fail")
+    store.mark_workflow_changed(claim, "a-new-fingerprint")
+    store.mark_workflow_changed(stranger, "not-theirs-to-change")
+    store.fail_unrunnable(stranger, "nor to fail")
     assert column(store, claim.process_id, "workflow_fingerprint") == "a-new-fingerprint"
     assert store.get(claim.process_id).status == ProcessStatus.CREATED
 
-    store.mark_workflow_changed(claim, None, "step 'One' no longer exists")
+    store.fail_unrunnable(claim, "step 'One' no longer exists", "Traceback: where it was found")
     seen = store.get(claim.process_id)
     assert seen.status == ProcessStatus.FAILED
     assert seen.failed_reason == "step 'One' no longer exists"
+    assert column(store, claim.process_id, "traceback") == "Traceback: where it was found"
     assert column(store, claim.process_id, "claimed_by") is None
     assert column(store, claim.process_id, "workflow_fingerprint") == "a-new-fingerprint"
 

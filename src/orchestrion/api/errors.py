@@ -12,6 +12,7 @@ from pydantic_forms.exception_handlers.fastapi import form_error_handler
 from pydantic_forms.exceptions import FormException, FormOverflowError
 from starlette.exceptions import HTTPException
 
+from orchestrion.db.failures import is_transient
 from orchestrion.errors import (
     ApplicationCodeError,
     ConflictError,
@@ -25,6 +26,8 @@ from orchestrion.errors import (
 )
 
 logger = structlog.get_logger(__name__)
+
+DATABASE_UNAVAILABLE = "The database is unavailable (connection lost, restarting, or busy); try again shortly"
 
 
 def problem(status: int, detail: str, type_: str, **extra: object) -> JSONResponse:
@@ -76,7 +79,15 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    """Anything else (a bug, the application's code failing): still the one JSON shape, with the reason."""
+    """Anything else: the database being away (503, try again), or a bug or the application's code failing (500).
+
+    Still the one JSON shape, with the reason.
+    """
+    if is_transient(exc):
+        logger.warning("Request failed: the database is unavailable", path=request.url.path, error=str(exc))
+        response = problem(503, DATABASE_UNAVAILABLE, "DatabaseUnavailableError")
+        response.headers["Retry-After"] = "1"
+        return response
     logger.error("Request failed", path=request.url.path, exc_info=exc)
     return problem(500, f"{type(exc).__name__}: {exc}", type(exc).__name__)
 

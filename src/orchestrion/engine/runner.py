@@ -99,6 +99,14 @@ class Journal(Protocol):
     def should_stop(self) -> bool:
         """The worker is stopping: a running process is handed back at the next boundary."""
 
+    def infrastructure_error(self, error: BaseException) -> bool:
+        """``error`` came from the journal's own infrastructure (a lost database connection, a deadlock),
+        not from the step's logic: the step's transaction rolled back, and the step is not at fault."""
+
+    def recover(self, attempt: int) -> bool:
+        """After the ``attempt``-th infrastructure error in a row (0-based): wait until the step may run
+        again, from the state before it; False when it must not (the worker stops, the claim is lost)."""
+
 
 def error_state(error: BaseException | dict[str, Any]) -> tuple[State, str | None]:
     """The error dict stored for a failed step, and the traceback kept on the process."""
@@ -257,23 +265,19 @@ def _run_steps(
     retry_policy: RetryPolicy,
 ) -> Outcome:
     outcome: Outcome = Complete(state)
+    attempt = 0  # tries of this step that met an infrastructure error
     while path is not None:
         step = workflow.step_at(path)
-        with journal.step() as tx:
-            started_at = utcnow()
-            outcome = execute(step, state)
-            record, outcome, new_state = make_record(workflow, path, step, outcome, started_at, is_task=is_task)
-            record = retry_policy.decide(record, retries)
-            if new_state is None:
-                tx.discard()
-            try:
-                decision, aborted = _persist(tx, journal, record)
-            except CheckpointRejectedError as rejected:
-                tx.discard()
-                record, outcome, new_state = make_record(
-                    workflow, path, step, Failed(rejected), started_at, is_task=is_task
-                )
-                decision, aborted = _persist(tx, journal, record)
+        try:
+            decision, aborted, record, outcome, new_state = _run_step(
+                workflow, path, step, state, journal, is_task, retries, retry_policy
+            )
+        except Exception as e:
+            if not (journal.infrastructure_error(e) and journal.recover(attempt)):
+                raise
+            attempt += 1
+            continue
+        attempt = 0
         if aborted:
             return Abort(new_state if new_state is not None else state)
         if decision is _Decision.STOPPED or not outcome.continues:
@@ -281,6 +285,41 @@ def _run_steps(
         assert new_state is not None
         path, state, retries = record.cursor, new_state, 0
     return outcome
+
+
+def _run_step(
+    workflow: Workflow,
+    path: Path,
+    step: Step,
+    state: State,
+    journal: Journal,
+    is_task: bool,
+    retries: int,
+    retry_policy: RetryPolicy,
+) -> tuple[_Decision, bool, StepRecord, Outcome, State | None]:
+    """One step in its transaction: run it, checkpoint it, decide what follows.
+
+    A step that failed because of the journal's infrastructure raises that error (rolling the
+    transaction back) instead of recording a failure: it is the journal's to recover from.
+    """
+    with journal.step() as tx:
+        started_at = utcnow()
+        outcome = execute(step, state)
+        if isinstance(outcome, Failed) and isinstance(outcome.s, Exception) and journal.infrastructure_error(outcome.s):
+            raise outcome.s
+        record, outcome, new_state = make_record(workflow, path, step, outcome, started_at, is_task=is_task)
+        record = retry_policy.decide(record, retries)
+        if new_state is None:
+            tx.discard()
+        try:
+            decision, aborted = _persist(tx, journal, record)
+        except CheckpointRejectedError as rejected:
+            tx.discard()
+            record, outcome, new_state = make_record(
+                workflow, path, step, Failed(rejected), started_at, is_task=is_task
+            )
+            decision, aborted = _persist(tx, journal, record)
+    return decision, aborted, record, outcome, new_state
 
 
 class MemoryJournal:
@@ -296,6 +335,12 @@ class MemoryJournal:
         yield self
 
     def should_stop(self) -> bool:
+        return False
+
+    def infrastructure_error(self, error: BaseException) -> bool:
+        return False
+
+    def recover(self, attempt: int) -> bool:
         return False
 
     def discard(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from typing import Any
 import structlog
 
 from orchestrion import metrics
+from orchestrion.db.failures import is_transient
 from orchestrion.db.sessions import database_scope
 from orchestrion.engine.outcomes import Outcome
 from orchestrion.engine.registry import get_workflow
@@ -19,6 +21,7 @@ from orchestrion.engine.runner import Journal, Signals, StepRecord, run
 from orchestrion.engine.workflow import Path, Workflow
 from orchestrion.runtime import current
 from orchestrion.storage.claims import Claim
+from orchestrion.storage.protocol import ProcessStore
 
 logger = structlog.get_logger(__name__)
 
@@ -75,13 +78,15 @@ def execute_process(
             return None
     try:
         wf = get_workflow(claim.workflow_name)
-        if wf is None or claim.fingerprint != wf.fingerprint:
-            reason = _unrunnable_reason(wf, claim)
-            if wf is not None:
-                log.warning("Workflow changed while the process was in flight", refused=reason)
-            store.mark_workflow_changed(claim, wf.fingerprint if wf else None, reason)
-            if wf is None or reason is not None:
-                return None
+        reason = _unrunnable_reason(wf, claim)
+        if reason is not None:
+            log.warning("A process cannot continue; failing it", reason=reason)
+            store.fail_unrunnable(claim, reason)
+            return None
+        assert wf is not None
+        if claim.fingerprint != wf.fingerprint:
+            log.info("The workflow changed while the process was in flight; it continues in the new one")
+            store.mark_workflow_changed(claim, wf.fingerprint)
         if claim.abort_requested:
             store.abort(process_id, claim.user or "SYSTEM", by_owner=True)
             return None
@@ -100,12 +105,34 @@ def execute_process(
                 )
         finally:
             structlog.contextvars.unbind_contextvars("process_id", "workflow", "step")
-    except Exception:
-        log.exception("Worker error while running a process; handing it back for recovery")
-        store.release(claim)
-        raise
+    except Exception as e:
+        _stop_after_error(store, claim, e, log)
+        return None
     finally:
         _notify_stopped(process_id)
+
+
+def _stop_after_error(store: ProcessStore, claim: Claim, error: Exception, log: Any) -> None:
+    """A run ended with an error outside its steps: hand the process back, or fail it, never loop on it.
+
+    An infrastructure error (the database went away) says nothing about the process: it is handed
+    back, and continues once the database is back. Any other error would happen again on every
+    takeover; the process fails with it, for an operator to look at and retry.
+    """
+    if is_transient(error):
+        log.warning(
+            "The database failed while running a process; it continues once the database answers", error=str(error)
+        )
+        try:
+            store.release(claim)
+        except Exception as again:
+            if not is_transient(again):
+                raise
+            # the claim's lease lapses instead, and a heartbeat takes the process over
+        return
+    log.exception("The engine could not run a process; failing it so it is not taken over again and again")
+    reason = f"The engine could not run this process: {type(error).__name__}: {error}"
+    store.fail_unrunnable(claim, reason, "".join(traceback.format_exception(error)))
 
 
 class _ObservedJournal:
@@ -129,6 +156,12 @@ class _ObservedJournal:
     def should_stop(self) -> bool:
         return self.journal.should_stop()
 
+    def infrastructure_error(self, error: BaseException) -> bool:
+        return self.journal.infrastructure_error(error)
+
+    def recover(self, attempt: int) -> bool:
+        return self.journal.recover(attempt)
+
     def discard(self) -> None:
         self._tx.discard()
 
@@ -150,18 +183,24 @@ class _ObservedJournal:
 
 
 def _unrunnable_reason(wf: Workflow | None, claim: Claim) -> str | None:
-    """Why a process cannot continue in its (changed) workflow; None when its next step still exists by name."""
+    """Why a process cannot continue in its (perhaps changed) workflow; None when its next step still exists."""
     if wf is None:
         return f"Workflow {claim.workflow_name!r} is no longer registered; abort this process or restore it"
+    if not claim.cursor:
+        return (
+            "This process is in flight but has no next step recorded, so it cannot continue. "
+            "Abort it, or start the workflow again."
+        )
+    if claim.fingerprint == wf.fingerprint:
+        return None
     try:
-        if claim.cursor:
-            wf.step_at(claim.cursor)
+        wf.step_at(claim.cursor)
     except KeyError:
         return (
             f"Workflow {wf.name!r} changed while this process was in flight: its next step "
             f"{' / '.join(claim.cursor or ())!r} no longer exists. Abort the process, or restore the step."
         )
-    if any("#" in key for key in claim.cursor or ()):
+    if any("#" in key for key in claim.cursor):
         # "name#2" means "the second step of that name": after a change it may be another step.
         return (
             f"Workflow {wf.name!r} changed while this process was in flight, and its next step "

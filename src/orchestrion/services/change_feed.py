@@ -15,8 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
+
 from orchestrion.db import Database
+from orchestrion.db.failures import is_transient
 from orchestrion.storage import process_queries, switch
+
+logger = structlog.get_logger(__name__)
 
 # Commits from workers with slightly different clocks (or long transactions) can carry a
 # last_modified_at a little before the last poll; look back this far and drop what was sent.
@@ -69,7 +74,15 @@ class ChangeFeed:
     async def _run(self) -> None:
         while self._listeners:
             await asyncio.sleep(self.interval)
-            for change in await asyncio.to_thread(self.poll):
+            try:
+                changes = await asyncio.to_thread(self.poll)
+            except Exception as e:  # the feed outlives a database outage (or a bad poll); listeners stay
+                if is_transient(e):
+                    logger.warning("Live updates: the database is unavailable; polling again", error=str(e))
+                else:
+                    logger.exception("Live updates: polling for changes failed; polling again")
+                continue
+            for change in changes:
                 for queue in list(self._listeners):
                     if queue.full():
                         queue.get_nowait()  # a slow listener loses the oldest, never blocks the others

@@ -10,6 +10,7 @@ engine paused meanwhile, and whether the claim still holds; the runner decides w
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,14 +21,15 @@ import structlog
 from sqlalchemy import Connection, bindparam, insert, update
 
 from orchestrion.db.database import Database, RawJSON
+from orchestrion.db.failures import is_transient, rejects_data, retry_delay
 from orchestrion.db.sessions import StepSession, bind_session
 from orchestrion.db.statements import FastStatement, RawConnection, RawTransaction
 from orchestrion.engine.context import StepContext
 from orchestrion.engine.runner import CheckpointRejectedError, Signals, StepRecord
 from orchestrion.engine.serialization import dumps
 from orchestrion.engine.status import ProcessStatus, StepStatus
-from orchestrion.storage.claims import Claim
-from orchestrion.storage.tables import GLOBAL_LOCK, P, S, bind, rejects_data, update_process
+from orchestrion.storage.claims import Claim, confirm
+from orchestrion.storage.tables import GLOBAL_LOCK, P, S, bind, update_process
 
 logger = structlog.get_logger(__name__)
 
@@ -236,6 +238,32 @@ class DbJournal:
 
     def should_stop(self) -> bool:
         return self._should_stop is not None and self._should_stop()
+
+    def infrastructure_error(self, error: BaseException) -> bool:
+        return is_transient(error)
+
+    def recover(self, attempt: int) -> bool:
+        """Wait, with growing delays, until the database answers and the claim is still ours.
+
+        While the database is away nobody can take the process over; once it is back, the claim
+        holds unless the lease lapsed and another worker took it, and then the step is theirs.
+        """
+        while not self.should_stop():
+            delay = retry_delay(attempt)
+            logger.warning(
+                "The database failed during a step; running the step again once it answers",
+                process_id=str(self.claim.process_id),
+                attempt=attempt + 1,
+                delay_seconds=round(delay, 3),
+            )
+            time.sleep(delay)
+            try:
+                return confirm(self.db, self.claim)
+            except Exception as e:
+                if not is_transient(e):
+                    raise
+            attempt += 1
+        return False
 
     @contextmanager
     def step(self) -> Iterator[DbJournal]:

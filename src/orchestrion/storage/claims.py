@@ -277,6 +277,17 @@ def release(db: Database, claim: Claim) -> None:
         )
 
 
+def confirm(db: Database, claim: Claim) -> bool:
+    """Renew one claim's lease; False when the claim no longer holds (another worker took the process)."""
+    with db.write() as session:
+        result = session.execute(
+            update(ProcessTable)
+            .where(ProcessTable.process_id == claim.process_id, ProcessTable.claimed_by == claim.worker_id)
+            .values(lease_until=utcnow() + claim.lease)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def renew_leases(db: Database, worker_id: str, process_ids: list[uuid.UUID], lease: timedelta) -> None:
     """Heartbeat: extend the leases of the processes this worker is running."""
     if not process_ids:
@@ -324,20 +335,25 @@ def recoverable(db: Database, grace: timedelta | None = None) -> list[uuid.UUID]
     ]
 
 
-def mark_workflow_changed(db: Database, claim: Claim, fingerprint: str | None, reason: str | None) -> None:
-    """Record a new workflow fingerprint, or fail the process (with ``reason``) when it cannot continue."""
-    now = utcnow()
-    values: dict[str, Any] = {"last_modified_at": now}
-    if fingerprint is not None:
-        values["workflow_fingerprint"] = fingerprint
-    if reason is not None:
-        values.update(
-            last_status=ProcessStatus.FAILED.value,
-            failed_reason=reason,
-            traceback=None,
-            claimed_by=None,
-            lease_until=None,
-        )
+def mark_workflow_changed(db: Database, claim: Claim, fingerprint: str) -> None:
+    """Record the workflow's new fingerprint: the process continues in the changed workflow."""
+    _update_claimed(db, claim, {"workflow_fingerprint": fingerprint, "last_modified_at": utcnow()})
+
+
+def fail_unrunnable(db: Database, claim: Claim, reason: str, traceback: str | None = None) -> None:
+    """Fail a claimed process that cannot continue, with the reason: it is not claimed again until someone acts."""
+    values = {
+        "last_status": ProcessStatus.FAILED.value,
+        "failed_reason": reason,
+        "traceback": traceback,
+        "claimed_by": None,
+        "lease_until": None,
+        "last_modified_at": utcnow(),
+    }
+    _update_claimed(db, claim, values)
+
+
+def _update_claimed(db: Database, claim: Claim, values: dict[str, Any]) -> None:
     with db.write() as session:
         session.execute(
             update(ProcessTable)

@@ -263,6 +263,12 @@ class MemoryStoreJournal:
     def should_stop(self) -> bool:
         return self._should_stop is not None and self._should_stop()
 
+    def infrastructure_error(self, error: BaseException) -> bool:
+        return False  # memory does not fail
+
+    def recover(self, attempt: int) -> bool:
+        return False
+
     @contextmanager
     def step(self) -> Iterator[MemoryStoreJournal]:
         try:
@@ -435,19 +441,23 @@ class MemoryProcessStore:
 
             return [p.process_id for p in in_flight if unowned(p) and not in_transit(p)]
 
-    def mark_workflow_changed(self, claim: Claim, fingerprint: str | None, reason: str | None) -> None:
-        now = utcnow()
+    def mark_workflow_changed(self, claim: Claim, fingerprint: str) -> None:
         with self._lock:
-            p = self._processes.get(claim.process_id)
-            if p is None or p.claimed_by != claim.worker_id:
-                return
-            p.last_modified_at = now
-            if fingerprint is not None:
-                p.workflow_fingerprint = fingerprint
-            if reason is not None:
-                p.last_status = ProcessStatus.FAILED
-                p.failed_reason, p.traceback = reason, None
+            p = self._claimed(claim)
+            if p is not None:
+                p.last_modified_at, p.workflow_fingerprint = utcnow(), fingerprint
+
+    def fail_unrunnable(self, claim: Claim, reason: str, traceback: str | None = None) -> None:
+        with self._lock:
+            p = self._claimed(claim)
+            if p is not None:
+                p.last_modified_at, p.last_status = utcnow(), ProcessStatus.FAILED
+                p.failed_reason, p.traceback = reason, traceback
                 p.claimed_by, p.lease_until = None, None
+
+    def _claimed(self, claim: Claim) -> StoredProcess | None:
+        p = self._processes.get(claim.process_id)
+        return p if p is not None and p.claimed_by == claim.worker_id else None
 
     # --- reading --------------------------------------------------------------------------------
 

@@ -46,8 +46,11 @@ class ProcessStore(Protocol):
     def recoverable(self, grace: timedelta | None = None) -> list[uuid.UUID]:
         """Processes in flight that no live worker owns (``grace``: leave fresh unclaimed ones to their message)."""
 
-    def mark_workflow_changed(self, claim: Claim, fingerprint: str | None, reason: str | None) -> None:
-        """Record a new workflow fingerprint, or fail the process with ``reason`` when it cannot continue."""
+    def mark_workflow_changed(self, claim: Claim, fingerprint: str) -> None:
+        """Record a new workflow fingerprint: the claimed process continues in the changed workflow."""
+
+    def fail_unrunnable(self, claim: Claim, reason: str, traceback: str | None = None) -> None:
+        """Fail a claimed process that cannot continue, with ``reason``; it is not claimed again."""
 
     # --- reading ------------------------------------------------------------------------------
 

@@ -72,8 +72,11 @@ class SqlProcessStore:
     def recoverable(self, grace: timedelta | None = None) -> list[uuid.UUID]:
         return claims.recoverable(self.db, grace)
 
-    def mark_workflow_changed(self, claim: Claim, fingerprint: str | None, reason: str | None) -> None:
-        claims.mark_workflow_changed(self.db, claim, fingerprint, reason)
+    def mark_workflow_changed(self, claim: Claim, fingerprint: str) -> None:
+        claims.mark_workflow_changed(self.db, claim, fingerprint)
+
+    def fail_unrunnable(self, claim: Claim, reason: str, traceback: str | None = None) -> None:
+        claims.fail_unrunnable(self.db, claim, reason, traceback)
 
     # --- reading ------------------------------------------------------------------------------
 

@@ -60,8 +60,3 @@ def update_process(connection: Connection | RawConnection, process_id: uuid.UUID
     params = {"p_" + column: value for column, value in values.items()}
     params["w_pid"] = process_id
     statement.run(connection, params)
-
-
-def rejects_data(error: BaseException) -> bool:
-    """A data or integrity error (from SQLAlchemy or straight from the driver): retrying cannot help."""
-    return any(cls.__name__ in ("DataError", "IntegrityError") for cls in type(error).__mro__)
