@@ -50,6 +50,10 @@ class Step:
     resume_auth_callback: Authorizer | None = None
     retry_auth_callback: Authorizer | None = None
     predicate: Predicate | None = None
+    # The state key of a subscription this step locks (``unsync``): a process of a workflow with
+    # such a step reserves that subscription in the transaction that creates it, so a second start
+    # on the same subscription is refused at once rather than failing at this step.
+    reserves: str | None = None
 
     def __init__(self, name: str) -> None:
         if not isinstance(name, str) or not name:

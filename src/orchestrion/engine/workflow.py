@@ -77,6 +77,11 @@ class Workflow:
         paths = list(_leaf_paths(self.steps, ()))
         return {path: (step, paths[i + 1][0] if i + 1 < len(paths) else None) for i, (path, step) in enumerate(paths)}
 
+    @cached_property
+    def reserved_keys(self) -> tuple[str, ...]:
+        """The state keys of the subscriptions this workflow's steps lock (``Step.reserves``), in order."""
+        return tuple(dict.fromkeys(step.reserves for step, _ in self._leaves.values() if step.reserves))
+
     def first_path(self) -> Path:
         return next(iter(self._leaves))
 

@@ -15,7 +15,12 @@ import inspect
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from pydantic import ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_forms.core import asynchronous
+from pydantic_forms.core.translations import translations
+from pydantic_forms.exceptions import FormValidationError
+from pydantic_i18n import PydanticI18n
 
 from orchestrion.db.sessions import database_scope
 from orchestrion.errors import FormGeneratorError, OrchestrionError
@@ -53,3 +58,15 @@ def submit_form(form_key: str, pages: list[State], user_model: Any = None) -> St
     form = named_form(form_key)
     with database_scope(current().database):  # the form's db.session
         return run_form(form, {"form_key": form_key, "user_model": user_model}, pages, f"form {form_key!r}")
+
+
+def refused_field(field: str, message: str, value: Any) -> FormValidationError:
+    """A form answer refused after the form itself accepted it, as the form would have refused it.
+
+    The same 400 with ``validation_errors`` on ``field`` as a failed page: clients show it on the field.
+    """
+    error = ValidationError.from_exception_data(
+        "Form",
+        [InitErrorDetails(type=PydanticCustomError("refused", message), loc=(field,), input=value)],
+    )
+    return FormValidationError("Form", error, PydanticI18n(translations))

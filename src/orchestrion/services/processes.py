@@ -13,12 +13,15 @@ import time
 import uuid
 import weakref
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import structlog
+from sqlalchemy.orm import Session
 
 from orchestrion.auth import Action, authorize
 from orchestrion.db.sessions import database_scope
+from orchestrion.db.types import as_uuid
 from orchestrion.engine.answers import answer_callback, answer_input, form_view
 from orchestrion.engine.registry import get_workflow, loaded_workflow
 from orchestrion.engine.runner import StepRecord
@@ -34,14 +37,18 @@ from orchestrion.errors import (
     OrchestrionError,
     ProcessNotResumableError,
     ResumeAllRunningError,
+    StaleSubscriptionError,
     StartPredicateError,
+    SubscriptionLockedError,
+    SubscriptionNotFoundError,
     WorkflowChangedError,
     WorkflowNotFoundError,
 )
 from orchestrion.executors.execution import watch_process
 from orchestrion.forms import FormException
 from orchestrion.runtime import Runtime, current
-from orchestrion.services.forms import run_form
+from orchestrion.services import subscriptions
+from orchestrion.services.forms import refused_field, run_form
 from orchestrion.storage.steering import ProcessSnapshot
 from orchestrion.types import State
 
@@ -123,10 +130,41 @@ def start_process(
         user_input = run_form(wf.initial_input_form, dict(system), pages, f"workflow {workflow_key!r}")
         state, _ = _storable({**user_input, **system})
         user_input, _ = _storable(user_input)
+    reservations = _reservations(wf, state)
+    if reservations:
+        state[subscriptions.RESERVED_KEY] = [str(r.subscription_id) for _, r in reservations]
     worker_id, lease = _local_claim(runtime)
-    claim = runtime.store.create_process(wf, state, user_input, user, worker_id=worker_id, lease=lease)
+    within = partial(_reserve, process_id, reservations) if reservations else None
+    claim = runtime.store.create_process(wf, state, user_input, user, worker_id=worker_id, lease=lease, within=within)
     runtime.executor.submit(process_id, claim if worker_id else None, is_task=claim.is_task)
     return process_id
+
+
+def _reservations(wf: Workflow, state: State) -> list[tuple[str, subscriptions.Reservation]]:
+    """The subscriptions a new process of ``wf`` locks (by the state key naming each), with the version its form saw."""
+    versions = state.get(subscriptions.FORM_VERSIONS_KEY) or {}
+    found = []
+    for key in wf.reserved_keys:
+        if (value := state.get(key)) is None:
+            continue
+        try:
+            subscription_id = as_uuid(value)
+        except ValueError:
+            continue  # not a subscription id: the locking step reports it
+        found.append((key, subscriptions.Reservation(subscription_id, versions.get(str(subscription_id)))))
+    return found
+
+
+def _reserve(
+    process_id: uuid.UUID, reservations: list[tuple[str, subscriptions.Reservation]], session: Session
+) -> None:
+    """Reserve the subscriptions in the new process's transaction; a refusal is the form's, on the naming field."""
+    for key, reservation in reservations:
+        try:
+            subscriptions.reserve(session, process_id, reservation)
+        except (SubscriptionLockedError, StaleSubscriptionError, SubscriptionNotFoundError) as e:
+            message = str(e) if isinstance(e, SubscriptionNotFoundError) else f"This workflow cannot be started: {e}"
+            raise refused_field(key, message, str(reservation.subscription_id)) from e
 
 
 def _storable(data: State) -> tuple[State, bytes]:

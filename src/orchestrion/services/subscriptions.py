@@ -23,13 +23,19 @@ from sqlalchemy.orm import Session
 
 from orchestrion.db import db, get_database
 from orchestrion.db.domain_models import (
+    ProcessSubscriptionTable,
     ResourceTypeTable,
     SubscriptionInstanceTable,
     SubscriptionInstanceValueTable,
     SubscriptionTable,
 )
 from orchestrion.domain.relations import depends_on_subscription_ids, in_use_by_subscription_ids
-from orchestrion.errors import ProcessConflictError, SubscriptionLockedError, SubscriptionNotFoundError
+from orchestrion.errors import (
+    ProcessConflictError,
+    StaleSubscriptionError,
+    SubscriptionLockedError,
+    SubscriptionNotFoundError,
+)
 from orchestrion.storage import process_queries
 from orchestrion.storage.workflow_rows import WorkflowRow, workflows_of_product
 from orchestrion.targets import Target
@@ -129,6 +135,49 @@ def lock(session: Session, subscription_id: uuid.UUID, *, checked: bool = True) 
         if session.get(SubscriptionTable, subscription_id) is None:
             raise SubscriptionNotFoundError(subscription_id)
         raise SubscriptionLockedError("Subscription is already out of sync, cannot continue!")
+
+
+# State keys of the reservation: the subscriptions a process locked when it was created (its
+# locking step then finds them its own), and the versions its start form validated against.
+RESERVED_KEY = "__reserved_subscriptions__"
+FORM_VERSIONS_KEY = "__subscription_versions__"
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A subscription a new process will lock, and the version its start form was validated against."""
+
+    subscription_id: uuid.UUID
+    version: int | None = None  # None: whatever the version (the form did not read one)
+
+
+def reserve(session: Session, process_id: uuid.UUID, reservation: Reservation) -> None:
+    """Lock the subscriptions of a process being created, in the transaction that creates it.
+
+    The same conditional update as ``lock``, and only while the subscription is still the version
+    the start form saw: a start on a subscription another process holds, or one that changed after
+    its form was validated, is refused before anything runs. The process is linked to the
+    subscription at once, so ``set_in_sync`` sees it as the holder from the start.
+    """
+    r = reservation
+    query = update(SubscriptionTable).where(
+        SubscriptionTable.subscription_id == r.subscription_id, SubscriptionTable.insync.is_(True)
+    )
+    if r.version is not None:
+        query = query.where(SubscriptionTable.version == r.version)
+    result = session.execute(query.values(insync=False, version=SubscriptionTable.version + 1))
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        stored = session.get(SubscriptionTable, r.subscription_id)
+        if stored is None:
+            raise SubscriptionNotFoundError(r.subscription_id)
+        if not stored.insync:
+            raise SubscriptionLockedError(REASON_TEXT[NOT_IN_SYNC])
+        raise StaleSubscriptionError(
+            f"The subscription changed after the form was filled in (version {stored.version} now, "
+            f"the form saw {r.version}); fill in the form again"
+        )
+    session.add(ProcessSubscriptionTable(process_id=process_id, subscription_id=r.subscription_id))
+    session.flush()
 
 
 def set_in_sync(subscription_id: uuid.UUID) -> None:

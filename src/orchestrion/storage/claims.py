@@ -9,12 +9,14 @@ never runs twice in parallel. A process in flight that no live worker owns is fo
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from orchestrion.db.database import Database, RawJSON
 from orchestrion.db.models import ProcessTable, WorkflowTable
@@ -155,11 +157,14 @@ def create_process(
     *,
     worker_id: str | None,
     lease: timedelta,
+    within: Callable[[Session], None] | None = None,
 ) -> Claim:
     """Insert a ``created`` process and its initial input; claimed for ``worker_id`` when given.
 
     One transaction. On PostgreSQL it is a single statement (committed on its own: no BEGIN round
     trip); the ``workflows`` row is looked up inside it, and created first when it is missing.
+    ``within``: more work that must commit with the process or not at all (reserving its
+    subscriptions, remembering its idempotency key), run in the same transaction after the insert.
     """
     process_id = uuid.UUID(str(state["process_id"]))
     now = utcnow()
@@ -186,19 +191,9 @@ def create_process(
         "i_input_time": now,
         "i_input_type": "initial_state",
     }
-    inserted: tuple[Any, ...] | None = None  # (is_task,) of the inserted process
-    if db.is_sqlite:
-        tx = RawTransaction(db)
-        try:
-            if inserted := _INSERT_PROCESS_FAST.fetchone(tx, params):
-                _INSERT_INPUT_FAST.run(tx, params)
-                tx.commit()
-        finally:
-            tx.close()  # rolls back what was not committed
-    else:
-        with db.single_statements() as single:
-            inserted = _CREATE_PROCESS_FAST.fetchone(single, params)
-    if inserted is None:  # the workflow's first process: create its row, then insert
+    # (is_task,) of the inserted process; ``within``'s work needs the ORM session's transaction below
+    inserted = _insert_fast(db, params) if within is None else None
+    if inserted is None:  # the workflow's first process (create its row, then insert), or work ``within``
         for attempt in (1, 2):
             try:
                 with db.write() as session:
@@ -207,12 +202,29 @@ def create_process(
                         ensure_workflow_row(session, wf.name, wf.target, description=wf.description)
                         inserted = _INSERT_PROCESS_FAST.fetchone(connection, params)
                     _INSERT_INPUT_FAST.run(connection, params)
+                    if within is not None:
+                        within(session)
                 break
             except IntegrityError:
-                if attempt == 2:  # not a concurrent first start creating the same workflow row
+                if attempt == 2 or within is not None:  # not a concurrent first start creating the workflow row
                     raise
     is_task = bool(inserted[0]) if inserted else wf.is_task
     return Claim.new(process_id, wf, cursor, state, is_task=is_task, user=user, worker_id=worker_id, lease=lease)
+
+
+def _insert_fast(db: Database, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The process and its input in one transaction without the ORM; None when the workflow has no row yet."""
+    if not db.is_sqlite:
+        with db.single_statements() as single:
+            return _CREATE_PROCESS_FAST.fetchone(single, params)
+    tx = RawTransaction(db)
+    try:
+        if inserted := _INSERT_PROCESS_FAST.fetchone(tx, params):
+            _INSERT_INPUT_FAST.run(tx, params)
+            tx.commit()
+        return inserted
+    finally:
+        tx.close()  # rolls back what was not committed
 
 
 _CLAIM = (

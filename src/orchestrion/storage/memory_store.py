@@ -362,8 +362,18 @@ class MemoryProcessStore:
     # --- creating and running -------------------------------------------------------------------
 
     def create_process(
-        self, wf: Workflow, state: State, initial_input: State, user: str, *, worker_id: str | None, lease: timedelta
+        self,
+        wf: Workflow,
+        state: State,
+        initial_input: State,
+        user: str,
+        *,
+        worker_id: str | None,
+        lease: timedelta,
+        within: Callable[[Any], None] | None = None,
     ) -> Claim:
+        if within is not None:
+            raise TypeError("the memory store has no database for work that commits with a new process")
         process_id = uuid.UUID(str(state["process_id"]))
         now = utcnow()
         cursor = wf.first_path()

@@ -14,6 +14,8 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from sqlalchemy.orm import Session
+
 from orchestrion.engine.runner import Journal, StepRecord
 from orchestrion.engine.status import ProcessStatus
 from orchestrion.engine.workflow import Path, Workflow
@@ -28,9 +30,21 @@ class ProcessStore(Protocol):
     # --- creating and running ---------------------------------------------------------------
 
     def create_process(
-        self, wf: Workflow, state: State, initial_input: State, user: str, *, worker_id: str | None, lease: timedelta
+        self,
+        wf: Workflow,
+        state: State,
+        initial_input: State,
+        user: str,
+        *,
+        worker_id: str | None,
+        lease: timedelta,
+        within: Callable[[Session], None] | None = None,
     ) -> Claim:
-        """Store a new ``created`` process with its initial input; claimed for ``worker_id`` when given."""
+        """Store a new ``created`` process with its initial input; claimed for ``worker_id`` when given.
+
+        ``within``: database work that commits with the new process or not at all (a store without a
+        database refuses it).
+        """
 
     def claim(self, process_id: uuid.UUID, worker_id: str, lease: timedelta) -> Claim | None:
         """Take a process in flight that no live worker owns; None when that is not possible now (or paused)."""

@@ -52,9 +52,19 @@ class SqlProcessStore:
     # --- creating and running ---------------------------------------------------------------
 
     def create_process(
-        self, wf: Workflow, state: State, initial_input: State, user: str, *, worker_id: str | None, lease: timedelta
+        self,
+        wf: Workflow,
+        state: State,
+        initial_input: State,
+        user: str,
+        *,
+        worker_id: str | None,
+        lease: timedelta,
+        within: Callable[[Session], None] | None = None,
     ) -> Claim:
-        return claims.create_process(self.db, wf, state, initial_input, user, worker_id=worker_id, lease=lease)
+        return claims.create_process(
+            self.db, wf, state, initial_input, user, worker_id=worker_id, lease=lease, within=within
+        )
 
     def claim(self, process_id: uuid.UUID, worker_id: str, lease: timedelta) -> Claim | None:
         return claims.claim(self.db, process_id, worker_id, lease)

@@ -24,8 +24,11 @@ def _model(subscription_id: UUIDstr) -> SubscriptionModel | None:
         return None
 
 
-def _locked(subscription_id: UUIDstr, old: dict[str, Any] | None, *, checked: bool) -> State:
-    subscriptions.lock(db.session(), UUID(str(subscription_id)), checked=checked)
+def _locked(
+    subscription_id: UUIDstr, old: dict[str, Any] | None, reserved: list[str] | None, *, checked: bool
+) -> State:
+    if str(subscription_id) not in (reserved or ()):  # reserved: this process locked it when it was created
+        subscriptions.lock(db.session(), UUID(str(subscription_id)), checked=checked)
     model = _model(subscription_id)
     if model is None:
         return {}
@@ -35,15 +38,30 @@ def _locked(subscription_id: UUIDstr, old: dict[str, Any] | None, *, checked: bo
 
 
 @step("Lock subscription")
-def unsync(subscription_id: UUIDstr, __old_subscriptions__: dict[str, Any] | None = None) -> State:
-    """Take the subscription's lock (refused when another process holds it); keep a backup of it in the state."""
-    return _locked(subscription_id, __old_subscriptions__, checked=True)
+def unsync(
+    subscription_id: UUIDstr,
+    __old_subscriptions__: dict[str, Any] | None = None,
+    __reserved_subscriptions__: list[str] | None = None,
+) -> State:
+    """Take the subscription's lock (refused when another process holds it); keep a backup of it in the state.
+
+    A process of a workflow with this step reserved the subscription when it was created
+    (``Step.reserves``): a second start on it was refused then, so here the lock is already its own.
+    """
+    return _locked(subscription_id, __old_subscriptions__, __reserved_subscriptions__, checked=True)
+
+
+unsync.reserves = "subscription_id"
 
 
 @step("Lock subscription")
-def unsync_unchecked(subscription_id: UUIDstr, __old_subscriptions__: dict[str, Any] | None = None) -> State:
+def unsync_unchecked(
+    subscription_id: UUIDstr,
+    __old_subscriptions__: dict[str, Any] | None = None,
+    __reserved_subscriptions__: list[str] | None = None,
+) -> State:
     """Take the lock even when another process holds it (validate and reconcile workflows)."""
-    return _locked(subscription_id, __old_subscriptions__, checked=False)
+    return _locked(subscription_id, __old_subscriptions__, __reserved_subscriptions__, checked=False)
 
 
 @step("Unlock subscription")

@@ -122,6 +122,8 @@ def wrap_modify_initial_input_form(initial_input_form: FormFunc | None) -> Calla
                 "product": str(subscription.product_id),
                 "customer_id": subscription.customer_id,
                 "version": subscription.version,
+                # what the start reserves the subscription against: a change after this refuses the start
+                subscriptions.FORM_VERSIONS_KEY: {str(subscription.subscription_id): subscription.version},
             }
         user_input = yield from _user_form(initial_input_form, name, {**state, **found})
         return {**found, **user_input}
