@@ -66,7 +66,7 @@ ORCHESTRION = [sys.executable, "-m", "orchestrion.cli"]
 
 APP_HEAD = "e58b1d7f4a33"  # the newest revision of the application's data branch
 SITES_REVISION = "f2c6a9e0b844"  # extra/: the application's own table
-ORCHESTRION_HEAD = "0006"
+ORCHESTRION_HEAD = "0007"
 
 # Ids the application's migration gives (a product id, a (text, id) resource type, a (value, id) fixed input).
 FIBRE_10G_ID = uuid.UUID("6f1d2c3b-0a4e-4b5f-8c7d-111111111111")
@@ -351,7 +351,7 @@ def test_start_up_leaves_the_applications_rows_and_moves_an_older_orchestrion_ro
 ) -> None:
     """``open_database`` (what ``OrchestratorCore()`` does) on the upgraded database finds nothing to do.
 
-    Then the database is made an older orchestrion's (0005: its row, without 0006's table): start-up
+    Then the database is made an older orchestrion's (0005: its row, without the tables of 0006 and 0007): start-up
     runs orchestrion's pending revision itself and moves its row to the head; the application's row
     and data stay. 0006 keeps the ``modify_note`` row it finds and links it to every product that
     lacks it: Fibre 1G (plain SQL, after the data branch's ``create``) is the one.
@@ -367,6 +367,7 @@ def test_start_up_leaves_the_applications_rows_and_moves_an_older_orchestrion_ro
     assert read_snapshot(uri) == before
 
     with connect(uri) as conn:
+        conn.execute(text("DROP TABLE process_idempotency_keys"))
         conn.execute(text("DROP TABLE subscription_customer_descriptions"))
         conn.execute(
             text("UPDATE alembic_version SET version_num = '0005' WHERE version_num = :v"), {"v": ORCHESTRION_HEAD}
@@ -396,6 +397,7 @@ def test_start_up_without_orchestrions_row_refuses_until_db_upgrade(
     """
     app_dir, uri = upgraded
     with connect(uri) as conn:
+        conn.execute(text("DROP TABLE process_idempotency_keys"))
         conn.execute(text("DROP TABLE subscription_customer_descriptions"))
         conn.execute(text("DELETE FROM alembic_version WHERE version_num = :v"), {"v": ORCHESTRION_HEAD})
 

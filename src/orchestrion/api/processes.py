@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Query, Response, status
 from pydantic import BaseModel, Field
 
 from orchestrion.api.security import Principal, current_user
@@ -94,9 +94,24 @@ def resume_all(user: Caller) -> ProcessResumeAllSchema:
 
 
 @router.post("/{workflow_key}", status_code=status.HTTP_201_CREATED, response_model=ProcessIdSchema)
-def start(workflow_key: str, user: Caller, body: FormPages = None) -> dict[str, uuid.UUID]:
+def start(
+    workflow_key: str,
+    user: Caller,
+    body: FormPages = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=processes.IDEMPOTENCY_KEY_LENGTH,
+            description="Sent again with the same key (within IDEMPOTENCY_KEY_RETENTION_HOURS), the start answers "
+            "the process it created the first time and starts nothing: safe to retry after a lost answer.",
+        ),
+    ] = None,
+) -> dict[str, uuid.UUID]:
     """Start a workflow. The body is the list of form pages filled so far; 510 answers the next page."""
-    return {"id": processes.start_process(workflow_key, body or [], user=user.name, user_model=user)}
+    started = processes.start_process(
+        workflow_key, body or [], user=user.name, user_model=user, idempotency_key=idempotency_key
+    )
+    return {"id": started}
 
 
 @router.put("/{process_id}/resume", status_code=status.HTTP_204_NO_CONTENT)

@@ -115,6 +115,17 @@ class InputStateTable(Base):
     input_type: Mapped[str] = mapped_column(String(32))
 
 
+class IdempotencyKeyTable(Base):
+    """A client's ``Idempotency-Key`` for a start, and the process it created: a retried start finds it here."""
+
+    __tablename__ = "process_idempotency_keys"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    process_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("processes.process_id", ondelete="CASCADE"))
+    request_hash: Mapped[str] = mapped_column(String(64))  # what was asked with the key: the same, or refused
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
 class EngineSettingsTable(Base):
     """A single row: whether the engine is paused."""
 
@@ -146,6 +157,7 @@ __all__ = [
     "Base",
     "EngineSettingsTable",
     "FixedInputTable",
+    "IdempotencyKeyTable",
     "InputStateTable",
     "ProcessStepTable",
     "ProcessSubscriptionTable",

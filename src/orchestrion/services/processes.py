@@ -7,22 +7,27 @@ runtime's executor.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import threading
 import time
 import uuid
 import weakref
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
+import orjson
 import structlog
 from sqlalchemy.orm import Session
 
 from orchestrion.auth import Action, authorize
+from orchestrion.db.database import Database
 from orchestrion.db.sessions import database_scope
 from orchestrion.db.types import as_uuid
 from orchestrion.engine.answers import answer_callback, answer_input, form_view
+from orchestrion.engine.clock import utcnow
 from orchestrion.engine.registry import get_workflow, loaded_workflow
 from orchestrion.engine.runner import StepRecord
 from orchestrion.engine.serialization import StateSerializationError, roundtrip
@@ -35,6 +40,7 @@ from orchestrion.errors import (
     InvalidInputError,
     NotAwaitingCallbackError,
     OrchestrionError,
+    ProcessConflictError,
     ProcessNotResumableError,
     ResumeAllRunningError,
     StaleSubscriptionError,
@@ -49,6 +55,7 @@ from orchestrion.forms import FormException
 from orchestrion.runtime import Runtime, current
 from orchestrion.services import subscriptions
 from orchestrion.services.forms import refused_field, run_form
+from orchestrion.storage import idempotency
 from orchestrion.storage.steering import ProcessSnapshot
 from orchestrion.types import State
 
@@ -69,6 +76,7 @@ __all__ = [
 
 logger = structlog.get_logger(__name__)
 
+IDEMPOTENCY_KEY_LENGTH = 255
 NOTE_LENGTH = 5000  # the longest note a process (or a subscription, ``modify_note``) takes, as in orchestrator-core
 # The task statuses "retry all" picks up: ended by a failure, not by a person or a form.
 RESUME_ALL_STATUSES = frozenset(
@@ -106,16 +114,26 @@ def _local_claim(runtime: Runtime) -> tuple[str | None, timedelta]:
 
 
 def start_process(
-    workflow_key: str, user_inputs: list[State] | None = None, user: str = "SYSTEM", user_model: Any = None
+    workflow_key: str,
+    user_inputs: list[State] | None = None,
+    user: str = "SYSTEM",
+    user_model: Any = None,
+    *,
+    idempotency_key: str | None = None,
 ) -> uuid.UUID:
     """Validate the initial form against ``user_inputs`` and start the workflow; returns the process id.
 
     Raises ``FormNotCompleteError`` (more pages needed) or ``FormValidationError`` before anything
-    is stored. ``user_inputs=None`` submits one empty page.
+    is stored. ``user_inputs=None`` submits one empty page. ``idempotency_key``: the same key again
+    (within ``IDEMPOTENCY_KEY_RETENTION_HOURS``) returns the process the first start created, and
+    starts nothing; used with a different request it is refused (``ProcessConflictError``).
     """
     runtime = current()
     wf = _workflow(workflow_key)
     authorize(wf, "start_workflow", user, user_model=user_model)
+    keyed = _Keyed.of(runtime, idempotency_key, workflow_key, user_inputs, user)
+    if keyed is not None and (earlier := keyed.earlier()) is not None:
+        return earlier
     _check_not_paused(runtime)
     _check_predicate(wf, workflow_key)
     process_id = uuid.uuid4()
@@ -134,10 +152,75 @@ def start_process(
     if reservations:
         state[subscriptions.RESERVED_KEY] = [str(r.subscription_id) for _, r in reservations]
     worker_id, lease = _local_claim(runtime)
-    within = partial(_reserve, process_id, reservations) if reservations else None
-    claim = runtime.store.create_process(wf, state, user_input, user, worker_id=worker_id, lease=lease, within=within)
+    within = partial(_commit_with_process, process_id, keyed, reservations) if keyed or reservations else None
+    try:
+        claim = runtime.store.create_process(
+            wf, state, user_input, user, worker_id=worker_id, lease=lease, within=within
+        )
+    except _KeyTakenError as taken:
+        return taken.process_id
     runtime.executor.submit(process_id, claim if worker_id else None, is_task=claim.is_task)
     return process_id
+
+
+class _KeyTakenError(Exception):
+    """A concurrent start with the same idempotency key committed first: its process is the answer."""
+
+    def __init__(self, process_id: uuid.UUID) -> None:
+        self.process_id = process_id
+
+
+@dataclass(frozen=True)
+class _Keyed:
+    """A start with an idempotency key: the key, a digest of what was asked, the retention window."""
+
+    database: Database
+    key: str
+    request_hash: str
+    retention: timedelta
+
+    @classmethod
+    def of(
+        cls, runtime: Runtime, key: str | None, workflow_key: str, user_inputs: list[State] | None, user: str
+    ) -> _Keyed | None:
+        if key is None:
+            return None
+        if not 0 < len(key) <= IDEMPOTENCY_KEY_LENGTH or not key.isprintable():
+            raise InvalidInputError(f"An idempotency key is 1 to {IDEMPOTENCY_KEY_LENGTH} printable characters")
+        asked = orjson.dumps([workflow_key, user_inputs, user], default=str, option=orjson.OPT_SORT_KEYS)
+        retention = timedelta(hours=runtime.settings.IDEMPOTENCY_KEY_RETENTION_HOURS)
+        return cls(runtime.database, key, hashlib.sha256(asked).hexdigest(), retention)
+
+    def earlier(self) -> uuid.UUID | None:
+        """The process an earlier start with this key created; None when the key is new."""
+        return self._answer(idempotency.find(self.database, self.key, utcnow() - self.retention))
+
+    def remember(self, session: Session, process_id: uuid.UUID) -> None:
+        holder = idempotency.remember(session, self.key, self.request_hash, process_id, utcnow(), self.retention)
+        if (earlier := self._answer(holder)) is not None:
+            raise _KeyTakenError(earlier)
+
+    def _answer(self, start: idempotency.KeyedStart | None) -> uuid.UUID | None:
+        if start is None:
+            return None
+        if start.request_hash != self.request_hash:
+            raise ProcessConflictError(
+                f"Idempotency-Key {self.key!r} was used for a different start (another workflow, input or user)"
+            )
+        return start.process_id
+
+
+def _commit_with_process(
+    process_id: uuid.UUID,
+    keyed: _Keyed | None,
+    reservations: list[tuple[str, subscriptions.Reservation]],
+    session: Session,
+) -> None:
+    """What commits with the new process: its idempotency key first (a retry of a start in progress
+    waits for that start and answers its process), then its subscriptions' reservations."""
+    if keyed is not None:
+        keyed.remember(session, process_id)
+    _reserve(process_id, reservations, session)
 
 
 def _reservations(wf: Workflow, state: State) -> list[tuple[str, subscriptions.Reservation]]:

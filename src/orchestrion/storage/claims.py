@@ -206,7 +206,7 @@ def create_process(
                         within(session)
                 break
             except IntegrityError:
-                if attempt == 2 or within is not None:  # not a concurrent first start creating the workflow row
+                if attempt == 2:  # not a concurrent first start creating the same workflow row
                     raise
     is_task = bool(inserted[0]) if inserted else wf.is_task
     return Claim.new(process_id, wf, cursor, state, is_task=is_task, user=user, worker_id=worker_id, lease=lease)
