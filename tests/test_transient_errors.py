@@ -20,6 +20,7 @@ from tests.process_support import history
 from orchestrion import db
 from orchestrion.app import OrchestratorCore
 from orchestrion.db import Database, get_database
+from orchestrion.engine import runner
 from orchestrion.engine.outcomes import Outcome
 from orchestrion.engine.steps import Step
 from orchestrion.testing import (
@@ -184,3 +185,28 @@ def test_the_api_answers_503_while_the_database_is_unreachable() -> None:
         assert health.json()["status"] == "unavailable" and health.json()["database"] != "OK"
     finally:
         unreachable.dispose()
+
+
+@step("Lock itself out")
+def lock_itself_out() -> State:
+    TRIES["self"] = TRIES.get("self", 0) + 1
+    _write_effect()
+    path = db.session().get_bind().url.database
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # every time: the step's own transaction holds the lock
+    finally:
+        other.close()
+    return {}
+
+
+def test_a_step_that_meets_the_same_database_error_every_time_fails_with_it(
+    sqlite_db: Database, effects: Callable[[], int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "MAX_INFRASTRUCTURE_TRIES", 3)
+    result, process = _run(lock_itself_out, {})
+    assert_failed(result)
+    assert "database is locked" in (extract_error(result) or "")
+    assert TRIES["self"] == 4  # three tries waited out, the fourth recorded
+    assert effects() == 0
+    assert history(process.process_id)[-1] == ("Lock itself out", "failed")

@@ -54,6 +54,12 @@ class StepRecord:
     retry_at: datetime | None = None  # a retrystep failure: when the next try is due
 
 
+# A step that met an infrastructure error this many times in a row, each time after the journal
+# found the database answering again, fails with it: it is the step's own doing (a step that
+# deadlocks itself on SQLite's write lock, say), not an outage to wait out.
+MAX_INFRASTRUCTURE_TRIES = 20
+
+
 class CheckpointRejectedError(OrchestrionError):
     """The store refused to write a checkpoint (e.g. the database rejected a value, or the step's own
     writes broke a constraint at commit). The runner records the step as failed instead, so the
@@ -268,9 +274,10 @@ def _run_steps(
     attempt = 0  # tries of this step that met an infrastructure error
     while path is not None:
         step = workflow.step_at(path)
+        tolerate = attempt < MAX_INFRASTRUCTURE_TRIES
         try:
             decision, aborted, record, outcome, new_state = _run_step(
-                workflow, path, step, state, journal, is_task, retries, retry_policy
+                workflow, path, step, state, journal, is_task, retries, retry_policy, tolerate
             )
         except Exception as e:
             if not (journal.infrastructure_error(e) and journal.recover(attempt)):
@@ -296,17 +303,23 @@ def _run_step(
     is_task: bool,
     retries: int,
     retry_policy: RetryPolicy,
+    tolerate: bool,
 ) -> tuple[_Decision, bool, StepRecord, Outcome, State | None]:
     """One step in its transaction: run it, checkpoint it, decide what follows.
 
     A step that failed because of the journal's infrastructure raises that error (rolling the
-    transaction back) instead of recording a failure: it is the journal's to recover from.
+    transaction back) instead of recording a failure: it is the journal's to recover from, unless
+    it is no longer ``tolerate``d.
     """
     with journal.step() as tx:
         started_at = utcnow()
         outcome = execute(step, state)
-        if isinstance(outcome, Failed) and isinstance(outcome.s, Exception) and journal.infrastructure_error(outcome.s):
-            raise outcome.s
+        error = outcome.s if isinstance(outcome, Failed) else None
+        if isinstance(error, Exception) and journal.infrastructure_error(error):
+            if tolerate:
+                raise error
+            outcome = Failed(error)  # the same database error every time the database answers: the step's own
+            error.add_note(f"The step met this database error {MAX_INFRASTRUCTURE_TRIES} times in a row")
         record, outcome, new_state = make_record(workflow, path, step, outcome, started_at, is_task=is_task)
         record = retry_policy.decide(record, retries)
         if new_state is None:
