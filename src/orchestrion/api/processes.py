@@ -129,7 +129,7 @@ def callback(process_id: uuid.UUID, token: str, body: Annotated[Any, Body()] = N
 
 @router.post("/{process_id}/callback/{token}/progress", status_code=status.HTTP_200_OK)
 def callback_progress(process_id: uuid.UUID, token: str, body: Annotated[Any, Body()] = None) -> dict[str, str]:
-    """Report progress while the process awaits the callback (a string or an object); shown in the process."""
+    """Report progress while the process awaits the callback (any JSON value); shown in the process."""
     processes.report_callback_progress(process_id, token, body)
     return {"status": "ok"}
 
