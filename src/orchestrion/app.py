@@ -32,6 +32,7 @@ from orchestrion.api import (
     version,
     workflows,
 )
+from orchestrion.api.body_limit import BodyLimitMiddleware
 from orchestrion.api.errors import install_error_handlers
 from orchestrion.api.scope import RuntimeMiddleware
 from orchestrion.api.security import Authenticator, anonymous, bearer_tokens, current_user
@@ -91,6 +92,7 @@ class OrchestratorCore(FastAPI):
         )
         install_error_handlers(self)
         self.add_middleware(RuntimeMiddleware, runtime=runtime)
+        self.add_middleware(BodyLimitMiddleware, max_bytes=base_settings.MAX_REQUEST_BODY_BYTES)  # inside CORS
         if origins := [o.strip() for o in base_settings.CORS_ORIGINS.split(",") if o.strip()]:
             self.add_middleware(
                 CORSMiddleware,
