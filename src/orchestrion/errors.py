@@ -135,6 +135,13 @@ class ResumeAllRunningError(ConflictError):
 # --- the rest ------------------------------------------------------------------------------------
 
 
+class UnstorableTextError(InvalidInputError):
+    """A request's text holds a NUL character or a lone surrogate: neither database stores (or compares) it."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"The {where} holds a NUL character or a lone surrogate, which no database can store")
+
+
 class StateTooLargeError(TooLargeError):
     """A process state whose JSON is over ``MAX_PROCESS_STATE_BYTES``: each step stores the whole state."""
 

@@ -19,6 +19,7 @@ import structlog
 
 from orchestrion.auth import Action, authorize
 from orchestrion.db.sessions import database_scope
+from orchestrion.db.types import texts_storable
 from orchestrion.engine.answers import answer_callback, answer_input, form_view
 from orchestrion.engine.registry import get_workflow, loaded_workflow
 from orchestrion.engine.runner import StepRecord
@@ -137,8 +138,8 @@ def _storable(data: State) -> tuple[State, bytes]:
         stored = roundtrip(data)
     except StateSerializationError as e:
         raise InvalidInputError(f"The input cannot be stored: {e}") from e
-    if b"\\u0000" in stored[1]:  # PostgreSQL cannot store NUL characters in JSON text
-        raise InvalidInputError("The input cannot be stored: it contains a NUL character (\\u0000)")
+    if not texts_storable(stored[0]):
+        raise InvalidInputError("The input cannot be stored: it contains a NUL character or a lone surrogate")
     return stored
 
 
