@@ -18,11 +18,11 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
-from orchestrion.api.openapi import SECURED
-from orchestrion.api.security import TOKEN_SUBPROTOCOL, NotAuthenticatedError, current_user
+from orchestrion.api.openapi import error_responses
+from orchestrion.api.security import TOKEN_SUBPROTOCOL, NotAuthenticatedError, current_user, stream_user
 from orchestrion.services.change_feed import Change, ChangeFeed
 
 router = APIRouter()
@@ -84,7 +84,7 @@ async def websocket_events(websocket: WebSocket) -> None:
                 await sender  # a send that failed because the client left is no error
 
 
-@router.get("/events", **SECURED)
+@router.get("/events", dependencies=[Depends(stream_user)], responses=error_responses(401))
 async def server_sent_events(request: Request) -> StreamingResponse:
     """The same messages as ``text/event-stream``, for clients that prefer EventSource."""
 
