@@ -176,3 +176,32 @@ def test_health_and_workflows(client: TestClient) -> None:
     assert "api_greet" in names
     assert client.get("/api/workflows/api_greet").json()["target"] == "CREATE"
     assert client.get("/api/workflows/missing").status_code == 404
+
+
+def _awaiting_callback(client: TestClient) -> tuple[uuid.UUID, str]:
+    process_id = _start(client)
+    assert client.put(f"/api/processes/{process_id}/resume", json=[{"approved": True}]).status_code == 204
+    return process_id, client.get(f"/api/processes/{process_id}").json()["current_state"]["callback_route"]
+
+
+# Every kind of JSON scalar: SQLite stores JSON text that is a number literal as a number (NUMERIC affinity).
+JSON_SCALARS = [12, 1.5, 1.0, -7, 0, True, False, None, "12", "text"]
+
+
+@pytest.mark.parametrize("value", JSON_SCALARS, ids=repr)
+def test_any_json_value_round_trips_through_the_api(client: TestClient, value: object) -> None:
+    process_id, route = _awaiting_callback(client)
+    assert client.post(f"{route}/progress", json=value).status_code == 200
+    detail = client.get(f"/api/processes/{process_id}")
+    assert detail.status_code == 200, detail.text
+    progress = detail.json()["callback_progress"]
+    assert progress == value
+    assert type(progress) is type(value) or value == 1.0, "only a float without fraction may come back as an int"
+    assert client.get("/api/processes/").status_code == 200
+    assert client.post(route, json={"progress": value}).status_code == 200
+    detail = client.get(f"/api/processes/{process_id}").json()
+    assert (detail["last_status"], detail["current_state"]["checked"]) == ("completed", {"progress": value})
+    other, route = _awaiting_callback(client)
+    assert client.post(f"{route}/progress", json=value).status_code == 200
+    assert client.put(f"/api/processes/{other}/abort").status_code == 204
+    assert client.delete(f"/api/processes/{other}").status_code == 204

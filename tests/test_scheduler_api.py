@@ -176,4 +176,4 @@ def test_values_the_databases_cannot_store_are_refused_not_crashed_on(
     raw = json.dumps(body(**fields))  # escapes what an HTTP client would refuse to encode (a lone surrogate)
     answer = client.post("/api/schedules/", content=raw, headers={"content-type": "application/json"})
     assert answer.status_code == 400, answer.text
-    assert client.patch("/api/schedules/nul%00name", json={"enabled": False}).status_code == 404
+    assert client.patch("/api/schedules/nul%00name", json={"enabled": False}).status_code == 400  # no such text

@@ -32,9 +32,12 @@ from orchestrion.api import (
     version,
     workflows,
 )
+from orchestrion.api.body_limit import BodyLimitMiddleware
 from orchestrion.api.errors import install_error_handlers
+from orchestrion.api.openapi import SECURED, document_errors
+from orchestrion.api.request_text import refuse_unstorable_text
 from orchestrion.api.scope import RuntimeMiddleware
-from orchestrion.api.security import Authenticator, anonymous, bearer_tokens, current_user
+from orchestrion.api.security import Authenticator, anonymous, bearer_tokens
 from orchestrion.db import Database, open_database
 from orchestrion.domain.catalogue_diff import catalogue_mismatches
 from orchestrion.graphql import create_graphql_router
@@ -84,6 +87,7 @@ class OrchestratorCore(FastAPI):
             redoc_url="/api/redoc",
             openapi_url="/api/openapi.json",
             lifespan=self._lifespan,
+            dependencies=[Depends(refuse_unstorable_text), *kwargs.pop("dependencies", ())],
             **kwargs,
         )
         self.authenticate: Authenticator = authenticate or (
@@ -91,6 +95,7 @@ class OrchestratorCore(FastAPI):
         )
         install_error_handlers(self)
         self.add_middleware(RuntimeMiddleware, runtime=runtime)
+        self.add_middleware(BodyLimitMiddleware, max_bytes=base_settings.MAX_REQUEST_BODY_BYTES)  # inside CORS
         if origins := [o.strip() for o in base_settings.CORS_ORIGINS.split(",") if o.strip()]:
             self.add_middleware(
                 CORSMiddleware,
@@ -99,29 +104,32 @@ class OrchestratorCore(FastAPI):
                 allow_headers=base_settings.CORS_ALLOW_HEADERS,
                 expose_headers=base_settings.CORS_EXPOSE_HEADERS,
             )
-        secured = [Depends(current_user)]
-        self.include_router(processes.router, prefix="/api/processes", tags=["processes"], dependencies=secured)
-        self.include_router(
-            subscriptions.router, prefix="/api/subscriptions", tags=["subscriptions"], dependencies=secured
-        )
-        self.include_router(products.router, prefix="/api", tags=["catalogue"], dependencies=secured)
-        self.include_router(workflows.router, prefix="/api/workflows", tags=["workflows"], dependencies=secured)
-        self.include_router(settings.router, prefix="/api/settings", tags=["settings"], dependencies=secured)
+        self.include_router(processes.router, prefix="/api/processes", tags=["processes"], **SECURED)
+        self.include_router(subscriptions.router, prefix="/api/subscriptions", tags=["subscriptions"], **SECURED)
+        self.include_router(products.router, prefix="/api", tags=["catalogue"], **SECURED)
+        self.include_router(workflows.router, prefix="/api/workflows", tags=["workflows"], **SECURED)
+        self.include_router(settings.router, prefix="/api/settings", tags=["settings"], **SECURED)
         self.include_router(health.router, prefix="/api/health", tags=["health"])
-        self.include_router(metrics.router, prefix="/api/metrics", tags=["health"], dependencies=secured)
+        self.include_router(metrics.router, prefix="/api/metrics", tags=["health"], **SECURED)
         self.include_router(events.router, prefix="/api", tags=["live updates"])
-        self.include_router(schedules.router, prefix="/api/schedules", tags=["schedules"], dependencies=secured)
+        self.include_router(schedules.router, prefix="/api/schedules", tags=["schedules"], **SECURED)
         self.include_router(
             customer_descriptions.router,
             prefix="/api/subscription_customer_descriptions",
             tags=["subscriptions"],
-            dependencies=secured,
+            **SECURED,
         )
-        self.include_router(forms.router, prefix="/api/forms", tags=["forms"], dependencies=secured)
-        self.include_router(translations.router, prefix="/api/translations", tags=["forms"], dependencies=secured)
-        self.include_router(version.router, prefix="/api/version", tags=["health"], dependencies=secured)
+        self.include_router(forms.router, prefix="/api/forms", tags=["forms"], **SECURED)
+        self.include_router(translations.router, prefix="/api/translations", tags=["forms"], **SECURED)
+        self.include_router(version.router, prefix="/api/version", tags=["health"], **SECURED)
         mount_ui(self)
         self._graphql_registered = False
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI document, listing the error statuses each operation answers (``api/openapi``)."""
+        if self.openapi_schema is None:
+            self.openapi_schema = document_errors(super().openapi())
+        return self.openapi_schema
 
     def register_graphql(self, **kwargs: Any) -> None:
         """Serve the GraphQL API at ``/api/graphql`` (orchestrator-core's ``register_graphql``).
@@ -134,9 +142,8 @@ class OrchestratorCore(FastAPI):
         if self._graphql_registered:
             raise RuntimeError("the GraphQL API is registered already")
         router = create_graphql_router(**kwargs)
-        self.include_router(
-            router, prefix="/api/graphql", dependencies=[Depends(current_user)], include_in_schema=False
-        )  # GraphQL describes itself (introspection, GraphiQL at GET /api/graphql), not in OpenAPI
+        # GraphQL describes itself (introspection, GraphiQL at GET /api/graphql), not in OpenAPI
+        self.include_router(router, prefix="/api/graphql", **SECURED, include_in_schema=False)
         self._graphql_registered = True
 
     @asynccontextmanager

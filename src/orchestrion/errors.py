@@ -24,6 +24,10 @@ class InvalidInputError(OrchestrionError, ValueError):
     """Input that cannot be accepted: a bad query parameter, unstorable data, inconsistent catalogue data."""
 
 
+class TooLargeError(InvalidInputError):
+    """Input over a configured size limit."""
+
+
 class NotFoundError(OrchestrionError, LookupError):
     """Something the request names does not exist."""
 
@@ -129,6 +133,24 @@ class ResumeAllRunningError(ConflictError):
 
 
 # --- the rest ------------------------------------------------------------------------------------
+
+
+class UnstorableTextError(InvalidInputError):
+    """A request's text holds a NUL character or a lone surrogate: neither database stores (or compares) it."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"The {where} holds a NUL character or a lone surrogate, which no database can store")
+
+
+class StateTooLargeError(TooLargeError):
+    """A process state whose JSON is over ``MAX_PROCESS_STATE_BYTES``: each step stores the whole state."""
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"{what} is {size:,} bytes as JSON, more than the limit of {limit:,} bytes (MAX_PROCESS_STATE_BYTES)"
+        )
+        self.size = size
+        self.limit = limit
 
 
 class StartPredicateError(PreconditionError):

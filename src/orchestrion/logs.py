@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import structlog
+
+# ``?token=`` in a URL (a WebSocket's or an event stream's: browsers cannot send a header there).
+_TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s\"]*")
+
+
+class RedactTokens(logging.Filter):
+    """Show a token in a logged URL as ``token=***``: uvicorn logs every request's path with its query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = _TOKEN_IN_URL.sub(r"\1***", record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_TOKEN_IN_URL.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        return True
 
 
 def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
@@ -28,3 +43,7 @@ def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
     )
     logging.basicConfig(level=numeric, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(max(numeric, logging.WARNING))
+    for name in ("uvicorn.access", "uvicorn.error"):  # requests; WebSocket handshakes
+        server_logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in server_logger.filters):
+            server_logger.addFilter(RedactTokens())  # kept when uvicorn configures its loggers later

@@ -98,6 +98,12 @@ class AppSettings(BaseSettings):
         "Content-Range",
         "ETag",
     ]
+    # The largest request body the API reads (413 beyond), counted as it arrives, with or without a
+    # Content-Length: an oversized body is never held in memory.
+    MAX_REQUEST_BODY_BYTES: int = Field(1024 * 1024, ge=0)
+    # The largest process state, as JSON: every step stores the whole state in its history row. A step
+    # returning a larger one fails saying so; a start or an answer that would make one is refused (413).
+    MAX_PROCESS_STATE_BYTES: int = Field(4 * 1024 * 1024, ge=0)
     HOST: str = "127.0.0.1"
     PORT: int = 8080
 

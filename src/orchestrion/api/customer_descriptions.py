@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
+from orchestrion.api.openapi import error_responses
 from orchestrion.api.products import Description
 from orchestrion.services import customer_descriptions
 
@@ -37,14 +38,14 @@ def _no_content() -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404, 409))
 def create(body: CustomerDescriptionIn) -> Response:
     """404 for an unknown subscription; 409 when the customer has a description of it already."""
     customer_descriptions.create_description(body.customer_id, body.subscription_id, body.description)
     return _no_content()
 
 
-@router.put("/", status_code=status.HTTP_204_NO_CONTENT)
+@router.put("/", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404))
 def update(body: CustomerDescriptionChange) -> Response:
     """The customer's description of the subscription changes; 400 when ``version`` is not the current one."""
     customer_descriptions.update_description(

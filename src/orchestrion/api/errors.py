@@ -22,6 +22,7 @@ from orchestrion.errors import (
     NotFoundError,
     OrchestrionError,
     PreconditionError,
+    TooLargeError,
     UnavailableError,
 )
 
@@ -40,6 +41,7 @@ def problem(status: int, detail: str, type_: str, **extra: object) -> JSONRespon
 # The HTTP status of each branch of the error hierarchy (orchestrion.errors); the first match in the
 # error's class hierarchy decides. This is the only place that knows about HTTP statuses.
 STATUS_OF: dict[type[Exception], int] = {
+    TooLargeError: 413,
     InvalidInputError: 400,
     NotAuthenticatedError: 401,
     NotAuthorizedError: 403,
@@ -75,7 +77,7 @@ async def _request_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    return problem(exc.status_code, str(exc.detail), "HTTPException")
+    return problem(exc.status_code, str(exc.detail), type(exc).__name__)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -21,7 +21,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import StreamingResponse
 
-from orchestrion.api.security import TOKEN_SUBPROTOCOL, NotAuthenticatedError, current_user
+from orchestrion.api.openapi import error_responses
+from orchestrion.api.security import TOKEN_SUBPROTOCOL, NotAuthenticatedError, current_user, stream_user
 from orchestrion.services.change_feed import Change, ChangeFeed
 
 router = APIRouter()
@@ -83,7 +84,7 @@ async def websocket_events(websocket: WebSocket) -> None:
                 await sender  # a send that failed because the client left is no error
 
 
-@router.get("/events", dependencies=[Depends(current_user)])
+@router.get("/events", dependencies=[Depends(stream_user)], responses=error_responses(401))
 async def server_sent_events(request: Request) -> StreamingResponse:
     """The same messages as ``text/event-stream``, for clients that prefer EventSource."""
 

@@ -6,13 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends
 
+from orchestrion.api.openapi import error_responses
 from orchestrion.api.security import Principal, current_user
 from orchestrion.services.forms import submit_form
 
 router = APIRouter()
 
 
-@router.post("/{form_key}")
+@router.post("/{form_key}", responses=error_responses(510))
 def new_form(
     form_key: str,
     pages: Annotated[list[dict[str, Any]], Body(description="The form pages filled so far")],

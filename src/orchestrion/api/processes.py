@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Query, Response, status
 from pydantic import BaseModel, Field
 
+from orchestrion.api.openapi import error_responses
 from orchestrion.api.security import Principal, current_user
 from orchestrion.db.listing import parse_rest
 from orchestrion.services import process_views, processes
@@ -87,13 +88,18 @@ def status_counts() -> ProcessStatusCountsSchema:
     return ProcessStatusCountsSchema(process_counts=counts["processes"], task_counts=counts["tasks"])
 
 
-@router.put("/resume-all", response_model=ProcessResumeAllSchema)
+@router.put("/resume-all", response_model=ProcessResumeAllSchema, responses=error_responses(409))
 def resume_all(user: Caller) -> ProcessResumeAllSchema:
     """Retry every failed, waiting, api_unavailable or inconsistent_data task; 409 while another such call runs."""
     return ProcessResumeAllSchema(count=processes.resume_all_tasks(user=user.name, user_model=user))
 
 
-@router.post("/{workflow_key}", status_code=status.HTTP_201_CREATED, response_model=ProcessIdSchema)
+@router.post(
+    "/{workflow_key}",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProcessIdSchema,
+    responses=error_responses(403, 409, 412, 510),
+)
 def start(
     workflow_key: str,
     user: Caller,
@@ -114,7 +120,7 @@ def start(
     return {"id": started}
 
 
-@router.put("/{process_id}/resume", status_code=status.HTTP_204_NO_CONTENT)
+@router.put("/{process_id}/resume", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(403, 409, 510))
 def resume(process_id: uuid.UUID, user: Caller, body: ResumePages = None) -> Response:
     """Resume a suspended process with its form pages, or retry a failed one (body ``[{}]`` or ``{}``)."""
     pages = [body] if isinstance(body, dict) else body
@@ -122,29 +128,29 @@ def resume(process_id: uuid.UUID, user: Caller, body: ResumePages = None) -> Res
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.put("/{process_id}/abort", status_code=status.HTTP_204_NO_CONTENT)
+@router.put("/{process_id}/abort", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(403))
 def abort(process_id: uuid.UUID, user: Caller) -> Response:
     """Abort; a running process stops at its next step boundary."""
     processes.abort_process(process_id, user=user.name, user_model=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.delete("/{process_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{process_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(409))
 def delete(process_id: uuid.UUID) -> Response:
     processes.delete_process(process_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{process_id}/callback/{token}", status_code=status.HTTP_200_OK)
+@router.post("/{process_id}/callback/{token}", status_code=status.HTTP_200_OK, responses=error_responses(409))
 def callback(process_id: uuid.UUID, token: str, body: Annotated[Any, Body()] = None) -> dict[str, str]:
     """Deliver an external system's answer to a process awaiting it (single-use token)."""
     processes.deliver_callback(process_id, token, body)
     return {"status": "ok"}
 
 
-@router.post("/{process_id}/callback/{token}/progress", status_code=status.HTTP_200_OK)
+@router.post("/{process_id}/callback/{token}/progress", status_code=status.HTTP_200_OK, responses=error_responses(409))
 def callback_progress(process_id: uuid.UUID, token: str, body: Annotated[Any, Body()] = None) -> dict[str, str]:
-    """Report progress while the process awaits the callback (a string or an object); shown in the process."""
+    """Report progress while the process awaits the callback (any JSON value); shown in the process."""
     processes.report_callback_progress(process_id, token, body)
     return {"status": "ok"}
 

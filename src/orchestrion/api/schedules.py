@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Response
 from pydantic import Discriminator, Tag
 
+from orchestrion.api.openapi import error_responses
 from orchestrion.api.security import Principal, current_user
 from orchestrion.db import get_database
 from orchestrion.db.types import utcnow
@@ -44,7 +45,7 @@ def show_schedule(schedule_id_or_name: str) -> Schedule:
     return schedules.get_schedule(get_database(), schedule_id_or_name)
 
 
-@router.post("/", response_model=Schedule | CoreJobAnswer, status_code=201)
+@router.post("/", response_model=Schedule | CoreJobAnswer, status_code=201, responses=error_responses(404, 409))
 def create_schedule(body: Annotated[NewSchedule, Body()], user: Caller) -> Schedule | CoreJobAnswer:
     """400 for a bad trigger or a workflow that is not a registered task; 409 for a name in use.
 
@@ -56,26 +57,26 @@ def create_schedule(body: Annotated[NewSchedule, Body()], user: Caller) -> Sched
     return schedules.create_schedule(get_database(), body, utcnow())
 
 
-@router.put("/", response_model=CoreJobAnswer)
+@router.put("/", response_model=CoreJobAnswer, responses=error_responses(404, 409))
 def update_core_job(body: CoreJobUpdate, user: Caller) -> CoreJobAnswer:
     """orchestrator-core's update: a new ``name`` and/or ``trigger`` with ``trigger_kwargs``; 404 unknown schedule."""
     changed = core_jobs.update_job(get_database(), body, utcnow(), user.name, user)
     return CoreJobAnswer(message=f"Schedule {changed.name!r} updated", status="UPDATED")
 
 
-@router.delete("/", response_model=CoreJobAnswer)
+@router.delete("/", response_model=CoreJobAnswer, responses=error_responses(404))
 def delete_core_job(body: CoreJobDelete, user: Caller) -> CoreJobAnswer:
     """orchestrator-core's delete: ``workflow_id`` and ``schedule_id``; 404 when the task has no such schedule."""
     core_jobs.delete_job(get_database(), body, user.name, user)
     return CoreJobAnswer(message=f"Schedule {body.schedule_id} deleted", status="DELETED")
 
 
-@router.put("/{schedule_id_or_name}", response_model=Schedule)
+@router.put("/{schedule_id_or_name}", response_model=Schedule, responses=error_responses(409))
 def replace_schedule(schedule_id_or_name: str, spec: ScheduleSpec) -> Schedule:
     return schedules.replace_schedule(get_database(), schedule_id_or_name, spec, utcnow())
 
 
-@router.patch("/{schedule_id_or_name}", response_model=Schedule)
+@router.patch("/{schedule_id_or_name}", response_model=Schedule, responses=error_responses(409))
 def update_schedule(schedule_id_or_name: str, changes: ScheduleChanges) -> Schedule:
     """Change some fields; a new trigger (or enabling) plans the next run from now."""
     return schedules.update_schedule(get_database(), schedule_id_or_name, changes, utcnow())

@@ -3,10 +3,11 @@
 An authenticator takes the request and returns a ``Principal`` (or raises ``NotAuthenticatedError``).
 ``OrchestratorCore(authenticate=...)`` installs one, e.g. a function that validates an OIDC access
 token and returns the user's name and claims. With ``API_TOKENS`` set, the built-in one accepts
-``Authorization: Bearer <token>`` for the listed tokens. Browsers cannot set headers on a WebSocket:
-there the token comes as orchestrator-ui sends it, the subprotocol pair ``base64.bearer.token,
-<token>``, or as ``?token=``; ``bearer_token(request)`` finds it wherever it is, for your own
-authenticators too.
+``Authorization: Bearer <token>`` for the listed tokens. Browsers cannot set headers on a WebSocket
+or an ``EventSource``: there the token comes as orchestrator-ui sends it, the subprotocol pair
+``base64.bearer.token, <token>``, or as ``?token=``, which only those two accept (a token in a URL
+ends up in logs and browser histories; the server's logs show it as ``token=***``).
+``bearer_token(request)`` finds it wherever it may be, for your own authenticators too.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class Principal:
 
 
 ANONYMOUS = Principal("SYSTEM")
+# Set in the scope of a request whose client cannot send headers (an EventSource): ``?token=`` counts.
+QUERY_TOKEN_ALLOWED = "orchestrion.query_token_allowed"
 # The WebSocket subprotocol orchestrator-ui offers, followed by the token itself.
 TOKEN_SUBPROTOCOL = "base64.bearer.token"
 Authenticator = Callable[[HTTPConnection], Principal]
@@ -59,14 +62,22 @@ def bearer_tokens(spec: str) -> Authenticator:
 
 def bearer_token(request: HTTPConnection) -> str | None:
     """The bearer token of a request: its ``Authorization`` header, else (a WebSocket) the token
-    subprotocol pair or the ``token`` query parameter; None without one."""
+    subprotocol pair, else (a WebSocket or an event stream) the ``token`` query parameter; None without one."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme:
         return token.strip() if scheme.lower() == "bearer" else None
     offered = [p.strip() for p in request.headers.get("sec-websocket-protocol", "").split(",")]
     if TOKEN_SUBPROTOCOL in offered[:-1]:
         return offered[offered.index(TOKEN_SUBPROTOCOL) + 1]
-    return request.query_params.get("token")
+    if request.scope["type"] == "websocket" or request.scope.get(QUERY_TOKEN_ALLOWED):
+        return request.query_params.get("token")
+    return None
+
+
+def stream_user(request: HTTPConnection) -> Principal:
+    """``current_user`` of an event stream: ``EventSource`` cannot send headers, so ``?token=`` counts."""
+    request.scope[QUERY_TOKEN_ALLOWED] = True
+    return current_user(request)
 
 
 def current_user(request: HTTPConnection) -> Principal:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, StrictBool
 
 from orchestrion.runtime import current
 from orchestrion.services import caches, engine
@@ -15,7 +15,7 @@ router = APIRouter()
 
 
 class EngineSettingsIn(BaseModel):
-    global_lock: bool
+    global_lock: StrictBool  # true or false only: not "yes", "on" or 1
 
 
 class WorkerStatusSchema(BaseModel):

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
+from orchestrion.api.openapi import error_responses
 from orchestrion.db import get_database
 from orchestrion.db.listing import parse_rest
 from orchestrion.domain import domain_model_json
@@ -69,14 +70,14 @@ def show_subscription(subscription_id: uuid.UUID) -> Any:
     return subscription_views.subscription_detail(subscription_id)
 
 
-@router.put("/{subscription_id}/set_in_sync")
+@router.put("/{subscription_id}/set_in_sync", responses=error_responses(409))
 def set_in_sync(subscription_id: uuid.UUID) -> dict[str, Any]:
     """Release a lock left by a process that ended without releasing it (refused while one is still open)."""
     subscriptions.set_in_sync(subscription_id)
     return {"subscription_id": str(subscription_id), "insync": True}
 
 
-@router.delete("/{subscription_id}", status_code=204)
+@router.delete("/{subscription_id}", status_code=204, responses=error_responses(409))
 def delete_subscription(subscription_id: uuid.UUID) -> Response:
     """Delete a subscription no process refers to and no other subscription uses."""
     subscriptions.delete_subscription(subscription_id)

@@ -41,6 +41,16 @@ def _json_serializer(value: Any) -> str:
     return dumps(value).decode()
 
 
+def _json_deserializer(value: str | int | float) -> Any:
+    """JSON text as Python, and a number as it is.
+
+    SQLite gives JSON columns NUMERIC affinity: JSON text that is a number literal (``12``, ``1.5``)
+    is stored, and read back, as an INTEGER or REAL rather than as text. It also stores a float
+    without fraction as an integer: ``1.0`` reads back as ``1`` (equal as JSON numbers).
+    """
+    return value if isinstance(value, int | float) else orjson.loads(value)
+
+
 class Database:
     """An engine plus sessions: ``write()`` for work that changes data, ``read()`` for queries."""
 
@@ -48,7 +58,7 @@ class Database:
         self.uri = normalise_uri(uri)
         url = make_url(self.uri)
         self.is_sqlite = url.get_backend_name() == "sqlite"
-        kwargs: dict[str, Any] = {"json_serializer": _json_serializer, "json_deserializer": orjson.loads}
+        kwargs: dict[str, Any] = {"json_serializer": _json_serializer, "json_deserializer": _json_deserializer}
         if self.is_sqlite:
             if url.database in (None, "", ":memory:"):
                 raise ValueError("orchestrion needs a SQLite file, not an in-memory database (workers share it)")

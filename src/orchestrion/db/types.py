@@ -16,9 +16,30 @@ from sqlalchemy.types import TypeDecorator
 
 from orchestrion.engine.clock import utcnow
 
-__all__ = ["JsonColumn", "UUIDType", "UtcDateTime", "new_uuid", "utcnow"]
+__all__ = ["JsonColumn", "UUIDType", "UtcDateTime", "new_uuid", "texts_storable", "utcnow"]
 
 JsonColumn = JSON().with_variant(JSONB(), "postgresql")
+
+
+def texts_storable(value: Any) -> bool:
+    """Whether every text in ``value`` (a string, or JSON data: keys too) can be stored and compared.
+
+    Both databases refuse NUL characters and lone surrogates (JSON can smuggle either in, as
+    ``\\u0000`` or ``\\ud800``); PostgreSQL fails the whole statement even when one is only compared.
+    """
+    if isinstance(value, str):
+        return "\x00" not in value and _encodes(value)
+    if isinstance(value, dict):
+        return all(texts_storable(k) and texts_storable(v) for k, v in value.items())
+    return not isinstance(value, list) or all(texts_storable(v) for v in value)
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
 
 
 class UUIDType(TypeDecorator[uuid.UUID]):

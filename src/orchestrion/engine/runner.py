@@ -28,7 +28,13 @@ from orchestrion.engine.serialization import StateSerializationError, dumps, rou
 from orchestrion.engine.status import TERMINAL_STATUSES, ProcessStatus, StepStatus
 from orchestrion.engine.steps import Step
 from orchestrion.engine.workflow import Path, Workflow
-from orchestrion.errors import ApiUnavailableError, InconsistentDataError, OrchestrionError, ProcessFailureError
+from orchestrion.errors import (
+    ApiUnavailableError,
+    InconsistentDataError,
+    OrchestrionError,
+    ProcessFailureError,
+    StateTooLargeError,
+)
 from orchestrion.types import State
 
 
@@ -144,12 +150,20 @@ def execute(step: Step, state: State) -> Outcome:
 
 
 def make_record(
-    workflow: Workflow, path: Path, step: Step, outcome: Outcome, started_at: datetime, *, is_task: bool
+    workflow: Workflow,
+    path: Path,
+    step: Step,
+    outcome: Outcome,
+    started_at: datetime,
+    *,
+    is_task: bool,
+    max_state_bytes: int | None = None,
 ) -> tuple[StepRecord, Outcome, State | None]:
     """Turn an outcome into what is persisted; returns the record, the (possibly changed) outcome and the new state.
 
     The new state is the JSON round-trip of the step's result, which is what the next step receives.
-    A state that cannot be stored fails the step, naming the key.
+    A state that cannot be stored fails the step, naming the key; so does one whose JSON is longer
+    than ``max_state_bytes`` (it would be written again with every later step).
     """
     new_state: State | None = None
     raw: bytes | None = None
@@ -160,6 +174,11 @@ def make_record(
             error = TypeError(f"Step {step.name!r} returned a state that cannot be stored: {e}")
             error.__cause__ = e.cause  # the exception a computed field or serializer raised, with its traceback
             outcome = Failed(error)
+        else:
+            if max_state_bytes is not None and len(raw) > max_state_bytes:
+                outcome = Failed(
+                    StateTooLargeError(f"The state returned by step {step.name!r}", len(raw), max_state_bytes)
+                )
     row_name = workflow.step_at(path[:1]).name
     now = utcnow()
     if isinstance(outcome, Failed | Waiting):
@@ -249,26 +268,30 @@ def run(
     is_task: bool = False,
     retries: int = 0,
     retry_policy: RetryPolicy = DEFAULT_POLICY,
+    max_state_bytes: int | None = None,
 ) -> Outcome:
     """Run from ``path`` until the process stops (completes, fails, waits, or is told to stop).
 
-    ``retries``: how often the step at ``path`` was retried automatically already.
+    ``retries``: how often the step at ``path`` was retried automatically already. ``max_state_bytes``:
+    a step whose state's JSON is longer fails (None: no limit).
     """
     token = enter_step_context(journal.context)  # the same for every step of the run: set once
     try:
-        return _run_steps(workflow, path, state, journal, is_task, retries, retry_policy)
+        return _run_steps(workflow, path, state, journal, retries, _Rules(is_task, retry_policy, max_state_bytes))
     finally:
         leave_step_context(token)
 
 
+class _Rules(NamedTuple):
+    """What holds for every step of a run."""
+
+    is_task: bool
+    retry_policy: RetryPolicy
+    max_state_bytes: int | None
+
+
 def _run_steps(
-    workflow: Workflow,
-    path: Path | None,
-    state: State,
-    journal: Journal,
-    is_task: bool,
-    retries: int,
-    retry_policy: RetryPolicy,
+    workflow: Workflow, path: Path | None, state: State, journal: Journal, retries: int, rules: _Rules
 ) -> Outcome:
     outcome: Outcome = Complete(state)
     attempt = 0  # tries of this step that met an infrastructure error
@@ -277,7 +300,7 @@ def _run_steps(
         tolerate = attempt < MAX_INFRASTRUCTURE_TRIES
         try:
             decision, aborted, record, outcome, new_state = _run_step(
-                workflow, path, step, state, journal, is_task, retries, retry_policy, tolerate
+                workflow, path, step, state, journal, retries, rules, tolerate
             )
         except Exception as e:
             if not (journal.infrastructure_error(e) and journal.recover(attempt)):
@@ -300,9 +323,8 @@ def _run_step(
     step: Step,
     state: State,
     journal: Journal,
-    is_task: bool,
     retries: int,
-    retry_policy: RetryPolicy,
+    rules: _Rules,
     tolerate: bool,
 ) -> tuple[_Decision, bool, StepRecord, Outcome, State | None]:
     """One step in its transaction: run it, checkpoint it, decide what follows.
@@ -320,8 +342,10 @@ def _run_step(
                 raise error
             outcome = Failed(error)  # the same database error every time the database answers: the step's own
             error.add_note(f"The step met this database error {MAX_INFRASTRUCTURE_TRIES} times in a row")
-        record, outcome, new_state = make_record(workflow, path, step, outcome, started_at, is_task=is_task)
-        record = retry_policy.decide(record, retries)
+        record, outcome, new_state = make_record(
+            workflow, path, step, outcome, started_at, is_task=rules.is_task, max_state_bytes=rules.max_state_bytes
+        )
+        record = rules.retry_policy.decide(record, retries)
         if new_state is None:
             tx.discard()
         try:
@@ -329,7 +353,7 @@ def _run_step(
         except CheckpointRejectedError as rejected:
             tx.discard()
             record, outcome, new_state = make_record(
-                workflow, path, step, Failed(rejected), started_at, is_task=is_task
+                workflow, path, step, Failed(rejected), started_at, is_task=rules.is_task
             )
             decision, aborted = _persist(tx, journal, record)
     return decision, aborted, record, outcome, new_state

@@ -102,6 +102,7 @@ def execute_process(
                     is_task=claim.is_task,
                     retries=claim.retry_count,
                     retry_policy=runtime.retry_policy,
+                    max_state_bytes=runtime.settings.MAX_PROCESS_STATE_BYTES,
                 )
         finally:
             structlog.contextvars.unbind_contextvars("process_id", "workflow", "step")

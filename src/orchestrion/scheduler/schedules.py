@@ -10,13 +10,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orchestrion.db import Database
 from orchestrion.db.schedule_models import ScheduleTable
+from orchestrion.db.types import texts_storable
 from orchestrion.engine.registry import get_workflow
 from orchestrion.engine.serialization import StateSerializationError, dumps
 from orchestrion.errors import InvalidInputError, ScheduleNameTakenError, ScheduleNotFoundError
@@ -32,31 +34,14 @@ def _one_empty_page() -> list[dict[str, Any]]:
 
 
 def _storable_text(text: str) -> str:
-    if not _is_storable_text(text):
+    if not texts_storable(text):
         raise ValueError("must be UTF-8 text without NUL characters")
     return text
 
 
-def _is_storable_text(text: str) -> bool:
-    """Both databases refuse NUL characters and lone surrogates (JSON can smuggle either in)."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text
-
-
-def _texts_storable(value: Any) -> bool:
-    if isinstance(value, str):
-        return _is_storable_text(value)
-    if isinstance(value, dict):
-        return all(_texts_storable(k) and _texts_storable(v) for k, v in value.items())
-    return not isinstance(value, list) or all(_texts_storable(v) for v in value)
-
-
 def _storable(pages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Form pages must survive the trip through a JSON column on either database."""
-    if not _texts_storable(pages):
+    if not texts_storable(pages):
         raise ValueError("must hold UTF-8 text without NUL characters")
     try:
         dumps(pages)
@@ -85,18 +70,29 @@ class ScheduleSpec(BaseModel):
 
 
 class ScheduleChanges(BaseModel):
-    """A partial update: only the fields given change."""
+    """A partial update: only the fields given change.
+
+    A field a schedule cannot be without may be left out, not ``null`` (400; the JSON schema says
+    so too): its ``None`` default only stands for "not given".
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Text | None = Field(None, min_length=1, max_length=255)
-    workflow_name: Text | None = Field(None, max_length=255)
-    trigger: TriggerKind | None = None
+    name: Annotated[Text, Field(min_length=1, max_length=255)] | SkipJsonSchema[None] = None
+    workflow_name: Annotated[Text, Field(max_length=255)] | SkipJsonSchema[None] = None
+    trigger: TriggerKind | SkipJsonSchema[None] = None
     cron_expression: Text | None = Field(None, max_length=255)
     interval_seconds: int | None = None
-    user_inputs: Pages | None = None
-    enabled: bool | None = None
-    misfire_policy: MisfirePolicy | None = None
+    user_inputs: Pages | SkipJsonSchema[None] = None
+    enabled: bool | SkipJsonSchema[None] = None
+    misfire_policy: MisfirePolicy | SkipJsonSchema[None] = None
+
+    @field_validator("name", "workflow_name", "trigger", "user_inputs", "enabled", "misfire_policy")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be left out, but not null")
+        return value
 
 
 class Schedule(BaseModel):
@@ -153,7 +149,7 @@ def _row(session: Session, key: uuid.UUID | str, *, lock: bool = False) -> Sched
     try:
         query = query.where(ScheduleTable.schedule_id == uuid.UUID(str(key)))
     except ValueError:
-        if not _is_storable_text(str(key)):  # no name is like that, and the databases refuse to compare with it
+        if not texts_storable(str(key)):  # no name is like that, and the databases refuse to compare with it
             raise ScheduleNotFoundError(f"Schedule {str(key)!r} does not exist") from None
         query = query.where(ScheduleTable.name == str(key))
     if lock:

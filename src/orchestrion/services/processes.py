@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from orchestrion.auth import Action, authorize
 from orchestrion.db.database import Database
 from orchestrion.db.sessions import database_scope
-from orchestrion.db.types import as_uuid
+from orchestrion.db.types import as_uuid, texts_storable
 from orchestrion.engine.answers import answer_callback, answer_input, form_view
 from orchestrion.engine.clock import utcnow
 from orchestrion.engine.registry import get_workflow, loaded_workflow
@@ -45,6 +45,7 @@ from orchestrion.errors import (
     ResumeAllRunningError,
     StaleSubscriptionError,
     StartPredicateError,
+    StateTooLargeError,
     SubscriptionLockedError,
     SubscriptionNotFoundError,
     WorkflowChangedError,
@@ -146,7 +147,8 @@ def start_process(
     with database_scope(runtime.database):  # the form's db.session, and its computed fields' while stored
         pages = [{}] if user_inputs is None else user_inputs
         user_input = run_form(wf.initial_input_form, dict(system), pages, f"workflow {workflow_key!r}")
-        state, _ = _storable({**user_input, **system})
+        state, raw = _storable({**user_input, **system})
+        _check_state_size(runtime, "The initial state", raw)
         user_input, _ = _storable(user_input)
     reservations = _reservations(wf, state)
     if reservations:
@@ -256,9 +258,19 @@ def _storable(data: State) -> tuple[State, bytes]:
         stored = roundtrip(data)
     except StateSerializationError as e:
         raise InvalidInputError(f"The input cannot be stored: {e}") from e
-    if b"\\u0000" in stored[1]:  # PostgreSQL cannot store NUL characters in JSON text
-        raise InvalidInputError("The input cannot be stored: it contains a NUL character (\\u0000)")
+    if not texts_storable(stored[0]):
+        raise InvalidInputError("The input cannot be stored: it contains a NUL character or a lone surrogate")
     return stored
+
+
+def _check_state_size(runtime: Runtime, what: str, raw: bytes) -> None:
+    """Refuse input that would make a state over ``MAX_PROCESS_STATE_BYTES``, before anything is stored.
+
+    (A step returning such a state fails instead: the runner is given the same limit.)
+    """
+    limit = runtime.settings.MAX_PROCESS_STATE_BYTES
+    if len(raw) > limit:
+        raise StateTooLargeError(what, len(raw), limit)
 
 
 def _step_at(wf: Workflow, cursor: tuple[str, ...]) -> Step:
@@ -320,6 +332,7 @@ def resume_process(
             answer, _ = _storable(form_input)
     if seen.status in (ProcessStatus.SUSPENDED, ProcessStatus.AWAITING_CALLBACK):
         record = answer_input(wf, cursor, step, seen.state, answer, is_task=seen.is_task)
+        _check_state_size(runtime, "The state with this input", record.row_json)
     _continue(runtime, seen, wf, record, answer, user)
 
 
@@ -345,6 +358,7 @@ def deliver_callback(process_id: uuid.UUID, token: str, data: Any) -> None:
         raise NotAwaitingCallbackError(f"Process {process_id} is not awaiting a callback")
     result, _ = _storable({step.result_key: data})
     record = answer_callback(wf, cursor, step, seen.state, result, is_task=seen.is_task)
+    _check_state_size(runtime, "The state with this callback", record.row_json)
     _continue(runtime, seen, wf, record, result, "callback", callback_token=token)
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from orchestrion.api.security import current_user
+from orchestrion.api.openapi import SECURED
 from orchestrion.ui import api
 
 STATIC = Path(__file__).parent / "static"
@@ -32,7 +32,7 @@ class _Assets(StaticFiles):
 
 def mount_ui(app: FastAPI) -> None:
     """Serve the UI at ``/`` (assets under ``/ui``) and its summaries under ``/api/ui``."""
-    app.include_router(api.router, prefix="/api/ui", tags=["ui"], dependencies=[Depends(current_user)])
+    app.include_router(api.router, prefix="/api/ui", tags=["ui"], **SECURED)
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
