@@ -7,6 +7,7 @@ own session, so a row exists exactly when the step's transaction committed, and 
 ``CELERY_TEST_HOLD_FILE`` blocks in ``Second`` (its row inserted, not committed) until it is killed.
 ``celery_slow_step``: ``Slow`` writes ``<CELERY_TEST_SIGNAL_DIR>/<process id>`` and then takes
 ``SLOW_SECONDS``, time for the test to stop the worker in the middle of the step.
+``celery_busy``: one step of ``BUSY_SECONDS``, to keep a worker's threads busy behind a long queue.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ HOLD_FILE_ENV = "CELERY_TEST_HOLD_FILE"
 SIGNAL_DIR_ENV = "CELERY_TEST_SIGNAL_DIR"
 STEP_SECONDS = 0.05
 SLOW_SECONDS = 1.0
+BUSY_SECONDS = 0.5
 MAX_HOLD_SECONDS = 60.0  # a safety net for a held worker whose test died without killing it
 
 
@@ -85,5 +87,18 @@ def celery_slow_step() -> StepList:
     return init >> slow >> after >> done
 
 
+@step("Busy")
+def busy(process_id: UUIDstr) -> State:
+    record_effect("busy", process_id)
+    time.sleep(BUSY_SECONDS)
+    return {}
+
+
+@workflow("Celery test: a busy step", target=Target.CREATE)
+def celery_busy() -> StepList:
+    return init >> busy >> done
+
+
 register_workflow(celery_two_steps, "celery_two_steps")
 register_workflow(celery_slow_step, "celery_slow_step")
+register_workflow(celery_busy, "celery_busy")

@@ -2,7 +2,8 @@
 
 Each step of the test workflows (tests/celery_workflows.py) commits one row into ``effects`` naming
 the worker that ran it, so "exactly once" is counted in committed effects, and a takeover shows as
-one process's steps committed by two workers. Workers run with a 2 s lease and a 1 s grace period.
+one process's steps committed by two workers. Workers run with a 2 s lease (3 s in the backlog test)
+and a 1 s grace period.
 """
 
 from __future__ import annotations
@@ -229,6 +230,56 @@ def test_fifty_processes_on_two_workers_complete_exactly_once_when_one_is_killed
         ]
     assert all(pid in (doomed.proc.pid, survivor.proc.pid) for _, _, pid in done)
     assert any(pid == doomed.proc.pid for _, _, pid in done), "the killed worker had run steps before"
+
+
+LEASE = 3.0  # seconds, of the workers in the backlog test
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize(
+    "ending",
+    [
+        pytest.param(signal.SIGKILL, id="killed"),  # its pid is gone: taken over at the survivor's next beat
+        pytest.param(signal.SIGSTOP, id="hung"),  # alive as far as anyone can tell (or on another host): leases lapse
+    ],
+)
+def test_a_killed_or_hung_workers_processes_run_again_within_two_leases_while_the_survivor_has_a_full_queue(
+    effects: Database, start_worker: Callable[..., list[Worker]], celery: CeleryExecutor, tmp_path: Path, ending: int
+) -> None:
+    """Takeovers do not wait for the survivor's queue: they have threads of their own."""
+    db = effects
+    settings = {"PROCESS_LEASE_SECONDS": str(LEASE)}
+    victim, survivor = start_worker("victim", "survivor", **settings)
+    (tmp_path / "hold").write_text(str(victim.proc.pid))  # the victim blocks inside step "Second"
+    quick = [start_process("celery_two_steps") for _ in range(12)]
+
+    def victims() -> list[uuid.UUID]:
+        return [p for p, status, cursor in claimed_by(db, victim) if (status, cursor) == ("running", ["Second"])]
+
+    # Every victim thread blocks in a process of its own; the survivor completes the rest.
+    wait_until(lambda: len(victims()) + statuses(db, quick)["completed"] == len(quick), "the quick processes to settle")
+    held = victims()
+    assert held, "the victim holds processes"
+    for _ in range(150):  # only the survivor takes them: ~20 s of work
+        start_process("celery_busy")
+    queue = queue_name(app_settings, NEW_WORKFLOWS)
+
+    os.kill(victim.proc.pid, ending)
+    ended = time.monotonic()
+    if ending == signal.SIGKILL:
+        victim.proc.wait(timeout=10)  # reaped, as a dead worker is: a zombie's pid still looks alive
+
+    def second_by_survivor() -> set[str]:
+        return {p for step, p, pid in effects_of(db) if step == "second" and pid == survivor.proc.pid}
+
+    wait_until(lambda: {str(p) for p in held} <= second_by_survivor(), "the survivor to run the held processes")
+    took = time.monotonic() - ended
+    waiting = celery.queue_depths()[queue]
+
+    assert waiting > 0, "the survivor's queue was still full"
+    assert took <= 2 * LEASE, f"taken over after {took:.1f} s"
+    done = Counter((step, p) for step, p, _ in effects_of(db) if step == "second")
+    assert all(done[("second", str(p))] == 1 for p in held), "the victim's half-done step left nothing"
 
 
 @pytest.mark.redis

@@ -442,6 +442,26 @@ def test_recoverable_finds_unowned_processes_and_grace_leaves_fresh_ones_in_tran
     assert sorted(store.recoverable()) == sorted(expected)
 
 
+def test_recoverable_lists_abandoned_processes_first_those_that_were_running_before_the_others(
+    store: ProcessStore, clock: HandClock
+) -> None:
+    wf = workflow("contract_recover_rank", init >> one >> done)
+    lost = start(store, wf, worker=None)  # its message never came
+    claimed = start(store, wf, worker=W1, lease=timedelta(seconds=5))  # its worker died before it began
+    handed_back = start(store, wf, worker=W1)
+    drive(store, wf, handed_back, should_stop=lambda: True)  # running, and no worker holds it
+    mid_way = start(store, wf, worker=W1)
+    drive(store, wf, mid_way, should_stop=lambda: True)
+    assert store.claim(mid_way.process_id, W2, timedelta(seconds=5)) is not None  # running, its worker dies
+    clock.advance(10)
+    running = {handed_back.process_id, mid_way.process_id}
+
+    found = store.recoverable()
+    assert (set(found[:2]), found[2:]) == (running, [claimed.process_id, lost.process_id])
+    abandoned = store.recoverable(abandoned_only=True)
+    assert (set(abandoned[:2]), abandoned[2:]) == (running, [claimed.process_id])
+
+
 def dead_worker_id() -> str:
     """The id a worker on this host had whose Python process has ended."""
     finished = subprocess.Popen(["true"])

@@ -1,8 +1,8 @@
 """In-process workers on both databases: which processes a heartbeat takes over, graceful shutdown, log context.
 
-A process whose message may still be in the broker (created or resumed, unclaimed, recently) is
-left alone by running workers' heartbeats, but recovered at startup; everything else no live
-worker owns is taken over at once.
+A process whose message may still be in the broker (created or resumed, unclaimed, recently; or
+for longer, while the worker has no idle thread) is left alone by running workers' heartbeats,
+but recovered at startup; what a worker abandoned is taken over at once, however busy the survivor.
 """
 
 from __future__ import annotations
@@ -147,6 +147,28 @@ def test_a_threadpool_heartbeat_takes_over_what_no_live_worker_owns(database: Da
     for process_id in (lost, lapsed):
         assert wait_for_process(process_id, timeout=10) == ProcessStatus.COMPLETED
     assert _row(database, in_transit).last_status == "created"
+
+
+def test_a_busy_threadpool_takes_over_abandoned_processes_and_leaves_lost_messages_to_idle_threads(
+    database: Database,
+) -> None:
+    abandoned = _unsent()
+    _set(database, abandoned, claimed_by="elsewhere.invalid:1:dead", lease_until=utcnow() - timedelta(seconds=1))
+    lost = _unsent()
+    _set(database, lost, last_modified_at=utcnow() - GRACE - timedelta(seconds=1))
+    executor = ThreadPoolExecutor(current(), max_workers=1, lease_seconds=0.3)
+    set_executor(executor)  # the fixture shuts it down
+    held = start_process("workers_held")  # its only worker thread is busy ...
+    assert entered.wait(10)
+    queued = start_process("workers_quick")  # ... and has a queue
+
+    assert wait_for_process(abandoned, timeout=10) == ProcessStatus.COMPLETED  # taken over at once
+    assert _row(database, queued).last_status == "created"
+    assert _row(database, lost).last_status == "created"  # its message may still be in a queue
+
+    release.set()
+    for process_id in (held, queued, lost):
+        assert wait_for_process(process_id, timeout=10) == ProcessStatus.COMPLETED
 
 
 def test_shutdown_finishes_the_step_and_hands_the_process_back(database: Database) -> None:

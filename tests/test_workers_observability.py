@@ -1,4 +1,4 @@
-"""Metrics (``/api/metrics``) and health (``/api/health/``) as an operator's tools read them."""
+"""Metrics (``/api/metrics``), health (``/api/health/``) and logged errors, as an operator's tools read them."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import structlog
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -20,6 +21,7 @@ from orchestrion.executors.celery import (
     create_celery_app,
     queue_name,
 )
+from orchestrion.logs import configure_logging
 from orchestrion.runtime import current
 from orchestrion.services.processes import start_process
 from orchestrion.settings import app_settings
@@ -127,3 +129,28 @@ def test_with_celery_metrics_show_queue_depths_and_health_the_broker(
     assert (body["status"], body["database"]) == ("unavailable", "OK")
     assert body["broker"] != "OK"
     assert not any(name == "orchestrion_queue_depth" for name, _ in samples(client)), "left out, not a failed scrape"
+
+
+def _connect(password: str) -> None:
+    raise ConnectionError("database unreachable")
+
+
+def test_a_logged_exception_is_a_plain_traceback_without_the_locals_of_its_frames(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Rendering every frame's locals (rich's tracebacks) took seconds of CPU per error, and shows secrets."""
+    password = "-".join(["s3cr3t", "password"])  # in a local, not on a source line a traceback shows
+    session_config = structlog.get_config()
+    configure_logging("INFO")  # writes to the stderr captured now
+    try:
+        _connect(password)
+    except ConnectionError:
+        structlog.get_logger("test").exception("Could not connect")
+    finally:
+        structlog.configure(**session_config)  # the session's stderr, not this test's (closed after it)
+
+    logged = capsys.readouterr().err
+    assert "Could not connect" in logged
+    assert "Traceback (most recent call last)" in logged
+    assert "ConnectionError: database unreachable" in logged
+    assert password not in logged

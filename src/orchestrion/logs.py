@@ -26,8 +26,15 @@ class RedactTokens(logging.Filter):
 def configure_logging(level: str = "INFO", *, json: bool = False) -> None:
     """Log at ``level`` to stderr, as key=value lines (or JSON for log shippers)."""
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    # Plain tracebacks: rich's (structlog's default when rich is installed) take seconds of CPU each
+    # and hold the GIL meanwhile, so a database outage that fails every worker thread at once stalled
+    # the whole worker, its heartbeat included; they also print every frame's locals (URIs, tokens).
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[

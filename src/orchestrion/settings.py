@@ -9,6 +9,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+DEFAULT_CONNECTION_TIMEOUT = 5.0  # seconds; DATABASE_CONNECTION_TIMEOUT_SECONDS
+
 
 def normalise_uri(uri: str) -> str:
     """Accept plain ``postgresql://`` URIs and use psycopg 3 for them."""
@@ -32,11 +34,16 @@ class AppSettings(BaseSettings):
     # may lose the last few commits. FULL also survives that, at a few times the cost per step.
     SQLITE_SYNCHRONOUS: Literal["OFF", "NORMAL", "FULL"] = "NORMAL"
     DATABASE_POOL_SIZE: int = 10
+    # The longest a thread waits for a database connection: a pooled one while all are in use, or a
+    # new one from an unresponsive server. It fails then (a step's failure, or a heartbeat tried again at
+    # the next beat) instead of holding a worker thread; keep it well below PROCESS_LEASE_SECONDS / 3.
+    DATABASE_CONNECTION_TIMEOUT_SECONDS: float = Field(DEFAULT_CONNECTION_TIMEOUT, gt=0)
     EXECUTOR: Literal["threadpool", "celery"] = "threadpool"
     MAX_WORKERS: int = 5
     # A worker's claim on a process lasts this long unless renewed (every third of it); a dead
     # worker's processes are taken over once it lapses, by the next scan of a live worker's
-    # heartbeat (also every third of it): within about 4/3 of it (at once on the same host).
+    # heartbeat (also every third of it), whatever its queue: within 4/3 of it (a third of it on the
+    # same host), 2x allowing for a loaded machine.
     PROCESS_LEASE_SECONDS: float = 10.0
     # A process created or resumed without a claim (its message is on its way through the broker)
     # is left alone this long before a worker's heartbeat treats its message as lost and runs it.

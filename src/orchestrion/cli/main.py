@@ -83,7 +83,7 @@ def worker(
 ) -> None:
     """Run a Celery worker: it takes process ids from the broker (CELERY_BROKER_URL) and runs the processes.
 
-    Start as many as you like, on as many machines: the database decides which worker runs a process, so a duplicated message cannot run it twice. A worker that dies has its processes taken over by the others within about 4/3 of PROCESS_LEASE_SECONDS; SIGTERM (or Ctrl+C) stops it gracefully: each running process finishes its current step and is handed back.
+    Start as many as you like, on as many machines: the database decides which worker runs a process, so a duplicated message cannot run it twice. A worker that dies has its processes taken over by the others within 4/3 of PROCESS_LEASE_SECONDS, however long their queues; SIGTERM (or Ctrl+C) stops it gracefully: each running process finishes its current step and is handed back.
     """  # noqa: E501 - Typer keeps line breaks inside a paragraph, so the paragraph is one line
     from orchestrion.db import init_database
     from orchestrion.executors.celery import KINDS, run_worker

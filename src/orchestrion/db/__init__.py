@@ -114,7 +114,12 @@ def open_database(settings: AppSettings | str | None = None, *, migrate: bool = 
 
     chosen = settings if isinstance(settings, AppSettings) else app_settings
     uri = settings if isinstance(settings, str) else chosen.DATABASE_URI.get_secret_value()
-    database = Database(uri, pool_size=chosen.DATABASE_POOL_SIZE, sqlite_synchronous=chosen.SQLITE_SYNCHRONOUS)
+    database = Database(
+        uri,
+        pool_size=chosen.DATABASE_POOL_SIZE,
+        sqlite_synchronous=chosen.SQLITE_SYNCHRONOUS,
+        connection_timeout=chosen.DATABASE_CONNECTION_TIMEOUT_SECONDS,
+    )
     if migrate:
         from orchestrion.db.migrate import upgrade
 

@@ -7,6 +7,7 @@ psycopg 3. The same code and migrations serve both.
 
 from __future__ import annotations
 
+import math
 import select
 import sqlite3
 import time
@@ -24,7 +25,7 @@ from orchestrion.db.models import Base
 from orchestrion.db.sessions import bind_session, scope_key
 from orchestrion.db.statements import RawConnection
 from orchestrion.engine.serialization import dumps
-from orchestrion.settings import normalise_uri
+from orchestrion.settings import DEFAULT_CONNECTION_TIMEOUT, normalise_uri
 
 BaseModel = Base  # orchestrator-core's name for the declarative base; an application's own tables derive from it
 
@@ -54,11 +55,23 @@ def _json_deserializer(value: str | int | float) -> Any:
 class Database:
     """An engine plus sessions: ``write()`` for work that changes data, ``read()`` for queries."""
 
-    def __init__(self, uri: str, *, pool_size: int = 10, sqlite_synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self,
+        uri: str,
+        *,
+        pool_size: int = 10,
+        sqlite_synchronous: str = "NORMAL",
+        connection_timeout: float = DEFAULT_CONNECTION_TIMEOUT,
+    ) -> None:
+        """``connection_timeout``: the longest a thread waits for a connection, pooled or new (see the setting)."""
         self.uri = normalise_uri(uri)
         url = make_url(self.uri)
         self.is_sqlite = url.get_backend_name() == "sqlite"
-        kwargs: dict[str, Any] = {"json_serializer": _json_serializer, "json_deserializer": _json_deserializer}
+        kwargs: dict[str, Any] = {
+            "json_serializer": _json_serializer,
+            "json_deserializer": _json_deserializer,
+            "pool_timeout": connection_timeout,
+        }
         if self.is_sqlite:
             if url.database in (None, "", ":memory:"):
                 raise ValueError("orchestrion needs a SQLite file, not an in-memory database (workers share it)")
@@ -66,6 +79,8 @@ class Database:
             kwargs["pool_size"] = pool_size
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size)
+            if "connect_timeout" not in url.query:  # libpq counts whole seconds, at least 2
+                kwargs["connect_args"] = {"connect_timeout": max(2, math.ceil(connection_timeout))}
         self.engine: Engine = create_engine(self.uri, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine, sqlite_synchronous)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +25,7 @@ from orchestrion.engine.clock import utcnow
 from orchestrion.engine.serialization import dumps
 from orchestrion.engine.status import ProcessStatus
 from orchestrion.engine.workflow import Path, Workflow
-from orchestrion.storage.tables import GLOBAL_LOCK, IN_FLIGHT, I, P, bind, is_dead_local_worker
+from orchestrion.storage.tables import GLOBAL_LOCK, IN_FLIGHT, I, P, bind, is_dead_local_worker, local_worker_prefix
 from orchestrion.storage.workflow_rows import ensure_workflow_row
 from orchestrion.types import State
 
@@ -312,39 +312,39 @@ def renew_leases(db: Database, worker_id: str, process_ids: list[uuid.UUID], lea
         )
 
 
-def recoverable(db: Database, grace: timedelta | None = None) -> list[uuid.UUID]:
-    """Processes in flight that no live worker owns: unclaimed, lapsed leases, or dead workers on this host.
+def recoverable(db: Database, grace: timedelta | None = None, *, abandoned_only: bool = False) -> list[uuid.UUID]:
+    """Processes in flight that no live worker owns, in the order to take them over.
 
-    ``grace`` (a running worker's heartbeat): leave alone unclaimed ``created``/``resumed`` processes
-    changed more recently than this, whose broker message may still be on its way to a worker. At
-    startup (no grace) nothing can be on its way for this process's executor: all are recovered.
+    First the *abandoned* ones, which a worker held and cannot go on with (its lease lapsed, it
+    died on this host, or it handed the process back at a step boundary): those that were running
+    before those it had only claimed. Nothing else will run them, no message is on its way. Then,
+    unless ``abandoned_only``, the unclaimed ``created``/``resumed`` ones whose message must be
+    lost; ``grace`` (a running worker's heartbeat) leaves alone those changed more recently than
+    this, whose message may still be on its way (at startup nothing can be on its way for this
+    process's executor: all are recovered). Random order within each rank, so workers scanning at
+    once mostly go for different processes.
+
+    Both queries go through the index on ``last_status`` (O(in flight), never O(all processes)),
+    and only the processes returned and the distinct claim holders on this host (whose pids are
+    checked) come back, not every process in flight: a long queue costs little.
     """
     now = utcnow()
+    in_flight = P.c.last_status.in_(IN_FLIGHT)
+    running = P.c.last_status == ProcessStatus.RUNNING.value
+    unclaimed: ColumnElement[bool] = P.c.claimed_by.is_(None)
+    if abandoned_only:
+        unclaimed = and_(unclaimed, running)
+    elif grace is not None:
+        unclaimed = and_(unclaimed, or_(running, P.c.last_modified_at <= now - grace))
+    rank = case((running, 0), (P.c.claimed_by.is_not(None), 1), else_=2)
     with db.write() as session:
-        rows = session.execute(
-            select(
-                ProcessTable.process_id,
-                ProcessTable.claimed_by,
-                ProcessTable.lease_until,
-                ProcessTable.last_status,
-                ProcessTable.last_modified_at,
-            ).where(ProcessTable.last_status.in_(IN_FLIGHT))
-        ).all()
-        dead = sorted({r.claimed_by for r in rows if r.claimed_by and is_dead_local_worker(r.claimed_by)})
+        holders = select(P.c.claimed_by).distinct().where(in_flight, P.c.lease_until > now)
+        local = holders.where(P.c.claimed_by.startswith(local_worker_prefix(), autoescape=True))
+        dead = sorted(worker for worker in session.execute(local).scalars() if is_dead_local_worker(worker))
         if dead:
-            session.execute(update(ProcessTable).where(ProcessTable.claimed_by.in_(dead)).values(lease_until=now))
-    in_transit = (ProcessStatus.CREATED.value, ProcessStatus.RESUMED.value)
-    return [
-        r.process_id
-        for r in rows
-        if (r.claimed_by is None or r.claimed_by in dead or (r.lease_until is not None and r.lease_until <= now))
-        and not (
-            grace is not None
-            and r.claimed_by is None
-            and r.last_status in in_transit
-            and r.last_modified_at > now - grace
-        )
-    ]
+            session.execute(update(P).where(P.c.claimed_by.in_(dead)).values(lease_until=now))
+        found = select(P.c.process_id).where(in_flight, or_(P.c.lease_until <= now, unclaimed))
+        return list(session.execute(found.order_by(rank, func.random())).scalars())
 
 
 def mark_workflow_changed(db: Database, claim: Claim, fingerprint: str) -> None:

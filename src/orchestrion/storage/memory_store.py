@@ -20,6 +20,7 @@ memory has none to join: its checkpoint lost, they still happened). And it never
 
 from __future__ import annotations
 
+import random
 import secrets
 import threading
 import uuid
@@ -429,8 +430,8 @@ class MemoryProcessStore:
                 if p is not None and p.claimed_by == worker_id:
                     p.lease_until = until
 
-    def recoverable(self, grace: timedelta | None = None) -> list[uuid.UUID]:
-        """In flight, owned by no live worker; ``grace``: fresh unclaimed created/resumed ones are in transit."""
+    def recoverable(self, grace: timedelta | None = None, *, abandoned_only: bool = False) -> list[uuid.UUID]:
+        """In flight, owned by no live worker, ranked as ``claims.recoverable`` ranks them."""
         now = utcnow()
         with self._lock:
             in_flight = [p for p in self._processes.values() if p.in_flight]
@@ -439,17 +440,21 @@ class MemoryProcessStore:
                 if p.claimed_by in dead:
                     p.lease_until = now
 
-            def unowned(p: StoredProcess) -> bool:
-                lapsed = p.lease_until is not None and p.lease_until <= now
-                return p.claimed_by is None or p.claimed_by in dead or lapsed
+            def rank(p: StoredProcess) -> int | None:  # None: a live worker owns it, or its message may be on its way
+                if p.claimed_by is not None and not (p.lease_until is not None and p.lease_until <= now):
+                    return None
+                if p.last_status == ProcessStatus.RUNNING:
+                    return 0
+                if p.claimed_by is not None:
+                    return 1
+                if abandoned_only or (grace is not None and p.last_modified_at > now - grace):
+                    return None
+                return 2
 
-            def in_transit(p: StoredProcess) -> bool:  # its broker message may still be on its way to a worker
-                fresh = grace is not None and p.last_modified_at > now - grace
-                return (
-                    fresh and p.claimed_by is None and p.last_status in (ProcessStatus.CREATED, ProcessStatus.RESUMED)
-                )
-
-            return [p.process_id for p in in_flight if unowned(p) and not in_transit(p)]
+            ranked = [(r, p.process_id) for p in in_flight if (r := rank(p)) is not None]
+        random.shuffle(ranked)
+        ranked.sort(key=lambda ranked_id: ranked_id[0])  # stable: random within a rank
+        return [process_id for _, process_id in ranked]
 
     def mark_workflow_changed(self, claim: Claim, fingerprint: str) -> None:
         with self._lock:

@@ -57,8 +57,11 @@ class ProcessStore(Protocol):
 
     def renew_leases(self, worker_id: str, process_ids: list[uuid.UUID], lease: timedelta) -> None: ...
 
-    def recoverable(self, grace: timedelta | None = None) -> list[uuid.UUID]:
-        """Processes in flight that no live worker owns (``grace``: leave fresh unclaimed ones to their message)."""
+    def recoverable(self, grace: timedelta | None = None, *, abandoned_only: bool = False) -> list[uuid.UUID]:
+        """Processes in flight that no live worker owns, abandoned ones first (see ``claims.recoverable``).
+
+        ``grace``: leave fresh unclaimed ones to their message; ``abandoned_only``: only those a worker held.
+        """
 
     def mark_workflow_changed(self, claim: Claim, fingerprint: str) -> None:
         """Record a new workflow fingerprint: the claimed process continues in the changed workflow."""

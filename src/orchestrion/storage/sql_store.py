@@ -79,8 +79,8 @@ class SqlProcessStore:
     def renew_leases(self, worker_id: str, process_ids: list[uuid.UUID], lease: timedelta) -> None:
         claims.renew_leases(self.db, worker_id, process_ids, lease)
 
-    def recoverable(self, grace: timedelta | None = None) -> list[uuid.UUID]:
-        return claims.recoverable(self.db, grace)
+    def recoverable(self, grace: timedelta | None = None, *, abandoned_only: bool = False) -> list[uuid.UUID]:
+        return claims.recoverable(self.db, grace, abandoned_only=abandoned_only)
 
     def mark_workflow_changed(self, claim: Claim, fingerprint: str) -> None:
         claims.mark_workflow_changed(self.db, claim, fingerprint)

@@ -30,6 +30,11 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def local_worker_prefix() -> str:
+    """How the ids of this host's workers begin."""
+    return f"{socket.gethostname()}:"
+
+
 def is_dead_local_worker(worker_id: str) -> bool:
     host, _, rest = worker_id.partition(":")
     pid_text = rest.partition(":")[0]
