@@ -32,6 +32,7 @@ from orchestrion.api import (
     version,
     workflows,
 )
+from orchestrion.api.docs_assets import serve_docs
 from orchestrion.api.errors import install_error_handlers
 from orchestrion.api.scope import RuntimeMiddleware
 from orchestrion.api.security import Authenticator, anonymous, bearer_tokens, current_user
@@ -80,8 +81,8 @@ class OrchestratorCore(FastAPI):
             title="orchestrion",
             version=__version__,
             description="Workflows for the lifecycle of customer subscriptions.",
-            docs_url="/api/docs",
-            redoc_url="/api/redoc",
+            docs_url=None,  # served by serve_docs, from the package rather than a CDN
+            redoc_url=None,
             openapi_url="/api/openapi.json",
             lifespan=self._lifespan,
             **kwargs,
@@ -120,6 +121,7 @@ class OrchestratorCore(FastAPI):
         self.include_router(forms.router, prefix="/api/forms", tags=["forms"], dependencies=secured)
         self.include_router(translations.router, prefix="/api/translations", tags=["forms"], dependencies=secured)
         self.include_router(version.router, prefix="/api/version", tags=["health"], dependencies=secured)
+        serve_docs(self, docs_url="/api/docs", redoc_url="/api/redoc")
         mount_ui(self)
         self._graphql_registered = False
 

@@ -74,6 +74,7 @@ def run(
     if catalogue:
         report = ensure_catalogue(load_file(catalogue))
         typer.echo(f"orchestrion: catalogue {catalogue} {'loaded' if report.changed else 'already up to date'}")
+    typer.echo(f"orchestrion: web UI at http://{host}:{port}/")
     typer.echo(f"orchestrion: API docs at http://{host}:{port}/api/docs")
     uvicorn.run(application, host=host, port=port, log_level=app_settings.LOG_LEVEL.lower())
 
