@@ -127,7 +127,9 @@ def test_retry_resume_abort_delete_and_list(tmp_path: Path) -> None:
     listed = _ok(cli(tmp_path, "process", "list", "--workflow", "ui_appr"))
     assert listed.index(doomed) < listed.index(approval)  # newest first
     assert flaky_id not in listed and listed.rstrip().endswith("2 processes")
-    assert "1 of 2 processes" in _ok(cli(tmp_path, "process", "list", "--workflow", "ui_appr", "--limit", "1"))
+    assert "1 of 2 processes (--limit shows more)" in _ok(
+        cli(tmp_path, "process", "list", "--workflow", "ui_appr", "--limit", "1")
+    )
     assert [
         line.split()[2]
         for line in _ok(cli(tmp_path, "process", "list", "--status", "aborted", "--status", "failed")).splitlines()[1:2]
@@ -157,6 +159,7 @@ def test_subscription_list_and_show(tmp_path: Path, node: str) -> None:
     [header, row] = listed.splitlines()[:2]
     assert header.split()[:3] == ["SUBSCRIPTION", "DESCRIPTION", "PRODUCT"] and row.startswith(node)
     assert "Node rt1 (Amsterdam)" in row and "ACME-7" in row
+    assert listed.rstrip().endswith("\n1 subscription")
     for matching in (["Amsterdam"], ["--product", "Node"], ["--customer", "ACME-7"], ["--status", "active"]):
         assert node in _ok(cli(tmp_path, "subscription", "list", *matching)), matching
     for other in (["Rotterdam"], ["--product", "Circuit"], ["--customer", "ACME-8"], ["--status", "terminated"]):

@@ -21,6 +21,12 @@ def echo_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
+def echo_count(shown: int, total: int, singular: str, plural: str) -> None:
+    """The line under a list: how many there are, and how many of them it shows when that is fewer."""
+    noun = singular if total == 1 else plural
+    typer.echo(f"\n{shown} of {total} {noun} (--limit shows more)" if total > shown else f"\n{total} {noun}")
+
+
 def _value_name(param: TyperArgument | TyperOption, ctx: object) -> str:
     """An option's value as its metavar or its name (``--port PORT``); nothing for a flag or an argument."""
     if isinstance(param, TyperArgument) or param.is_flag or param.count:

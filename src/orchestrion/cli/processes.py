@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from orchestrion.cli.imports import Imports, import_modules
-from orchestrion.cli.output import echo_table, when
+from orchestrion.cli.output import echo_count, echo_table, when
 from orchestrion.engine.status import ProcessStatus
 
 process_app = typer.Typer(help="Start, list, inspect, retry, resume, abort and delete processes.", no_args_is_help=True)
@@ -100,7 +100,7 @@ def process_list(
         for p in items
     ]
     echo_table(("PROCESS", "WORKFLOW", "STATUS", "LAST STEP", "STARTED", "SUBSCRIPTIONS"), rows)
-    typer.echo(f"\n{len(items)} of {total} processes" if total > len(items) else f"\n{total} processes")
+    echo_count(len(items), total, "process", "processes")
 
 
 @process_app.command("show")

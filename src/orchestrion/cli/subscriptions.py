@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from orchestrion.cli.imports import Imports, import_modules
-from orchestrion.cli.output import echo_table, when
+from orchestrion.cli.output import echo_count, echo_table, when
 
 subscription_app = typer.Typer(help="List and inspect subscriptions.", no_args_is_help=True)
 
@@ -46,7 +46,7 @@ def subscription_list(
         for s in items
     ]
     echo_table(("SUBSCRIPTION", "DESCRIPTION", "PRODUCT", "STATUS", "IN SYNC", "CUSTOMER", "STARTED"), rows)
-    typer.echo(f"\n{len(items)} of {total} subscriptions" if total > len(items) else f"\n{total} subscriptions")
+    echo_count(len(items), total, "subscription", "subscriptions")
 
 
 @subscription_app.command("show")
