@@ -117,3 +117,8 @@ def test_run_serves_the_examples(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    printed = server.stdout.read() if server.stdout else ""
+    assert (
+        f"web UI at http://127.0.0.1:{port}/\n" in printed
+        and f"API docs at http://127.0.0.1:{port}/api/docs" in printed
+    )

@@ -3,7 +3,8 @@
 The server runs in a subprocess on a temporary SQLite database that already holds 10,000 finished
 processes, with bearer-token authentication on, the example catalogue and workflows, and the test
 workflows of ``tests/ui_workflows.py``. Screenshots of the main pages go to ``test-artifacts/``.
-Skipped when Debian's Chromium (``/usr/bin/chromium``) or the ``playwright`` package is missing.
+Without Chromium or Playwright it is skipped with the reason, or fails under ``ORCHESTRION_BROWSER_REQUIRED``
+(``tests/browser.py``).
 """
 
 from __future__ import annotations
@@ -23,15 +24,13 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import insert
+from tests.browser import CHROMIUM, playwright_sync_api
 
 from orchestrion.db import Database
 from orchestrion.db.migrate import upgrade
 from orchestrion.db.models import ProcessTable, WorkflowTable
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("Debian's Chromium (/usr/bin/chromium) is not installed", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+sync_api = playwright_sync_api()
 expect = sync_api.expect
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -33,6 +33,7 @@ from orchestrion.api import (
     workflows,
 )
 from orchestrion.api.body_limit import BodyLimitMiddleware
+from orchestrion.api.docs_assets import serve_docs
 from orchestrion.api.errors import install_error_handlers
 from orchestrion.api.openapi import SECURED, document_errors
 from orchestrion.api.request_text import refuse_unstorable_text
@@ -83,8 +84,8 @@ class OrchestratorCore(FastAPI):
             title="orchestrion",
             version=__version__,
             description="Workflows for the lifecycle of customer subscriptions.",
-            docs_url="/api/docs",
-            redoc_url="/api/redoc",
+            docs_url=None,  # served by serve_docs, from the package rather than a CDN
+            redoc_url=None,
             openapi_url="/api/openapi.json",
             lifespan=self._lifespan,
             dependencies=[Depends(refuse_unstorable_text), *kwargs.pop("dependencies", ())],
@@ -122,6 +123,7 @@ class OrchestratorCore(FastAPI):
         self.include_router(forms.router, prefix="/api/forms", tags=["forms"], **SECURED)
         self.include_router(translations.router, prefix="/api/translations", tags=["forms"], **SECURED)
         self.include_router(version.router, prefix="/api/version", tags=["health"], **SECURED)
+        serve_docs(self, docs_url="/api/docs", redoc_url="/api/redoc")
         mount_ui(self)
         self._graphql_registered = False
 

@@ -30,11 +30,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from tests.browser import CHROMIUM, playwright_sync_api
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = Path(__file__).resolve().parent / "host"
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
 NODE = shutil.which("node")
 
 if not (HOST / ".next" / "BUILD_ID").exists():
@@ -44,9 +44,7 @@ if not (HOST / ".next" / "BUILD_ID").exists():
     )
 if NODE is None:
     pytest.skip("Node.js (node) is not installed", allow_module_level=True)
-if not CHROMIUM.exists():
-    pytest.skip("Debian's Chromium (/usr/bin/chromium) is not installed", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+sync_api = playwright_sync_api()
 expect = sync_api.expect
 
 TIMEOUT_MS = 45_000  # generous: the suite must pass on a loaded machine; every wait is for a condition

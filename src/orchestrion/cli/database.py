@@ -20,6 +20,7 @@ IniOption = Annotated[
     typer.Option(
         "--config",
         "-c",
+        metavar="FILE",
         help="The application's alembic.ini (default: ./alembic.ini when there is one)",
         dir_okay=False,
     ),

@@ -2,44 +2,54 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import uuid
-from datetime import datetime
 from typing import Annotated
 
 import typer
 
+from orchestrion import __version__
 from orchestrion.cli.database import db_app
+from orchestrion.cli.errors import Cli
+from orchestrion.cli.imports import Imports, import_modules
+from orchestrion.cli.output import echo_table, readable_help, when
+from orchestrion.cli.processes import process_app
+from orchestrion.cli.subscriptions import subscription_app
 from orchestrion.logs import configure_logging
 from orchestrion.settings import app_settings
 
 configure_logging(app_settings.LOG_LEVEL)
+readable_help()
 
-app = typer.Typer(help="orchestrion: workflows for the lifecycle of customer subscriptions.", no_args_is_help=True)
-process_app = typer.Typer(help="Start and inspect processes.", no_args_is_help=True)
+app = Cli(
+    help="orchestrion: workflows for the lifecycle of customer subscriptions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # a bug's traceback as Python prints it: complete, and without local values
+)
 catalogue_app = typer.Typer(help="Products, product blocks, resource types and workflow links.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(process_app, name="process")
+app.add_typer(subscription_app, name="subscription")
 scheduler_app = typer.Typer(
     help="Run tasks on cron or interval schedules stored in the database; several schedulers may run, one fires.",
     no_args_is_help=True,
 )
 app.add_typer(scheduler_app, name="scheduler")
 
-Imports = Annotated[
-    list[str],
-    typer.Option("--import", "-i", help="Python module that registers workflows (repeatable), e.g. examples"),
-]
+
+def _version(shown: bool) -> None:
+    if shown:
+        typer.echo(f"orchestrion {__version__}")
+        raise typer.Exit()
 
 
-def _import(modules: list[str]) -> None:
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except ImportError as e:
-            raise typer.BadParameter(f"cannot import {module!r}: {e}", param_hint="--import") from e
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """orchestrion: workflows for the lifecycle of customer subscriptions."""
 
 
 @app.command()
@@ -48,7 +58,8 @@ def run(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = app_settings.HOST,
     port: Annotated[int, typer.Option(help="Port to listen on")] = app_settings.PORT,
     catalogue: Annotated[
-        str | None, typer.Option(help="Catalogue file (JSON or YAML) to load at startup, idempotently")
+        str | None,
+        typer.Option(metavar="FILE", help="Catalogue file (JSON or YAML) to load at startup, idempotently"),
     ] = None,
 ) -> None:
     """Start the API server with in-process workers (SQLite by default: no other service needed)."""
@@ -57,12 +68,13 @@ def run(
     from orchestrion.app import OrchestratorCore
     from orchestrion.catalogue import ensure_catalogue, load_file
 
-    _import(imports)
+    import_modules(imports)
     typer.echo(f"orchestrion: database {app_settings.database_display()}")
     application = OrchestratorCore()
     if catalogue:
         report = ensure_catalogue(load_file(catalogue))
         typer.echo(f"orchestrion: catalogue {catalogue} {'loaded' if report.changed else 'already up to date'}")
+    typer.echo(f"orchestrion: web UI at http://{host}:{port}/")
     typer.echo(f"orchestrion: API docs at http://{host}:{port}/api/docs")
     uvicorn.run(application, host=host, port=port, log_level=app_settings.LOG_LEVEL.lower())
 
@@ -91,7 +103,7 @@ def worker(
     kinds = [q.strip() for q in queues.split(",") if q.strip()]
     if not kinds or set(kinds) - set(KINDS):
         raise typer.BadParameter(f"choose from {', '.join(KINDS)}", param_hint="--queues")
-    _import(imports)
+    import_modules(imports)
     init_database()
     if metrics_port is not None:
         from prometheus_client import start_http_server
@@ -125,7 +137,7 @@ def catalogue_check(imports: Imports = []) -> None:  # noqa: B006 - Typer reads 
     from orchestrion.db import init_database
     from orchestrion.domain.catalogue_diff import catalogue_mismatches
 
-    _import(imports)
+    import_modules(imports)
     with init_database().read() as session:
         mismatches = catalogue_mismatches(session)
     for line in mismatches:
@@ -133,51 +145,6 @@ def catalogue_check(imports: Imports = []) -> None:  # noqa: B006 - Typer reads 
     if mismatches:
         raise typer.Exit(1)
     typer.echo("The catalogue matches the domain models.")
-
-
-@process_app.command("start")
-def process_start(
-    workflow: Annotated[str, typer.Argument(help="Workflow name")],
-    input_: Annotated[str, typer.Option("--input", help="JSON list of form pages (or one page as an object)")] = "[]",
-    imports: Imports = [],  # noqa: B006 - Typer reads the default; it is never mutated
-    user: Annotated[str, typer.Option(help="Who starts it")] = "SYSTEM",
-) -> None:
-    """Start a workflow and run it here until it stops; prints the process id and status."""
-    from pydantic_forms.exceptions import FormNotCompleteError, FormValidationError
-
-    from orchestrion.db import init_database
-    from orchestrion.executors import set_executor
-    from orchestrion.executors.inline import InlineExecutor
-    from orchestrion.services.processes import start_process, wait_for_process
-
-    _import(imports)
-    try:
-        pages = json.loads(input_)
-    except json.JSONDecodeError as e:
-        raise typer.BadParameter(f"not JSON: {e}", param_hint="--input") from e
-    init_database()
-    set_executor(InlineExecutor())
-    try:
-        process_id = start_process(workflow, pages if isinstance(pages, list) else [pages], user=user)
-    except FormNotCompleteError as e:
-        typer.echo(f"The form needs another page:\n{json.dumps(e.form, indent=2)}", err=True)
-        raise typer.Exit(2) from None
-    except FormValidationError as e:
-        typer.echo(f"Invalid input: {e}", err=True)
-        raise typer.Exit(2) from None
-    typer.echo(f"{process_id} {wait_for_process(process_id, 0).value}")
-
-
-@process_app.command("show")
-def process_show(process_id: Annotated[uuid.UUID, typer.Argument(help="Process id")]) -> None:
-    """Print a process with its steps as JSON."""
-    from fastapi.encoders import jsonable_encoder
-
-    from orchestrion.db import init_database
-    from orchestrion.services.process_views import process_detail
-
-    init_database()
-    typer.echo(json.dumps(jsonable_encoder(process_detail(process_id)), indent=2))
 
 
 @scheduler_app.command("run")
@@ -192,7 +159,7 @@ def scheduler_run(imports: Imports = []) -> None:  # noqa: B006 - Typer reads th
     from orchestrion.executors import set_executor
     from orchestrion.scheduler.runner import Scheduler
 
-    _import(imports)
+    import_modules(imports)
     init_database()
     scheduler = Scheduler()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -206,10 +173,6 @@ def scheduler_run(imports: Imports = []) -> None:  # noqa: B006 - Typer reads th
         executor.shutdown(wait=True)
 
 
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment is not None else "-"
-
-
 @scheduler_app.command("list")
 def scheduler_list() -> None:
     """Show the schedules (times in UTC) and which scheduler currently leads."""
@@ -218,17 +181,15 @@ def scheduler_list() -> None:
     from orchestrion.scheduler.schedules import list_schedules
 
     database = init_database()
-    rows = [("NAME", "TASK", "TRIGGER", "ON", "NEXT RUN", "LAST RUN", "LAST ERROR")]
+    rows = []
     for s in list_schedules(database):
         trigger = f"cron {s.cron_expression}" if s.trigger == "cron" else f"every {s.interval_seconds}s"
         on = "yes" if s.enabled else "no"
-        last = (_when(s.next_run_at), _when(s.last_run_at), s.last_error or "")
+        last = (when(s.next_run_at), when(s.last_run_at), s.last_error or "")
         rows.append((s.name, s.workflow_name, trigger, on, *last))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    echo_table(("NAME", "TASK", "TRIGGER", "ON", "NEXT RUN", "LAST RUN", "LAST ERROR"), rows)
     leader = current_leader(database)
-    typer.echo(f"\nLeader: {leader.holder} (lease until {_when(leader.lease_until)})" if leader else "\nLeader: none")
+    typer.echo(f"\nLeader: {leader.holder} (lease until {when(leader.lease_until)})" if leader else "\nLeader: none")
 
 
 @scheduler_app.command("force")
@@ -239,20 +200,15 @@ def scheduler_force(
     """Run a schedule's task now, here, outside its timetable; prints the process id and status."""
     from orchestrion.db import init_database
     from orchestrion.db.types import utcnow
-    from orchestrion.errors import OrchestrionError
     from orchestrion.executors import set_executor
     from orchestrion.executors.inline import InlineExecutor
     from orchestrion.scheduler.runner import run_now
     from orchestrion.services.processes import wait_for_process
 
-    _import(imports)
+    import_modules(imports)
     database = init_database()
     set_executor(InlineExecutor())
-    try:
-        fired = run_now(database, name, utcnow())
-    except OrchestrionError as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(2) from None
+    fired = run_now(database, name, utcnow())
     if fired.process_id is None:
         typer.echo(f"Task not started: {fired.error}", err=True)
         raise typer.Exit(1)
@@ -265,7 +221,9 @@ def scheduler_add(
     task: Annotated[str, typer.Argument(help="The task (SYSTEM workflow) to run")],
     cron: Annotated[str | None, typer.Option(help="Cron expression in UTC, e.g. '30 2 * * *'")] = None,
     every: Annotated[int | None, typer.Option(help="Interval in seconds")] = None,
-    input_: Annotated[str, typer.Option("--input", help="JSON list of form pages for the task")] = "[{}]",
+    input_: Annotated[
+        str, typer.Option("--input", metavar="JSON", help="JSON list of form pages for the task")
+    ] = "[{}]",
     misfire: Annotated[
         str, typer.Option(help="A run missed while no scheduler ran: 'run_once' (fire once) or 'skip'")
     ] = "run_once",
@@ -280,7 +238,7 @@ def scheduler_add(
     from orchestrion.errors import OrchestrionError
     from orchestrion.scheduler.schedules import ScheduleSpec, create_schedule
 
-    _import(imports)
+    import_modules(imports)
     if (cron is None) == (every is None):
         raise typer.BadParameter("give exactly one of --cron and --every")
     try:
@@ -299,20 +257,16 @@ def scheduler_add(
     except (json.JSONDecodeError, ValidationError, OrchestrionError) as e:
         typer.echo(f"Schedule not added: {e}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"Added {created.name}: {created.workflow_name}, next run {_when(created.next_run_at)} UTC")
+    typer.echo(f"Added {created.name}: {created.workflow_name}, next run {when(created.next_run_at)} UTC")
 
 
 @scheduler_app.command("remove")
 def scheduler_remove(name: Annotated[str, typer.Argument(help="Schedule name (or id)")]) -> None:
     """Delete a schedule (built-in ones too; to pause one instead, disable it through the API)."""
     from orchestrion.db import init_database
-    from orchestrion.scheduler.schedules import ScheduleNotFoundError, delete_schedule
+    from orchestrion.scheduler.schedules import delete_schedule
 
-    try:
-        delete_schedule(init_database(), name)
-    except ScheduleNotFoundError as e:
-        typer.echo(str(e), err=True)
-        raise typer.Exit(2) from None
+    delete_schedule(init_database(), name)
     typer.echo(f"Removed {name}")
 
 

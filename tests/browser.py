@@ -1,0 +1,35 @@
+"""The browser the UI tests drive: Debian's Chromium through Playwright, or a loud reason why they do not run.
+
+Without them the browser tests are skipped with the reason in the run's summary (``-rs``); with
+``ORCHESTRION_BROWSER_REQUIRED`` set (``.ci/run`` sets it) they fail instead, so CI never passes
+without having run them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def unavailable(reason: str) -> None:
+    """Skip the calling test module saying why, or fail it under ORCHESTRION_BROWSER_REQUIRED."""
+    if os.environ.get("ORCHESTRION_BROWSER_REQUIRED"):
+        pytest.fail(f"ORCHESTRION_BROWSER_REQUIRED is set, but {reason}", pytrace=False)
+    pytest.skip(f"browser tests not run: {reason}", allow_module_level=True)
+
+
+def playwright_sync_api() -> ModuleType:
+    """Playwright's sync API, with Chromium present; at a test module's top level, skips or fails it otherwise."""
+    if not CHROMIUM.exists():
+        unavailable(f"Debian's Chromium ({CHROMIUM}) is not installed: apt-get install chromium")
+    try:
+        return importlib.import_module("playwright.sync_api")
+    except ImportError:
+        unavailable("the playwright package is not installed: pip install -e '.[dev]'")
+        raise
