@@ -64,7 +64,7 @@ class Gate:
 
     def hold(self) -> None:
         self.entered.set()
-        assert self.release.wait(10), "the test never released the step"
+        assert self.release.wait(60), "the test never released the step"
 
 
 gate = Gate()
