@@ -62,10 +62,16 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_uri(worker_name: str) -> Iterator[str]:
-    """A migrated schema of its own for this test process (xdist worker), dropped at the end."""
+def postgres_server() -> str:
+    """The tests' PostgreSQL URI (``ORCHESTRION_TEST_POSTGRES_URI``), as a superuser; skips when unreachable."""
     if not _postgres_reachable():
         pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URI}")
+    return POSTGRES_URI
+
+
+@pytest.fixture(scope="session")
+def postgres_uri(postgres_server: str, worker_name: str) -> Iterator[str]:
+    """A migrated schema of its own for this test process (xdist worker), dropped at the end."""
     schema = f"orchestrion_{worker_name}_{os.getpid()}"
     with psycopg.connect(POSTGRES_URI, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
@@ -113,16 +119,21 @@ def postgres_db(postgres_uri: str) -> Iterator[Database]:
 
 
 @pytest.fixture
-def redis_url() -> str:
-    """The Redis broker URL of the tests (database 15); tests keep apart by queue names (``CELERY_QUEUE_PREFIX``)."""
+def redis_server() -> str:
+    """The tests' Redis server (``ORCHESTRION_TEST_REDIS_URL``), no database number; skips when unreachable."""
     import redis
 
-    url = f"{REDIS_URL.rstrip('/')}/15"
     try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
     except redis.RedisError:
         pytest.skip(f"Redis is not reachable at {REDIS_URL}")
-    return url
+    return REDIS_URL.rstrip("/")
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    """The Redis broker URL of the tests (database 15); tests keep apart by queue names (``CELERY_QUEUE_PREFIX``)."""
+    return f"{redis_server}/15"
 
 
 @pytest.fixture
