@@ -27,6 +27,8 @@ from orchestrion.db.models import Base
 from orchestrion.executors.inline import InlineExecutor
 from orchestrion.logs import configure_logging
 from orchestrion.runtime import Runtime, install
+from orchestrion.scheduler import tasks
+from orchestrion.scheduler.tasks import BUILT_IN_TASKS
 from orchestrion.storage.workflow_rows import ensure_workflow_row
 from orchestrion.targets import Target
 from orchestrion.testing import WorkflowInstanceForTests
@@ -113,8 +115,10 @@ def postgres_db(postgres_uri: str) -> Iterator[Database]:
         tables = ", ".join(t.name for t in Base.metadata.sorted_tables if t.name in present - {"engine_settings"})
         conn.execute(text(f"TRUNCATE {tables} CASCADE"))
         conn.execute(text("UPDATE engine_settings SET global_lock = false"))
-    with database.write() as session:  # the built-in workflow's row, as migration 0006 leaves it
+    with database.write() as session:  # the built-in workflows' rows, as migrations 0006 and 0008 leave them
         ensure_workflow_row(session, "modify_note", Target.MODIFY, description="Modify note", is_task=False)
+        for name in BUILT_IN_TASKS:
+            ensure_workflow_row(session, name, Target.SYSTEM, description=getattr(tasks, name).description)
     yield from _install(database)
 
 

@@ -52,6 +52,7 @@ from orchestrion.db.domain_models import (
 from orchestrion.db.migrate import application_config
 from orchestrion.db.models import WorkflowTable
 from orchestrion.migrations import helpers
+from orchestrion.scheduler import tasks
 from orchestrion.settings import app_settings, normalise_uri
 from orchestrion.targets import Target
 from orchestrion.testing import assert_complete, run_workflow
@@ -66,7 +67,9 @@ ORCHESTRION = [sys.executable, "-m", "orchestrion.cli"]
 
 APP_HEAD = "e58b1d7f4a33"  # the newest revision of the application's data branch
 SITES_REVISION = "f2c6a9e0b844"  # extra/: the application's own table
-ORCHESTRION_HEAD = "0007"
+ORCHESTRION_HEAD = "0008"
+# orchestrion's built-in tasks' rows (migration 0008): (target, is_task, description)
+BUILT_IN_TASK_ROWS = {name: ("SYSTEM", True, getattr(tasks, name).description) for name in tasks.BUILT_IN_TASKS}
 
 # Ids the application's migration gives (a product id, a (text, id) resource type, a (value, id) fixed input).
 FIBRE_10G_ID = uuid.UUID("6f1d2c3b-0a4e-4b5f-8c7d-111111111111")
@@ -313,6 +316,7 @@ def test_upgrade_heads_builds_the_applications_catalogue(app_dir: Path, fresh_ur
         "task_audit_patch_panels": ("SYSTEM", True, "Audit the patch panels"),  # create_task
         "validate_fibre": ("VALIDATE", True, "Validate a fibre"),  # plain SQL, then UPDATE ... SET is_task
         "modify_note": ("MODIFY", False, "Modify note"),  # orchestrion's own built-in (0006)
+        **BUILT_IN_TASK_ROWS,  # and its built-in tasks (0008)
     }
     # The rows plain SQL inserted got their ids (and creation times) from the database's defaults.
     made_by_database = {
@@ -417,8 +421,8 @@ def test_downgrade_data_branch_to_base_removes_the_catalogue(
     """``db downgrade data@base`` runs the app's downgrades (``delete``, ``delete_workflow``): its catalogue goes.
 
     No link rows are left behind (the app's own SQLite engine enforces no foreign keys), orchestrion's
-    schema and row stay, and so does orchestrion's own built-in ``modify_note`` workflow (0006's row,
-    no longer linked to anything); orchestrion still starts on the database.
+    schema and row stay, and so do the rows of orchestrion's own built-in workflows (``modify_note`` from
+    0006, no longer linked to anything, and the tasks from 0008); orchestrion still starts on the database.
     """
     app_dir, uri = upgraded
 
@@ -427,8 +431,9 @@ def test_downgrade_data_branch_to_base_removes_the_catalogue(
     assert result.returncode == 0, result.stderr
     assert versions(uri) == {ORCHESTRION_HEAD}
     with connect(uri) as conn:
-        assert row_counts(conn) == {**dict.fromkeys(CATALOGUE_TABLES, 0), "workflows": 1}
-        assert list(conn.execute(text("SELECT name FROM workflows")).scalars()) == ["modify_note"]
+        assert row_counts(conn) == {**dict.fromkeys(CATALOGUE_TABLES, 0), "workflows": 1 + len(BUILT_IN_TASK_ROWS)}
+        names = set(conn.execute(text("SELECT name FROM workflows")).scalars())
+        assert names == {"modify_note", *BUILT_IN_TASK_ROWS}
         assert {"processes", "subscriptions", "engine_settings", "schedules"} <= set(inspect(conn).get_table_names())
     started(uri)
     assert versions(uri) == {ORCHESTRION_HEAD}
@@ -851,8 +856,9 @@ def test_delete_with_the_create_data_removes_blocks_and_resource_types_cleanly(d
         helpers.delete(conn, obsolete)
 
     with database.engine.connect() as conn:
-        assert row_counts(conn) == {**dict.fromkeys(CATALOGUE_TABLES, 0), "workflows": 1}
-        assert list(conn.execute(text("SELECT name FROM workflows")).scalars()) == ["modify_note"]
+        assert row_counts(conn) == {**dict.fromkeys(CATALOGUE_TABLES, 0), "workflows": 1 + len(BUILT_IN_TASK_ROWS)}
+        names = set(conn.execute(text("SELECT name FROM workflows")).scalars())
+        assert names == {"modify_note", *BUILT_IN_TASK_ROWS}
 
 
 def test_delete_workflow_marks_a_workflow_with_processes_deleted(
@@ -894,7 +900,7 @@ def test_delete_workflow_removes_a_workflow_without_processes(database: Database
         helpers.delete_workflow(conn, "modify_fibre")
 
     found = read(database)
-    assert set(found["workflows"]) == {"terminate_fibre", "modify_note"}
+    assert set(found["workflows"]) == {"terminate_fibre", "modify_note", *BUILT_IN_TASK_ROWS}
     assert {name: p["workflows"] for name, p in found["products"].items()} == {
         "Fibre 10G": ["modify_note", "terminate_fibre"],
         "Fibre 100G": ["modify_note", "terminate_fibre"],
@@ -921,8 +927,8 @@ def test_create_refuses_unknown_keys(database: Database, data: dict[str, Any], k
         helpers.create(conn, {**FIBRES, **data})
 
     assert f"{entry} has unknown key(s) '{key}'" in str(refused.value)
-    # Only orchestrion's own modify_note row (migration 0006's) was there before.
-    assert read(database)["counts"] == {**dict.fromkeys(CATALOGUE_TABLES, 0), "workflows": 1}
+    # Only orchestrion's own built-in rows (migrations 0006 and 0008) were there before.
+    assert read(database)["counts"] == {**dict.fromkeys(CATALOGUE_TABLES, 0), "workflows": 1 + len(BUILT_IN_TASK_ROWS)}
 
 
 # --- orchestrion catalogue load -----------------------------------------------------------------

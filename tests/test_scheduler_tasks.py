@@ -308,8 +308,10 @@ def test_catalogue_check_reports_each_mismatch(database: Database) -> None:
         "wf_retargeted": Workflow("wf_retargeted", "", init >> done, target=Target.MODIFY),
         "wf_new": Workflow("wf_new", "", init >> done, target=Target.CREATE),
         "wf_broken": ImportError("No module named 'lost'"),
-        # Every runtime registers the built-in modify_note, whose row migration 0006 made: no mismatch.
+        # Every runtime registers the built-in modify_note and tasks, whose rows migrations 0006 and 0008
+        # made: no mismatch.
         "modify_note": modify_note,
+        **{name: getattr(tasks, name) for name in tasks.BUILT_IN_TASKS},
     }
     with database.read() as s:
         check = check_catalogue(s, code, {"Fiber": FiberModel, "Ghost": FiberModel})

@@ -544,9 +544,6 @@ def test_subscription_search_finds_a_word_of_the_description(page: Any) -> None:
     visible(page, NODE_SUB, *PORTS, timeout=10_000)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="built-in tasks have no workflows row until they first run, so schedules lack their task"
-)
 def test_every_scheduled_task_names_its_task(page: Any) -> None:
     page.goto("/metadata/scheduled-tasks")
     visible(page, "resume-workflows")
