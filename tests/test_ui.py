@@ -398,6 +398,7 @@ def test_dashboard_lists_and_engine_switch_with_10000_processes(page: Any, api: 
     page.keyboard.press("g")
     page.keyboard.press("p")
     expect(page).to_have_url(re.compile("#/processes$"))
+    expect(page.locator(".pager-count")).to_be_visible()  # the list has rendered: its search box stays
     page.keyboard.press("/")
     expect(page.get_by_label("Search")).to_be_focused()
 
