@@ -7,19 +7,24 @@ error of the step's own making still fails it.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from tests.conftest import POSTGRES_URI
 from tests.process_support import history
 
 from orchestrion import db
 from orchestrion.app import OrchestratorCore
-from orchestrion.db import Database, get_database
+from orchestrion.db import Database, get_database, open_database
 from orchestrion.engine import runner
 from orchestrion.engine.outcomes import Outcome
 from orchestrion.engine.steps import Step
@@ -36,6 +41,7 @@ from orchestrion.types import State
 from orchestrion.workflow import Workflow, done, init, step
 
 TRIES: dict[str, int] = {}
+PG_HOST, PG_PORT = make_url(POSTGRES_URI).host or "127.0.0.1", make_url(POSTGRES_URI).port or 5432
 
 
 @pytest.fixture
@@ -210,3 +216,58 @@ def test_a_step_that_meets_the_same_database_error_every_time_fails_with_it(
     assert TRIES["self"] == 4  # three tries waited out, the fourth recorded
     assert effects() == 0
     assert history(process.process_id)[-1] == ("Lock itself out", "failed")
+
+
+class LateProxy:
+    """A TCP port that refuses connections until ``open()``, then forwards them to PostgreSQL."""
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._listener: socket.socket | None = None
+
+    def open(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection((PG_HOST, PG_PORT))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+
+
+@pytest.mark.postgres
+def test_a_starting_service_waits_for_the_database_one_shot_commands_do_not(postgres_uri: str) -> None:
+    proxy = LateProxy()
+    uri = make_url(postgres_uri).set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    try:
+        with pytest.raises(OperationalError):  # a one-shot command says at once that it cannot connect
+            open_database(uri)
+        opened = threading.Timer(1.0, proxy.open)  # the database comes back a moment after the service started
+        opened.start()
+        database = open_database(uri, wait=True)
+        with database.read() as session:
+            assert session.execute(text("SELECT 1")).scalar_one() == 1
+        database.dispose()
+        opened.join()
+    finally:
+        proxy.close()

@@ -40,6 +40,7 @@ from orchestrion.api.request_text import refuse_unstorable_text
 from orchestrion.api.scope import RuntimeMiddleware
 from orchestrion.api.security import Authenticator, anonymous, bearer_tokens
 from orchestrion.db import Database, open_database
+from orchestrion.db.failures import wait_out
 from orchestrion.domain.catalogue_diff import catalogue_mismatches
 from orchestrion.graphql import create_graphql_router
 from orchestrion.logs import configure_logging
@@ -74,7 +75,7 @@ class OrchestratorCore(FastAPI):
         self.settings = base_settings
         if runtime is None:
             if database is None:
-                database = open_database(base_settings)
+                database = open_database(base_settings, wait=True)
             runtime = of_database(database) or Runtime(database, base_settings)
         self.runtime = runtime
         if not is_set_up():  # the process's default too: scripts and the CLI in this process see it
@@ -148,15 +149,19 @@ class OrchestratorCore(FastAPI):
         self.include_router(router, prefix="/api/graphql", **SECURED, include_in_schema=False)
         self._graphql_registered = True
 
+    def _check_catalogue(self) -> None:
+        with self.runtime.database.read() as session:
+            for mismatch in catalogue_mismatches(session):
+                logger.warning("Domain model and catalogue disagree", mismatch=mismatch)
+
     @asynccontextmanager
     async def _lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         if not self._graphql_registered:
             self.register_graphql()
         with activate(self.runtime):
-            with self.runtime.database.read() as session:
-                for mismatch in catalogue_mismatches(session):
-                    logger.warning("Domain model and catalogue disagree", mismatch=mismatch)
-            recovered = recover()
+            patience = self.settings.DATABASE_STARTUP_WAIT_SECONDS
+            wait_out(self._check_catalogue, patience=patience, what="start-up")
+            recovered = wait_out(recover, patience=patience, what="start-up")
             if recovered:
                 logger.info("Recovered processes left in flight", count=len(recovered))
             scheduler = Scheduler(self.runtime.database) if self.settings.SCHEDULER_ENABLED else None

@@ -38,6 +38,9 @@ class AppSettings(BaseSettings):
     # new one from an unresponsive server. It fails then (a step's failure, or a heartbeat tried again at
     # the next beat) instead of holding a worker thread; keep it well below PROCESS_LEASE_SECONDS / 3.
     DATABASE_CONNECTION_TIMEOUT_SECONDS: float = Field(DEFAULT_CONNECTION_TIMEOUT, gt=0)
+    # How long a starting server (``OrchestratorCore``) or worker waits for an unavailable database (it
+    # restarts, fails over, was briefly cut off) before giving up. One-shot commands do not wait.
+    DATABASE_STARTUP_WAIT_SECONDS: float = Field(60.0, ge=0)
     EXECUTOR: Literal["threadpool", "celery"] = "threadpool"
     MAX_WORKERS: int = 5
     # A worker's claim on a process lasts this long unless renewed (every third of it); a dead

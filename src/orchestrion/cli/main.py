@@ -104,7 +104,7 @@ def worker(
     if not kinds or set(kinds) - set(KINDS):
         raise typer.BadParameter(f"choose from {', '.join(KINDS)}", param_hint="--queues")
     import_modules(imports)
-    init_database()
+    init_database(wait=True)  # a worker restarted during a database outage comes up once it is back
     if metrics_port is not None:
         from prometheus_client import start_http_server
 
@@ -160,7 +160,7 @@ def scheduler_run(imports: Imports = []) -> None:  # noqa: B006 - Typer reads th
     from orchestrion.scheduler.runner import Scheduler
 
     import_modules(imports)
-    init_database()
+    init_database(wait=True)
     scheduler = Scheduler()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: scheduler.request_stop())

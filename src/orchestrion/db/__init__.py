@@ -28,6 +28,7 @@ from orchestrion.db.domain_models import (
     SubscriptionInstanceValueTable,
     SubscriptionTable,
 )
+from orchestrion.db.failures import wait_out
 from orchestrion.db.models import (
     EngineSettingsTable,
     InputStateTable,
@@ -108,8 +109,11 @@ def get_database() -> Database:
     return current().database
 
 
-def open_database(settings: AppSettings | str | None = None, *, migrate: bool = True) -> Database:
-    """Open the database ``settings`` names (``AppSettings``, a URI, or None for ``app_settings``), migrated."""
+def open_database(settings: AppSettings | str | None = None, *, migrate: bool = True, wait: bool = False) -> Database:
+    """Open the database ``settings`` names (``AppSettings``, a URI, or None for ``app_settings``), migrated.
+
+    ``wait``: a service starting up waits out an unavailable database (``DATABASE_STARTUP_WAIT_SECONDS``).
+    """
     from orchestrion.settings import AppSettings, app_settings
 
     chosen = settings if isinstance(settings, AppSettings) else app_settings
@@ -123,20 +127,22 @@ def open_database(settings: AppSettings | str | None = None, *, migrate: bool = 
     if migrate:
         from orchestrion.db.migrate import upgrade
 
-        upgrade(database)
+        patience = chosen.DATABASE_STARTUP_WAIT_SECONDS if wait else 0.0
+        wait_out(lambda: upgrade(database), patience=patience, what="start-up")
     return database
 
 
-def init_database(settings: AppSettings | str | None = None, *, migrate: bool = True) -> Database:
+def init_database(settings: AppSettings | str | None = None, *, migrate: bool = True, wait: bool = False) -> Database:
     """Open the database and make it the process's (with a runtime of its own, as its default).
 
     ``settings``: an ``AppSettings`` (as orchestrator-core applications pass it), a database URI,
     or None for ``app_settings``. A runtime this replaces as the process's default is closed.
+    ``wait``: as for ``open_database``.
     """
     from orchestrion.runtime import Runtime, install
     from orchestrion.settings import AppSettings, app_settings
 
-    database = open_database(settings, migrate=migrate)
+    database = open_database(settings, migrate=migrate, wait=wait)
     previous = install(Runtime(database, settings if isinstance(settings, AppSettings) else app_settings))
     if previous is not None:
         previous.close()

@@ -12,10 +12,16 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import psycopg
+import structlog
 from sqlalchemy import exc
+
+logger = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 # PostgreSQL SQLSTATEs after which the same transaction succeeds on a retry. Class 08 (connection
 # exceptions) is matched as a class.
@@ -76,3 +82,23 @@ def retry_delay(attempt: int, *, base: float = 0.05, cap: float = 2.0) -> float:
     """
     ceiling = min(base * 2.0 ** min(attempt, 32), cap)
     return ceiling * (0.5 + random.random() / 2)
+
+
+def wait_out(work: Callable[[], T], *, patience: float, what: str) -> T:
+    """``work()``, tried again while it meets infrastructure errors, for up to ``patience`` seconds.
+
+    For a service starting up: a server restarted in the middle of a database outage (or a
+    failover) should come up once the database is back, not exit and need a person to start it.
+    """
+    deadline = time.monotonic() + patience
+    attempt = 0
+    while True:
+        try:
+            return work()
+        except Exception as e:
+            delay = retry_delay(attempt, cap=2.0)
+            if not is_transient(e) or time.monotonic() + delay > deadline:
+                raise
+            logger.warning(f"The database is unavailable; {what} waits for it", error=str(e), attempt=attempt + 1)
+            time.sleep(delay)
+            attempt += 1
