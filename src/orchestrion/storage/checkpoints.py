@@ -246,7 +246,9 @@ class DbJournal:
         """Wait, with growing delays, until the database answers and the claim is still ours.
 
         While the database is away nobody can take the process over; once it is back, the claim
-        holds unless the lease lapsed and another worker took it, and then the step is theirs.
+        holds unless the lease lapsed and another worker took it, and then the step is theirs. A
+        commit that lost its connection may have landed: when the process has moved on, this run
+        stops and the process is handed back, to continue from what was committed.
         """
         while not self.should_stop():
             delay = retry_delay(attempt)
@@ -288,13 +290,18 @@ class DbJournal:
             self._step.session.rollback()
 
     def _rollback(self) -> None:
-        if self._step is not None and self._step.session is not None:
-            self._step.session.rollback()
-        if self._tx is not None:
-            self._tx.rollback()
-        if self._before is not None:
+        if self._before is not None:  # first: a rollback on a lost connection raises
             self.claim.seq, self.claim.last_row_key, self.claim.retry_count = self._before
             self._before = None
+        try:
+            if self._step is not None and self._step.session is not None:
+                self._step.session.rollback()
+            if self._tx is not None:
+                self._tx.rollback()
+        except Exception as e:
+            if not is_transient(e):
+                raise
+            # the connection is gone, and its transaction with it: nothing is left to roll back
 
     def _rejected(self, error: Exception) -> CheckpointRejectedError:
         self._rollback()

@@ -290,11 +290,20 @@ def release(db: Database, claim: Claim) -> None:
 
 
 def confirm(db: Database, claim: Claim) -> bool:
-    """Renew one claim's lease; False when the claim no longer holds (another worker took the process)."""
+    """Renew one claim's lease while the process is where the claim last left it (its ``seq``).
+
+    False when the claim no longer holds (another worker took the process), or when the process
+    moved on: a checkpoint whose COMMIT lost its connection may have committed after all, and then
+    the step must not run again here (the process continues from what was committed).
+    """
     with db.write() as session:
         result = session.execute(
             update(ProcessTable)
-            .where(ProcessTable.process_id == claim.process_id, ProcessTable.claimed_by == claim.worker_id)
+            .where(
+                ProcessTable.process_id == claim.process_id,
+                ProcessTable.claimed_by == claim.worker_id,
+                ProcessTable.seq == claim.seq,
+            )
             .values(lease_until=utcnow() + claim.lease)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
