@@ -67,7 +67,7 @@ ORCHESTRION = [sys.executable, "-m", "orchestrion.cli"]
 
 APP_HEAD = "e58b1d7f4a33"  # the newest revision of the application's data branch
 SITES_REVISION = "f2c6a9e0b844"  # extra/: the application's own table
-ORCHESTRION_HEAD = "0008"
+ORCHESTRION_HEAD = "0009"
 # orchestrion's built-in tasks' rows (migration 0008): (target, is_task, description)
 BUILT_IN_TASK_ROWS = {name: ("SYSTEM", True, getattr(tasks, name).description) for name in tasks.BUILT_IN_TASKS}
 
@@ -183,6 +183,20 @@ def connect(uri: str) -> Iterator[Connection]:
             yield conn
     finally:
         engine.dispose()
+
+
+def drop_step_actors(conn: Connection) -> None:
+    """Undo 0009's columns: a database from before it (the revision runs again)."""
+    for table, column in STEP_ACTOR_COLUMNS:
+        conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+
+
+STEP_ACTOR_COLUMNS = (
+    ("process_steps", "action"),
+    ("processes", "run_by"),
+    ("processes", "run_action"),
+    ("processes", "abort_requested_by"),
+)
 
 
 def versions(uri: str) -> set[str]:
@@ -373,6 +387,7 @@ def test_start_up_leaves_the_applications_rows_and_moves_an_older_orchestrion_ro
     with connect(uri) as conn:
         conn.execute(text("DROP TABLE process_idempotency_keys"))
         conn.execute(text("DROP TABLE subscription_customer_descriptions"))
+        drop_step_actors(conn)
         conn.execute(
             text("UPDATE alembic_version SET version_num = '0005' WHERE version_num = :v"), {"v": ORCHESTRION_HEAD}
         )
@@ -403,6 +418,7 @@ def test_start_up_without_orchestrions_row_refuses_until_db_upgrade(
     with connect(uri) as conn:
         conn.execute(text("DROP TABLE process_idempotency_keys"))
         conn.execute(text("DROP TABLE subscription_customer_descriptions"))
+        drop_step_actors(conn)
         conn.execute(text("DELETE FROM alembic_version WHERE version_num = :v"), {"v": ORCHESTRION_HEAD})
 
     with pytest.raises(RuntimeError, match="orchestrion db upgrade heads"):
@@ -950,3 +966,24 @@ def test_catalogue_load_refuses_an_unknown_key_with_exit_code_2(tmp_path: Path) 
     assert "Catalogue not loaded: product 'Fibre 10G' has unknown key(s) 'product_block'" in result.stderr
     with connect(uri) as conn:
         assert row_counts(conn, ("products", "product_blocks")) == {"products": 0, "product_blocks": 0}
+
+
+def test_0009_adds_the_step_actor_columns_and_its_downgrade_removes_them(
+    upgraded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Who did it, per step: ``process_steps.action`` and the process's run actor and abort requester."""
+    app_dir, uri = upgraded
+
+    def present() -> set[tuple[str, str]]:
+        with connect(uri) as conn:
+            found = inspect(conn)
+            return {(t, c) for t, c in STEP_ACTOR_COLUMNS if c in {col["name"] for col in found.get_columns(t)}}
+
+    assert present() == set(STEP_ACTOR_COLUMNS)
+    config = in_process(app_dir, uri, monkeypatch)
+    command.downgrade(config, "schema@0008")
+    assert present() == set()
+    assert versions(uri) == {"0008", APP_HEAD}
+    command.upgrade(config, "heads")
+    assert present() == set(STEP_ACTOR_COLUMNS)
+    assert versions(uri) == {ORCHESTRION_HEAD, APP_HEAD}

@@ -37,7 +37,18 @@ def test_process_start_and_show(tmp_path: Path) -> None:
     env = _env(tmp_path)
     page = json.dumps({"product": str(uuid.uuid4()), "user_input": "from the cli"})
     started = subprocess.run(
-        [*ORCHESTRION, "process", "start", "create_product_subscription", "--input", page, "-i", "examples"],
+        [
+            *ORCHESTRION,
+            "process",
+            "start",
+            "create_product_subscription",
+            "--input",
+            page,
+            "-i",
+            "examples",
+            "--user",
+            "ann",
+        ],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -53,6 +64,7 @@ def test_process_start_and_show(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     detail = json.loads(shown.stdout)
     assert detail["current_state"]["subscription"]["description"] == "from the cli"
+    assert {(s["created_by"], s["action"]) for s in detail["steps"]} == {("ann", "start")}  # who, per step
 
 
 def test_process_start_with_bad_input_says_why(tmp_path: Path) -> None:

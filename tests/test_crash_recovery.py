@@ -160,6 +160,13 @@ def test_process_killed_mid_step_is_recovered_from_its_last_checkpoint(effects_d
         (4, "Step three", "success"),
         (5, "Done", "complete"),
     ]
+    with db.read() as session:  # the rows after the crash name the takeover, not the start
+        actions = session.execute(
+            select(ProcessStepTable.created_by, ProcessStepTable.action)
+            .where(ProcessStepTable.process_id == process_id)
+            .order_by(ProcessStepTable.seq)
+        ).all()
+    assert [tuple(a) for a in actions] == [("SYSTEM", "start")] * 2 + [("SYSTEM", "takeover")] * 3
     assert recover() == []  # nothing is left in flight
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from orchestrion.db.models import InputStateTable, ProcessTable
+from orchestrion.db.models import InputStateTable, ProcessStepTable, ProcessTable
 from orchestrion.engine.answers import answer_callback, answer_input
 from orchestrion.engine.clock import using_clock
 from orchestrion.engine.outcomes import Outcome
@@ -109,6 +109,17 @@ def step_rows(store: ProcessStore, process_id: uuid.UUID) -> list[tuple[str, str
 
 def history(store: ProcessStore, process_id: uuid.UUID) -> list[tuple[str, str]]:
     return [(name, status) for name, status, _ in store.history(process_id)]
+
+
+def actors(store: ProcessStore, process_id: uuid.UUID) -> list[tuple[str, str | None, str | None]]:
+    """(name, created_by, action) of every history row, in order: who caused the run that wrote it, and how."""
+    if isinstance(store, MemoryProcessStore):
+        return [(r.name, r.created_by, r.action) for r in store.process(process_id).steps]
+    assert isinstance(store, SqlProcessStore)
+    st = ProcessStepTable
+    with store.db.read() as s:
+        query = select(st.name, st.created_by, st.action).where(st.process_id == process_id).order_by(st.seq)
+        return [(r.name, r.created_by, r.action) for r in s.execute(query)]
 
 
 def inputs(store: ProcessStore, process_id: uuid.UUID) -> list[tuple[str, State]]:
@@ -325,7 +336,9 @@ def test_a_lease_is_taken_over_once_it_lapses_and_the_old_holders_checkpoint_is_
 
     assert taken is not None
     assert (taken.worker_id, taken.cursor, taken.seq, taken.workflow_name) == (W2, ("Start",), 0, wf.name)
-    assert (taken.fingerprint, taken.user, taken.is_task) == (wf.fingerprint, "tester", False)
+    assert (taken.fingerprint, taken.is_task) == (wf.fingerprint, False)
+    assert (taken.user, taken.action) == ("SYSTEM", "takeover")  # the rows it writes name the takeover
+    assert column(store, first.process_id, "created_by") == "tester"
     assert column(store, first.process_id, "claimed_by") == W2
     assert column(store, first.process_id, "lease_until") == clock.now + LEASE
     assert store.claim(first.process_id, W1, LEASE) is None  # now W2's lease holds
@@ -538,6 +551,12 @@ def test_an_abort_requested_while_claimed_is_honoured_at_the_next_boundary(store
         ("User Aborted", "abort"),
     ]
     assert rows[2][2]["ran"] is True  # the aborted row holds the state the last step left
+    assert actors(store, claim.process_id) == [
+        ("Start", "tester", "start"),
+        ("Asked to abort", "tester", "start"),
+        ("User Aborted", "operator", "abort"),  # who asked for it, not who started the process
+    ]
+    assert column(store, claim.process_id, "abort_requested_by") is None
     seen = store.get(claim.process_id)
     assert (seen.status, seen.cursor, seen.seq) == (ProcessStatus.ABORTED, None, 3)
     assert column(store, claim.process_id, "abort_requested") is False
@@ -955,3 +974,41 @@ def test_instances_in_flight_and_uncompleted_are_counted_per_workflow(store: Pro
     assert drive(store, boom_wf, failing).isfailed()
     assert (store.instance_in_flight(boom_wf.name), store.uncompleted_instances(boom_wf.name)) == (False, 1)
     assert store.uncompleted_instances(wf.name) == 0
+
+
+def test_each_run_names_its_actor_and_action_on_the_rows_it_writes(store: ProcessStore, clock: HandClock) -> None:
+    """A resume with input, a callback, a takeover of a lapsed claim and a retry, each on its rows."""
+    wf = workflow("contract_actors", init >> ask >> one >> done)
+    claim = start(store, wf)
+    assert isinstance(drive(store, wf, claim), Suspend)
+    seen = store.get(claim.process_id)
+    assert seen.cursor is not None
+    step_ = wf.step_at(seen.cursor)
+    record = answer_input(wf, seen.cursor, step_, seen.state, {"answer": "yes"}, is_task=False)
+    resumed = store.resume(seen, record, {"answer": "yes"}, "person", worker_id=W1, lease=LEASE)
+    assert (resumed.user, resumed.action) == ("person", "resume")
+    clock.advance(LEASE.total_seconds() + 1)  # the worker that resumed it is gone: its lease lapses
+    taken = store.claim(claim.process_id, W2, LEASE)
+    assert taken is not None and (taken.user, taken.action) == ("SYSTEM", "takeover")
+    assert isinstance(drive(store, wf, taken), Complete)
+    assert actors(store, claim.process_id) == [
+        ("Start", "tester", "start"),
+        ("Ask", "tester", "start"),
+        ("Ask", "person", "resume"),
+        ("One", "SYSTEM", "takeover"),
+        ("Done", "SYSTEM", "takeover"),
+    ]
+
+    cb = callback_workflow("contract_actors_callback")
+    waiting = start(store, cb)
+    assert isinstance(drive(store, cb, waiting), AwaitingCallback)
+    seen = store.get(waiting.process_id)
+    assert seen.callback_token is not None
+    delivered = deliver(store, cb, seen, seen.callback_token, {"status": "delivered"})
+    assert (delivered.user, delivered.action) == ("callback", "callback")
+    assert isinstance(drive(store, cb, delivered), Complete)
+    assert actors(store, waiting.process_id) == [
+        ("Start", "tester", "start"),
+        ("Order", "callback", "callback"),
+        ("Done", "callback", "callback"),
+    ]

@@ -248,6 +248,9 @@ def test_failed_step_shows_why_and_retries_to_completion(page: Any, api: httpx.C
     expect(status_badge(page)).to_have_text("completed")
     expect(page.locator(".failure")).to_have_count(0)
     expect(page.locator(".step[data-status=success]", has_text="Call the flaky inventory")).to_have_count(1)
+    failed, retried = page.locator(".step", has_text="Call the flaky inventory").all()
+    expect(failed.locator(".step-actor")).to_contain_text("started by")
+    expect(retried.locator(".step-actor")).to_contain_text("retried by")  # who retried it, per step
 
 
 def test_resume_a_suspended_process_through_its_form(page: Any, api: httpx.Client) -> None:
@@ -289,6 +292,7 @@ def test_abort_a_process(page: Any, api: httpx.Client) -> None:
     page.get_by_role("dialog").get_by_role("button", name="Abort process").click()
     expect(status_badge(page)).to_have_text("aborted")
     expect(page.get_by_role("button", name="Abort")).to_have_count(0)
+    expect(page.locator(".step[data-status=abort] .step-actor")).to_contain_text("aborted by")
     assert api.get(f"/processes/{process_id}").json()["last_status"] == "aborted"
 
 

@@ -46,7 +46,10 @@ class StepSchema(BaseModel):
     step_id: uuid.UUID | None = None
     name: str
     status: str
-    created_by: str | None = None
+    created_by: str | None = Field(None, description="Who caused the run that wrote the row")
+    action: str | None = Field(
+        None, description="How: start, resume, retry, callback, abort, takeover or automatic retry"
+    )
     started: datetime | None = None
     completed: datetime | None = None
     executed: datetime | None = None

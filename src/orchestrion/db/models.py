@@ -69,6 +69,10 @@ class ProcessTable(Base):
     seq: Mapped[int] = mapped_column(Integer, default=0)
     last_row_key: Mapped[str | None] = mapped_column(String(255))
     abort_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    abort_requested_by: Mapped[str | None] = mapped_column(String(255))  # who asked for the abort still to come
+    # Who caused the run in progress and how (``start``, ``resume``, ...): written on its history rows.
+    run_by: Mapped[str | None] = mapped_column(String(255))
+    run_action: Mapped[str | None] = mapped_column(String(32))
     claimed_by: Mapped[str | None] = mapped_column(String(255))
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     callback_token: Mapped[str | None] = mapped_column(String(128))
@@ -97,7 +101,8 @@ class ProcessStepTable(Base):
     step_key: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(50))
     state: Mapped[dict[str, Any]] = mapped_column(JsonColumn)
-    created_by: Mapped[str | None] = mapped_column(String(255))
+    created_by: Mapped[str | None] = mapped_column(String(255))  # who caused the run that wrote the row
+    action: Mapped[str | None] = mapped_column(String(32))  # how: start, resume, retry, callback, abort, ...
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     completed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

@@ -17,6 +17,7 @@ from orchestrion.errors import InconsistentDataError, OrchestrionError
 from orchestrion.runtime import current
 from orchestrion.scheduler.catalogue_check import check_catalogue
 from orchestrion.storage.protocol import ProcessStore
+from orchestrion.storage.steering import SCHEDULER
 from orchestrion.targets import Target
 from orchestrion.types import State
 from orchestrion.workflow import StepList, Workflow, done, init, step, workflow
@@ -51,7 +52,7 @@ def resume_due_retries() -> State:
     resumed, not_resumed = [], {}
     for process_id in current().store.due_retries(utcnow()):
         try:
-            resume_process(process_id, user="scheduler")
+            resume_process(process_id, user=SCHEDULER)
         except OrchestrionError as e:  # it moved on meanwhile, or the engine was paused
             not_resumed[str(process_id)] = str(e)
         else:

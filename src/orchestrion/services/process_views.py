@@ -41,7 +41,8 @@ def _steps(rows: list[dict[str, Any]], wf: Workflow | None, cursor: list[str] | 
                 "step_id": r["step_id"],
                 "name": r["name"],
                 "status": r["status"],
-                "created_by": r["created_by"],
+                "created_by": r["created_by"],  # who caused the run that wrote the row
+                "action": r["action"],  # how: start, resume, retry, callback, abort, takeover, automatic retry
                 "started": r["started_at"],
                 "completed": r["completed_at"],
                 "executed": r["completed_at"],

@@ -43,10 +43,12 @@ _STEP_COLUMNS = (
     "status",
     "state",
     "created_by",
+    "action",
     "started_at",
     "completed_at",
 )
-_GROUP_COLUMNS = ("status", "state", "completed_at")
+# a group's row names who moved it on last (the callback that answered its await step, say)
+_GROUP_COLUMNS = ("status", "state", "created_by", "action", "completed_at")
 
 
 def _insert_step_statement() -> Any:
@@ -63,12 +65,13 @@ def _update_group_row_statement() -> Any:
 
 _INSERT_STEP_FAST = FastStatement(_insert_step_statement())
 _UPDATE_GROUP_ROW_FAST = FastStatement(_update_group_row_statement())
-_CHECKPOINT_RETURNING = (P.c.abort_requested, GLOBAL_LOCK)
+_CHECKPOINT_RETURNING = (P.c.abort_requested, GLOBAL_LOCK, P.c.abort_requested_by)
 _checkpoint_statements: dict[tuple[bool, str | None, tuple[str, ...]], FastStatement] = {}
 
 
 def _checkpoint_statement(combined: bool, row: str | None, keys: tuple[str, ...]) -> FastStatement:
-    """``UPDATE processes ... RETURNING abort_requested, <engine paused>`` for these columns, only if still claimed.
+    """``UPDATE processes ... RETURNING abort_requested, <engine paused>, abort_requested_by`` for these columns,
+    only if still claimed.
 
     ``combined`` (PostgreSQL): the history row's INSERT (``row="insert"``) or group-row UPDATE
     (``row="group"``) rides along as a data-modifying CTE of the same statement.
@@ -91,10 +94,11 @@ def _checkpoint_statement(combined: bool, row: str | None, keys: tuple[str, ...]
     return found
 
 
-def _step_row_params(claim: Claim, record: StepRecord, user: str | None, state: RawJSON) -> tuple[str, dict[str, Any]]:
+def _step_row_params(claim: Claim, record: StepRecord, state: RawJSON) -> tuple[str, dict[str, Any]]:
     """Whether the step inserts its history row or updates the group's (``"insert"``/``"group"``), and the values.
 
-    Updates the claim's row bookkeeping (``seq``, ``last_row_key``) as the row is written.
+    The row names the claim's actor and action (who caused this run, and how). Updates the claim's
+    row bookkeeping (``seq``, ``last_row_key``) as the row is written.
     """
     if len(record.path) > 1 and claim.last_row_key == record.path[0]:
         return "group", {
@@ -102,6 +106,8 @@ def _step_row_params(claim: Claim, record: StepRecord, user: str | None, state: 
             "s_row_seq": claim.seq,
             "s_status": record.status.value,
             "s_state": state,
+            "s_created_by": claim.user,
+            "s_action": claim.action,
             "s_completed_at": record.completed_at,
         }
     claim.seq += 1
@@ -114,15 +120,16 @@ def _step_row_params(claim: Claim, record: StepRecord, user: str | None, state: 
         "s_step_key": record.path[0],
         "s_status": record.status.value,
         "s_state": state,
-        "s_created_by": user,
+        "s_created_by": claim.user,
+        "s_action": claim.action,
         "s_started_at": record.started_at,
         "s_completed_at": record.completed_at,
     }
 
 
-def write_step_row(connection: Connection, claim: Claim, record: StepRecord, user: str | None) -> None:
+def write_step_row(connection: Connection, claim: Claim, record: StepRecord) -> None:
     """Insert the history row, or update it when the step is the next part of the group the last row records."""
-    row, params = _step_row_params(claim, record, user, RawJSON(record.row_json.decode()))
+    row, params = _step_row_params(claim, record, RawJSON(record.row_json.decode()))
     (_INSERT_STEP_FAST if row == "insert" else _UPDATE_GROUP_ROW_FAST).run(connection, params)
 
 
@@ -166,7 +173,8 @@ def _process_values(claim: Claim, record: StepRecord, row_state: RawJSON | None 
 def write_aborted(
     connection: Connection | RawConnection, claim: Claim, state_json: RawJSON, user: str | None, now: datetime
 ) -> None:
-    """End the process aborted: the "User Aborted" history row and the process's aborted values."""
+    """End the process aborted: the "User Aborted" history row (naming ``user``, action ``abort``) and the
+    process's aborted values."""
     _abort_row(connection, claim, state_json, user, now)
     update_process(connection, claim.process_id, _aborted_values(claim, now))
 
@@ -187,6 +195,7 @@ def _abort_row(
             "s_status": StepStatus.ABORT.value,
             "s_state": state_json,
             "s_created_by": user,
+            "s_action": "abort",
             "s_started_at": now,
             "s_completed_at": now,
         },
@@ -206,6 +215,9 @@ def _aborted_values(claim: Claim, now: datetime) -> dict[str, Any]:
         "lease_until": None,
         "callback_token": None,
         "abort_requested": False,
+        "abort_requested_by": None,
+        "run_by": None,
+        "run_action": None,
     }
 
 
@@ -228,7 +240,7 @@ class DbJournal:
     ) -> None:
         self.db = db
         self.claim = claim
-        self.user = claim.user
+        self._abort_requested_by: str | None = None  # who asked for the abort the last checkpoint found
         self._should_stop = should_stop  # a worker shutting down hands the process back at the next boundary
         self.context = context or StepContext(claim.process_id, claim.workflow_name)
         self._step: StepSession | None = None
@@ -329,7 +341,7 @@ class DbJournal:
     def _write(self, record: StepRecord, connection: Connection | RawConnection) -> Signals:
         claim = self.claim
         state = RawJSON(record.row_json.decode())
-        row, params = _step_row_params(claim, record, self.user, state)
+        row, params = _step_row_params(claim, record, state)
         values = _process_values(claim, record, state)
         params["w_pid"] = claim.process_id
         params["w_worker"] = claim.worker_id
@@ -344,13 +356,15 @@ class DbJournal:
             self._rollback()
             logger.warning("Lost the claim on a process; its step was rolled back", process_id=str(claim.process_id))
             return Signals(kept=False)
-        abort_requested, paused = returned
+        abort_requested, paused, self._abort_requested_by = returned
         return Signals(kept=True, abort_requested=bool(abort_requested), paused=bool(paused))
 
     def abort(self, record: StepRecord) -> None:
         assert self._connection is not None
         state_json = RawJSON((record.process_state_json or dumps(self.claim.state)).decode())
-        write_aborted(self._connection, self.claim, state_json, self.user, record.completed_at)
+        # the requester, not who caused this run (an abort asked for before this revision names the run's actor)
+        user = self._abort_requested_by or self.claim.user
+        write_aborted(self._connection, self.claim, state_json, user, record.completed_at)
 
     def hand_back(self) -> None:
         # stop at this boundary; unpausing (or any other worker) picks the process up again

@@ -45,8 +45,9 @@ class Claim:
     is_task: bool
     abort_requested: bool
     retry_count: int
-    user: str | None
+    user: str | None  # who caused this run: written on its history rows with ``action``
     lease: timedelta
+    action: str = "start"
 
     @classmethod
     def of(cls, row: Any, process_id: uuid.UUID, workflow_name: str, worker_id: str, lease: timedelta) -> Claim:
@@ -63,8 +64,9 @@ class Claim:
             is_task=row.is_task,
             abort_requested=row.abort_requested,
             retry_count=row.retry_count,
-            user=row.created_by,
+            user=row.run_by if row.run_by is not None else row.created_by,
             lease=lease,
+            action=row.run_action or "start",
         )
 
     @classmethod
@@ -237,7 +239,13 @@ _CLAIM = (
             ProcessTable.lease_until <= bindparam("now"),  # lapsed: as recoverable() counts it
         ),
     )
-    .values(claimed_by=bindparam("worker"), lease_until=bindparam("lease_until"))
+    .values(
+        claimed_by=bindparam("worker"),
+        lease_until=bindparam("lease_until"),
+        # a claim some worker still held (its lease lapsed: it crashed or hangs): the run is taken over
+        run_by=case((ProcessTable.claimed_by.is_not(None), "SYSTEM"), else_=ProcessTable.run_by),
+        run_action=case((ProcessTable.claimed_by.is_not(None), "takeover"), else_=ProcessTable.run_action),
+    )
     .returning(
         ProcessTable.workflow_id,
         ProcessTable.workflow_fingerprint,
@@ -249,6 +257,8 @@ _CLAIM = (
         ProcessTable.abort_requested,
         ProcessTable.retry_count,
         ProcessTable.created_by,
+        ProcessTable.run_by,
+        ProcessTable.run_action,
         GLOBAL_LOCK,
     )
 )

@@ -43,7 +43,7 @@ from orchestrion.errors import (
     ProcessNotFoundError,
 )
 from orchestrion.storage.claims import Claim
-from orchestrion.storage.steering import CallbackTimeoutError, ProcessSnapshot
+from orchestrion.storage.steering import CallbackTimeoutError, ProcessSnapshot, resume_action
 from orchestrion.storage.tables import is_dead_local_worker
 from orchestrion.types import State
 
@@ -68,6 +68,7 @@ class StoredStep:
     created_by: str | None
     started_at: datetime
     completed_at: datetime
+    action: str | None = None
 
     @property
     def state(self) -> State:
@@ -108,6 +109,9 @@ class StoredProcess:
     seq: int = 0
     last_row_key: str | None = None
     abort_requested: bool = False
+    abort_requested_by: str | None = None
+    run_by: str | None = None
+    run_action: str | None = None
     claimed_by: str | None = None
     lease_until: datetime | None = None
     callback_token: str | None = None
@@ -154,14 +158,21 @@ def _snapshot(p: StoredProcess) -> ProcessSnapshot:
 # --- what a step's record writes (the rules of ``storage.checkpoints``) -----------------------
 
 
-def _write_step_row(p: StoredProcess, claim: Claim, record: StepRecord, user: str | None) -> None:
+def _write_step_row(p: StoredProcess, claim: Claim, record: StepRecord) -> None:
     """Append the history row, or update the group's when the step is the next part of the group it records.
 
     Updates the claim's row bookkeeping (``seq``, ``last_row_key``) as ``_step_row_params`` does.
     """
     if len(record.path) > 1 and claim.last_row_key == record.path[0]:
         p.steps = [
-            replace(row, status=record.status, state_json=record.row_json, completed_at=record.completed_at)
+            replace(
+                row,
+                status=record.status,
+                state_json=record.row_json,
+                created_by=claim.user,
+                action=claim.action,
+                completed_at=record.completed_at,
+            )
             if row.seq == claim.seq
             else row
             for row in p.steps
@@ -176,9 +187,10 @@ def _write_step_row(p: StoredProcess, claim: Claim, record: StepRecord, user: st
             step_key=record.path[0],
             status=record.status,
             state_json=record.row_json,
-            created_by=user,
+            created_by=claim.user,
             started_at=record.started_at,
             completed_at=record.completed_at,
+            action=claim.action,
         )
     )
 
@@ -219,7 +231,9 @@ def _write_aborted(p: StoredProcess, claim: Claim, state_json: bytes, user: str 
     """End the process aborted: the "User Aborted" history row and the aborted values (as ``write_aborted``)."""
     claim.seq += 1
     claim.last_row_key = "User Aborted"
-    p.steps.append(StoredStep(claim.seq, "User Aborted", "User Aborted", StepStatus.ABORT, state_json, user, now, now))
+    p.steps.append(
+        StoredStep(claim.seq, "User Aborted", "User Aborted", StepStatus.ABORT, state_json, user, now, now, "abort")
+    )
     p.last_status = ProcessStatus.ABORTED
     p.last_step = "User Aborted"
     p.assignee = "SYSTEM"
@@ -231,6 +245,8 @@ def _write_aborted(p: StoredProcess, claim: Claim, state_json: bytes, user: str 
     p.lease_until = None
     p.callback_token = None
     p.abort_requested = False
+    p.abort_requested_by = None
+    p.run_by, p.run_action = None, None
 
 
 # --- the journal: one staged change per step, swapped in at commit -----------------------------
@@ -254,12 +270,12 @@ class MemoryStoreJournal:
     ) -> None:
         self.store = store
         self.claim = claim
-        self.user = claim.user
         self._should_stop = should_stop  # a worker shutting down hands the process back at the next boundary
         self.context = context or StepContext(claim.process_id, claim.workflow_name)
         self._staged: StoredProcess | None = None  # the process as this step leaves it, until commit
         self._before: tuple[int, str | None, int] | None = None  # the claim's bookkeeping before the checkpoint
         self._holding = False  # the store's lock, from checkpoint to commit
+        self._abort_requested_by: str | None = None  # who asked for the abort the last checkpoint found
 
     def should_stop(self) -> bool:
         return self._should_stop is not None and self._should_stop()
@@ -295,15 +311,17 @@ class MemoryStoreJournal:
             self._rollback()
             return Signals(kept=False)
         staged = live.copy()
-        _write_step_row(staged, claim, record, self.user)
+        _write_step_row(staged, claim, record)
         _apply_record(staged, claim, record)
         self._staged = staged
+        self._abort_requested_by = live.abort_requested_by
         return Signals(kept=True, abort_requested=live.abort_requested, paused=self.store._paused)
 
     def abort(self, record: StepRecord) -> None:
         assert self._staged is not None
         state_json = record.process_state_json or dumps(self.claim.state)
-        _write_aborted(self._staged, self.claim, state_json, self.user, record.completed_at)
+        user = self._abort_requested_by or self.claim.user  # the requester, not who caused this run
+        _write_aborted(self._staged, self.claim, state_json, user, record.completed_at)
 
     def hand_back(self) -> None:
         # stop at this boundary; unpausing (or any other worker) picks the process up again
@@ -409,6 +427,8 @@ class MemoryProcessStore:
             if self._paused:  # a paused engine gives no claims (and takes a lapsed one back)
                 p.claimed_by, p.lease_until = None, None
                 return None
+            if p.claimed_by is not None:  # its worker's lease lapsed (it crashed or hangs): the run is taken over
+                p.run_by, p.run_action = "SYSTEM", "takeover"
             p.claimed_by, p.lease_until = worker_id, now + lease
             return Claim.of(p, p.process_id, p.workflow_name, worker_id, lease)
 
@@ -515,7 +535,11 @@ class MemoryProcessStore:
             owned = p.claimed_by is not None and p.lease_until is not None and p.lease_until > now
             if p.in_flight and owned and not by_owner:
                 p.abort_requested = True
+                if p.abort_requested_by is None:  # the first to ask is the one the history row names
+                    p.abort_requested_by = user
                 return p.last_status
+            if by_owner and p.abort_requested_by is not None:  # carrying out an abort someone asked for
+                user = p.abort_requested_by
             _write_aborted(p, Claim.of(p, p.process_id, p.workflow_name, "", timedelta(0)), p.state_json, user, now)
             return ProcessStatus.ABORTED
 
@@ -542,6 +566,8 @@ class MemoryProcessStore:
             elif p.last_status != seen.status or p.seq != seen.seq:
                 raise ProcessConflictError(f"Process {seen.process_id} changed while resuming it; try again")
             claim = Claim.of(p, p.process_id, p.workflow_name, p.claimed_by or "", lease)
+            claim.user, claim.action = user, resume_action(p.last_status, user, callback_token)
+            p.run_by, p.run_action = claim.user, claim.action
             if p.last_status != ProcessStatus.WAITING and p.retry_count:  # a person's retry: a fresh set of attempts
                 claim.retry_count = p.retry_count = 0
                 p.next_retry_at = None
@@ -551,7 +577,7 @@ class MemoryProcessStore:
             p.lease_until = now + lease if worker_id else None
             p.failed_reason, p.traceback = None, None
             if record is not None:
-                _write_step_row(p, claim, record, user)
+                _write_step_row(p, claim, record)
                 p.cursor = record.cursor or None
                 p.state_json = record.row_json
                 p.seq, p.last_row_key = claim.seq, claim.last_row_key

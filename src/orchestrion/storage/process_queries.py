@@ -162,6 +162,7 @@ def steps_of_processes(session: Session, process_ids: list[uuid.UUID]) -> dict[u
         s.status,
         s.state,
         s.created_by,
+        s.action,
         s.started_at,
         s.completed_at,
     )

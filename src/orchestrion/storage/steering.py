@@ -92,7 +92,7 @@ def get(db: Database, process_id: uuid.UUID) -> ProcessSnapshot:
 def abort(db: Database, process_id: uuid.UUID, user: str, *, by_owner: bool = False) -> ProcessStatus:
     """Abort now, or, while a live worker runs the process, at its next step boundary (it never overwrites this).
 
-    ``by_owner``: the worker holding the claim aborts it itself.
+    ``by_owner``: the worker holding the claim aborts it itself (the history row names who asked for it).
     """
     now = utcnow()
     with db.write() as session:
@@ -103,11 +103,29 @@ def abort(db: Database, process_id: uuid.UUID, user: str, *, by_owner: bool = Fa
         owned = p.claimed_by is not None and p.lease_until is not None and p.lease_until > now
         if status in IN_FLIGHT_STATUSES and owned and not by_owner:
             p.abort_requested = True
+            if p.abort_requested_by is None:  # the first to ask is the one the history row names
+                p.abort_requested_by = user
             return status
+        if by_owner and p.abort_requested_by is not None:  # carrying out an abort someone asked for
+            user = p.abort_requested_by
         claim = Claim.of(p, p.process_id, "", "", timedelta(0))
         write_aborted(session.connection(), claim, RawJSON(dumps(p.state).decode()), user, now)
         session.expire(p)
         return ProcessStatus.ABORTED
+
+
+SCHEDULER = "scheduler"  # the user the scheduler resumes waiting processes as (task_resume_workflows)
+
+
+def resume_action(status: ProcessStatus, user: str, callback_token: str | None = None) -> str:
+    """What resuming a process in ``status`` is, for its history: resume, retry, callback or automatic retry."""
+    if callback_token is not None:
+        return "callback"
+    if status == ProcessStatus.SUSPENDED or status == ProcessStatus.AWAITING_CALLBACK:
+        return "resume"  # with a person's input (or pushed on without the callback)
+    if status == ProcessStatus.WAITING and user == SCHEDULER:
+        return "automatic retry"
+    return "retry"
 
 
 def resume(
@@ -124,6 +142,9 @@ def resume(
 ) -> Claim:
     """Mark a process ``resumed``: record the step the resume completes (if any) and the input given.
 
+    ``user`` and the action (``resume_action``) become the run's actor: the history rows from here on
+    name them, also those a worker claiming the process later writes.
+
     Refused (``ProcessConflictError``) when the process changed since ``seen`` was taken; with
     ``callback_token``, a callback delivery, refused unless the process still awaits that callback.
     ``fingerprint``: the workflow whose step list placed the new cursor (it is recorded with it).
@@ -138,7 +159,10 @@ def resume(
         elif p.last_status != seen.status.value or p.seq != seen.seq:
             raise ProcessConflictError(f"Process {seen.process_id} changed while resuming it; try again")
         claim = Claim.of(p, p.process_id, p.workflow.name, p.claimed_by or "", lease)
+        claim.user, claim.action = user, resume_action(ProcessStatus(p.last_status), user, callback_token)
         values: dict[str, Any] = {
+            "run_by": claim.user,
+            "run_action": claim.action,
             "last_status": ProcessStatus.RESUMED.value,
             "last_modified_at": now,
             "claimed_by": worker_id,
@@ -150,7 +174,7 @@ def resume(
             claim.retry_count = 0
             values.update(retry_count=0, next_retry_at=None)
         if record is not None:
-            write_step_row(session.connection(), claim, record, user)
+            write_step_row(session.connection(), claim, record)
             values.update(
                 cursor=list(record.cursor) if record.cursor else None,
                 state=RawJSON(record.row_json.decode()),

@@ -39,7 +39,10 @@ class ProcessStepType:
     step_id: UUID | None
     name: str
     status: str
-    created_by: str | None
+    created_by: str | None = strawberry.field(description="Who caused the run that wrote the row")
+    action: str | None = strawberry.field(
+        description="How: start, resume, retry, callback, abort, takeover or automatic retry (orchestrion's own)"
+    )
     executed: datetime | None = strawberry.field(deprecation_reason="Use 'started' and 'completed'")
     started: datetime | None
     completed: datetime | None
@@ -54,6 +57,7 @@ class ProcessStepType:
             name=values["name"],
             status=values["status"],
             created_by=values.get("created_by"),
+            action=values.get("action"),
             executed=values.get("executed"),
             started=values.get("started"),
             completed=values.get("completed"),

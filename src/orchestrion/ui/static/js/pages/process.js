@@ -198,6 +198,25 @@ const CLEARED = ["success", "skipped", "complete"];
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
+// How a history row's run came about (its ``action``), as the timeline says it.
+const ACTIONS = {
+  start: "started",
+  resume: "resumed",
+  retry: "retried",
+  callback: "callback",
+  abort: "aborted",
+  takeover: "taken over",
+  "automatic retry": "retried automatically",
+};
+
+/** "resumed by bob", "taken over by SYSTEM": the action and the actor of a history row. */
+function actorText(step) {
+  const action = step.action ? ACTIONS[step.action] || step.action : null;
+  if (step.action === "callback" && step.created_by === "callback") return "by callback";
+  if (!step.created_by) return action;
+  return action ? `${action} by ${step.created_by}` : `by ${step.created_by}`;
+}
+
 /** The values a step changed, as paths into the state: added, removed or changed (before → after). */
 function stateChanges(before, after, path = [], out = []) {
   if (isObject(before) && isObject(after)) {
@@ -279,7 +298,7 @@ function showSteps(box, p) {
           h("span", {class: "step-status"}, step.status.replaceAll("_", " ")),
           step.started ? timeEl(step.started) : null,
           took ? h("span", {class: "muted", title: "Duration"}, took) : null,
-          step.created_by ? h("span", {class: "muted"}, `by ${step.created_by}`) : null,
+          step.created_by || step.action ? h("span", {class: "muted step-actor", title: "Who caused the run that wrote this step"}, actorText(step)) : null,
         ),
         change,
         failedState ? h("details", {class: "delta", open: true}, h("summary", {}, "Error"), valueTree(failedState)) : null,
