@@ -19,7 +19,6 @@ from sqlalchemy import event, select
 from tests import ui_operations
 
 import examples
-from examples import inventory
 from orchestrion.app import OrchestratorCore
 from orchestrion.catalogue import ensure_catalogue, load_file
 from orchestrion.db import Database
@@ -39,7 +38,6 @@ PAGE_INFO = "pageInfo { hasNextPage hasPreviousPage startCursor endCursor totalI
 @pytest.fixture
 def network(database: Database) -> dict[str, Any]:
     """The example network: product ids by name, subscription ids, and the circuit's process."""
-    inventory.reset()
     ensure_catalogue(load_file(examples.CATALOGUE))
     with database.read() as session:
         products = {p.name: str(p.product_id) for p in session.execute(select(ProductTable)).scalars()}

@@ -7,10 +7,10 @@ inventory still agrees with the subscription.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 
@@ -31,6 +31,10 @@ from orchestrion.workflows.utils import create_workflow, modify_workflow, termin
 
 DEFAULT_CUSTOMER = "demo-customer"
 PROVISIONING = SubscriptionLifecycle.PROVISIONING
+MAX_BANDWIDTH = 100  # Gbit/s: the fastest port in the catalogue
+# Names as the inventory accepts them: forms refuse anything else before a process starts.
+HostName = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")]
+InterfaceName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9/:.-]*$")]
 
 
 def _active_subscriptions(product_type: str) -> dict[str, tuple[str, str]]:
@@ -57,8 +61,8 @@ def _choice(name: str, product_type: str) -> Any:
 def node_form() -> FormGenerator:
     class NodeForm(SubmitFormPage):
         customer_id: CustomerId = DEFAULT_CUSTOMER
-        node_name: str
-        location: str
+        node_name: HostName
+        location: Annotated[str, Field(min_length=1, max_length=64)]
 
     user_input = yield NodeForm
     return user_input.model_dump()
@@ -106,7 +110,7 @@ def port_form() -> FormGenerator:
     class PortForm(SubmitFormPage):
         customer_id: CustomerId = DEFAULT_CUSTOMER
         node: node_choice
-        port_name: str
+        port_name: InterfaceName
         mode: PortMode = PortMode.TAGGED
 
     user_input = yield PortForm
@@ -212,7 +216,7 @@ def circuit_form() -> FormGenerator:
     ports = yield CircuitPortsForm
 
     class CircuitForm(SubmitFormPage):
-        bandwidth: int = 1
+        bandwidth: Annotated[int, Field(gt=0, le=MAX_BANDWIDTH, description="Gbit/s")] = 1
 
     details = yield CircuitForm
     return {
