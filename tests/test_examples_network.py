@@ -19,7 +19,15 @@ from orchestrion.catalogue import ensure_catalogue, load_file
 from orchestrion.db import Database
 from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable, SubscriptionTable
 from orchestrion.domain import SubscriptionModel
-from orchestrion.testing import assert_complete, assert_failed, extract_error, extract_state, run_workflow
+from orchestrion.testing import (
+    assert_complete,
+    assert_failed,
+    assert_suspended,
+    extract_error,
+    extract_state,
+    resume_workflow,
+    run_workflow,
+)
 
 
 @pytest.fixture
@@ -207,3 +215,20 @@ def test_node_form_refuses_names_the_inventory_would_not_take(
 ) -> None:
     with pytest.raises(FormValidationError):
         run_workflow("create_node", [{"product": products["Node"]}, page])
+
+
+def test_a_large_circuit_waits_for_approval_then_is_provisioned(products: dict[str, str]) -> None:
+    _, port_a, port_b, _ = _network(products)  # its 10 Gbit/s circuit needed no approval
+    pages = [{"product": products["Circuit"]}, {"port_a": port_a, "port_b": port_b}, {"bandwidth": 40}]
+    result, process, step_log = run_workflow("create_circuit", pages)
+    assert_suspended(result)
+    assert step_log[-1].name == "Approve circuit"
+    with pytest.raises(FormValidationError) as refused:
+        resume_workflow(process, step_log, [{"approved": False}])
+    assert "Approve the circuit, or abort the process" in str(refused.value)
+    result, step_log = resume_workflow(process, step_log, [{"approved": True}])
+    assert_complete(result)
+    circuit_id = str(extract_state(result)["subscription_id"])
+    circuit = _load(circuit_id)
+    assert isinstance(circuit, Circuit) and circuit.status == "active" and circuit.circuit.bandwidth == 40
+    assert _inventory(circuit_id) is not None

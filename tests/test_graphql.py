@@ -255,7 +255,8 @@ def test_a_process_in_detail(client: TestClient, network: dict[str, Any]) -> Non
     assert process["form"] is None and process["traceback"] is None
     steps = process["steps"]
     assert steps[0]["name"] == "Start" and steps[-1]["name"] == "Done"
-    assert all(s["status"] in ("success", "complete") and s["stepId"] for s in steps)
+    assert all(s["status"] in ("success", "complete", "skipped") and s["stepId"] for s in steps)
+    assert [s["name"] for s in steps if s["status"] == "skipped"] == ["Approve circuit"]  # 10 Gbit/s: no approval
     assert steps[0]["stateDelta"]["bandwidth"] == 10
 
 

@@ -2,7 +2,8 @@
 
 Each workflow keeps the fake inventory (``examples.inventory``) in line with the subscriptions:
 create provisions, modify updates, terminate deprovisions, and ``validate_port`` checks that the
-inventory still agrees with the subscription.
+inventory still agrees with the subscription. A circuit above ``APPROVAL_ABOVE`` Gbit/s waits for an
+operator's approval (an input step: the process is suspended until it is resumed through a form).
 """
 
 from __future__ import annotations
@@ -22,16 +23,17 @@ from orchestrion.db import get_database
 from orchestrion.db.domain_models import ProductTable, SubscriptionTable
 from orchestrion.errors import InvalidInputError
 from orchestrion.forms import FormPage, SubmitFormPage
-from orchestrion.forms.validators import Choice, CustomerId
+from orchestrion.forms.validators import Choice, CustomerId, Label
 from orchestrion.types import FormGenerator, State, SubscriptionLifecycle, UUIDstr
 from orchestrion.utils.errors import ProcessFailureError
-from orchestrion.workflow import StepList, begin, step
+from orchestrion.workflow import StepList, begin, conditional, inputstep, step
 from orchestrion.workflows.steps import set_status, store_process_subscription
 from orchestrion.workflows.utils import create_workflow, modify_workflow, terminate_workflow, validate_workflow
 
 DEFAULT_CUSTOMER = "demo-customer"
 PROVISIONING = SubscriptionLifecycle.PROVISIONING
 MAX_BANDWIDTH = 100  # Gbit/s: the fastest port in the catalogue
+APPROVAL_ABOVE = 10  # Gbit/s: a larger circuit waits for an operator's approval (an input step)
 # Names as the inventory accepts them: forms refuse anything else before a process starts.
 HostName = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")]
 InterfaceName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9/:.-]*$")]
@@ -236,6 +238,21 @@ def construct_circuit(product: UUIDstr, customer_id: str, port_ids: list[UUID], 
     return {"subscription": circuit, "subscription_id": circuit.subscription_id}
 
 
+@inputstep("Approve circuit")
+def approve_circuit(bandwidth: int) -> Any:
+    class ApproveCircuitForm(SubmitFormPage):
+        intro: Label = f"A {bandwidth} Gbit/s circuit needs an operator's approval before it is provisioned."
+        approved: bool = False
+
+        @model_validator(mode="after")
+        def must_approve(self) -> ApproveCircuitForm:
+            if not self.approved:
+                raise PydanticCustomError("not_approved", "Approve the circuit, or abort the process")
+            return self
+
+    return ApproveCircuitForm
+
+
 @step("Reserve circuit id")
 def reserve_circuit_id(subscription: CircuitProvisioning) -> State:
     subscription.circuit.circuit_id = inventory.allocate_circuit_id(str(subscription.subscription_id))
@@ -256,6 +273,7 @@ def create_circuit() -> StepList:
         >> construct_circuit
         >> store_process_subscription()
         >> set_status(PROVISIONING)
+        >> conditional(lambda state: state["bandwidth"] > APPROVAL_ABOVE)(approve_circuit)
         >> reserve_circuit_id
         >> provision_circuit
     )
