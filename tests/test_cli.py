@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -16,6 +15,7 @@ from websockets.sync.client import connect as ws_connect
 
 ROOT = Path(__file__).resolve().parents[1]
 ORCHESTRION = [sys.executable, "-m", "orchestrion.cli"]
+NODE_PRODUCT = "0b6e8e2a-1c2d-4e8f-8a1b-2c3d4e5f6a01"  # the example catalogue's Node
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -35,7 +35,15 @@ def _free_port() -> int:
 
 def test_process_start_and_show(tmp_path: Path) -> None:
     env = _env(tmp_path)
-    page = json.dumps({"product": str(uuid.uuid4()), "user_input": "from the cli"})
+    loaded = subprocess.run(
+        [*ORCHESTRION, "catalogue", "load", str(ROOT / "examples/catalogue.yaml")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    page = json.dumps({"product": NODE_PRODUCT, "user_input": "from the cli"})
     started = subprocess.run(
         [
             *ORCHESTRION,
@@ -64,6 +72,7 @@ def test_process_start_and_show(tmp_path: Path) -> None:
     assert shown.returncode == 0, shown.stderr
     detail = json.loads(shown.stdout)
     assert detail["current_state"]["subscription"]["description"] == "from the cli"
+    assert detail["current_state"]["subscription"]["product"]["product_id"] == NODE_PRODUCT
     assert {(s["created_by"], s["action"]) for s in detail["steps"]} == {("ann", "start")}  # who, per step
 
 
@@ -111,7 +120,7 @@ def test_run_serves_the_examples(tmp_path: Path) -> None:
             assert server.poll() is None, server.stdout.read() if server.stdout else ""
             assert time.monotonic() < deadline, "server did not become healthy"
             time.sleep(0.2)
-        page = {"product": str(uuid.uuid4()), "user_input": "over http"}
+        page = {"product": NODE_PRODUCT, "user_input": "over http"}
         created = httpx.post(f"{base}/processes/create_product_subscription", json=[page])
         assert created.status_code == 201, created.text
         process_id = created.json()["id"]

@@ -51,7 +51,8 @@ def _one_line_error(done: subprocess.CompletedProcess[str], code: int, *words: s
 
 
 def test_the_readme_command_imports_examples_from_the_working_directory(tmp_path: Path) -> None:
-    page = {"product": "3f1e0b8c-5d6a-4b7e-9c2d-1a0f8e7d6c5b", "user_input": "hi"}
+    _ok(cli(tmp_path, "catalogue", "load", "examples/catalogue.yaml"))
+    page = {"product": "0b6e8e2a-1c2d-4e8f-8a1b-2c3d4e5f6a01", "user_input": "hi"}  # the catalogue's Node
     started = cli(
         tmp_path, "process", "start", "create_product_subscription", "-i", "examples", "--input", json.dumps(page)
     )

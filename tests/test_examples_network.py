@@ -19,12 +19,19 @@ from orchestrion.catalogue import ensure_catalogue, load_file
 from orchestrion.db import Database
 from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable, SubscriptionTable
 from orchestrion.domain import SubscriptionModel
-from orchestrion.testing import assert_complete, assert_failed, extract_error, extract_state, run_workflow
+from orchestrion.testing import (
+    assert_complete,
+    assert_failed,
+    assert_suspended,
+    extract_error,
+    extract_state,
+    resume_workflow,
+    run_workflow,
+)
 
 
 @pytest.fixture
 def products(database: Database) -> dict[str, str]:
-    inventory.reset()
     ensure_catalogue(load_file(examples.CATALOGUE))
     with database.read() as session:
         return {p.name: str(p.product_id) for p in session.execute(select(ProductTable)).scalars()}
@@ -34,6 +41,11 @@ def _create(workflow: str, pages: list[dict[str, object]]) -> str:
     result, _, _ = run_workflow(workflow, pages)
     assert_complete(result)
     return str(extract_state(result)["subscription_id"])
+
+
+def _inventory(key: str) -> dict[str, object] | None:
+    with db.get_database().write():
+        return inventory.lookup(key)
 
 
 def _load(subscription_id: str) -> SubscriptionModel:
@@ -65,7 +77,7 @@ def test_create_builds_active_subscriptions_that_reference_each_other(products: 
     assert isinstance(circuit, Circuit)
     assert [str(p.owner_subscription_id) for p in circuit.circuit.ports] == [port_a, port_b]
     assert circuit.circuit.circuit_id > 1000
-    assert inventory.lookup(circuit_id) is not None
+    assert _inventory(circuit_id) is not None
     with db.get_database().read() as session:
         linked = session.execute(
             select(ProcessSubscriptionTable.process_id).where(ProcessSubscriptionTable.subscription_id == UUID(port_a))
@@ -80,7 +92,7 @@ def test_modify_is_seen_through_the_referencing_subscription(products: dict[str,
     circuit = _load(circuit_id)
     assert isinstance(circuit, Circuit)
     assert circuit.circuit.ports[0].mode == PortMode.UNTAGGED
-    assert inventory.lookup(port_a) == {"kind": "port", "mode": "untagged", "provisioned": True}
+    assert _inventory(port_a) == {"kind": "port", "mode": "untagged", "provisioned": True}
     port = _load(port_a)
     assert port.insync and port.version > 1
 
@@ -95,13 +107,14 @@ def test_terminate_is_refused_while_in_use_then_allowed(products: dict[str, str]
     assert_complete(run_workflow("terminate_port", [{"subscription_id": port_a}])[0])
     port = _load(port_a)
     assert port.status == "terminated" and port.end_date is not None
-    assert inventory.lookup(port_a) is None
+    assert _inventory(port_a) is None
 
 
 def test_validate_finds_drift_in_the_inventory(products: dict[str, str]) -> None:
     _, port_a, _, _ = _network(products)
     assert_complete(run_workflow("validate_port", [{"subscription_id": port_a}])[0])
-    inventory.provision(port_a, mode="untagged")  # someone changed the port behind our back
+    with db.get_database().write():
+        inventory.provision(port_a, mode="untagged")  # someone changed the port behind our back
     result, _, _ = run_workflow("validate_port", [{"subscription_id": port_a}])
     assert_failed(result)
     assert extract_error(result) == "Port mode differs from the inventory"
@@ -114,7 +127,8 @@ def test_validate_finds_drift_in_the_inventory(products: dict[str, str]) -> None
 
 def test_modify_refuses_a_locked_subscription_and_an_unknown_one(products: dict[str, str]) -> None:
     _, port_a, _, _ = _network(products)
-    inventory.deprovision(port_a)
+    with db.get_database().write():
+        inventory.deprovision(port_a)
     assert_failed(run_workflow("validate_port", [{"subscription_id": port_a}])[0])
     with pytest.raises(FormValidationError) as locked:
         run_workflow("modify_port", [{"subscription_id": port_a}, {"mode": "tagged"}])
@@ -155,3 +169,66 @@ def test_workflows_api_lists_linked_products_and_the_catalogue_description(produ
     assert create_port["description"] == "Create port"
     by_id = client.get(f"/api/workflows/{create_port['workflow_id']}").json()
     assert by_id["name"] == "create_port"
+
+
+def test_the_inventory_is_kept_in_the_database_across_a_restart(products: dict[str, str], database: Database) -> None:
+    """A new connection (as after a restart) sees what the steps provisioned: validate_port still passes."""
+    _, port_a, _, circuit_id = _network(products)
+    restarted = Database(database.uri)
+    try:
+        with restarted.read() as session:
+            record = session.get(inventory.InventoryRecord, port_a)
+            assert record is not None and record.attributes == {"kind": "port", "mode": "tagged", "provisioned": True}
+            assert session.get(inventory.InventoryRecord, circuit_id).circuit_id == 1001  # type: ignore[union-attr]
+    finally:
+        restarted.dispose()
+    assert_complete(run_workflow("validate_port", [{"subscription_id": port_a}])[0])
+
+
+@pytest.mark.parametrize(
+    ("page", "field"),
+    [
+        ({"bandwidth": -5}, "bandwidth"),
+        ({"bandwidth": 0}, "bandwidth"),
+        ({"bandwidth": 101}, "bandwidth"),
+    ],
+)
+def test_circuit_form_refuses_a_bandwidth_out_of_bounds(
+    products: dict[str, str], page: dict[str, object], field: str
+) -> None:
+    _, port_a, port_b, _ = _network(products)
+    with pytest.raises(FormValidationError) as refused:
+        run_workflow("create_circuit", [{"product": products["Circuit"]}, {"port_a": port_a, "port_b": port_b}, page])
+    assert field in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        {"node_name": "", "location": "Amsterdam"},
+        {"node_name": "rt 1; drop", "location": "Amsterdam"},
+        {"node_name": "rt1", "location": ""},
+    ],
+)
+def test_node_form_refuses_names_the_inventory_would_not_take(
+    products: dict[str, str], page: dict[str, object]
+) -> None:
+    with pytest.raises(FormValidationError):
+        run_workflow("create_node", [{"product": products["Node"]}, page])
+
+
+def test_a_large_circuit_waits_for_approval_then_is_provisioned(products: dict[str, str]) -> None:
+    _, port_a, port_b, _ = _network(products)  # its 10 Gbit/s circuit needed no approval
+    pages = [{"product": products["Circuit"]}, {"port_a": port_a, "port_b": port_b}, {"bandwidth": 40}]
+    result, process, step_log = run_workflow("create_circuit", pages)
+    assert_suspended(result)
+    assert step_log[-1].name == "Approve circuit"
+    with pytest.raises(FormValidationError) as refused:
+        resume_workflow(process, step_log, [{"approved": False}])
+    assert "Approve the circuit, or abort the process" in str(refused.value)
+    result, step_log = resume_workflow(process, step_log, [{"approved": True}])
+    assert_complete(result)
+    circuit_id = str(extract_state(result)["subscription_id"])
+    circuit = _load(circuit_id)
+    assert isinstance(circuit, Circuit) and circuit.status == "active" and circuit.circuit.bandwidth == 40
+    assert _inventory(circuit_id) is not None

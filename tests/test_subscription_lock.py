@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 import examples
-from examples import inventory
 from orchestrion.app import OrchestratorCore
 from orchestrion.catalogue import ensure_catalogue, load_file
 from orchestrion.db import Database
@@ -21,7 +20,6 @@ from orchestrion.testing import assert_complete, extract_state, run_workflow
 
 @pytest.fixture
 def node_id(database: Database) -> str:
-    inventory.reset()
     ensure_catalogue(load_file(examples.CATALOGUE))
     with database.read() as session:
         product = session.execute(select(ProductTable.product_id).where(ProductTable.name == "Node")).scalar_one()

@@ -2,15 +2,16 @@
 
 Each workflow keeps the fake inventory (``examples.inventory``) in line with the subscriptions:
 create provisions, modify updates, terminate deprovisions, and ``validate_port`` checks that the
-inventory still agrees with the subscription.
+inventory still agrees with the subscription. A circuit above ``APPROVAL_ABOVE`` Gbit/s waits for an
+operator's approval (an input step: the process is suspended until it is resumed through a form).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 
@@ -22,15 +23,20 @@ from orchestrion.db import get_database
 from orchestrion.db.domain_models import ProductTable, SubscriptionTable
 from orchestrion.errors import InvalidInputError
 from orchestrion.forms import FormPage, SubmitFormPage
-from orchestrion.forms.validators import Choice, CustomerId
+from orchestrion.forms.validators import Choice, CustomerId, Label
 from orchestrion.types import FormGenerator, State, SubscriptionLifecycle, UUIDstr
 from orchestrion.utils.errors import ProcessFailureError
-from orchestrion.workflow import StepList, begin, step
+from orchestrion.workflow import StepList, begin, conditional, inputstep, step
 from orchestrion.workflows.steps import set_status, store_process_subscription
 from orchestrion.workflows.utils import create_workflow, modify_workflow, terminate_workflow, validate_workflow
 
 DEFAULT_CUSTOMER = "demo-customer"
 PROVISIONING = SubscriptionLifecycle.PROVISIONING
+MAX_BANDWIDTH = 100  # Gbit/s: the fastest port in the catalogue
+APPROVAL_ABOVE = 10  # Gbit/s: a larger circuit waits for an operator's approval (an input step)
+# Names as the inventory accepts them: forms refuse anything else before a process starts.
+HostName = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")]
+InterfaceName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9/:.-]*$")]
 
 
 def _active_subscriptions(product_type: str) -> dict[str, tuple[str, str]]:
@@ -57,8 +63,8 @@ def _choice(name: str, product_type: str) -> Any:
 def node_form() -> FormGenerator:
     class NodeForm(SubmitFormPage):
         customer_id: CustomerId = DEFAULT_CUSTOMER
-        node_name: str
-        location: str
+        node_name: HostName
+        location: Annotated[str, Field(min_length=1, max_length=64)]
 
     user_input = yield NodeForm
     return user_input.model_dump()
@@ -106,7 +112,7 @@ def port_form() -> FormGenerator:
     class PortForm(SubmitFormPage):
         customer_id: CustomerId = DEFAULT_CUSTOMER
         node: node_choice
-        port_name: str
+        port_name: InterfaceName
         mode: PortMode = PortMode.TAGGED
 
     user_input = yield PortForm
@@ -212,7 +218,7 @@ def circuit_form() -> FormGenerator:
     ports = yield CircuitPortsForm
 
     class CircuitForm(SubmitFormPage):
-        bandwidth: int = 1
+        bandwidth: Annotated[int, Field(gt=0, le=MAX_BANDWIDTH, description="Gbit/s")] = 1
 
     details = yield CircuitForm
     return {
@@ -230,6 +236,21 @@ def construct_circuit(product: UUIDstr, customer_id: str, port_ids: list[UUID], 
     names = " <-> ".join(p.port_name or "?" for p in circuit.circuit.ports)
     circuit.description = f"Circuit {names} ({bandwidth} Gbit/s)"
     return {"subscription": circuit, "subscription_id": circuit.subscription_id}
+
+
+@inputstep("Approve circuit")
+def approve_circuit(bandwidth: int) -> Any:
+    class ApproveCircuitForm(SubmitFormPage):
+        intro: Label = f"A {bandwidth} Gbit/s circuit needs an operator's approval before it is provisioned."
+        approved: bool = False
+
+        @model_validator(mode="after")
+        def must_approve(self) -> ApproveCircuitForm:
+            if not self.approved:
+                raise PydanticCustomError("not_approved", "Approve the circuit, or abort the process")
+            return self
+
+    return ApproveCircuitForm
 
 
 @step("Reserve circuit id")
@@ -252,6 +273,7 @@ def create_circuit() -> StepList:
         >> construct_circuit
         >> store_process_subscription()
         >> set_status(PROVISIONING)
+        >> conditional(lambda state: state["bandwidth"] > APPROVAL_ABOVE)(approve_circuit)
         >> reserve_circuit_id
         >> provision_circuit
     )
