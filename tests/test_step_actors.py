@@ -251,6 +251,16 @@ def test_an_automatic_retry_is_the_schedulers(register: Callable[[str, StepList]
     ]
 
 
+def test_a_person_named_scheduler_retrying_by_hand_is_a_retry(register: Callable[[str, StepList], Workflow]) -> None:
+    register("actors_flaky_by_hand", init >> flaky_once >> done)
+    process_id = start_process("actors_flaky_by_hand", [{}], user="alice")
+    assert process_row(process_id).last_status == "waiting"
+
+    resume_process(process_id, user="scheduler")  # the name says nothing: only the retry task's resume is automatic
+
+    assert actors(process_id)[-1] == ("Done", "complete", "scheduler", "retry")
+
+
 def test_rest_and_graphql_show_each_steps_actor_and_action(
     register: Callable[[str, StepList], Workflow], database: Database
 ) -> None:

@@ -17,7 +17,6 @@ from orchestrion.errors import InconsistentDataError, OrchestrionError
 from orchestrion.runtime import current
 from orchestrion.scheduler.catalogue_check import check_catalogue
 from orchestrion.storage.protocol import ProcessStore
-from orchestrion.storage.steering import SCHEDULER
 from orchestrion.targets import Target
 from orchestrion.types import State
 from orchestrion.workflow import StepList, Workflow, done, init, step, workflow
@@ -45,6 +44,7 @@ def _only_when(has_work: Callable[[ProcessStore, datetime], bool], idle: str) ->
 
 @step("Resume processes due for a retry")
 def resume_due_retries() -> State:
+    from orchestrion.scheduler.runner import SCHEDULER_USER
     from orchestrion.services.processes import resume_process
 
     # Each resume writes in a transaction of its own (this step holds none: it never touches db.session,
@@ -52,7 +52,7 @@ def resume_due_retries() -> State:
     resumed, not_resumed = [], {}
     for process_id in current().store.due_retries(utcnow()):
         try:
-            resume_process(process_id, user=SCHEDULER)
+            resume_process(process_id, user=SCHEDULER_USER, automatic=True)
         except OrchestrionError as e:  # it moved on meanwhile, or the engine was paused
             not_resumed[str(process_id)] = str(e)
         else:

@@ -291,6 +291,7 @@ def _continue(
     given: State,
     user: str,
     callback_token: str | None = None,
+    automatic: bool = False,
 ) -> None:
     """Resume the process in the store (refused if it changed meanwhile) and hand it to the executor."""
     worker_id, lease = _local_claim(runtime)
@@ -303,16 +304,24 @@ def _continue(
         lease=lease,
         fingerprint=wf.fingerprint,
         callback_token=callback_token,
+        automatic=automatic,
     )
     runtime.executor.submit(seen.process_id, claim if worker_id else None, is_task=seen.is_task, resume=True)
 
 
 def resume_process(
-    process_id: uuid.UUID, user_inputs: list[State] | None = None, user: str = "SYSTEM", user_model: Any = None
+    process_id: uuid.UUID,
+    user_inputs: list[State] | None = None,
+    user: str = "SYSTEM",
+    user_model: Any = None,
+    *,
+    automatic: bool = False,
 ) -> None:
     """Continue a suspended process with form input, or retry a failed/waiting one from before its failed step.
 
     Resuming a process awaiting a callback pushes it on without one (an operator's decision).
+    ``automatic``: the retry policy's own retry of a waiting process (``task_resume_workflows``); its
+    history rows say "automatic retry" rather than naming a person's retry.
     """
     runtime = current()
     seen = runtime.store.get(process_id)
@@ -333,7 +342,7 @@ def resume_process(
     if seen.status in (ProcessStatus.SUSPENDED, ProcessStatus.AWAITING_CALLBACK):
         record = answer_input(wf, cursor, step, seen.state, answer, is_task=seen.is_task)
         _check_state_size(runtime, "The state with this input", record.row_json)
-    _continue(runtime, seen, wf, record, answer, user)
+    _continue(runtime, seen, wf, record, answer, user, automatic=automatic)
 
 
 def deliver_callback(process_id: uuid.UUID, token: str, data: Any) -> None:

@@ -554,6 +554,7 @@ class MemoryProcessStore:
         lease: timedelta,
         fingerprint: str | None = None,
         callback_token: str | None = None,
+        automatic: bool = False,
     ) -> Claim:
         """Mark the process resumed; refused when it changed since ``seen``, or no longer awaits the callback."""
         now = utcnow()
@@ -566,7 +567,7 @@ class MemoryProcessStore:
             elif p.last_status != seen.status or p.seq != seen.seq:
                 raise ProcessConflictError(f"Process {seen.process_id} changed while resuming it; try again")
             claim = Claim.of(p, p.process_id, p.workflow_name, p.claimed_by or "", lease)
-            claim.user, claim.action = user, resume_action(p.last_status, user, callback_token)
+            claim.user, claim.action = user, resume_action(p.last_status, callback_token, automatic=automatic)
             p.run_by, p.run_action = claim.user, claim.action
             if p.last_status != ProcessStatus.WAITING and p.retry_count:  # a person's retry: a fresh set of attempts
                 claim.retry_count = p.retry_count = 0

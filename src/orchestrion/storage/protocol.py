@@ -94,8 +94,12 @@ class ProcessStore(Protocol):
         lease: timedelta,
         fingerprint: str | None = None,
         callback_token: str | None = None,
+        automatic: bool = False,
     ) -> Claim:
-        """Mark the process resumed (refused when it changed since ``seen``, or no longer awaits the callback)."""
+        """Mark the process resumed (refused when it changed since ``seen``, or no longer awaits the callback).
+
+        ``automatic``: the retry policy's own retry of a waiting process, not a person's.
+        """
 
     def report_progress(self, process_id: uuid.UUID, token: str, progress: Any) -> None: ...
 

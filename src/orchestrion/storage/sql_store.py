@@ -116,6 +116,7 @@ class SqlProcessStore:
         lease: timedelta,
         fingerprint: str | None = None,
         callback_token: str | None = None,
+        automatic: bool = False,
     ) -> Claim:
         return steering.resume(
             self.db,
@@ -127,6 +128,7 @@ class SqlProcessStore:
             lease=lease,
             fingerprint=fingerprint,
             callback_token=callback_token,
+            automatic=automatic,
         )
 
     def report_progress(self, process_id: uuid.UUID, token: str, progress: Any) -> None:

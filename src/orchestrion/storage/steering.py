@@ -114,16 +114,16 @@ def abort(db: Database, process_id: uuid.UUID, user: str, *, by_owner: bool = Fa
         return ProcessStatus.ABORTED
 
 
-SCHEDULER = "scheduler"  # the user the scheduler resumes waiting processes as (task_resume_workflows)
+def resume_action(status: ProcessStatus, callback_token: str | None = None, *, automatic: bool = False) -> str:
+    """What resuming a process in ``status`` is, for its history: resume, retry, callback or automatic retry.
 
-
-def resume_action(status: ProcessStatus, user: str, callback_token: str | None = None) -> str:
-    """What resuming a process in ``status`` is, for its history: resume, retry, callback or automatic retry."""
+    ``automatic``: the retry policy's own retry of a waiting process (``task_resume_workflows``).
+    """
     if callback_token is not None:
         return "callback"
     if status == ProcessStatus.SUSPENDED or status == ProcessStatus.AWAITING_CALLBACK:
         return "resume"  # with a person's input (or pushed on without the callback)
-    if status == ProcessStatus.WAITING and user == SCHEDULER:
+    if status == ProcessStatus.WAITING and automatic:
         return "automatic retry"
     return "retry"
 
@@ -139,6 +139,7 @@ def resume(
     lease: timedelta,
     fingerprint: str | None = None,
     callback_token: str | None = None,
+    automatic: bool = False,
 ) -> Claim:
     """Mark a process ``resumed``: record the step the resume completes (if any) and the input given.
 
@@ -159,7 +160,10 @@ def resume(
         elif p.last_status != seen.status.value or p.seq != seen.seq:
             raise ProcessConflictError(f"Process {seen.process_id} changed while resuming it; try again")
         claim = Claim.of(p, p.process_id, p.workflow.name, p.claimed_by or "", lease)
-        claim.user, claim.action = user, resume_action(ProcessStatus(p.last_status), user, callback_token)
+        claim.user, claim.action = (
+            user,
+            resume_action(ProcessStatus(p.last_status), callback_token, automatic=automatic),
+        )
         values: dict[str, Any] = {
             "run_by": claim.user,
             "run_action": claim.action,
