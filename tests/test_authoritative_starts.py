@@ -20,7 +20,7 @@ from tests.subscription_support import add_subscription, load_product, subscript
 from orchestrion.app import OrchestratorCore
 from orchestrion.db import Database
 from orchestrion.db.domain_models import ProcessSubscriptionTable, SubscriptionTable
-from orchestrion.db.models import ProcessTable
+from orchestrion.db.models import ProcessStepTable, ProcessTable
 from orchestrion.forms import SubmitFormPage
 from orchestrion.testing import WorkflowInstanceForTests
 from orchestrion.types import FormGenerator, State, UUIDstr
@@ -142,8 +142,12 @@ def test_the_process_is_linked_to_its_subscription_from_its_creation(
     client = TestClient(OrchestratorCore(database=database))
     status, body = _start(client, subscription_id)
     assert status == 201
+    process_id = uuid.UUID(str(body["id"]))
     with database.read() as session:
-        links = session.execute(
-            select(func.count()).where(ProcessSubscriptionTable.process_id == uuid.UUID(str(body["id"])))
+        linked_at = session.execute(
+            select(ProcessSubscriptionTable.created_at).where(ProcessSubscriptionTable.process_id == process_id)
+        ).scalar_one()  # one link: the reservation's, which the link step then finds
+        first_step_done = session.execute(
+            select(func.min(ProcessStepTable.completed_at)).where(ProcessStepTable.process_id == process_id)
         ).scalar_one()
-    assert links == 1, "one link: the reservation's, which the link step then finds"
+    assert linked_at <= first_step_done, "linked when the process was created, before any step ran"
