@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import importlib
 import os
+import time
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import httpx
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -33,3 +36,21 @@ def playwright_sync_api() -> ModuleType:
     except ImportError:
         unavailable("the playwright package is not installed: pip install -e '.[dev]'")
         raise
+
+
+def start(api: httpx.Client, workflow: str, pages: list[dict[str, Any]]) -> str:
+    """Start ``workflow`` through the REST API of the server under test; its process id."""
+    response = api.post(f"/processes/{workflow}", json=pages)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def wait_for(api: httpx.Client, process_id: str, status: str, timeout: float = 60) -> dict[str, Any]:
+    """The process's detail once it has ``status`` (polled: the server runs it in another process)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        detail: dict[str, Any] = api.get(f"/processes/{process_id}").json()
+        if detail["last_status"] == status:
+            return detail
+        assert time.monotonic() < deadline, detail
+        time.sleep(0.05)

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import insert
-from tests.browser import CHROMIUM, playwright_sync_api
+from tests.browser import CHROMIUM, playwright_sync_api, start, wait_for
 
 from orchestrion.db import Database
 from orchestrion.db.migrate import upgrade
@@ -167,22 +167,6 @@ def shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(ARTIFACTS / f"ui-{name}.png"), full_page=True)
-
-
-def start(api: httpx.Client, workflow: str, pages: list[dict[str, Any]]) -> str:
-    response = api.post(f"/processes/{workflow}", json=pages)
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-def wait_for(api: httpx.Client, process_id: str, status: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while True:
-        detail: dict[str, Any] = api.get(f"/processes/{process_id}").json()
-        if detail["last_status"] == status:
-            return detail
-        assert time.monotonic() < deadline, detail
-        time.sleep(0.05)
 
 
 def status_badge(page: Any) -> Any:

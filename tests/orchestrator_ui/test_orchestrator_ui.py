@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from tests.browser import CHROMIUM, playwright_sync_api
+from tests.browser import CHROMIUM, playwright_sync_api, start, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = Path(__file__).resolve().parent / "host"
@@ -163,22 +163,6 @@ def servers(tmp_path_factory: pytest.TempPathFactory, ports: tuple[int, int], or
 def api(orchestrion: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=f"{orchestrion}/api", timeout=30) as client:
         yield client
-
-
-def start(api: httpx.Client, workflow: str, pages: list[dict[str, Any]]) -> str:
-    response = api.post(f"/processes/{workflow}", json=pages)
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-def wait_for(api: httpx.Client, process_id: str, status: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while True:
-        detail: dict[str, Any] = api.get(f"/processes/{process_id}").json()
-        if detail["last_status"] == status:
-            return detail
-        assert time.monotonic() < deadline, detail
-        time.sleep(0.05)
 
 
 @dataclass
