@@ -74,6 +74,13 @@ def test_a_nul_character_in_the_path_or_the_query_is_refused(client: TestClient,
     assert problem["type"] == "UnstorableTextError"
 
 
+@pytest.mark.parametrize("path", ["/api/workflows/%0A", "/api/processes/%0D%0A", "/api/schedules/a%0Ab"])
+def test_a_line_break_in_the_path_is_refused_not_routed_elsewhere(client: TestClient, path: str) -> None:
+    """``/api/workflows/%0A`` would match the list route (a route pattern's ``$`` matches before a newline)."""
+    problem = _assert_bad_request(client.get(path))
+    assert problem["type"] == "UnstorableTextError"
+
+
 @pytest.mark.parametrize("body", [b'[{"\\ud800": "x"}]', b'[{"note": "\\udfff"}]', b'[{"note": "a\\u0000b"}]'])
 def test_a_lone_surrogate_or_nul_in_a_json_body_is_refused(client: TestClient, body: bytes) -> None:
     answer = client.post("/api/processes/take_note", content=body, headers={"content-type": "application/json"})

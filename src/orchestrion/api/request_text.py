@@ -16,7 +16,10 @@ from orchestrion.errors import UnstorableTextError
 
 async def refuse_unstorable_text(connection: HTTPConnection) -> None:
     """FastAPI dependency of every route: the path, the query parameters and a JSON body must be storable text."""
-    if not texts_storable(connection.scope["path"]):
+    path = connection.scope["path"]
+    # A line break at the end of the path also matches a route's pattern up to its ``$`` (Python's
+    # ``$`` matches before a final newline): ``/api/workflows/%0A`` would reach the list route.
+    if not texts_storable(path) or "\n" in path or "\r" in path:
         raise UnstorableTextError("path")
     for name, value in connection.query_params.multi_items():
         if not texts_storable(name) or not texts_storable(value):
