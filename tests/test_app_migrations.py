@@ -67,7 +67,7 @@ ORCHESTRION = [sys.executable, "-m", "orchestrion.cli"]
 
 APP_HEAD = "e58b1d7f4a33"  # the newest revision of the application's data branch
 SITES_REVISION = "f2c6a9e0b844"  # extra/: the application's own table
-ORCHESTRION_HEAD = "0009"
+ORCHESTRION_HEAD = "0012"
 # orchestrion's built-in tasks' rows (migration 0008): (target, is_task, description)
 BUILT_IN_TASK_ROWS = {name: ("SYSTEM", True, getattr(tasks, name).description) for name in tasks.BUILT_IN_TASKS}
 
@@ -185,9 +185,10 @@ def connect(uri: str) -> Iterator[Connection]:
         engine.dispose()
 
 
-def drop_step_actors(conn: Connection) -> None:
-    """Undo 0009's columns: a database from before it (the revision runs again)."""
-    for table, column in STEP_ACTOR_COLUMNS:
+def drop_columns_since_0009(conn: Connection) -> None:
+    """Undo the columns of 0009 and 0012: a database from before them (the revisions run again)."""
+    conn.execute(text("DROP INDEX ix_processes_parent_group"))
+    for table, column in (*STEP_ACTOR_COLUMNS, *CHILD_COLUMNS):
         conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
 
 
@@ -196,6 +197,12 @@ STEP_ACTOR_COLUMNS = (
     ("processes", "run_by"),
     ("processes", "run_action"),
     ("processes", "abort_requested_by"),
+)
+CHILD_COLUMNS = (
+    ("processes", "parent_process_id"),
+    ("processes", "child_group"),
+    ("processes", "branch"),
+    ("processes", "awaiting_children"),
 )
 
 
@@ -387,7 +394,7 @@ def test_start_up_leaves_the_applications_rows_and_moves_an_older_orchestrion_ro
     with connect(uri) as conn:
         conn.execute(text("DROP TABLE process_idempotency_keys"))
         conn.execute(text("DROP TABLE subscription_customer_descriptions"))
-        drop_step_actors(conn)
+        drop_columns_since_0009(conn)
         conn.execute(
             text("UPDATE alembic_version SET version_num = '0005' WHERE version_num = :v"), {"v": ORCHESTRION_HEAD}
         )
@@ -418,7 +425,7 @@ def test_start_up_without_orchestrions_row_refuses_until_db_upgrade(
     with connect(uri) as conn:
         conn.execute(text("DROP TABLE process_idempotency_keys"))
         conn.execute(text("DROP TABLE subscription_customer_descriptions"))
-        drop_step_actors(conn)
+        drop_columns_since_0009(conn)
         conn.execute(text("DELETE FROM alembic_version WHERE version_num = :v"), {"v": ORCHESTRION_HEAD})
 
     with pytest.raises(RuntimeError, match="orchestrion db upgrade heads"):
@@ -986,4 +993,24 @@ def test_0009_adds_the_step_actor_columns_and_its_downgrade_removes_them(
     assert versions(uri) == {"0008", APP_HEAD}
     command.upgrade(config, "heads")
     assert present() == set(STEP_ACTOR_COLUMNS)
+    assert versions(uri) == {ORCHESTRION_HEAD, APP_HEAD}
+
+
+def test_0012_adds_the_child_process_columns_and_its_downgrade_removes_them(
+    upgraded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Child processes: the parent, the group it awaits a child in, the branch, and what a parent waits for."""
+    app_dir, uri = upgraded
+
+    def present() -> set[tuple[str, str]]:
+        with connect(uri) as conn:
+            found = inspect(conn)
+            return {(t, c) for t, c in CHILD_COLUMNS if c in {col["name"] for col in found.get_columns(t)}}
+
+    assert present() == set(CHILD_COLUMNS)
+    config = in_process(app_dir, uri, monkeypatch)
+    command.downgrade(config, "schema@0009")
+    assert present() == set()
+    command.upgrade(config, "heads")
+    assert present() == set(CHILD_COLUMNS)
     assert versions(uri) == {ORCHESTRION_HEAD, APP_HEAD}

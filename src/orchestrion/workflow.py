@@ -1,8 +1,10 @@
 """The authoring API: what workflow code imports (``from orchestrion.workflow import ...``)."""
 
+from orchestrion.engine.children import await_children
 from orchestrion.engine.outcomes import (
     Abort,
     AwaitingCallback,
+    AwaitingChildren,
     Complete,
     Failed,
     Outcome,
@@ -11,6 +13,7 @@ from orchestrion.engine.outcomes import (
     Suspend,
     Waiting,
 )
+from orchestrion.engine.parallel import parallel
 from orchestrion.engine.status import ProcessStatus, StepStatus
 from orchestrion.engine.steps import (
     Step,
@@ -40,6 +43,7 @@ from orchestrion.engine.workflow import (
     make_workflow,
     workflow,
 )
+from orchestrion.services.children import start_child
 
 # orchestrator-core calls the outcome type ``Process``.
 Process = Outcome
@@ -47,6 +51,7 @@ Process = Outcome
 __all__ = [
     "Abort",
     "AwaitingCallback",
+    "AwaitingChildren",
     "Complete",
     "Failed",
     "Outcome",
@@ -68,6 +73,7 @@ __all__ = [
     "Workflow",
     "WorkflowDefinitionError",
     "abort",
+    "await_children",
     "begin",
     "callback_step",
     "conditional",
@@ -76,7 +82,9 @@ __all__ = [
     "init",
     "inputstep",
     "make_workflow",
+    "parallel",
     "retrystep",
+    "start_child",
     "step",
     "step_group",
     "steplens",

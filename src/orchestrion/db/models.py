@@ -50,6 +50,7 @@ class ProcessTable(Base):
     """
 
     __tablename__ = "processes"
+    __table_args__ = (Index("ix_processes_parent_group", "parent_process_id", "child_group"),)
 
     process_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     workflow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workflows.workflow_id"), index=True)
@@ -81,6 +82,13 @@ class ProcessTable(Base):
     callback_progress: Mapped[Any] = mapped_column(JsonColumn)
     retry_count: Mapped[int] = mapped_column(Integer, default=0)
     next_retry_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # A child process: the parent whose step created it, the group the parent awaits it in, and the
+    # path of the parallel branch it runs (None: a child of another workflow).
+    parent_process_id: Mapped[uuid.UUID | None] = mapped_column(UUIDType)
+    child_group: Mapped[str | None] = mapped_column(String(255))
+    branch: Mapped[str | None] = mapped_column(Text)
+    # What a parent waits for (``engine.children.WakeCondition``); None when it waits for no children.
+    awaiting_children: Mapped[Any] = mapped_column(JsonColumn)
 
     workflow: Mapped[WorkflowTable] = relationship(lazy="joined")
     steps: Mapped[list[ProcessStepTable]] = relationship(

@@ -10,6 +10,10 @@ import uuid
 from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestrion.engine.children import Children
 
 
 def rest_callback_route(process_id: uuid.UUID, token: str) -> str:
@@ -22,6 +26,10 @@ class StepContext:
     process_id: uuid.UUID
     workflow_name: str
     callback_route_for: Callable[[uuid.UUID, str], str] = rest_callback_route
+    children: Children | None = None  # starting and awaiting child processes (a store that keeps them)
+    user: str | None = None  # who caused this run
+    action: str = "start"  # what caused this run (``start``, ``retry``, ``children``, ...)
+    branch: str | None = None  # the parallel branch this process runs (``engine.parallel.encode_branch``)
 
     def callback_route(self, token: str) -> str:
         """Where the external system posts its answer, for a callback step's ``token``."""

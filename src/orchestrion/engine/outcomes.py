@@ -97,6 +97,14 @@ class AwaitingCallback(Outcome):
     overall_status = ProcessStatus.AWAITING_CALLBACK
 
 
+class AwaitingChildren(Outcome):
+    """The process waits, holding no worker, until enough of its child processes have ended."""
+
+    __slots__ = ()
+    status = StepStatus.AWAITING_CHILDREN
+    overall_status = ProcessStatus.AWAITING_CHILDREN
+
+
 class Abort(Outcome):
     __slots__ = ()
     status = StepStatus.ABORT
@@ -121,6 +129,7 @@ OUTCOME_BY_PROCESS_STATUS: dict[ProcessStatus, type[Outcome]] = {
     ProcessStatus.SUSPENDED: Suspend,
     ProcessStatus.WAITING: Waiting,
     ProcessStatus.AWAITING_CALLBACK: AwaitingCallback,
+    ProcessStatus.AWAITING_CHILDREN: AwaitingChildren,
     ProcessStatus.FAILED: Failed,
     ProcessStatus.API_UNAVAILABLE: Failed,
     ProcessStatus.INCONSISTENT_DATA: Failed,

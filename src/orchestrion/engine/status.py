@@ -9,6 +9,7 @@ class ProcessStatus(strEnum):
     SUSPENDED = "suspended"
     WAITING = "waiting"
     AWAITING_CALLBACK = "awaiting_callback"
+    AWAITING_CHILDREN = "awaiting_children"
     FAILED = "failed"
     API_UNAVAILABLE = "api_unavailable"
     INCONSISTENT_DATA = "inconsistent_data"
@@ -23,6 +24,7 @@ class StepStatus(strEnum):
     SUSPEND = "suspend"
     WAITING = "waiting"
     AWAITING_CALLBACK = "awaiting_callback"
+    AWAITING_CHILDREN = "awaiting_children"
     FAILED = "failed"
     ABORT = "abort"
     COMPLETE = "complete"
@@ -42,3 +44,6 @@ RESUMABLE_STATUSES = frozenset(
     }
 )
 TERMINAL_STATUSES = frozenset({ProcessStatus.COMPLETED, ProcessStatus.ABORTED})
+# A child process in these has ended, for now: its parent's wait counts it (a failed one may be retried).
+FAILED_STATUSES = frozenset({ProcessStatus.FAILED, ProcessStatus.API_UNAVAILABLE, ProcessStatus.INCONSISTENT_DATA})
+SETTLED_STATUSES = TERMINAL_STATUSES | FAILED_STATUSES

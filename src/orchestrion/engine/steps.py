@@ -263,6 +263,16 @@ def step_group(
     return StepGroup(name, steps, retry_auth_callback)
 
 
+class BranchingStep(Step):
+    """A step whose ``branches`` (step lists by key) each run as a child process of their own.
+
+    The workflow resolves a branch process's steps from its path (``Workflow.branch``); the step
+    itself forks and joins (``engine.parallel``).
+    """
+
+    branches: dict[str, StepList]
+
+
 class CallbackEndpointStep(Step):
     """Creates the single-use callback token; the route goes into the state, the token into engine data."""
 

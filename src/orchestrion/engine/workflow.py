@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 
 from orchestrion.engine.forms import StateForm, empty_form, state_form
-from orchestrion.engine.steps import PureStep, Step, StepGroup, StepList, done, init
+from orchestrion.engine.steps import BranchingStep, PureStep, Step, StepGroup, StepList, done, init
 from orchestrion.errors import OrchestrionError
 from orchestrion.targets import Target
 
@@ -44,6 +44,7 @@ class Workflow:
         if not isinstance(steps, StepList):
             raise WorkflowDefinitionError(f"workflow {name!r} must return a StepList (init >> ... >> done)")
         _check_frame(name, steps)
+        self._forks = _branching_steps(name, steps)
         self.name = name
         self.description = description
         self.steps = steps
@@ -95,6 +96,16 @@ class Workflow:
         """The leaf step after ``path``; leaving a group continues after the group. None at the end."""
         return self._leaves[path][1]
 
+    def branch(self, path: list[str]) -> Workflow:
+        """The workflow a parallel branch process runs: ``path`` is ``[fork, branch, fork, branch, ...]``
+        from this workflow down (a branch may fork again). ``KeyError`` when there is no such branch."""
+        if not path or len(path) % 2:
+            raise KeyError(path)
+        wf: Workflow = self
+        for fork, key in zip(path[::2], path[1::2], strict=True):
+            wf = branch_workflow(wf._forks[fork], key, self.name)
+        return wf
+
     def group_start(self, path: Path) -> Path:
         """The first leaf of the top-level step ``path`` is in (to restart a callback group)."""
         return next(p for p in self._leaves if p[0] == path[0])
@@ -126,7 +137,40 @@ def _resolve(steps: StepList, path: Path) -> Step:
 
 
 def _shape(steps: StepList) -> list[Any]:
-    return [[k, _shape(s.steps)] if isinstance(s, StepGroup) else k for k, s in zip(steps.keys(), steps, strict=True)]
+    return [_step_shape(k, s) for k, s in zip(steps.keys(), steps, strict=True)]
+
+
+def _step_shape(key: str, step: Step) -> Any:
+    if isinstance(step, StepGroup):
+        return [key, _shape(step.steps)]
+    if isinstance(step, BranchingStep):
+        return [key, {branch: _shape(steps) for branch, steps in step.branches.items()}]
+    return key
+
+
+def _branching_steps(name: str, steps: StepList) -> dict[str, BranchingStep]:
+    """The forks of a step list (also inside step groups) by name; a branch process finds its fork by it."""
+    found: dict[str, BranchingStep] = {}
+    for step in steps:
+        inner = _branching_steps(name, step.steps) if isinstance(step, StepGroup) else {}
+        if isinstance(step, BranchingStep):
+            inner = {step.name: step}
+        for fork, at in inner.items():
+            if fork in found:
+                raise WorkflowDefinitionError(f"workflow {name!r} has two parallel steps named {fork!r}; rename one")
+            found[fork] = at
+    return found
+
+
+def branch_workflow(fork: BranchingStep, key: str, root_name: str) -> Workflow:
+    """The workflow of one branch: ``init >> branch >> done``, named like the workflow it belongs to
+    (its processes use that workflow's row). Built once per fork, branch and name."""
+    cache: dict[tuple[str, str], Workflow] = fork.__dict__.setdefault("_branch_workflows", {})
+    found = cache.get((key, root_name))
+    if found is None:
+        steps = fork.branches[key]
+        found = cache[(key, root_name)] = Workflow(root_name, f"Branch {key!r} of {fork.name!r}", init >> steps >> done)
+    return found
 
 
 def _check_frame(name: str, steps: StepList) -> None:

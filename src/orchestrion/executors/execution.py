@@ -16,12 +16,13 @@ from orchestrion import metrics
 from orchestrion.db.failures import is_transient
 from orchestrion.db.sessions import database_scope
 from orchestrion.engine.outcomes import Outcome
+from orchestrion.engine.parallel import decode_branch
 from orchestrion.engine.registry import get_workflow
-from orchestrion.engine.runner import Journal, Signals, StepRecord, run
+from orchestrion.engine.runner import Signals, StepRecord, run
 from orchestrion.engine.workflow import Path, Workflow
 from orchestrion.runtime import current
 from orchestrion.storage.claims import Claim
-from orchestrion.storage.protocol import ProcessStore
+from orchestrion.storage.protocol import ProcessStore, StoreJournal
 
 logger = structlog.get_logger(__name__)
 
@@ -77,7 +78,7 @@ def execute_process(
         if claim is None:
             return None
     try:
-        wf = get_workflow(claim.workflow_name)
+        wf = _workflow_of(claim)
         reason = _unrunnable_reason(wf, claim)
         if reason is not None:
             log.warning("A process cannot continue; failing it", reason=reason)
@@ -139,7 +140,7 @@ def _stop_after_error(store: ProcessStore, claim: Claim, error: Exception, log: 
 class _ObservedJournal:
     """A journal plus what operators see of a run: the step in every log line, step durations."""
 
-    def __init__(self, journal: Journal, wf: Workflow, cursor: Path | None) -> None:
+    def __init__(self, journal: StoreJournal, wf: Workflow, cursor: Path | None) -> None:
         self.journal = journal
         self.context = journal.context
         self.wf = wf
@@ -181,10 +182,31 @@ class _ObservedJournal:
 
     def commit(self) -> None:
         self._tx.commit()
+        started = self.journal.started()
+        if started:  # children the step started, a parent its end woke: theirs to run now
+            executor = current().executor
+            for process_id in started:
+                executor.submit(process_id, resume=True)
+
+
+def _workflow_of(claim: Claim) -> Workflow | None:
+    """The workflow the process runs: its workflow's, or, for a parallel branch, that branch's steps."""
+    wf = get_workflow(claim.workflow_name)
+    if wf is None or claim.branch is None:
+        return wf
+    try:
+        return wf.branch(decode_branch(claim.branch))
+    except KeyError:
+        return None
 
 
 def _unrunnable_reason(wf: Workflow | None, claim: Claim) -> str | None:
     """Why a process cannot continue in its (perhaps changed) workflow; None when its next step still exists."""
+    if wf is None and claim.branch is not None:
+        return (
+            f"Workflow {claim.workflow_name!r} no longer has the parallel branch {claim.branch} this process runs; "
+            "abort it or restore the branch"
+        )
     if wf is None:
         return f"Workflow {claim.workflow_name!r} is no longer registered; abort this process or restore it"
     if not claim.cursor:

@@ -66,6 +66,7 @@ __all__ = [
     "abort_process",
     "delete_process",
     "deliver_callback",
+    "prepare_start",
     "recover",
     "report_callback_progress",
     "resume_all_tasks",
@@ -136,6 +137,41 @@ def start_process(
     if keyed is not None and (earlier := keyed.earlier()) is not None:
         return earlier
     _check_not_paused(runtime)
+    new = prepare_start(runtime, wf, workflow_key, user_inputs, user)
+    process_id = new.process_id
+    worker_id, lease = _local_claim(runtime)
+    within = partial(_commit_with_process, process_id, keyed, new.reservations) if keyed or new.reservations else None
+    try:
+        claim = runtime.store.create_process(
+            wf, new.state, new.user_input, user, worker_id=worker_id, lease=lease, within=within
+        )
+    except _KeyTakenError as taken:
+        return taken.process_id
+    runtime.executor.submit(process_id, claim if worker_id else None, is_task=claim.is_task)
+    return process_id
+
+
+@dataclass(frozen=True)
+class NewProcess:
+    """A start that passed its checks and its form: the state and input to store, the subscriptions to reserve."""
+
+    process_id: uuid.UUID
+    state: State
+    user_input: State
+    reservations: list[tuple[str, subscriptions.Reservation]]
+
+    def reserve(self, session: Session) -> None:
+        """Reserve its subscriptions in ``session``'s transaction (the one that creates the process)."""
+        _reserve(self.process_id, self.reservations, session)
+
+
+def prepare_start(
+    runtime: Runtime, wf: Workflow, workflow_key: str, user_inputs: list[State] | None, user: str
+) -> NewProcess:
+    """Ask the workflow's ``run_predicate`` and validate its initial form, before anything is stored.
+
+    Raises ``FormNotCompleteError`` (more pages needed) or ``FormValidationError``.
+    """
     _check_predicate(wf, workflow_key)
     process_id = uuid.uuid4()
     system = {
@@ -153,16 +189,7 @@ def start_process(
     reservations = _reservations(wf, state)
     if reservations:
         state[subscriptions.RESERVED_KEY] = [str(r.subscription_id) for _, r in reservations]
-    worker_id, lease = _local_claim(runtime)
-    within = partial(_commit_with_process, process_id, keyed, reservations) if keyed or reservations else None
-    try:
-        claim = runtime.store.create_process(
-            wf, state, user_input, user, worker_id=worker_id, lease=lease, within=within
-        )
-    except _KeyTakenError as taken:
-        return taken.process_id
-    runtime.executor.submit(process_id, claim if worker_id else None, is_task=claim.is_task)
-    return process_id
+    return NewProcess(process_id, state, user_input, reservations)
 
 
 class _KeyTakenError(Exception):
@@ -378,12 +405,18 @@ def report_callback_progress(process_id: uuid.UUID, token: str, data: Any) -> No
 
 
 def abort_process(process_id: uuid.UUID, user: str = "SYSTEM", user_model: Any = None) -> ProcessStatus:
-    """Abort a process. A running one stops at its next step boundary; a completed one stays completed."""
-    store = current().store
-    wf = loaded_workflow(store.get(process_id).workflow_name)
+    """Abort a process and its children. A running one stops at its next step boundary; a completed one
+    stays completed. A parent waiting for this child may go on: it is handed to the executor (it runs
+    only if the abort woke it)."""
+    runtime = current()
+    seen = runtime.store.get(process_id)
+    wf = loaded_workflow(seen.workflow_name)
     if wf is not None:  # a process of a removed (or unloadable) workflow can always be aborted
         authorize(wf, "abort_workflow", user, user_model=user_model)
-    return store.abort(process_id, user)
+    status = runtime.store.abort(process_id, user)
+    if seen.parent_process_id is not None and status == ProcessStatus.ABORTED:
+        runtime.executor.submit(seen.parent_process_id, resume=True)
+    return status
 
 
 _resume_all_locks: weakref.WeakKeyDictionary[Runtime, threading.Lock] = weakref.WeakKeyDictionary()

@@ -24,12 +24,14 @@ from orchestrion.db.database import Database, RawJSON
 from orchestrion.db.failures import is_transient, rejects_data, retry_delay
 from orchestrion.db.sessions import StepSession, bind_session
 from orchestrion.db.statements import FastStatement, RawConnection, RawTransaction
+from orchestrion.engine.children import AWAIT_META_KEY
 from orchestrion.engine.context import StepContext
 from orchestrion.engine.runner import CheckpointRejectedError, Signals, StepRecord
 from orchestrion.engine.serialization import dumps
-from orchestrion.engine.status import ProcessStatus, StepStatus
+from orchestrion.engine.status import SETTLED_STATUSES, ProcessStatus, StepStatus
 from orchestrion.storage.claims import Claim, confirm
 from orchestrion.storage.tables import GLOBAL_LOCK, P, S, bind, update_process
+from orchestrion.storage.wakeups import wake_parent
 
 logger = structlog.get_logger(__name__)
 
@@ -155,6 +157,8 @@ def _process_values(claim: Claim, record: StepRecord, row_state: RawJSON | None 
             values["state"] = RawJSON(record.process_state_json.decode())
     if "callback_token" in record.meta:
         values["callback_token"] = record.meta["callback_token"]
+    if AWAIT_META_KEY in record.meta:  # what the process waits for (None: it waits for no children any more)
+        values["awaiting_children"] = record.meta[AWAIT_META_KEY]
     if "callback_timeout" in record.meta:
         timeout = record.meta["callback_timeout"]
         values["callback_deadline"] = record.completed_at + timeout if timeout else None
@@ -172,11 +176,14 @@ def _process_values(claim: Claim, record: StepRecord, row_state: RawJSON | None 
 
 def write_aborted(
     connection: Connection | RawConnection, claim: Claim, state_json: RawJSON, user: str | None, now: datetime
-) -> None:
+) -> bool:
     """End the process aborted: the "User Aborted" history row (naming ``user``, action ``abort``) and the
-    process's aborted values."""
+    process's aborted values. True when that woke the process's parent (``wakeups``)."""
     _abort_row(connection, claim, state_json, user, now)
     update_process(connection, claim.process_id, _aborted_values(claim, now))
+    return claim.parent_process_id is not None and wake_parent(
+        connection, claim.parent_process_id, claim.child_group, now
+    )
 
 
 def _abort_row(
@@ -237,9 +244,15 @@ class DbJournal:
         *,
         should_stop: Callable[[], bool] | None = None,
         context: StepContext | None = None,
+        pending: list[uuid.UUID] | None = None,
+        abort_children: Callable[[str], None] | None = None,
     ) -> None:
         self.db = db
         self.claim = claim
+        # processes this step made runnable (children it started or retried, a parent its end woke):
+        # the executor submits them once the step committed
+        self.pending: list[uuid.UUID] = [] if pending is None else pending
+        self._abort_children = abort_children  # aborts the children this step started, with the process
         self._abort_requested_by: str | None = None  # who asked for the abort the last checkpoint found
         self._should_stop = should_stop  # a worker shutting down hands the process back at the next boundary
         self.context = context or StepContext(claim.process_id, claim.workflow_name)
@@ -279,8 +292,15 @@ class DbJournal:
             attempt += 1
         return False
 
+    def started(self) -> list[uuid.UUID]:
+        """The processes the committed step made runnable (taken: each is handed out once)."""
+        found = list(self.pending)
+        self.pending.clear()
+        return found
+
     @contextmanager
     def step(self) -> Iterator[DbJournal]:
+        self.pending.clear()
         current = StepSession(self.db)
         self._step = current
         try:
@@ -302,6 +322,7 @@ class DbJournal:
             self._step.session.rollback()
 
     def _rollback(self) -> None:
+        self.pending.clear()
         if self._before is not None:  # first: a rollback on a lost connection raises
             self.claim.seq, self.claim.last_row_key, self.claim.retry_count = self._before
             self._before = None
@@ -357,6 +378,10 @@ class DbJournal:
             logger.warning("Lost the claim on a process; its step was rolled back", process_id=str(claim.process_id))
             return Signals(kept=False)
         abort_requested, paused, self._abort_requested_by = returned
+        parent = claim.parent_process_id
+        ended = record.process_status in SETTLED_STATUSES
+        if parent is not None and ended and wake_parent(connection, parent, claim.child_group, record.completed_at):
+            self.pending.append(parent)
         return Signals(kept=True, abort_requested=bool(abort_requested), paused=bool(paused))
 
     def abort(self, record: StepRecord) -> None:
@@ -364,7 +389,12 @@ class DbJournal:
         state_json = RawJSON((record.process_state_json or dumps(self.claim.state)).decode())
         # the requester, not who caused this run (an abort asked for before this revision names the run's actor)
         user = self._abort_requested_by or self.claim.user
-        write_aborted(self._connection, self.claim, state_json, user, record.completed_at)
+        if self.pending and self._abort_children is not None:  # children this very step started
+            self._abort_children(user or "SYSTEM")
+            self.pending.clear()
+        parent = self.claim.parent_process_id
+        if write_aborted(self._connection, self.claim, state_json, user, record.completed_at) and parent:
+            self.pending.append(parent)
 
     def hand_back(self) -> None:
         # stop at this boundary; unpausing (or any other worker) picks the process up again

@@ -48,6 +48,9 @@ class Claim:
     user: str | None  # who caused this run: written on its history rows with ``action``
     lease: timedelta
     action: str = "start"
+    parent_process_id: uuid.UUID | None = None  # a child process: its parent, woken when it ends
+    child_group: str | None = None
+    branch: str | None = None  # the parallel branch it runs (``engine.parallel.encode_branch``)
 
     @classmethod
     def of(cls, row: Any, process_id: uuid.UUID, workflow_name: str, worker_id: str, lease: timedelta) -> Claim:
@@ -67,6 +70,9 @@ class Claim:
             user=row.run_by if row.run_by is not None else row.created_by,
             lease=lease,
             action=row.run_action or "start",
+            parent_process_id=row.parent_process_id,
+            child_group=row.child_group,
+            branch=row.branch,
         )
 
     @classmethod
@@ -119,7 +125,7 @@ _PROCESS_CREATE_COLUMNS = (
 _INPUT_COLUMNS = ("input_state_id", "input_state", "input_time", "input_type")
 
 
-def _insert_process_statement() -> Any:
+def _insert_process_statement(columns: tuple[str, ...] = _PROCESS_CREATE_COLUMNS) -> Any:
     """``INSERT INTO processes ... SELECT <values>, workflow_id, is_task FROM workflows WHERE name = :wf_name``.
 
     Whether the process is a task is its workflow row's say (the catalogue may mark a VALIDATE
@@ -127,10 +133,10 @@ def _insert_process_statement() -> Any:
     and tries again).
     """
     wf = WorkflowTable.__table__
-    values = select(*[bind(P, c, "p_") for c in _PROCESS_CREATE_COLUMNS], wf.c.workflow_id, wf.c.is_task).where(
+    values = select(*[bind(P, c, "p_") for c in columns], wf.c.workflow_id, wf.c.is_task).where(
         wf.c.name == bindparam("wf_name", type_=wf.c.name.type)
     )
-    return insert(P).from_select([*_PROCESS_CREATE_COLUMNS, "workflow_id", "is_task"], values)
+    return insert(P).from_select([*columns, "workflow_id", "is_task"], values)
 
 
 def _insert_input_statement() -> Any:
@@ -146,6 +152,11 @@ def _create_process_combined_statement() -> Any:
 
 
 _INSERT_PROCESS_FAST = FastStatement(_insert_process_statement().returning(P.c.is_task))
+_INSERT_CHILD_FAST = FastStatement(
+    _insert_process_statement((*_PROCESS_CREATE_COLUMNS, "parent_process_id", "child_group", "branch")).returning(
+        P.c.is_task
+    )
+)
 _INSERT_INPUT_FAST = FastStatement(_insert_input_statement())
 _CREATE_PROCESS_FAST = FastStatement(_create_process_combined_statement())
 
@@ -169,30 +180,8 @@ def create_process(
     subscriptions, remembering its idempotency key), run in the same transaction after the insert.
     """
     process_id = uuid.UUID(str(state["process_id"]))
-    now = utcnow()
     cursor = wf.first_path()
-    params: dict[str, Any] = {
-        "wf_name": wf.name,
-        "p_process_id": process_id,
-        "p_workflow_fingerprint": wf.fingerprint,
-        "p_assignee": "SYSTEM",
-        "p_last_status": ProcessStatus.CREATED.value,
-        "p_started_at": now,
-        "p_last_modified_at": now,
-        "p_created_by": user,
-        "p_cursor": list(cursor),
-        "p_state": RawJSON(dumps(state).decode()),
-        "p_seq": 0,
-        "p_abort_requested": False,
-        "p_retry_count": 0,
-        "p_claimed_by": worker_id,
-        "p_lease_until": now + lease if worker_id else None,
-        "i_input_state_id": uuid.uuid4(),
-        "i_process_id": process_id,
-        "i_input_state": initial_input,
-        "i_input_time": now,
-        "i_input_type": "initial_state",
-    }
+    params = _create_params(wf.name, wf.fingerprint, cursor, state, initial_input, user, worker_id, lease)
     # (is_task,) of the inserted process; ``within``'s work needs the ORM session's transaction below
     inserted = _insert_fast(db, params) if within is None else None
     if inserted is None:  # the workflow's first process (create its row, then insert), or work ``within``
@@ -212,6 +201,67 @@ def create_process(
                     raise
     is_task = bool(inserted[0]) if inserted else wf.is_task
     return Claim.new(process_id, wf, cursor, state, is_task=is_task, user=user, worker_id=worker_id, lease=lease)
+
+
+def _create_params(
+    workflow_name: str,
+    fingerprint: str,
+    cursor: Path,
+    state: State,
+    initial_input: State,
+    user: str,
+    worker_id: str | None,
+    lease: timedelta,
+) -> dict[str, Any]:
+    process_id = uuid.UUID(str(state["process_id"]))
+    now = utcnow()
+    return {
+        "wf_name": workflow_name,
+        "p_process_id": process_id,
+        "p_workflow_fingerprint": fingerprint,
+        "p_assignee": "SYSTEM",
+        "p_last_status": ProcessStatus.CREATED.value,
+        "p_started_at": now,
+        "p_last_modified_at": now,
+        "p_created_by": user,
+        "p_cursor": list(cursor),
+        "p_state": RawJSON(dumps(state).decode()),
+        "p_seq": 0,
+        "p_abort_requested": False,
+        "p_retry_count": 0,
+        "p_claimed_by": worker_id,
+        "p_lease_until": now + lease if worker_id else None,
+        "i_input_state_id": uuid.uuid4(),
+        "i_process_id": process_id,
+        "i_input_state": initial_input,
+        "i_input_time": now,
+        "i_input_type": "initial_state",
+    }
+
+
+def create_child(
+    session: Session,
+    wf: Workflow,
+    state: State,
+    initial_input: State,
+    user: str,
+    *,
+    parent: uuid.UUID,
+    group: str,
+    branch: str | None,
+) -> uuid.UUID:
+    """Insert a ``created`` child process of ``wf``, unclaimed, in the parent step's transaction (``session``'s).
+
+    Its workflow's row is created if it has none yet (a branch uses its parent's, which exists).
+    """
+    params = _create_params(wf.name, wf.fingerprint, wf.first_path(), state, initial_input, user, None, timedelta(0))
+    params.update(p_parent_process_id=parent, p_child_group=group, p_branch=branch)
+    connection = session.connection()
+    if _INSERT_CHILD_FAST.fetchone(connection, params) is None:
+        ensure_workflow_row(session, wf.name, wf.target, description=wf.description)
+        _INSERT_CHILD_FAST.fetchone(connection, params)
+    _INSERT_INPUT_FAST.run(connection, params)
+    return uuid.UUID(str(state["process_id"]))
 
 
 def _insert_fast(db: Database, params: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -259,6 +309,9 @@ _CLAIM = (
         ProcessTable.created_by,
         ProcessTable.run_by,
         ProcessTable.run_action,
+        ProcessTable.parent_process_id,
+        ProcessTable.child_group,
+        ProcessTable.branch,
         GLOBAL_LOCK,
     )
 )

@@ -317,6 +317,9 @@ class MemoryStoreJournal:
         self._abort_requested_by = live.abort_requested_by
         return Signals(kept=True, abort_requested=live.abort_requested, paused=self.store._paused)
 
+    def started(self) -> list[uuid.UUID]:
+        return []  # no child processes without a database
+
     def abort(self, record: StepRecord) -> None:
         assert self._staged is not None
         state_json = record.process_state_json or dumps(self.claim.state)

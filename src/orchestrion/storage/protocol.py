@@ -23,7 +23,13 @@ from orchestrion.storage.claims import Claim
 from orchestrion.storage.steering import ProcessSnapshot
 from orchestrion.types import State
 
-__all__ = ["Claim", "ProcessSnapshot", "ProcessStore"]
+__all__ = ["Claim", "ProcessSnapshot", "ProcessStore", "StoreJournal"]
+
+
+class StoreJournal(Journal, Protocol):
+    def started(self) -> list[uuid.UUID]:
+        """The processes the step just committed made runnable (children it started or retried, a parent
+        its end woke), for the executor to run; each is returned once."""
 
 
 class ProcessStore(Protocol):
@@ -49,7 +55,7 @@ class ProcessStore(Protocol):
     def claim(self, process_id: uuid.UUID, worker_id: str, lease: timedelta) -> Claim | None:
         """Take a process in flight that no live worker owns; None when that is not possible now (or paused)."""
 
-    def journal(self, claim: Claim, should_stop: Callable[[], bool] | None = None) -> Journal:
+    def journal(self, claim: Claim, should_stop: Callable[[], bool] | None = None) -> StoreJournal:
         """The runner's journal for a claimed process: one transaction per step."""
 
     def release(self, claim: Claim) -> None:

@@ -12,11 +12,13 @@ import uuid
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from orchestrion.db.database import Database
+from orchestrion.db.sessions import session as step_session
 from orchestrion.db.sessions import transaction_session
 from orchestrion.engine.context import StepContext, rest_callback_route
 from orchestrion.engine.runner import StepRecord
@@ -24,6 +26,7 @@ from orchestrion.engine.status import ProcessStatus
 from orchestrion.engine.workflow import Path, Workflow
 from orchestrion.storage import claims, process_queries, steering, sweeps, switch
 from orchestrion.storage.checkpoints import DbJournal
+from orchestrion.storage.children import SqlChildren, abort_descendants
 from orchestrion.storage.claims import Claim
 from orchestrion.storage.steering import ProcessSnapshot
 from orchestrion.types import State
@@ -70,8 +73,25 @@ class SqlProcessStore:
         return claims.claim(self.db, process_id, worker_id, lease)
 
     def journal(self, claim: Claim, should_stop: Callable[[], bool] | None = None) -> DbJournal:
-        context = StepContext(claim.process_id, claim.workflow_name, self.callback_route)
-        return DbJournal(self.db, claim, should_stop=should_stop, context=context)
+        pending: list[uuid.UUID] = []
+        kids = SqlChildren(claim, pending)
+        context = StepContext(
+            claim.process_id,
+            claim.workflow_name,
+            self.callback_route,
+            children=kids,
+            user=claim.user,
+            action=claim.action,
+            branch=claim.branch,
+        )
+        return DbJournal(
+            self.db,
+            claim,
+            should_stop=should_stop,
+            context=context,
+            pending=pending,
+            abort_children=partial(_abort_children, claim.process_id),
+        )
 
     def release(self, claim: Claim) -> None:
         claims.release(self.db, claim)
@@ -187,3 +207,8 @@ class SqlProcessStore:
     def awaiting_callbacks_with_deadline(self) -> int:
         with self._reading() as session:
             return sweeps.awaiting_callbacks_with_deadline(session)
+
+
+def _abort_children(parent: uuid.UUID, user: str) -> None:
+    """Abort the children of ``parent`` in the running step's transaction (the step that started them)."""
+    abort_descendants(step_session(), parent, user)

@@ -33,6 +33,7 @@ from orchestrion.errors import (
     ProcessNotFoundError,
 )
 from orchestrion.storage.checkpoints import write_aborted, write_step_row
+from orchestrion.storage.children import abort_descendants, descendant_ids
 from orchestrion.storage.claims import Claim
 from orchestrion.types import State
 
@@ -55,6 +56,7 @@ class ProcessSnapshot:
     callback_token: str | None
     failed_reason: str | None = None
     traceback: str | None = None
+    parent_process_id: uuid.UUID | None = None  # a child process: its parent (woken when it ends)
 
 
 def _snapshot(p: ProcessTable) -> ProcessSnapshot:
@@ -69,6 +71,7 @@ def _snapshot(p: ProcessTable) -> ProcessSnapshot:
         callback_token=p.callback_token,
         failed_reason=p.failed_reason,
         traceback=p.traceback,
+        parent_process_id=p.parent_process_id,
     )
 
 
@@ -101,6 +104,7 @@ def abort(db: Database, process_id: uuid.UUID, user: str, *, by_owner: bool = Fa
         if status in TERMINAL_STATUSES:
             return status
         owned = p.claimed_by is not None and p.lease_until is not None and p.lease_until > now
+        abort_descendants(session, process_id, user)  # children stop with their parent
         if status in IN_FLIGHT_STATUSES and owned and not by_owner:
             p.abort_requested = True
             if p.abort_requested_by is None:  # the first to ask is the one the history row names
@@ -232,14 +236,25 @@ def set_note(db: Database, process_id: uuid.UUID, note: str | None) -> None:
 
 
 def delete_process(db: Database, process_id: uuid.UUID) -> None:
-    """Delete a process and its history; refused (under the row lock) while a worker may be running it."""
+    """Delete a process, its children (and theirs) and their history; refused (under the row lock) while a
+    worker may be running any of them."""
     with db.write() as session:
         p = _locked(session, process_id)
         if ProcessStatus(p.last_status) in IN_FLIGHT_STATUSES and p.claimed_by is not None:
             raise ProcessConflictError(f"Process {process_id} is running; abort it first")
-        session.execute(delete(ProcessStepTable).where(ProcessStepTable.process_id == process_id))
-        session.execute(delete(InputStateTable).where(InputStateTable.process_id == process_id))
-        session.execute(delete(ProcessTable).where(ProcessTable.process_id == process_id))
+        family = [process_id, *descendant_ids(session, process_id)]
+        running = session.execute(
+            select(ProcessTable.process_id).where(
+                ProcessTable.process_id.in_(family[1:]),
+                ProcessTable.last_status.in_([s.value for s in IN_FLIGHT_STATUSES]),
+                ProcessTable.claimed_by.is_not(None),
+            )
+        ).first()
+        if running is not None:
+            raise ProcessConflictError(f"Process {process_id} has a child process running; abort it first")
+        session.execute(delete(ProcessStepTable).where(ProcessStepTable.process_id.in_(family)))
+        session.execute(delete(InputStateTable).where(InputStateTable.process_id.in_(family)))
+        session.execute(delete(ProcessTable).where(ProcessTable.process_id.in_(family)))
 
 
 def fail_timed_out_callback(
