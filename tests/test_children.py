@@ -13,9 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.process_support import history, process_row, step_rows
 
+from orchestrion.app import OrchestratorCore
 from orchestrion.db import Database
 from orchestrion.db.models import ProcessTable
 from orchestrion.engine.status import ProcessStatus
@@ -418,3 +420,25 @@ def test_on_a_threadpool_parallel_branches_join(database: Database, register: Re
 
     assert _wait_until_ended(parent) == ProcessStatus.COMPLETED
     assert process_row(parent).state["summary"] == "circuit-a+circuit-b"
+
+
+def test_the_api_shows_a_parents_children_and_branch_steps_and_lists_top_level_processes(
+    database: Database, register: Register
+) -> None:
+    register("provision_shown", init >> name_it >> parallel("Ports", port_a, port_b) >> check_both >> done)
+    parent = start_process("provision_shown")
+    client = TestClient(OrchestratorCore(database=database))
+
+    detail = client.get(f"/api/processes/{parent}").json()
+    assert detail["parent_process_id"] is None
+    assert sorted(c["branch"][-1] for c in detail["children"]) == ["Provision port A", "Provision port B"]
+    assert {(s["branch"][-1], s["name"]) for s in detail["branch_steps"]} >= {
+        ("Provision port A", "Provision port A"),
+        ("Provision port B", "Provision port B"),
+    }
+    child = detail["children"][0]["process_id"]
+    assert client.get(f"/api/processes/{child}").json()["parent_process_id"] == str(parent)
+    top = client.get("/api/processes/", params={"filter": "top_level,true"}).json()
+    assert [p["process_id"] for p in top] == [str(parent)]
+    kids = client.get("/api/processes/", params={"filter": f"parent_process_id,{parent}"}).json()
+    assert len(kids) == 2

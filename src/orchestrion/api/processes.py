@@ -71,6 +71,17 @@ class ProcessListItemSchema(BaseModel):
     started_at: datetime
     last_modified_at: datetime
     subscriptions: list[dict[str, Any]] = []
+    parent_process_id: uuid.UUID | None = None  # the process whose step started this one
+    branch: list[str] | None = None  # a parallel branch: ``[fork, branch, ...]`` from the top workflow
+
+
+class ChildProcessSchema(ProcessListItemSchema):
+    child_group: str | None = None
+
+
+class BranchStepSchema(StepSchema):
+    branch: list[str] | None = None
+    process_id: uuid.UUID | None = None
 
 
 class ProcessSchema(ProcessListItemSchema):
@@ -82,6 +93,8 @@ class ProcessSchema(ProcessListItemSchema):
     retry_count: int = 0
     next_retry_at: datetime | None = None
     callback_progress: Any = None
+    children: list[ChildProcessSchema] = []  # the processes (and parallel branches) its steps started
+    branch_steps: list[BranchStepSchema] = []  # the history rows of its parallel branches, each with its branch
 
 
 @router.get("/status-counts", response_model=ProcessStatusCountsSchema)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from orchestrion.db import get_database
 from orchestrion.db.listing import ListQuery
+from orchestrion.engine.parallel import decode_branch
 from orchestrion.engine.registry import loaded_workflow
 from orchestrion.engine.status import ProcessStatus
 from orchestrion.engine.steps import StepGroup
@@ -79,32 +80,60 @@ def process_detail(process_id: uuid.UUID) -> dict[str, Any]:
     with get_database().read() as session:
         p = process_queries.get_process(session, process_id)
         rows = process_queries.process_steps(session, process_id)
-    return _detail(p, rows)
+        branches = [c["process_id"] for c in p.get("children", []) if c["branch"]]
+        branch_rows = process_queries.steps_of_processes(session, branches)
+    return _detail(p, rows, branch_rows)
 
 
 def process_details(session: Session, process_ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
     """``process_detail`` for many processes at once (those that exist), in two queries."""
     found = process_queries.get_processes(session, process_ids)
     steps = process_queries.steps_of_processes(session, list(found))
-    return {process_id: _detail(p, steps[process_id]) for process_id, p in found.items()}
+    return {process_id: _detail(p, steps[process_id], {}) for process_id, p in found.items()}
 
 
-def _detail(p: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
-    wf = loaded_workflow(p["workflow_name"])
+def _detail(
+    p: dict[str, Any], rows: list[dict[str, Any]], branch_rows: dict[uuid.UUID, list[dict[str, Any]]]
+) -> dict[str, Any]:
+    wf = _workflow(p)
     progress = p["callback_progress"]
     detail = {key: p[key] for key in p if key not in ("state",)}
+    children = [_listed(c) for c in p.get("children", [])]
     return {
-        **detail,
+        **_listed(detail),
+        "children": children,
+        "branch_steps": [
+            {**_steps([row], None, None)[0], "branch": c["branch"], "process_id": c["process_id"]}
+            for c in children
+            for row in branch_rows.get(c["process_id"], [])
+        ],
         "current_state": p["state"] if progress is None else {**p["state"], "callback_progress": progress},
         "steps": _steps(rows, wf, p["cursor"]),
         "form": _form(p, wf),
     }
 
 
+def _workflow(p: dict[str, Any]) -> Workflow | None:
+    """The workflow a process runs: its workflow's steps, or its parallel branch's."""
+    wf = loaded_workflow(p["workflow_name"])
+    if wf is None or not p.get("branch"):
+        return wf
+    try:
+        return wf.branch(decode_branch(p["branch"]))
+    except KeyError:
+        return None
+
+
+def _listed(p: dict[str, Any]) -> dict[str, Any]:
+    """A process as lists show it: a branch by its path (``[fork, branch, ...]``), not its stored text."""
+    return {**p, "branch": decode_branch(p["branch"]) or None} if "branch" in p else p
+
+
 def process_page(listing: ListQuery) -> tuple[list[dict[str, Any]], int]:
     """One page of processes, newest first unless sorted otherwise, and how many match the filters."""
     with get_database().read() as session:
-        return process_queries.list_processes(session, listing)
+        items, total = process_queries.list_processes(session, listing)
+    return [_listed(item) for item in items], total
 
 
 def status_counts() -> dict[str, dict[str, int]]:

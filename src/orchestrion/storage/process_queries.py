@@ -85,6 +85,9 @@ PROCESS_LIST = ListSpec(
         "subscriptions": lambda v: _on_subscriptions(contains(SubscriptionTable.description, v)),
         "product": lambda v: _on_subscriptions(or_(ProductTable.name == v, ProductTable.product_type == v)),
         "tag": lambda v: _on_subscriptions(ProductTable.tag.in_(any_of(v))),
+        # a process some step started (a child, a parallel branch), or one started from outside
+        "top_level": lambda v: _P.parent_process_id.is_(None) if truth(v) else _P.parent_process_id.is_not(None),
+        "parent_process_id": lambda v: _P.parent_process_id == _uuid(v),
     },
     tiebreak=(_P.started_at.desc(), _P.process_id),
 )
@@ -102,6 +105,8 @@ _ITEM_COLUMNS = (
     _P.failed_reason,
     _P.started_at,
     _P.last_modified_at,
+    _P.parent_process_id,
+    _P.branch,
 )
 _DETAIL_COLUMNS = (
     *_ITEM_COLUMNS,
@@ -143,6 +148,19 @@ def get_processes(session: Session, process_ids: list[uuid.UUID]) -> dict[uuid.U
     found = {row.process_id: dict(row._mapping) for row in rows}
     for process_id, linked in subscriptions_of(session, list(found)).items():
         found[process_id]["subscriptions"] = linked
+    for process_id, kids in children_of(session, list(found)).items():
+        found[process_id]["children"] = kids
+    return found
+
+
+def children_of(session: Session, process_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """The child processes (and parallel branches) each process started, oldest first, in one query."""
+    found: dict[uuid.UUID, list[dict[str, Any]]] = {pid: [] for pid in process_ids}
+    if not process_ids:
+        return found
+    query = _joined(*_ITEM_COLUMNS, _P.child_group).where(_P.parent_process_id.in_(process_ids))
+    for row in session.execute(query.order_by(_P.started_at, _P.process_id)):
+        found[row.parent_process_id].append(dict(row._mapping))
     return found
 
 
