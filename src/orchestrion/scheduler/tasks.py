@@ -9,13 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from pydantic import ConfigDict, Field
+
 from orchestrion.db import get_database
 from orchestrion.engine.clock import utcnow
 from orchestrion.engine.registry import ALL_WORKFLOWS, get_workflow, loaded_workflow, register_workflow
 from orchestrion.engine.workflow import Path, PredicateContext, RunPredicateFail
 from orchestrion.errors import InconsistentDataError, OrchestrionError
+from orchestrion.forms import FormPage
 from orchestrion.runtime import current
 from orchestrion.scheduler.catalogue_check import check_catalogue
+from orchestrion.services.bulk import DEFAULT_MAX_IN_FLIGHT, run_on_subscriptions
 from orchestrion.storage.protocol import ProcessStore
 from orchestrion.targets import Target
 from orchestrion.types import State
@@ -146,11 +150,36 @@ def task_validate_products() -> StepList:
     return init >> compare_catalogue >> done
 
 
+def _run_on_subscriptions_form() -> type[FormPage]:
+    class RunOnSubscriptionsForm(FormPage):
+        model_config = ConfigDict(title="Run a workflow on every matching subscription")
+
+        workflow_key: str = Field(description="The workflow to start on each subscription, e.g. validate_port")
+        subscription_filter: str | None = Field(
+            None, description="As the subscription list's filter: field,value pairs, e.g. product,Port,status,active"
+        )
+        subscription_query: str | None = Field(None, description="Free text, as the subscription list's search")
+        max_in_flight: int = Field(DEFAULT_MAX_IN_FLIGHT, ge=1, le=100, description="At most this many at a time")
+        dry_run: bool = Field(True, description="Only list what would be started and what would be refused, and why")
+
+    return RunOnSubscriptionsForm
+
+
+@workflow(
+    "Run a workflow on every subscription matching a filter",
+    initial_input_form=_run_on_subscriptions_form,
+    target=Target.SYSTEM,
+)
+def task_run_on_subscriptions() -> StepList:
+    return init >> run_on_subscriptions() >> done
+
+
 BUILT_IN_TASKS = (
     "task_resume_workflows",
     "task_validate_awaiting_callbacks",
     "task_clean_up_tasks",
     "task_validate_products",
+    "task_run_on_subscriptions",
 )
 
 

@@ -38,5 +38,6 @@ def start_child(
     pages = [user_input] if isinstance(user_input, dict) else user_input
     user = current_step().user or "SYSTEM"  # children are started for whoever caused the parent's run
     new = prepare_start(current(), wf, workflow_key, pages, user)
-    new.reserve(step_session())
-    return kids.spawn(wf, new.state, new.user_input, group=group)
+    child = kids.spawn(wf, new.state, new.user_input, group=group)
+    new.reserve(step_session())  # its subscriptions, linked to the row just written
+    return child

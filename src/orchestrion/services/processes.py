@@ -164,6 +164,12 @@ class NewProcess:
         """Reserve its subscriptions in ``session``'s transaction (the one that creates the process)."""
         _reserve(self.process_id, self.reservations, session)
 
+    def check_reservations(self, session: Session) -> None:
+        """Refuse, as ``reserve`` would, without reserving anything (a dry run)."""
+        for key, reservation in self.reservations:
+            if (refusal := subscriptions.reservation_refusal(session, reservation)) is not None:
+                raise _refused(key, reservation, refusal)
+
 
 def prepare_start(
     runtime: Runtime, wf: Workflow, workflow_key: str, user_inputs: list[State] | None, user: str
@@ -275,8 +281,15 @@ def _reserve(
         try:
             subscriptions.reserve(session, process_id, reservation)
         except (SubscriptionLockedError, StaleSubscriptionError, SubscriptionNotFoundError) as e:
-            message = str(e) if isinstance(e, SubscriptionNotFoundError) else f"This workflow cannot be started: {e}"
-            raise refused_field(key, message, str(reservation.subscription_id)) from e
+            raise _refused(key, reservation, e) from e
+
+
+def _refused(key: str, reservation: subscriptions.Reservation, error: Exception) -> Exception:
+    """A refused reservation as the form's error, on the field naming the subscription."""
+    message = (
+        str(error) if isinstance(error, SubscriptionNotFoundError) else f"This workflow cannot be started: {error}"
+    )
+    return refused_field(key, message, str(reservation.subscription_id))
 
 
 def _storable(data: State) -> tuple[State, bytes]:

@@ -31,6 +31,7 @@ from orchestrion.db.domain_models import (
 )
 from orchestrion.domain.relations import depends_on_subscription_ids, in_use_by_subscription_ids
 from orchestrion.errors import (
+    OrchestrionError,
     ProcessConflictError,
     StaleSubscriptionError,
     SubscriptionLockedError,
@@ -167,17 +168,26 @@ def reserve(session: Session, process_id: uuid.UUID, reservation: Reservation) -
         query = query.where(SubscriptionTable.version == r.version)
     result = session.execute(query.values(insync=False, version=SubscriptionTable.version + 1))
     if result.rowcount == 0:  # type: ignore[attr-defined]
-        stored = session.get(SubscriptionTable, r.subscription_id)
-        if stored is None:
-            raise SubscriptionNotFoundError(r.subscription_id)
-        if not stored.insync:
-            raise SubscriptionLockedError(REASON_TEXT[NOT_IN_SYNC])
-        raise StaleSubscriptionError(
-            f"The subscription changed after the form was filled in (version {stored.version} now, "
-            f"the form saw {r.version}); fill in the form again"
-        )
+        refusal = reservation_refusal(session, r)
+        assert refusal is not None  # the update found no row it may lock: one of the reasons holds
+        raise refusal
     session.add(ProcessSubscriptionTable(process_id=process_id, subscription_id=r.subscription_id))
     session.flush()
+
+
+def reservation_refusal(session: Session, reservation: Reservation) -> OrchestrionError | None:
+    """Why ``reserve`` would refuse this reservation now (None: it would not); writes nothing (a dry run)."""
+    stored = session.get(SubscriptionTable, reservation.subscription_id)
+    if stored is None:
+        return SubscriptionNotFoundError(reservation.subscription_id)
+    if not stored.insync:
+        return SubscriptionLockedError(REASON_TEXT[NOT_IN_SYNC])
+    if reservation.version is not None and stored.version != reservation.version:
+        return StaleSubscriptionError(
+            f"The subscription changed after the form was filled in (version {stored.version} now, "
+            f"the form saw {reservation.version}); fill in the form again"
+        )
+    return None
 
 
 def set_in_sync(subscription_id: uuid.UUID) -> None:
