@@ -28,6 +28,7 @@ from orchestrion.executors.threadpool import ThreadPoolExecutor
 from orchestrion.forms import FormPage
 from orchestrion.runtime import current
 from orchestrion.services.processes import abort_process, resume_process, start_process, wait_for_process
+from orchestrion.settings import AppSettings
 from orchestrion.targets import Target
 from orchestrion.types import State
 from orchestrion.workflow import await_children, done, init, inputstep, parallel, start_child, step
@@ -442,3 +443,23 @@ def test_the_api_shows_a_parents_children_and_branch_steps_and_lists_top_level_p
     assert [p["process_id"] for p in top] == [str(parent)]
     kids = client.get("/api/processes/", params={"filter": f"parent_process_id,{parent}"}).json()
     assert len(kids) == 2
+
+
+def test_graphql_shows_a_processs_children_and_a_childs_parent(database: Database, register: Register) -> None:
+    register("provision_graphql", init >> name_it >> parallel("Ports", port_a, port_b) >> check_both >> done)
+    parent = start_process("provision_graphql")
+    query = """query($filter: [GraphqlFilter!]) {
+      processes(filterBy: $filter) {
+        page { processId parentProcessId branch children { processId branch lastStatus } }
+      }
+    }"""
+    variables = {"filter": [{"field": "processId", "value": str(parent)}]}
+
+    with TestClient(OrchestratorCore(AppSettings(SCHEDULER_ENABLED=False), database=database)) as client:
+        found = client.post("/api/graphql", json={"query": query, "variables": variables}).json()
+
+    assert "errors" not in found, found
+    (shown,) = found["data"]["processes"]["page"]
+    assert shown["parentProcessId"] is None
+    assert sorted(c["branch"][-1] for c in shown["children"]) == ["Provision port A", "Provision port B"]
+    assert {c["lastStatus"] for c in shown["children"]} == {"COMPLETED"}

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from orchestrion.auth import authorize
 from orchestrion.config.assignee import Assignee
+from orchestrion.engine.parallel import decode_branch
 from orchestrion.engine.registry import loaded_workflow
 from orchestrion.engine.status import ProcessStatus
 from orchestrion.errors import NotAuthorizedError
@@ -89,6 +90,16 @@ class ProcessType:
     customer_id: str | None
     note: str | None
     traceback: str | None
+    parent_process_id: UUID | None = strawberry.field(default=None, description="The process whose step started it")
+    branch: list[str] | None = strawberry.field(
+        default=None, description="The parallel branch it runs: [fork, branch, ...] from the top workflow"
+    )
+
+    @strawberry.field(description="The processes (and parallel branches) its steps started, oldest first")
+    async def children(self, info: OrchestratorInfo) -> list[ProcessType]:
+        detail = await load(info, _details, self.process_id)
+        default = default_customer(info).customer_id
+        return [ProcessType.of(c, default) for c in detail["children"]] if detail else []
 
     @strawberry.field(description="The process's steps: the ones run, then the ones to come")
     async def steps(self, info: OrchestratorInfo) -> list[ProcessStepType] | None:
@@ -179,4 +190,11 @@ class ProcessType:
             customer_id=values.get("customer_id") or default_customer_id,
             note=values.get("note"),
             traceback=values.get("traceback"),
+            parent_process_id=values.get("parent_process_id"),
+            branch=_branch(values.get("branch")),
         )
+
+
+def _branch(value: str | list[str] | None) -> list[str] | None:
+    """The branch as a path, whether the values hold it stored (JSON text) or already read."""
+    return (decode_branch(value) if isinstance(value, str) else value) or None
