@@ -125,7 +125,8 @@ def start_process(
     """Validate the initial form against ``user_inputs`` and start the workflow; returns the process id.
 
     Raises ``FormNotCompleteError`` (more pages needed) or ``FormValidationError`` before anything
-    is stored. ``user_inputs=None`` submits one empty page. ``idempotency_key``: the same key again
+    is stored, also while the engine is paused (the form opens); a complete form is then refused
+    with ``EnginePausedError``. ``user_inputs=None`` submits one empty page. ``idempotency_key``: the same key again
     (within ``IDEMPOTENCY_KEY_RETENTION_HOURS``) returns the process the first start created, and
     starts nothing; used with a different request it is refused (``ProcessConflictError``).
     """
@@ -135,7 +136,6 @@ def start_process(
     keyed = _Keyed.of(runtime, idempotency_key, workflow_key, user_inputs, user)
     if keyed is not None and (earlier := keyed.earlier()) is not None:
         return earlier
-    _check_not_paused(runtime)
     _check_predicate(wf, workflow_key)
     process_id = uuid.uuid4()
     system = {
@@ -150,6 +150,7 @@ def start_process(
         state, raw = _storable({**user_input, **system})
         _check_state_size(runtime, "The initial state", raw)
         user_input, _ = _storable(user_input)
+    _check_not_paused(runtime)  # after the form: its pages open while paused, only starting is refused
     reservations = _reservations(wf, state)
     if reservations:
         state[subscriptions.RESERVED_KEY] = [str(r.subscription_id) for _, r in reservations]
