@@ -128,8 +128,9 @@ def show_product(product_id: uuid.UUID) -> Any:
 @router.get("/product_blocks/", response_model=list[ProductBlockSchema])
 def list_product_blocks() -> Any:
     """Every product block, by name, with its resource types and the blocks it holds."""
+    query = select(ProductBlockTable).order_by(ProductBlockTable.name)
     with get_database().read() as session:
-        return [_block(b) for b in session.execute(select(ProductBlockTable).order_by(ProductBlockTable.name)).scalars()]
+        return [_block(b) for b in session.execute(query).scalars()]
 
 
 @router.get("/resource_types/", response_model=list[ResourceTypeSchema])

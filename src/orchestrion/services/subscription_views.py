@@ -25,6 +25,8 @@ from orchestrion.storage import process_queries
 
 _S = SubscriptionTable
 _PR = ProductTable
+_SI = SubscriptionInstanceTable
+_SIV = SubscriptionInstanceValueTable
 
 SUBSCRIPTION_LIST = ListSpec(
     entity="subscriptions",
@@ -95,13 +97,10 @@ def _id_matches(text: str) -> ColumnElement[bool] | None:
 def _has_resource_value(text: str) -> ColumnElement[bool]:
     """One of the subscription's own blocks holds a resource value containing ``text`` (a port name, an address)."""
     return (
-        select(SubscriptionInstanceValueTable.subscription_instance_value_id)
-        .join(
-            SubscriptionInstanceTable,
-            SubscriptionInstanceTable.subscription_instance_id == SubscriptionInstanceValueTable.subscription_instance_id,
-        )
-        .where(SubscriptionInstanceTable.subscription_id == _S.subscription_id)
-        .where(contains(SubscriptionInstanceValueTable.value, text))
+        select(_SIV.subscription_instance_value_id)
+        .join(_SI, _SI.subscription_instance_id == _SIV.subscription_instance_id)
+        .where(_SI.subscription_id == _S.subscription_id)
+        .where(contains(_SIV.value, text))
         .exists()
     )
 
@@ -136,19 +135,20 @@ def _related(session: Any, ids: list[uuid.UUID]) -> list[dict[str, Any]]:
     if not ids:
         return []
     rows = session.execute(
-        select(_S.subscription_id, _S.description, _S.status, _PR.name)
+        select(_S.subscription_id, _S.description, _S.status, _S.insync, _PR.name)
         .join(_PR, _PR.product_id == _S.product_id)
         .where(_S.subscription_id.in_(ids))
         .order_by(_S.description)
     )
     return [
-        {"subscription_id": sid, "description": description, "status": status, "product_name": product}
-        for sid, description, status, product in rows
+        {"subscription_id": sid, "description": text, "status": status, "insync": insync, "product_name": product}
+        for sid, text, status, insync, product in rows
     ]
 
 
 def subscription_relations(subscription_id: uuid.UUID) -> dict[str, Any]:
-    """The subscriptions this one uses and that use it, and the newest processes that worked on it."""
+    """The subscriptions this one uses and that use it, the newest processes that worked on it, and the
+    unfinished ones that hold its lock (``locked_by``: what to open when a workflow is refused as locked)."""
     depends_on_ids = depends_on_subscription_ids(subscription_id)
     in_use_by_ids = in_use_by_subscription_ids(subscription_id)
     with get_database().read() as session:
@@ -160,4 +160,5 @@ def subscription_relations(subscription_id: uuid.UUID) -> dict[str, Any]:
             "in_use_by": _related(session, in_use_by_ids),
             "processes": processes,
             "process_total": total,
+            "locked_by": process_queries.unfinished_processes_of_subscription(session, subscription_id),
         }
