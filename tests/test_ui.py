@@ -387,13 +387,19 @@ def test_abort_a_process(page: Any, api: httpx.Client) -> None:
     assert api.get(f"/processes/{process_id}").json()["last_status"] == "aborted"
 
 
-def test_subscription_links_to_the_subscriptions_it_uses(page: Any, api: httpx.Client) -> None:
-    node_pages = [{"product": NODE_PRODUCT}, {"node_name": "rt-l", "location": "Ut"}]
+def _node_with_ports(api: httpx.Client, node: str, port_names: list[str]) -> tuple[str, list[str]]:
+    """A node with 10G ports of these names, made through the example workflows; their subscription ids."""
+    node_pages = [{"product": NODE_PRODUCT}, {"node_name": node, "location": "Ut"}]
     node_id = wait_for(api, start(api, "create_node", node_pages), "completed")["current_state"]["subscription_id"]
     ports = []
-    for name in ("et-0", "et-1"):
+    for name in port_names:
         pages = [{"product": PORT_PRODUCT}, {"node": node_id, "port_name": name}]
         ports.append(wait_for(api, start(api, "create_port", pages), "completed")["current_state"]["subscription_id"])
+    return node_id, ports
+
+
+def test_subscription_links_to_the_subscriptions_it_uses(page: Any, api: httpx.Client) -> None:
+    node_id, ports = _node_with_ports(api, "rt-l", ["et-0", "et-1"])
     circuit_pages = [{"product": CIRCUIT_PRODUCT}, {"port_a": ports[0], "port_b": ports[1]}, {"bandwidth": 10}]
     circuit = wait_for(api, start(api, "create_circuit", circuit_pages), "completed")
     circuit_id = circuit["current_state"]["subscription_id"]
@@ -451,12 +457,7 @@ def test_subscription_links_to_the_subscriptions_it_uses(page: Any, api: httpx.C
 
 
 def test_the_lock_message_links_to_the_process_holding_it(page: Any, api: httpx.Client) -> None:
-    node_pages = [{"product": NODE_PRODUCT}, {"node_name": "rt-k", "location": "Ut"}]
-    node_id = wait_for(api, start(api, "create_node", node_pages), "completed")["current_state"]["subscription_id"]
-    ports = []
-    for name in ("et-5", "et-6"):
-        pages = [{"product": PORT_PRODUCT}, {"node": node_id, "port_name": name}]
-        ports.append(wait_for(api, start(api, "create_port", pages), "completed")["current_state"]["subscription_id"])
+    _, ports = _node_with_ports(api, "rt-k", ["et-5", "et-6"])
     circuit_pages = [{"product": CIRCUIT_PRODUCT}, {"port_a": ports[0], "port_b": ports[1]}, {"bandwidth": 40}]
     holder = start(api, "create_circuit", circuit_pages)
     circuit_id = wait_for(api, holder, "suspended")["current_state"]["subscription_id"]  # waits for approval, locked
