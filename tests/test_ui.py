@@ -221,6 +221,7 @@ def test_schedules_are_added_edited_and_deleted(page: Any, api: httpx.Client) ->
     dialog.get_by_label("Cron expression").fill("every night")
     dialog.get_by_role("button", name="Add schedule").click()
     expect(dialog.get_by_role("alert")).to_contain_text("every night")  # the API's reason, in the dialog
+    shot(page, "schedule-dialog")
     dialog.get_by_label("Cron expression").fill("15 3 * * *")
     dialog.get_by_role("button", name="Add schedule").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
@@ -257,6 +258,7 @@ def test_catalogue_pages_for_blocks_resource_types_and_workflows(page: Any) -> N
     expect(facts.get_by_role("link", name="Node", exact=True)).to_be_visible()  # the block it holds
     expect(facts.get_by_role("link", name="Circuit", exact=True)).to_be_visible()  # the block holding it
     expect(facts).to_contain_text("Port 10G")  # the products using it
+    shot(page, "product-block")
     facts.get_by_role("link", name="port_name").click()
     expect(page.locator("h1")).to_have_text("port_name")
     expect(page.locator(".facts").get_by_role("link", name="Port", exact=True)).to_be_visible()
@@ -277,6 +279,7 @@ def test_a_subscription_shows_what_loaded_when_one_request_fails(page: Any) -> N
     expect(page.locator(".facts")).to_contain_text("legacy-customer")
     model = page.locator("section", has=page.locator("#model-h"))
     expect(model.get_by_role("alert")).to_be_visible()  # the domain model could not be loaded: said in place
+    shot(page, "subscription-partly-loaded")
     expect(page.locator("section", has=page.locator("#procs-h"))).to_contain_text("No process has worked on this")
 
 
@@ -464,6 +467,7 @@ def test_the_lock_message_links_to_the_process_holding_it(page: Any, api: httpx.
 
     page.goto(f"/#/subscriptions/{circuit_id}")
     expect(page.locator("#insync")).to_have_text("locked (not in sync)")
+    shot(page, "subscription-locked")
     page.locator(".lock-note").get_by_role("link", name="Create circuit").click()
     expect(page).to_have_url(re.compile(f"#/processes/{holder}$"))
 

@@ -31,7 +31,7 @@ export async function render(ctx) {
     size: SIZES.includes(Number(p.get("size"))) ? Number(p.get("size")) : 25,
   };
 
-  const search = h("input", {type: "search", id: "f-q", value: state.q, placeholder: "Workflow, step, user or subscription", "data-search": true});
+  const search = h("input", {type: "search", id: "f-q", value: state.q, placeholder: "Workflow, user, subscription…", "data-search": true});
   const statusOptions = Object.keys(PROCESS_STATUSES).map((s) => [s, s.replaceAll("_", " ")]);
   if (state.status && !PROCESS_STATUSES[state.status]) statusOptions.unshift([state.status, state.status.split("-").join(", ").replaceAll("_", " ")]);
   const status = select("f-status", [["", "any status"], ...statusOptions], state.status);

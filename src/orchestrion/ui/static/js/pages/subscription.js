@@ -145,7 +145,7 @@ function reasonEl(reason, holders, related) {
       .filter((s) => !s.insync)
       .map((s) => h("a", {href: `#/subscriptions/${s.subscription_id}`, class: "lock-holder"}, s.description));
   }
-  return h("span", {class: "reason"}, icon("lock"), REASONS[reason] || reason, links.length ? [" ", reason === "subscription.not_in_sync" ? "Held by " : "Locked: ", joined(links), "."] : null);
+  return h("span", {class: "reason"}, icon("lock"), REASONS[reason] || reason, links.length ? [" ", reason === "subscription.not_in_sync" ? "Held by " : "Locked: ", joined(links)] : null);
 }
 
 function workflowsSection(usable, subscription, holders, related) {

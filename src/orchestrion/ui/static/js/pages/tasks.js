@@ -22,7 +22,7 @@ const triggerText = (s) => (s.trigger === "cron" ? `cron ${s.cron_expression} (U
 export async function render(ctx) {
   ctx.setTitle("Tasks");
   const box = h("div", {});
-  const add = h("button", {type: "button", class: "primary", id: "add-schedule"}, "Add a schedule");
+  const add = h("button", {type: "button", class: "primary", id: "add-schedule", disabled: true}, "Add a schedule"); // until the tasks are known
   clear(ctx.view, h("div", {class: "page-head"}, h("h1", {}, "Tasks and schedules"), add), box);
   let last = null;
   let tasks = [];
@@ -37,6 +37,7 @@ export async function render(ctx) {
     if (signature === last || !ctx.isCurrent()) return;
     last = signature;
     tasks = Object.values(workflows).filter((wf) => wf.is_task);
+    add.disabled = !tasks.length;
     const byTask = {};
     for (const s of schedules) (byTask[s.workflow_name] ||= []).push(s);
     if (!tasks.length) {
@@ -160,8 +161,8 @@ function scheduleDialog({tasks, schedule = null, onSaved}) {
   const misfire = h("select", {id: "sch-misfire"}, [["run_once", "run once"], ["skip", "skip them"]].map(([v, l]) => h("option", {value: v, selected: v === (schedule?.misfire_policy || "run_once")}, l)));
   const problem = h("div", {});
   const showTrigger = () => {
-    secondsField.hidden = trigger.value !== "interval";
-    cronField.hidden = trigger.value !== "cron";
+    secondsField.style.display = trigger.value === "interval" ? "" : "none";
+    cronField.style.display = trigger.value === "cron" ? "" : "none";
   };
   trigger.addEventListener("change", showTrigger);
   showTrigger();
