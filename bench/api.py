@@ -55,6 +55,9 @@ SUBSCRIPTION_QUERIES = {
     "subscriptions by customer": {"range": "0,20", "filter": "customer,customer-42"},
     "subscriptions by status and tag": {"range": "0,20", "filter": "status,active,tag,TAG2"},
     "subscriptions, description text": {"range": "0,20", "filter": "description,number 77"},
+    # the UI's search box: description, product, customer, resource values, the id's start
+    "subscriptions, free text": {"range": "0,20", "query": "number 77"},
+    "subscriptions, free text (an id's start)": {"range": "0,20", "query": "5e1e9a00"},
 }
 
 

@@ -1,4 +1,5 @@
-"""orchestrator-ui's metadata pages edit descriptions (and a product's status) with PATCH; on SQLite and PostgreSQL."""
+"""orchestrator-ui's metadata pages list the catalogue and edit descriptions (and a product's status) with PATCH;
+on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -22,6 +23,12 @@ from orchestrion.workflow import StepList, done, init, workflow
 CATALOGUE: dict[str, Any] = {
     "product_blocks": {
         "Patch Port": {"description": "A port on a patch panel", "tag": "PP", "resources": {"port_no": "Port number"}},
+        "Patch Panel": {
+            "description": "A patch panel",
+            "tag": "PANEL",
+            "resources": {"rack": "Rack position"},
+            "depends_on_block_relations": ["Patch Port"],
+        },
     },
     "products": {
         "Patch 1G": {
@@ -57,8 +64,12 @@ def ids(database: Database) -> dict[str, uuid.UUID]:
     with database.read() as s:
         return {
             "product": s.execute(select(ProductTable.product_id)).scalar_one(),
-            "block": s.execute(select(ProductBlockTable.product_block_id)).scalar_one(),
-            "resource_type": s.execute(select(ResourceTypeTable.resource_type_id)).scalar_one(),
+            "block": s.execute(
+                select(ProductBlockTable.product_block_id).where(ProductBlockTable.name == "Patch Port")
+            ).scalar_one(),
+            "resource_type": s.execute(
+                select(ResourceTypeTable.resource_type_id).where(ResourceTypeTable.resource_type == "port_no")
+            ).scalar_one(),
             "workflow": s.execute(
                 select(WorkflowTable.workflow_id).where(WorkflowTable.name == "patch_test_create")
             ).scalar_one(),
@@ -130,3 +141,17 @@ def test_unknown_ids_and_bad_bodies(client: TestClient, path: str) -> None:
     assert client.patch(f"/api/{path}/not-an-id", json={"description": "x"}).status_code == 400
     too_long = client.patch(f"/api/{path}/{uuid.uuid4()}", json={"description": "x" * 2001})
     assert too_long.status_code == 400
+
+
+def test_product_blocks_and_resource_types_are_listed(client: TestClient, ids: dict[str, uuid.UUID]) -> None:
+    blocks = client.get("/api/product_blocks/").json()
+    assert [(b["name"], [r["resource_type"] for r in b["resource_types"]]) for b in blocks] == [
+        ("Patch Panel", ["rack"]),
+        ("Patch Port", ["port_no"]),
+    ]
+    assert blocks[0]["depends_on"] == [{"product_block_id": str(ids["block"]), "name": "Patch Port"}]
+    resource_types = client.get("/api/resource_types/").json()
+    assert [(r["resource_type"], r["description"]) for r in resource_types] == [
+        ("port_no", "Port number"),
+        ("rack", "Rack position"),
+    ]

@@ -1,5 +1,5 @@
 """The process endpoints orchestrator-ui calls beyond start/resume/abort, over HTTP on SQLite and PostgreSQL:
-status counts, retry all tasks, retry with one page (``{}``), and a process's note."""
+status counts, retry all tasks, retry with one page (``{}``), a process's note, and start forms while paused."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from orchestrion.forms import SubmitFormPage
 from orchestrion.services.processes import NOTE_LENGTH
 from orchestrion.targets import Target
 from orchestrion.testing import WorkflowInstanceForTests
-from orchestrion.types import State
+from orchestrion.types import FormGenerator, State
 from orchestrion.workflow import Workflow, done, init, inputstep, retrystep, step
 
 WAIT = 30  # seconds a test waits for a condition before it fails
@@ -77,6 +77,14 @@ def confirm() -> type[SubmitFormPage]:
     return ConfirmPage
 
 
+def ticket_form() -> FormGenerator:
+    class TicketPage(SubmitFormPage):
+        ticket: str
+
+    page = yield TicketPage
+    return page.model_dump()
+
+
 @pytest.fixture
 def client(database: Database, register: Callable[..., Workflow]) -> Iterator[TestClient]:
     register("ui_flaky_task", init >> talk >> done, target=Target.SYSTEM)
@@ -84,6 +92,7 @@ def client(database: Database, register: Callable[..., Workflow]) -> Iterator[Te
     register("ui_quiet_task", init >> quiet >> done, target=Target.SYSTEM)
     register("ui_flaky_workflow", init >> talk >> done, target=Target.MODIFY)
     register("ui_asking_workflow", init >> confirm >> done, target=Target.MODIFY)
+    register("ui_ticket_workflow", init >> quiet >> done, form=ticket_form)
     with TestClient(OrchestratorCore(database=database)) as c:
         yield c
 
@@ -185,6 +194,21 @@ def test_resume_all_is_refused_while_the_engine_is_paused(client: TestClient) ->
     assert client.put("/api/processes/resume-all").status_code == 503
     client.put("/api/settings/status", json={"global_lock": False})
     assert _status(client, task) == "failed"
+
+
+def test_a_start_form_opens_and_validates_while_paused_and_only_starting_is_refused(client: TestClient) -> None:
+    client.put("/api/settings/status", json={"global_lock": True})
+    opened = client.post("/api/processes/ui_ticket_workflow", json=[])
+    assert opened.status_code == 510, opened.text  # the form, not "paused"
+    assert "ticket" in opened.json()["form"]["properties"]
+    assert client.post("/api/processes/ui_ticket_workflow", json=[{}]).status_code == 400  # still validated
+    refused = client.post("/api/processes/ui_ticket_workflow", json=[{"ticket": "T-1"}])
+    assert refused.status_code == 503
+    assert refused.json()["detail"] == "The engine is paused; processes cannot be started or resumed"
+    assert client.get("/api/processes/").json() == []  # nothing was stored
+    client.put("/api/settings/status", json={"global_lock": False})
+    started = client.post("/api/processes/ui_ticket_workflow", json=[{"ticket": "T-1"}])
+    assert started.status_code == 201, started.text
 
 
 def test_retry_with_one_page_object(client: TestClient) -> None:

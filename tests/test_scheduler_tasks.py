@@ -336,3 +336,20 @@ def test_validate_products_ends_inconsistent_when_the_catalogue_does_not_match(d
             select(ProcessStepTable.state).where(ProcessStepTable.process_id == process_id, ProcessStepTable.seq == 2)
         ).scalar_one()
     assert "Workflow 'workflow_nobody_wrote' is in the database but not registered in the code" in str(failed_step)
+
+
+def test_the_built_in_tasks_are_described_in_words_not_setting_names(database: Database) -> None:
+    """Their descriptions are task titles in the UIs: the code's and the rows' (migration 0008) alike."""
+    setting_names = set(type(app_settings).model_fields)
+    with database.read() as session:
+        rows = dict(
+            session.execute(
+                select(WorkflowTable.name, WorkflowTable.description).where(
+                    WorkflowTable.name.in_(tasks.BUILT_IN_TASKS)
+                )
+            ).all()
+        )
+    code = {name: getattr(tasks, name).description for name in tasks.BUILT_IN_TASKS}
+    assert rows == code
+    named = {name: text for name, text in code.items() if setting_names & set(text.split())}
+    assert named == {}

@@ -27,6 +27,7 @@ from sqlalchemy import insert
 from tests.browser import CHROMIUM, playwright_sync_api, start, wait_for
 
 from orchestrion.db import Database
+from orchestrion.db.domain_models import ProductTable, SubscriptionTable
 from orchestrion.db.migrate import upgrade
 from orchestrion.db.models import ProcessTable, WorkflowTable
 
@@ -51,6 +52,8 @@ CHROMIUM_ARGS = [
 NODE_PRODUCT = "0b6e8e2a-1c2d-4e8f-8a1b-2c3d4e5f6a01"
 PORT_PRODUCT = "0b6e8e2a-1c2d-4e8f-8a1b-2c3d4e5f6a02"
 CIRCUIT_PRODUCT = "0b6e8e2a-1c2d-4e8f-8a1b-2c3d4e5f6a04"
+# A subscription imported from elsewhere: its product has no domain model, so its model cannot be loaded.
+LEGACY_SUBSCRIPTION = uuid.UUID("5e1e9a00-0000-4000-8000-00000000000a")
 
 
 def _free_port() -> int:
@@ -60,7 +63,7 @@ def _free_port() -> int:
 
 
 def _seed_history(uri: str) -> None:
-    """10,000 finished processes of an old workflow, spread over the last 30 days."""
+    """10,000 finished processes of an old workflow, spread over the last 30 days, and a legacy subscription."""
     database = Database(uri)
     upgrade(database)
     workflow_id = uuid.uuid4()
@@ -94,6 +97,22 @@ def _seed_history(uri: str) -> None:
             )
         )
         connection.execute(insert(ProcessTable), rows)
+        product_id = uuid.uuid4()
+        connection.execute(
+            insert(ProductTable).values(
+                product_id=product_id, name="Legacy line", description="Imported", product_type="Legacy", tag="LEGACY"
+            )
+        )
+        connection.execute(
+            insert(SubscriptionTable).values(
+                subscription_id=LEGACY_SUBSCRIPTION,
+                product_id=product_id,
+                customer_id="legacy-customer",
+                description="Legacy line 7",
+                status="active",
+                insync=True,
+            )
+        )
     database.dispose()
 
 
@@ -171,6 +190,97 @@ def shot(page: Any, name: str) -> None:
 
 def status_badge(page: Any) -> Any:
     return page.locator("h1 .badge")
+
+
+def test_an_empty_task_list_speaks_of_tasks_while_workflow_processes_exist(page: Any, api: httpx.Client) -> None:
+    tasks = api.get("/processes/", params={"filter": "is_task,true", "range": "0,1"})
+    assert tasks.headers["content-range"].endswith("/0")  # no task has run: the scheduler's found no work
+    page.goto("/#/processes?kind=tasks")
+    expect(page.locator(".empty")).to_contain_text("No task has run yet.")
+    expect(page.locator(".empty")).not_to_contain_text("Start a workflow")
+    page.locator(".empty").get_by_role("link", name="tasks page").click()
+    expect(page.locator("h1")).to_have_text("Tasks and schedules")
+
+
+def test_run_now_says_plainly_why_a_task_did_not_start(page: Any) -> None:
+    page.goto("/#/tasks")
+    row = page.locator("tr[data-task=task_clean_up_tasks]")
+    expect(row).to_contain_text("Delete completed task processes once they are older than the task log retention")
+    expect(page.locator("main")).not_to_contain_text("TASK_LOG_RETENTION_DAYS")  # no setting names as titles
+    row.get_by_role("link", name="Run now").click()
+    expect(page.get_by_role("alert")).to_have_text("Nothing to do: no old completed task process")  # no HTTP title
+
+
+def test_schedules_are_added_edited_and_deleted(page: Any, api: httpx.Client) -> None:
+    page.goto("/#/tasks")
+    page.get_by_role("button", name="Add a schedule").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Name").fill("nightly-products")
+    dialog.get_by_label("Task").select_option("task_validate_products")
+    dialog.get_by_label("Runs", exact=True).select_option("cron")
+    dialog.get_by_label("Cron expression").fill("every night")
+    dialog.get_by_role("button", name="Add schedule").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("every night")  # the API's reason, in the dialog
+    shot(page, "schedule-dialog")
+    dialog.get_by_label("Cron expression").fill("15 3 * * *")
+    dialog.get_by_role("button", name="Add schedule").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    cell = page.locator("td[data-schedule=nightly-products]")
+    expect(cell).to_contain_text("cron 15 3 * * * (UTC)")
+    assert api.get("/schedules/nightly-products").json()["workflow_name"] == "task_validate_products"
+
+    cell.get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_label("Cron expression")).to_have_value("15 3 * * *")
+    dialog.get_by_label("Runs", exact=True).select_option("interval")
+    dialog.get_by_label("Interval (seconds)").fill("7200")
+    dialog.get_by_label("Enabled").uncheck()
+    dialog.get_by_role("button", name="Save").click()
+    expect(cell).to_contain_text("every 2 h")
+    expect(cell).to_contain_text("disabled")
+    changed = api.get("/schedules/nightly-products").json()
+    assert (changed["trigger"], changed["interval_seconds"], changed["enabled"]) == ("interval", 7200, False)
+
+    cell.get_by_role("button", name="Delete").click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    expect(page.locator("td[data-schedule=nightly-products]")).to_have_count(0)
+    assert api.get("/schedules/nightly-products").status_code == 404
+
+
+def test_catalogue_pages_for_blocks_resource_types_and_workflows(page: Any) -> None:
+    page.goto("/#/products")
+    page.get_by_role("navigation", name="Catalogue").get_by_role("link", name="Product blocks").click()
+    expect(page.locator("nav[aria-label=Main] [aria-current=page]")).to_have_text("Products")
+    row = page.locator("tr[data-block=Port]")
+    expect(row).to_contain_text("port_name")
+    row.get_by_role("link", name="Port", exact=True).click()
+    facts = page.locator(".facts")
+    expect(facts.get_by_role("link", name="Node", exact=True)).to_be_visible()  # the block it holds
+    expect(facts.get_by_role("link", name="Circuit", exact=True)).to_be_visible()  # the block holding it
+    expect(facts).to_contain_text("Port 10G")  # the products using it
+    shot(page, "product-block")
+    facts.get_by_role("link", name="port_name").click()
+    expect(page.locator("h1")).to_have_text("port_name")
+    expect(page.locator(".facts").get_by_role("link", name="Port", exact=True)).to_be_visible()
+
+    page.goto("/#/resource-types")
+    expect(page.locator("tr[data-resource-type=loopback]")).to_contain_text("Node")
+    page.get_by_role("navigation", name="Catalogue").get_by_role("link", name="Workflows").click()
+    page.locator("tr[data-workflow=create_port]").get_by_role("link", name="Create port").click()
+    expect(page.locator("h1")).to_contain_text("Create port")
+    expect(page.locator(".facts")).to_contain_text("Port 10G")
+    page.get_by_role("link", name="Its processes").click()
+    expect(page).to_have_url(re.compile("workflow=create_port"))
+
+
+def test_a_subscription_shows_what_loaded_when_one_request_fails(page: Any) -> None:
+    page.goto(f"/#/subscriptions/{LEGACY_SUBSCRIPTION}")
+    expect(page.locator("h1")).to_contain_text("Legacy line 7")
+    expect(page.locator(".facts")).to_contain_text("legacy-customer")
+    model = page.locator("section", has=page.locator("#model-h"))
+    expect(model.get_by_role("alert")).to_be_visible()  # the domain model could not be loaded: said in place
+    shot(page, "subscription-partly-loaded")
+    expect(page.locator("section", has=page.locator("#procs-h"))).to_contain_text("No process has worked on this")
 
 
 def test_create_workflow_through_its_form_pages(page: Any, api: httpx.Client) -> None:
@@ -280,18 +390,39 @@ def test_abort_a_process(page: Any, api: httpx.Client) -> None:
     assert api.get(f"/processes/{process_id}").json()["last_status"] == "aborted"
 
 
-def test_subscription_links_to_the_subscriptions_it_uses(page: Any, api: httpx.Client) -> None:
-    node_pages = [{"product": NODE_PRODUCT}, {"node_name": "rt-l", "location": "Ut"}]
+def _node_with_ports(api: httpx.Client, node: str, port_names: list[str]) -> tuple[str, list[str]]:
+    """A node with 10G ports of these names, made through the example workflows; their subscription ids."""
+    node_pages = [{"product": NODE_PRODUCT}, {"node_name": node, "location": "Ut"}]
     node_id = wait_for(api, start(api, "create_node", node_pages), "completed")["current_state"]["subscription_id"]
     ports = []
-    for name in ("et-0", "et-1"):
+    for name in port_names:
         pages = [{"product": PORT_PRODUCT}, {"node": node_id, "port_name": name}]
         ports.append(wait_for(api, start(api, "create_port", pages), "completed")["current_state"]["subscription_id"])
+    return node_id, ports
+
+
+def test_subscription_links_to_the_subscriptions_it_uses(page: Any, api: httpx.Client) -> None:
+    node_id, ports = _node_with_ports(api, "rt-l", ["et-0", "et-1"])
     circuit_pages = [{"product": CIRCUIT_PRODUCT}, {"port_a": ports[0], "port_b": ports[1]}, {"bandwidth": 10}]
     circuit = wait_for(api, start(api, "create_circuit", circuit_pages), "completed")
     circuit_id = circuit["current_state"]["subscription_id"]
 
+    page.goto("/#/processes?q=create_circuit")  # each process with its subscription and customer
+    row = page.locator(f"tr[data-process='{circuit['process_id']}']")
+    expect(row.locator(".col-subscription")).to_have_text("Circuit et-0 <-> et-1 (10 Gbit/s)")
+    expect(row.locator(".col-customer")).to_have_text("demo-customer")
+
     page.goto("/#/subscriptions")
+    loopback = api.get(f"/subscriptions/domain-model/{node_id}").json()["node"]["loopback"]
+    page.get_by_label("Search").fill(loopback)  # a resource value finds the subscription holding it
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.locator("tbody tr")).to_contain_text("Node rt-l (Ut)")
+    page.get_by_label("Search").fill(ports[1][:8])  # so does the start of its id
+    expect(page.locator(f"tbody tr[data-subscription='{ports[1]}']")).to_have_count(1)
+    expect(page.locator("tbody tr")).to_have_count(1)
+    page.get_by_label("Customer").fill("DEMO-cust")  # part of the customer id, ignoring case
+    expect(page.locator(f"tbody tr[data-subscription='{ports[1]}']")).to_have_count(1)
+    page.get_by_label("Customer").fill("")
     page.get_by_label("Search").fill("et-0 <-> et-1")
     # Click once the search has redrawn the list: a link of the list before it goes nowhere.
     expect(page.locator("tbody tr")).to_have_count(1)
@@ -328,6 +459,27 @@ def test_subscription_links_to_the_subscriptions_it_uses(page: Any, api: httpx.C
     expect(status_badge(page)).to_have_text("completed")
 
 
+def test_the_lock_message_links_to_the_process_holding_it(page: Any, api: httpx.Client) -> None:
+    _, ports = _node_with_ports(api, "rt-k", ["et-5", "et-6"])
+    circuit_pages = [{"product": CIRCUIT_PRODUCT}, {"port_a": ports[0], "port_b": ports[1]}, {"bandwidth": 40}]
+    holder = start(api, "create_circuit", circuit_pages)
+    circuit_id = wait_for(api, holder, "suspended")["current_state"]["subscription_id"]  # waits for approval, locked
+
+    page.goto(f"/#/subscriptions/{circuit_id}")
+    expect(page.locator("#insync")).to_have_text("locked (not in sync)")
+    shot(page, "subscription-locked")
+    page.locator(".lock-note").get_by_role("link", name="Create circuit").click()
+    expect(page).to_have_url(re.compile(f"#/processes/{holder}$"))
+
+    page.goto(f"/#/subscriptions/{ports[0]}")  # a port the locked circuit uses: its workflows wait for the circuit
+    blocked = page.locator("[data-workflow=modify_port]")
+    expect(blocked).to_contain_text("A related subscription is locked")
+    blocked.get_by_role("link", name="Circuit et-5 <-> et-6 (40 Gbit/s)").click()
+    expect(page).to_have_url(re.compile(f"#/subscriptions/{circuit_id}$"))
+    assert api.put(f"/processes/{holder}/resume", json=[{"approved": True}]).status_code == 204
+    wait_for(api, holder, "completed")
+
+
 def test_dashboard_lists_and_engine_switch_with_10000_processes(page: Any, api: httpx.Client) -> None:
     failed = start(api, "ui_flaky", [{"ticket": "T-99"}])
     wait_for(api, failed, "failed")
@@ -361,6 +513,9 @@ def test_dashboard_lists_and_engine_switch_with_10000_processes(page: Any, api: 
 
     page.goto("/#/")
     expect(page.locator(".status-counts")).to_contain_text("completed")
+    workers = page.locator("#workers")
+    expect(workers).to_contain_text("threadpool")
+    expect(workers.locator("dd").nth(1)).to_have_text(re.compile(r"^[1-9]\d*$"))  # threads online
     attention = page.locator("section", has=page.locator("#attention-h"))
     expect(attention.locator(f"tr[data-process='{failed}']")).to_contain_text("Inventory timed out for ticket T-99")
     shot(page, "dashboard")
@@ -371,10 +526,16 @@ def test_dashboard_lists_and_engine_switch_with_10000_processes(page: Any, api: 
     assert api.get("/settings/status").json()["global_lock"] is True
     page.goto("/#/start/ui_flaky")
     page.get_by_role("button", name="Begin").click()
-    expect(page.get_by_role("alert").filter(has_text="The engine is paused")).to_be_visible()
+    page.get_by_label("Ticket").fill("T-paused")  # the form opens while paused; only starting is refused
+    page.get_by_role("button", name="Start").click()
+    refused = page.locator("main").get_by_role("alert").filter(has_text="The engine is paused")
+    expect(refused).to_be_visible()
     page.locator("#engine-toggle").click()
     page.get_by_role("dialog").get_by_role("button", name="Continue").click()
     expect(page.locator("#engine-status")).to_have_text("Engine running")
+    expect(refused).to_have_count(0)  # the error goes with the pause
+    page.get_by_role("button", name="Start").click()
+    expect(status_badge(page)).to_have_text("failed")  # ui_flaky's first attempt fails, as it should
 
     page.goto("/#/tasks")
     expect(page.locator("tr[data-task=task_resume_workflows]")).to_contain_text("every 30 s")

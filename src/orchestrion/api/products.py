@@ -125,6 +125,21 @@ def show_product(product_id: uuid.UUID) -> Any:
     return _get(ProductTable, product_id, "Product", _product)
 
 
+@router.get("/product_blocks/", response_model=list[ProductBlockSchema])
+def list_product_blocks() -> Any:
+    """Every product block, by name, with its resource types and the blocks it holds."""
+    query = select(ProductBlockTable).order_by(ProductBlockTable.name)
+    with get_database().read() as session:
+        return [_block(b) for b in session.execute(query).scalars()]
+
+
+@router.get("/resource_types/", response_model=list[ResourceTypeSchema])
+def list_resource_types() -> Any:
+    query = select(ResourceTypeTable).order_by(ResourceTypeTable.resource_type)
+    with get_database().read() as session:
+        return [_resource_type(r) for r in session.execute(query).scalars()]
+
+
 @router.get("/product_blocks/{product_block_id}", response_model=ProductBlockSchema)
 def show_product_block(product_block_id: uuid.UUID) -> Any:
     return _get(ProductBlockTable, product_block_id, "Product block", _block)

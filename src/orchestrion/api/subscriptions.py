@@ -39,7 +39,12 @@ def list_subscriptions(
     range_: str | None = Query(default=None, alias="range"),
     sort: str | None = Query(default=None),
     filter_: str | None = Query(default=None, alias="filter"),
-    query_text: str | None = Query(default=None, alias="query", description="text in description or product"),
+    query_text: str | None = Query(
+        default=None,
+        alias="query",
+        description="text in the description, product, customer or a resource value (a port name, an IP address), "
+        "or the subscription id or its start",
+    ),
 ) -> Any:
     """Subscriptions, paged (``range=first,end``), sorted and filtered; ``Content-Range`` tells the total."""
     listing = parse_rest(range_, sort, filter_)

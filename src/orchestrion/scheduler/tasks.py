@@ -108,7 +108,7 @@ def delete_old_task_processes() -> State:
 
 
 @workflow(
-    "Delete completed task processes older than TASK_LOG_RETENTION_DAYS",
+    "Delete completed task processes once they are older than the task log retention",
     target=Target.SYSTEM,
     run_predicate=_only_when(
         lambda store, now: store.has_completed_tasks_before(_retention_cutoff(now)), "no old completed task process"

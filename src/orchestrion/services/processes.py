@@ -126,8 +126,9 @@ def start_process(
     """Validate the initial form against ``user_inputs`` and start the workflow; returns the process id.
 
     Raises ``FormNotCompleteError`` (more pages needed) or ``FormValidationError`` before anything
-    is stored. ``user_inputs=None`` submits one empty page. ``idempotency_key``: the same key again
-    (within ``IDEMPOTENCY_KEY_RETENTION_HOURS``) returns the process the first start created, and
+    is stored, also while the engine is paused (the form opens); a complete form is then refused
+    with ``EnginePausedError``. ``user_inputs=None`` submits one empty page. ``idempotency_key``: the
+    same key again (within ``IDEMPOTENCY_KEY_RETENTION_HOURS``) returns the process the first start created, and
     starts nothing; used with a different request it is refused (``ProcessConflictError``).
     """
     runtime = current()
@@ -136,8 +137,8 @@ def start_process(
     keyed = _Keyed.of(runtime, idempotency_key, workflow_key, user_inputs, user)
     if keyed is not None and (earlier := keyed.earlier()) is not None:
         return earlier
-    _check_not_paused(runtime)
     new = prepare_start(runtime, wf, workflow_key, user_inputs, user)
+    _check_not_paused(runtime)  # after the form: its pages open while paused, only starting is refused
     process_id = new.process_id
     worker_id, lease = _local_claim(runtime)
     within = partial(_commit_with_process, process_id, keyed, new.reservations) if keyed or new.reservations else None

@@ -5,13 +5,19 @@ One read model for the REST API and the web UI (and the GraphQL API to come).
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, String, cast, func, or_, select
 
 from orchestrion.db import get_database
-from orchestrion.db.domain_models import ProductTable, SubscriptionTable
+from orchestrion.db.domain_models import (
+    ProductTable,
+    SubscriptionInstanceTable,
+    SubscriptionInstanceValueTable,
+    SubscriptionTable,
+)
 from orchestrion.db.listing import ListQuery, ListSpec, any_of, contains, truth
 from orchestrion.domain.relations import depends_on_subscription_ids, in_use_by_subscription_ids
 from orchestrion.errors import SubscriptionNotFoundError
@@ -19,6 +25,8 @@ from orchestrion.storage import process_queries
 
 _S = SubscriptionTable
 _PR = ProductTable
+_SI = SubscriptionInstanceTable
+_SIV = SubscriptionInstanceValueTable
 
 SUBSCRIPTION_LIST = ListSpec(
     entity="subscriptions",
@@ -35,8 +43,8 @@ SUBSCRIPTION_LIST = ListSpec(
     filters={
         "status": lambda v: _S.status.in_(any_of(v)),
         "insync": lambda v: _S.insync.is_(truth(v)),
-        "customer_id": lambda v: _S.customer_id == v,
-        "customer": lambda v: _S.customer_id == v,
+        "customer_id": lambda v: contains(_S.customer_id, v),
+        "customer": lambda v: contains(_S.customer_id, v),
         "product": lambda v: or_(_PR.name == v, _PR.product_type == v),
         "product_type": lambda v: _PR.product_type == v,
         "tag": lambda v: _PR.tag.in_(any_of(v)),
@@ -71,13 +79,45 @@ def _subscription(s: SubscriptionTable) -> dict[str, Any]:
     }
 
 
+_HEX_ID = re.compile(r"[0-9a-f-]{4,36}")
+
+
+def _id_matches(text: str) -> ColumnElement[bool] | None:
+    """The subscription id is ``text``, or starts with it (the short ids the UI shows); None for no id.
+
+    Compared without hyphens: SQLite stores UUIDs as 32 hex digits, PostgreSQL prints them hyphenated.
+    """
+    text = text.strip().lower()
+    if not _HEX_ID.fullmatch(text):
+        return None
+    digits = func.replace(func.lower(cast(_S.subscription_id, String)), "-", "")
+    return digits.startswith(text.replace("-", ""), autoescape=True)
+
+
+def _has_resource_value(text: str) -> ColumnElement[bool]:
+    """One of the subscription's own blocks holds a resource value containing ``text`` (a port name, an address)."""
+    return (
+        select(_SIV.subscription_instance_value_id)
+        .join(_SI, _SI.subscription_instance_id == _SIV.subscription_instance_id)
+        .where(_SI.subscription_id == _S.subscription_id)
+        .where(contains(_SIV.value, text))
+        .exists()
+    )
+
+
+def search(text: str) -> ColumnElement[bool]:
+    """Free text, ignoring case: in the description, product name, customer or a resource value, or the id."""
+    found = [contains(c, text) for c in (_S.description, _PR.name, _S.customer_id)]
+    if (by_id := _id_matches(text)) is not None:
+        found.append(by_id)
+    return or_(*found, _has_resource_value(text))
+
+
 def subscription_page(listing: ListQuery, text: str | None = None) -> tuple[list[dict[str, Any]], int]:
-    """A page of subscriptions (``text``: in the description, product name or customer), and the total."""
+    """A page of subscriptions (``text``: see ``search``), and the total."""
     query = select(_S).join(_PR, _PR.product_id == _S.product_id)
     if text:
-        query = query.where(
-            or_(contains(_S.description, text), contains(_PR.name, text), contains(_S.customer_id, text))
-        )
+        query = query.where(search(text))
     with get_database().read() as session:
         rows, total = SUBSCRIPTION_LIST.fetch(session, query, listing)
         return [_subscription(row[0]) for row in rows], total
@@ -95,19 +135,20 @@ def _related(session: Any, ids: list[uuid.UUID]) -> list[dict[str, Any]]:
     if not ids:
         return []
     rows = session.execute(
-        select(_S.subscription_id, _S.description, _S.status, _PR.name)
+        select(_S.subscription_id, _S.description, _S.status, _S.insync, _PR.name)
         .join(_PR, _PR.product_id == _S.product_id)
         .where(_S.subscription_id.in_(ids))
         .order_by(_S.description)
     )
     return [
-        {"subscription_id": sid, "description": description, "status": status, "product_name": product}
-        for sid, description, status, product in rows
+        {"subscription_id": sid, "description": text, "status": status, "insync": insync, "product_name": product}
+        for sid, text, status, insync, product in rows
     ]
 
 
 def subscription_relations(subscription_id: uuid.UUID) -> dict[str, Any]:
-    """The subscriptions this one uses and that use it, and the newest processes that worked on it."""
+    """The subscriptions this one uses and that use it, the newest processes that worked on it, and the
+    unfinished ones that hold its lock (``locked_by``: what to open when a workflow is refused as locked)."""
     depends_on_ids = depends_on_subscription_ids(subscription_id)
     in_use_by_ids = in_use_by_subscription_ids(subscription_id)
     with get_database().read() as session:
@@ -119,4 +160,5 @@ def subscription_relations(subscription_id: uuid.UUID) -> dict[str, Any]:
             "in_use_by": _related(session, in_use_by_ids),
             "processes": processes,
             "process_total": total,
+            "locked_by": process_queries.unfinished_processes_of_subscription(session, subscription_id),
         }

@@ -1,4 +1,4 @@
-"""``/api/ui``: two read-only summaries the web UI needs and the main API does not offer in one request."""
+"""``/api/ui``: the read-only summaries the web UI needs and the main API does not offer in one request."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class RelatedSubscriptionSchema(BaseModel):
     subscription_id: uuid.UUID
     description: str
     status: str
+    insync: bool
     product_name: str
 
 
@@ -41,6 +42,7 @@ class SubscriptionRelationsSchema(BaseModel):
     in_use_by: list[RelatedSubscriptionSchema]
     processes: list[SubscriptionProcessSchema]
     process_total: int
+    locked_by: list[uuid.UUID]
 
 
 @router.get("/process-counts", response_model=ProcessCountsSchema)
@@ -51,5 +53,5 @@ def process_counts() -> dict[str, dict[str, int]]:
 
 @router.get("/subscriptions/{subscription_id}/relations", response_model=SubscriptionRelationsSchema)
 def subscription_relations(subscription_id: uuid.UUID) -> dict[str, Any]:
-    """The subscriptions this one uses and that use it, and the newest processes that worked on it."""
+    """The subscriptions this one uses and that use it, the newest processes on it, and those holding its lock."""
     return subscription_views.subscription_relations(subscription_id)

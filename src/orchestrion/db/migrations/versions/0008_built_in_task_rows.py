@@ -25,7 +25,7 @@ depends_on = None
 TASKS = {
     "task_resume_workflows": "Resume waiting processes whose retry time has come",
     "task_validate_awaiting_callbacks": "Fail processes whose callback did not arrive before its deadline",
-    "task_clean_up_tasks": "Delete completed task processes older than TASK_LOG_RETENTION_DAYS",
+    "task_clean_up_tasks": "Delete completed task processes once they are older than the task log retention",
     "task_validate_products": "Check that the products and workflows in the database match the code",
 }
 _workflows = sa.table(

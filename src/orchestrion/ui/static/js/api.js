@@ -52,20 +52,38 @@ function askToken(rejected) {
   return pendingLogin;
 }
 
-/** Words for an error: the API's problem detail, or what went wrong on the way. */
+// What each kind of refusal means, for answers that carry no detail of their own.
+const STATUS_WORDS = {
+  400: "The request was not accepted.",
+  403: "You are not allowed to do this.",
+  404: "It does not exist (any more).",
+  409: "It changed or is in use; reload and try again.",
+  412: "Not possible now.",
+  413: "That is too large to send.",
+  503: "orchestrion cannot do this now; try again shortly.",
+};
+
+/**
+ * Words for an error, the one place that turns API answers into text for people: the problem's
+ * detail (never its HTTP title, such as "Precondition Failed"), else what its status means, else
+ * what went wrong on the way.
+ */
 export function describeError(error) {
   if (error instanceof ApiError) {
-    const body = error.body;
-    if (body && typeof body === "object" && (body.detail || body.title)) {
-      const detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
-      return body.title && detail && body.title !== detail ? `${body.title}: ${detail}` : detail || body.title;
-    }
-    if (error.status >= 500) return `The server failed (${error.status}); its log says why.`;
-    return error.message;
+    const body = error.body && typeof error.body === "object" ? error.body : {};
+    const detail = typeof body.detail === "string" ? body.detail : body.detail ? JSON.stringify(body.detail) : "";
+    if (error.status >= 500 && error.status !== 503 && !detail) return `The server failed (${error.status}); its log says why.`;
+    const fields = Array.isArray(body.validation_errors) ? body.validation_errors.map((e) => `${(e.loc || []).filter((l) => l !== "body").join(".") || "input"}: ${e.msg}`) : [];
+    if (fields.length) return `${detail || "Not accepted"}: ${fields.join("; ")}`;
+    if (detail) return detail;
+    return STATUS_WORDS[error.status] || `The server answered ${error.status}.`;
   }
   if (error instanceof TypeError) return "Cannot reach the orchestrion server. Is it running, and is the network up?";
   return String(error?.message || error);
 }
+
+/** Whether the API refused because the engine is paused (it clears once the engine runs again). */
+export const isEnginePaused = (error) => error instanceof ApiError && error.body?.type === "EnginePausedError";
 
 /** Call the API. Resolves {data, total, status}; throws ApiError for any non-2xx answer. */
 export async function api(path, {method = "GET", body, params} = {}) {

@@ -7,11 +7,14 @@ import {isLive, startLive} from "./live.js";
 import * as dashboard from "./pages/dashboard.js";
 import * as process from "./pages/process.js";
 import * as processes from "./pages/processes.js";
+import * as productBlocks from "./pages/product_blocks.js";
 import * as products from "./pages/products.js";
+import * as resourceTypes from "./pages/resource_types.js";
 import * as start from "./pages/start.js";
 import * as subscription from "./pages/subscription.js";
 import * as subscriptions from "./pages/subscriptions.js";
 import * as tasks from "./pages/tasks.js";
+import * as workflowsPage from "./pages/workflows.js";
 
 const ROUTES = [
   [/^\/$/, dashboard, "dashboard"],
@@ -22,6 +25,9 @@ const ROUTES = [
   [/^\/subscriptions$/, subscriptions, "subscriptions"],
   [/^\/subscriptions\/([^/]+)$/, subscription, "subscriptions"],
   [/^\/products$/, products, "products"],
+  [/^\/product-blocks(?:\/([^/]+))?$/, productBlocks, "products"],
+  [/^\/resource-types(?:\/([^/]+))?$/, resourceTypes, "products"],
+  [/^\/workflows(?:\/([^/]+))?$/, workflowsPage, "products"],
   [/^\/tasks$/, tasks, "tasks"],
 ];
 
@@ -122,7 +128,7 @@ async function route() {
   for (const [pattern, page, nav] of ROUTES) {
     const match = path.match(pattern);
     if (match) {
-      found = {page, nav, args: match.slice(1).map(decodeURIComponent)};
+      found = {page, nav, args: match.slice(1).filter((arg) => arg !== undefined).map(decodeURIComponent)};
       break;
     }
   }
@@ -184,7 +190,8 @@ function engineLoop() {
     clearTimeout(timer);
     if (!document.hidden) {
       try {
-        showEngine(await engineStatus());
+        // As an event: the top bar shows it, and pages waiting for the engine (a refused start) see it.
+        window.dispatchEvent(new CustomEvent("orchestrion:engine", {detail: await engineStatus()}));
       } catch {
         clear(engineBox, h("span", {class: "pill tone-danger"}, "Engine status unknown"));
       }

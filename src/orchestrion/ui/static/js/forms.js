@@ -1,6 +1,6 @@
 // Forms from the JSON schemas the API answers (pydantic-forms): one page at a time, errors next to fields.
 
-import {ApiError, describeError} from "./api.js";
+import {ApiError, describeError, isEnginePaused} from "./api.js";
 import {clear, errorBox, h, humanize, isUuid} from "./dom.js";
 
 let fieldCounter = 0;
@@ -370,6 +370,17 @@ function toLocalInput(date) {
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
 }
 
+/** Remove the "engine is paused" error from `status` once the engine runs again (here or elsewhere). */
+function clearOnceRunning(status) {
+  const shown = status.firstChild;
+  const onEngine = (event) => {
+    if (status.firstChild === shown && status.isConnected && event.detail?.global_lock) return;
+    window.removeEventListener("orchestrion:engine", onEngine);
+    if (status.firstChild === shown) clear(status);
+  };
+  window.addEventListener("orchestrion:engine", onEngine);
+}
+
 /**
  * A multi-page form: `submit(pages)` posts every page filled so far; a 510 answer brings the next page,
  * a 400 its validation errors, anything else finishes (`onDone`). `prefilled` pages are sent first and
@@ -431,6 +442,7 @@ export function formFlow(container, {submit, onDone, prefilled = [], firstForm =
         rendered.focusFirstError();
       } else {
         clear(status, errorBox(describeError(error)));
+        if (isEnginePaused(error)) clearOnceRunning(status);
       }
     }
   }

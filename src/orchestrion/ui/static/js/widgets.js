@@ -1,6 +1,6 @@
 // Pieces several pages share: process tables, target tags, pagers, sortable headers.
 
-import {badge, h, SUBSCRIPTION_STATUSES, timeEl} from "./dom.js";
+import {badge, h, shortId, SUBSCRIPTION_STATUSES, timeEl} from "./dom.js";
 
 export const TARGETS = ["CREATE", "MODIFY", "TERMINATE", "VALIDATE", "RECONCILE", "SYSTEM"];
 
@@ -21,6 +21,8 @@ export function processTable(rows, workflows, {columns = ["target", "step", "by"
     status: ["Status", "last_status"],
     workflow: ["Workflow", "workflow_name"],
     target: ["Target", "target"],
+    subscription: ["Subscription", null],
+    customer: ["Customer", null],
     step: ["Last step", "last_step"],
     by: ["Started by", "created_by"],
     started: ["Started", "started_at"],
@@ -41,6 +43,11 @@ export function processTable(rows, workflows, {columns = ["target", "step", "by"
     status: (p) => badge(p.last_status),
     workflow: (p) => h("a", {href: `#/processes/${p.process_id}`, class: "row-link"}, workflowLabel(p.workflow_name, workflows)),
     target: (p) => targetTag(p.workflow_target),
+    subscription: (p) =>
+      p.subscriptions?.length
+        ? p.subscriptions.map((s) => h("div", {}, h("a", {href: `#/subscriptions/${s.subscription_id}`}, s.description || shortId(s.subscription_id))))
+        : h("span", {class: "muted"}, "—"),
+    customer: (p) => [...new Set((p.subscriptions || []).map((s) => s.customer_id))].join(", ") || h("span", {class: "muted"}, "—"),
     step: (p) => p.last_step || h("span", {class: "muted"}, "—"),
     by: (p) => p.created_by || h("span", {class: "muted"}, "—"),
     started: (p) => timeEl(p.started_at),
@@ -125,3 +132,19 @@ export function subscriptionLink(s) {
   );
 }
 
+
+const CATALOGUE_PAGES = [
+  ["products", "Products"],
+  ["product-blocks", "Product blocks"],
+  ["resource-types", "Resource types"],
+  ["workflows", "Workflows"],
+];
+
+/** The catalogue's pages as tabs under the Products entry of the top bar. */
+export function catalogueTabs(current) {
+  return h(
+    "nav",
+    {class: "tabs", "aria-label": "Catalogue"},
+    CATALOGUE_PAGES.map(([path, label]) => h("a", {href: `#/${path}`, "aria-current": path === current ? "page" : null}, label)),
+  );
+}

@@ -35,11 +35,12 @@ export async function render(ctx) {
   const workflows = await workflowsByName();
   const engineBox = h("section", {class: "card engine-card", "aria-labelledby": "engine-h"});
   const countsBox = h("section", {class: "card", "aria-labelledby": "counts-h"});
+  const workersBox = h("section", {class: "card", "aria-labelledby": "workers-h", id: "workers"});
   const lists = Object.fromEntries(LISTS.map((list) => [list.key, h("div", {})]));
   clear(
     ctx.view,
     h("h1", {}, "Dashboard"),
-    h("div", {class: "grid two dash-top"}, countsBox, engineBox),
+    h("div", {class: "grid two dash-top"}, countsBox, h("div", {}, engineBox, workersBox)),
     LISTS.map((list) =>
       h(
         "section",
@@ -64,15 +65,17 @@ export async function render(ctx) {
   };
 
   async function refresh() {
-    const [counts, engine, ...pages] = await Promise.all([
+    const [counts, engine, workers, ...pages] = await Promise.all([
       api("/ui/process-counts"),
       engineStatus(),
+      api("/settings/worker-status"),
       ...LISTS.map((list) =>
         api("/processes/", {params: {range: "0,5", sort: "last_modified_at,DESC", filter: `${list.filter},is_task,false`}}),
       ),
     ]);
     if (changed("counts", counts.data)) showCounts(countsBox, counts.data);
     if (changed("engine", engine)) showEngine(engineBox, engine);
+    if (changed("workers", workers.data)) showWorkers(workersBox, workers.data);
     LISTS.forEach((list, i) => {
       const {data, total} = pages[i];
       if (!changed(list.key, [data, total])) return;
@@ -86,7 +89,7 @@ export async function render(ctx) {
 
   await refresh();
   ctx.poll(refresh, 4000, (change) => change.type === "processes" || change.type === "engineStatus");
-  const onEngine = (event) => showEngine(engineBox, event.detail);
+  const onEngine = (event) => changed("engine", event.detail) && showEngine(engineBox, event.detail);
   window.addEventListener("orchestrion:engine", onEngine);
   ctx.onLeave(() => window.removeEventListener("orchestrion:engine", onEngine));
 }
@@ -119,6 +122,29 @@ function showCounts(box, counts) {
       }),
     ),
     h("p", {class: "muted"}, `${fmt.format(total)} workflow processes; `, h("a", {href: "#/processes?kind=tasks"}, `${fmt.format(tasks)} task runs`), "."),
+  );
+}
+
+// Where each executor's workers run, so "0 online" reads right for Celery (workers are other processes).
+const EXECUTORS = {
+  threadpool: "worker threads in the server process",
+  inline: "in the caller's thread",
+  celery: "Celery workers, reached through the broker",
+};
+
+function showWorkers(box, workers) {
+  const fmt = new Intl.NumberFormat();
+  const rows = [
+    ["Executor", [h("strong", {}, workers.executor_type), " ", h("span", {class: "muted"}, EXECUTORS[workers.executor_type] || "")]],
+    ["Workers online", fmt.format(workers.number_of_workers_online)],
+    ["Running", `${fmt.format(workers.number_of_running_jobs)} process(es)`],
+    ["Queued", `${fmt.format(workers.number_of_queued_jobs)} waiting for a worker`],
+  ];
+  clear(
+    box,
+    h("h2", {id: "workers-h"}, "Workers"),
+    workers.executor_type !== "inline" && !workers.number_of_workers_online ? h("p", {}, h("span", {class: "pill tone-danger"}, "No worker answers"), " Processes wait until one runs.") : null,
+    h("dl", {class: "facts"}, rows.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v)))),
   );
 }
 

@@ -8,6 +8,13 @@ import {pager, processTable, TARGETS} from "../widgets.js";
 
 const SIZES = [25, 50, 100];
 const KINDS = {workflows: "false", tasks: "true", all: null};
+const COLUMNS = ["target", "subscription", "customer", "step", "by", "started", "modified"];
+// What an empty, unfiltered list says, per kind shown: tasks are not started from the workflow list.
+const NOTHING_YET = {
+  workflows: () => emptyState("No workflow process yet.", h("a", {href: "#/start"}, "Start a workflow"), " and it appears here."),
+  tasks: () => emptyState("No task has run yet.", "Run one, or schedule it, on the ", h("a", {href: "#/tasks"}, "tasks page"), "."),
+  all: () => emptyState("No processes yet.", h("a", {href: "#/start"}, "Start a workflow"), " or a task and it appears here."),
+};
 
 export async function render(ctx) {
   ctx.setTitle("Processes");
@@ -24,7 +31,7 @@ export async function render(ctx) {
     size: SIZES.includes(Number(p.get("size"))) ? Number(p.get("size")) : 25,
   };
 
-  const search = h("input", {type: "search", id: "f-q", value: state.q, placeholder: "Workflow, step or user", "data-search": true});
+  const search = h("input", {type: "search", id: "f-q", value: state.q, placeholder: "Workflow, user, subscription…", "data-search": true});
   const statusOptions = Object.keys(PROCESS_STATUSES).map((s) => [s, s.replaceAll("_", " ")]);
   if (state.status && !PROCESS_STATUSES[state.status]) statusOptions.unshift([state.status, state.status.split("-").join(", ").replaceAll("_", " ")]);
   const status = select("f-status", [["", "any status"], ...statusOptions], state.status);
@@ -91,14 +98,14 @@ export async function render(ctx) {
         results,
         filtered
           ? emptyState("No process matches these filters.", "Loosen them, or ", h("a", {href: "#/processes"}, "clear all filters"), ".")
-          : emptyState("No processes yet.", h("a", {href: "#/start"}, "Start a workflow"), " and it appears here."),
+          : NOTHING_YET[state.kind](),
       );
       return;
     }
     const onPage = (page) => apply({page});
     clear(
       results,
-      processTable(data, workflows, {sort: state.sort, onSort: (sort) => apply({sort, page: 0})}),
+      processTable(data, workflows, {columns: COLUMNS, sort: state.sort, onSort: (sort) => apply({sort, page: 0})}),
       pager({page: state.page, size: state.size, total, onPage}),
     );
   }

@@ -2,11 +2,11 @@
 
 import {api} from "../api.js";
 import {badge, clear, emptyState, h} from "../dom.js";
-import {targetTag} from "../widgets.js";
+import {catalogueTabs, targetTag} from "../widgets.js";
 import {startLink} from "./start.js";
 
 const ORDER = ["CREATE", "MODIFY", "TERMINATE", "VALIDATE", "RECONCILE", "SYSTEM"];
-const PRODUCT_STATUSES = {
+export const PRODUCT_STATUSES = {
   active: {tone: "success", icon: "check"},
   "pre production": {tone: "info", icon: "circle"},
   "phase out": {tone: "attention", icon: "clock"},
@@ -20,6 +20,7 @@ export async function render(ctx) {
     clear(
       ctx.view,
       h("h1", {}, "Products"),
+      catalogueTabs("products"),
       emptyState("The catalogue is empty.", "Load one with ", h("code", {}, "orchestrion catalogue load FILE"), " or start the server with ", h("code", {}, "--catalogue FILE"), "."),
     );
     return;
@@ -27,6 +28,7 @@ export async function render(ctx) {
   clear(
     ctx.view,
     h("h1", {}, "Products"),
+    catalogueTabs("products"),
     h(
       "table",
       {class: "table products"},
@@ -41,7 +43,7 @@ export async function render(ctx) {
             h("td", {}, h("strong", {}, p.name), h("div", {class: "muted small"}, p.description)),
             h("td", {}, p.product_type, h("div", {class: "muted small"}, p.tag)),
             h("td", {}, badge(p.status, PRODUCT_STATUSES)),
-            h("td", {}, p.product_blocks.map((b) => b.name).join(", ") || "—"),
+            h("td", {}, p.product_blocks.length ? p.product_blocks.map((b) => h("div", {}, h("a", {href: `#/product-blocks/${b.product_block_id}`}, b.name))) : "—"),
             h("td", {}, p.fixed_inputs.length ? p.fixed_inputs.map((f) => h("div", {}, h("code", {}, f.name), " = ", f.value)) : "—"),
             h(
               "td",

@@ -1,7 +1,7 @@
 // One subscription: status and lock, its domain model as a tree, related subscriptions, processes, workflows.
 
 import {api, describeError, workflowsByName} from "../api.js";
-import {badge, clear, confirmDialog, emptyState, h, icon, idEl, isUuid, shortId, SUBSCRIPTION_STATUSES, timeEl, toast, valueTree} from "../dom.js";
+import {badge, clear, confirmDialog, emptyState, errorBox, h, icon, idEl, isUuid, shortId, SUBSCRIPTION_STATUSES, timeEl, toast, valueTree} from "../dom.js";
 import {processTable, subscriptionLink, targetTag} from "../widgets.js";
 import {startLink} from "./start.js";
 
@@ -26,23 +26,24 @@ const TOP_KEYS = new Set([
   "in_use_by_ids",
 ]);
 
+// Each request on its own: one that fails shows its error where its part of the page would be.
+const settle = (promise) => promise.then(({data}) => ({data}), (error) => ({error}));
+const failed = (answer) => errorBox(describeError(answer.error));
+
 export async function render(ctx) {
   const [id] = ctx.args;
-  const [workflows, ...answers] = await Promise.all([
-    workflowsByName(),
-    api(`/subscriptions/${id}`),
-    api(`/subscriptions/domain-model/${id}`),
-    api(`/ui/subscriptions/${id}/relations`),
-    api(`/subscriptions/workflows/${id}`),
+  const [workflowsAnswer, detail, modelAnswer, relationsAnswer, usableAnswer] = await Promise.all([
+    workflowsByName().then((data) => ({data}), (error) => ({error})),
+    ...[`/subscriptions/${id}`, `/subscriptions/domain-model/${id}`, `/ui/subscriptions/${id}/relations`, `/subscriptions/workflows/${id}`].map((path) => settle(api(path))),
   ]);
-  const [subscription, model, relations, usable] = answers.map((a) => a.data);
-  ctx.setTitle(subscription.description || "Subscription");
-  const related = Object.fromEntries([...relations.depends_on, ...relations.in_use_by].map((s) => [s.subscription_id, s]));
+  const subscription = detail.data;
+  const relations = relationsAnswer.data;
+  ctx.setTitle(subscription?.description || "Subscription");
+  const related = Object.fromEntries(relations ? [...relations.depends_on, ...relations.in_use_by].map((s) => [s.subscription_id, s]) : []);
+  // A function: each place that names the holders gets links of its own (a node sits in one place only).
+  const holders = () => (relations ? holderLinks(relations, workflowsAnswer.data) : []);
 
-  const lock = subscription.insync
-    ? h("span", {class: "pill tone-success", id: "insync"}, icon("unlock"), "in sync")
-    : h("span", {class: "pill tone-attention", id: "insync", title: "A process holds this subscription, or one left it locked"}, icon("lock"), "locked (not in sync)");
-  const unlock = subscription.insync ? null : h("button", {type: "button", class: "secondary"}, "Set in sync");
+  const unlock = !subscription || subscription.insync ? null : h("button", {type: "button", class: "secondary"}, "Set in sync");
   unlock?.addEventListener("click", async () => {
     const ok = await confirmDialog({
       title: "Release the lock?",
@@ -59,7 +60,71 @@ export async function render(ctx) {
     }
   });
 
-  const facts = [
+  const section = (key, title, ...content) => h("section", {class: "card", "aria-labelledby": `${key}-h`}, h("h2", {id: `${key}-h`}, title), content);
+  const relationList = (list, none) =>
+    !relations ? failed(relationsAnswer) : list.length ? h("ul", {class: "plain"}, list.map((s) => h("li", {}, subscriptionLink(s)))) : h("p", {class: "muted"}, none);
+
+  clear(
+    ctx.view,
+    h(
+      "div",
+      {class: "page-head"},
+      h("div", {}, h("p", {class: "crumbs"}, h("a", {href: "#/subscriptions"}, "Subscriptions"), " ›"), subscription ? heading(subscription, holders) : h("h1", {}, "Subscription ", h("code", {}, shortId(id)))),
+      h("div", {class: "actions"}, unlock),
+    ),
+    subscription ? facts(subscription) : failed(detail),
+    h(
+      "div",
+      {class: "grid two"},
+      section("uses", "Uses", relationList(relations?.depends_on, "This subscription uses no other subscription.")),
+      section("usedby", "Used by", relationList(relations?.in_use_by, "No other subscription uses this one.")),
+    ),
+    usableAnswer.data && subscription ? workflowsSection(usableAnswer.data, subscription, holders, related) : section("wfs", "Workflows", failed(usableAnswer.data ? detail : usableAnswer)),
+    section(
+      "model",
+      "Domain model",
+      modelAnswer.data
+        ? [modelTree(modelAnswer.data, id, related), h("details", {class: "raw"}, h("summary", {}, "As JSON"), h("pre", {}, JSON.stringify(modelAnswer.data, null, 2)))]
+        : failed(modelAnswer),
+    ),
+    section(
+      "procs",
+      "Processes",
+      !relations
+        ? failed(relationsAnswer)
+        : relations.processes.length
+          ? processTable(relations.processes, workflowsAnswer.data, {columns: ["target", "by", "started", "modified"]})
+          : emptyState("No process has worked on this subscription yet."),
+      relations?.process_total > relations?.processes.length ? h("p", {class: "muted"}, `Showing the newest ${relations.processes.length} of ${relations.process_total}.`) : null,
+    ),
+  );
+}
+
+/** Links to the unfinished processes that hold the subscription's lock. */
+function holderLinks(relations, workflows) {
+  const names = Object.fromEntries(relations.processes.map((p) => [p.process_id, p.workflow_name]));
+  return relations.locked_by.map((pid) =>
+    h("a", {href: `#/processes/${pid}`, class: "lock-holder"}, workflows?.[names[pid]]?.description || names[pid] || `process ${shortId(pid)}`),
+  );
+}
+
+const joined = (links) => links.flatMap((link, i) => (i ? [", ", link] : [link]));
+
+function heading(subscription, holdersOf) {
+  const holders = holdersOf();
+  const lock = subscription.insync
+    ? h("span", {class: "pill tone-success", id: "insync"}, icon("unlock"), "in sync")
+    : h("span", {class: "pill tone-attention", id: "insync", title: "A process holds this subscription, or one left it locked"}, icon("lock"), "locked (not in sync)");
+  return [
+    h("h1", {}, subscription.description, " ", badge(subscription.status, SUBSCRIPTION_STATUSES), " ", lock),
+    !subscription.insync
+      ? h("p", {class: "lock-note"}, holders.length ? ["Held by ", joined(holders), "."] : "No unfinished process holds it: one ended without releasing it.")
+      : null,
+  ];
+}
+
+function facts(subscription) {
+  const rows = [
     ["Subscription", idEl(subscription.subscription_id)],
     ["Product", [h("a", {href: `#/products`}, subscription.product.name), " ", h("span", {class: "muted"}, subscription.product.description)]],
     ["Customer", subscription.customer_id],
@@ -67,58 +132,23 @@ export async function render(ctx) {
     ["End", timeEl(subscription.end_date)],
     ["Version", String(subscription.version)],
   ];
-  if (subscription.note) facts.push(["Note", subscription.note]);
-
-  clear(
-    ctx.view,
-    h(
-      "div",
-      {class: "page-head"},
-      h("div", {}, h("p", {class: "crumbs"}, h("a", {href: "#/subscriptions"}, "Subscriptions"), " ›"), h("h1", {}, subscription.description, " ", badge(subscription.status, SUBSCRIPTION_STATUSES), " ", lock)),
-      h("div", {class: "actions"}, unlock),
-    ),
-    h("dl", {class: "facts"}, facts.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v)))),
-    h(
-      "div",
-      {class: "grid two"},
-      h(
-        "section",
-        {class: "card", "aria-labelledby": "uses-h"},
-        h("h2", {id: "uses-h"}, "Uses"),
-        relations.depends_on.length
-          ? h("ul", {class: "plain"}, relations.depends_on.map((s) => h("li", {}, subscriptionLink(s))))
-          : h("p", {class: "muted"}, "This subscription uses no other subscription."),
-      ),
-      h(
-        "section",
-        {class: "card", "aria-labelledby": "usedby-h"},
-        h("h2", {id: "usedby-h"}, "Used by"),
-        relations.in_use_by.length
-          ? h("ul", {class: "plain"}, relations.in_use_by.map((s) => h("li", {}, subscriptionLink(s))))
-          : h("p", {class: "muted"}, "No other subscription uses this one."),
-      ),
-    ),
-    workflowsSection(usable, subscription),
-    h(
-      "section",
-      {class: "card", "aria-labelledby": "model-h"},
-      h("h2", {id: "model-h"}, "Domain model"),
-      modelTree(model, subscription.subscription_id, related),
-      h("details", {class: "raw"}, h("summary", {}, "As JSON"), h("pre", {}, JSON.stringify(model, null, 2))),
-    ),
-    h(
-      "section",
-      {class: "card", "aria-labelledby": "procs-h"},
-      h("h2", {id: "procs-h"}, "Processes"),
-      relations.processes.length
-        ? processTable(relations.processes, workflows, {columns: ["target", "by", "started", "modified"]})
-        : emptyState("No process has worked on this subscription yet."),
-      relations.process_total > relations.processes.length ? h("p", {class: "muted"}, `Showing the newest ${relations.processes.length} of ${relations.process_total}.`) : null,
-    ),
-  );
+  if (subscription.note) rows.push(["Note", subscription.note]);
+  return h("dl", {class: "facts"}, rows.map(([k, v]) => h("div", {}, h("dt", {}, k), h("dd", {}, v))));
 }
 
-function workflowsSection(usable, subscription) {
+/** Why a workflow is blocked, with links to what holds the lock: the process, or the locked related subscriptions. */
+function reasonEl(reason, holders, related) {
+  let links = [];
+  if (reason === "subscription.not_in_sync") links = holders();
+  if (reason === "subscription.relations_not_in_sync") {
+    links = Object.values(related)
+      .filter((s) => !s.insync)
+      .map((s) => h("a", {href: `#/subscriptions/${s.subscription_id}`, class: "lock-holder"}, s.description));
+  }
+  return h("span", {class: "reason"}, icon("lock"), REASONS[reason] || reason, links.length ? [" ", reason === "subscription.not_in_sync" ? "Held by " : "Locked: ", joined(links)] : null);
+}
+
+function workflowsSection(usable, subscription, holders, related) {
   const groups = Object.entries(usable).filter(([target, list]) => list.length && target !== "create");
   return h(
     "section",
@@ -136,7 +166,7 @@ function workflowsSection(usable, subscription) {
                 targetTag(target),
                 " ",
                 wf.reason
-                  ? [h("span", {class: "wf-desc", "aria-disabled": "true"}, wf.description), " ", h("span", {class: "reason"}, icon("lock"), REASONS[wf.reason] || wf.reason)]
+                  ? [h("span", {class: "wf-desc", "aria-disabled": "true"}, wf.description), " ", reasonEl(wf.reason, holders, related)]
                   : startLink(wf.name, wf.description, {subscription: subscription.subscription_id, version: subscription.version}, {class: "button small secondary"}),
               ),
             ),

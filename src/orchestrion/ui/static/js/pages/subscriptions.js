@@ -1,4 +1,4 @@
-// Subscriptions: filter by status, product, customer and text; sort and page.
+// Subscriptions: search (description, id, resource values), filter by status, product, customer; sort and page.
 
 import {api} from "../api.js";
 import {badge, clear, emptyState, h, icon, SUBSCRIPTION_STATUSES, timeEl} from "../dom.js";
@@ -12,7 +12,7 @@ export async function render(ctx) {
   const products = (await api("/products/")).data;
   const p = ctx.params;
   const state = {
-    description: p.get("description") || "",
+    q: p.get("q") || "",
     status: p.get("status") || "",
     product: p.get("product") || "",
     customer: p.get("customer") || "",
@@ -20,10 +20,10 @@ export async function render(ctx) {
     sort: p.get("sort") || "start_date,DESC",
     page: Math.max(0, Number(p.get("page")) || 0),
   };
-  const search = h("input", {type: "search", id: "s-q", value: state.description, placeholder: "Description", "data-search": true});
+  const search = h("input", {type: "search", id: "s-q", value: state.q, placeholder: "Description, id, port, address…", "data-search": true});
   const status = select("s-status", [["", "any status"], ...Object.keys(SUBSCRIPTION_STATUSES).map((s) => [s, s])], state.status);
   const product = select("s-product", [["", "any product"], ...products.map((x) => [x.name, x.name])], state.product);
-  const customer = h("input", {type: "text", id: "s-customer", value: state.customer, placeholder: "Customer id"});
+  const customer = h("input", {type: "text", id: "s-customer", value: state.customer, placeholder: "Part of a customer id"});
   const insync = select("s-insync", [["", "any"], ["true", "in sync"], ["false", "locked (not in sync)"]], state.insync);
   const results = h("div", {"aria-live": "polite"});
   clear(
@@ -44,14 +44,13 @@ export async function render(ctx) {
   let lastSignature = null;
   async function load({force = false} = {}) {
     const filter = [];
-    if (state.description) filter.push("description", state.description.replaceAll(",", " "));
     if (state.status) filter.push("status", state.status);
     if (state.product) filter.push("product", state.product);
     if (state.customer) filter.push("customer_id", state.customer.replaceAll(",", " "));
     if (state.insync) filter.push("insync", state.insync);
     const first = state.page * SIZE;
     const {data, total} = await api("/subscriptions/", {
-      params: {range: `${first},${first + SIZE}`, sort: state.sort, filter: filter.join(",")},
+      params: {range: `${first},${first + SIZE}`, sort: state.sort, filter: filter.join(","), query: state.q},
     });
     if (!ctx.isCurrent()) return;
     const signature = JSON.stringify([data, total, state]);
@@ -60,7 +59,7 @@ export async function render(ctx) {
     if (!data.length) {
       clear(
         results,
-        filter.length
+        filter.length || state.q
           ? emptyState("No subscription matches these filters.", "Loosen them to see more.")
           : emptyState("No subscriptions yet.", "Start a create workflow from the ", h("a", {href: "#/products"}, "products page"), "."),
       );
@@ -111,7 +110,7 @@ export async function render(ctx) {
       clearTimeout(typing);
       typing = setTimeout(() => apply({[key]: input.value.trim(), page: 0}), 250);
     });
-  typed("description", search);
+  typed("q", search);
   typed("customer", customer);
   status.addEventListener("change", () => apply({status: status.value, page: 0}));
   product.addEventListener("change", () => apply({product: product.value, page: 0}));
