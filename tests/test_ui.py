@@ -347,6 +347,29 @@ def test_failed_step_shows_why_and_retries_to_completion(page: Any, api: httpx.C
     expect(retried.locator(".step-actor")).to_contain_text("retried by")  # who retried it, per step
 
 
+def test_parallel_branches_show_on_the_parent_and_link_both_ways(page: Any, api: httpx.Client) -> None:
+    process_id = start(api, "ui_parallel", [{"ticket": "T-7"}])
+    wait_for(api, process_id, "completed")
+    page.goto(f"/#/processes/{process_id}")
+    children = page.locator("section", has=page.locator("#children-h"))
+    expect(children.locator("#children-h")).to_have_text("Branches and child processes")
+    expect(children.locator(".child")).to_have_count(2)
+    expect(children.locator(".child", has_text="Provision the A end").locator(".branch-steps")).to_contain_text(
+        "Provision the A end · success"
+    )
+    shot(page, "process-branches")
+
+    children.get_by_role("link", name="Provision the Z end").click()
+    expect(page.locator(".facts")).to_contain_text("Both ends › Provision the Z end")
+    page.locator("a.parent").click()
+    expect(page).to_have_url(re.compile(f"#/processes/{process_id}$"))
+
+    page.goto("/#/processes?q=ui_parallel")
+    expect(page.locator("tbody tr")).to_have_count(3)  # the parent and its two branches
+    page.select_option("#f-level", "top")
+    expect(page.locator("tbody tr")).to_have_count(1)
+
+
 def test_resume_a_suspended_process_through_its_form(page: Any, api: httpx.Client) -> None:
     process_id = start(api, "ui_approval", [{"ticket": "T-7"}])
     wait_for(api, process_id, "suspended")

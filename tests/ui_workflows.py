@@ -2,6 +2,7 @@
 
 * ``ui_flaky``: its step fails on the first attempt of each process and succeeds when retried.
 * ``ui_approval``: suspends at an input step whose form has a choice, a long text and a bounded number.
+* ``ui_parallel``: provisions both ends of a link in parallel branches, then joins them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from orchestrion.forms.validators import Choice, Divider, Label, LongText
 from orchestrion.targets import Target
 from orchestrion.types import FormGenerator, State, UUIDstr
 from orchestrion.utils.errors import ProcessFailureError
-from orchestrion.workflow import StepList, done, init, inputstep, step, workflow
+from orchestrion.workflow import StepList, done, init, inputstep, parallel, step, workflow
 from orchestrion.workflows import register_workflow
 
 _attempted: set[str] = set()
@@ -76,5 +77,21 @@ def ui_approval() -> StepList:
     return init >> prepare >> approve >> carry_out >> done
 
 
+@step("Provision the A end")
+def provision_a(ticket: str) -> State:
+    return {"a_end": f"A for {ticket}"}
+
+
+@step("Provision the Z end")
+def provision_z(ticket: str) -> State:
+    return {"z_end": f"Z for {ticket}"}
+
+
+@workflow("Both ends in parallel (UI test)", initial_input_form=_ticket_form, target=Target.CREATE)
+def ui_parallel() -> StepList:
+    return init >> parallel("Both ends", provision_a, provision_z) >> done
+
+
 register_workflow(ui_flaky, "ui_flaky")
+register_workflow(ui_parallel, "ui_parallel")
 register_workflow(ui_approval, "ui_approval")

@@ -32,8 +32,9 @@ export async function render(ctx) {
   const failure = h("div", {});
   const resume = h("div", {});
   const timeline = h("section", {class: "card", "aria-labelledby": "steps-h"});
+  const childrenBox = h("div", {});
   const stateBox = h("section", {class: "card", "aria-labelledby": "state-h"});
-  clear(ctx.view, head, failure, resume, timeline, stateBox);
+  clear(ctx.view, head, failure, resume, timeline, childrenBox, stateBox);
 
   let shown = {};
   function show() {
@@ -44,12 +45,14 @@ export async function render(ctx) {
       failure: JSON.stringify([process.failed_reason, process.traceback, process.last_status]),
       resume: JSON.stringify([process.last_status, process.form, process.last_modified_at]),
       steps: JSON.stringify(process.steps),
+      children: JSON.stringify([process.children, process.branch_steps]),
       state: JSON.stringify(process.current_state),
     };
     if (parts.head !== shown.head) showHead(head, process, wf, reload);
     if (parts.failure !== shown.failure) showFailure(failure, process);
     if (parts.resume !== shown.resume) showResume(resume, process, reload);
     if (parts.steps !== shown.steps) showSteps(timeline, process);
+    if (parts.children !== shown.children) showChildren(childrenBox, process, workflows);
     if (parts.state !== shown.state) showState(stateBox, process);
     shown = parts;
   }
@@ -66,7 +69,7 @@ export async function render(ctx) {
       if (!FINISHED.includes(process.last_status)) await reload();
     },
     1500,
-    (change) => change.type === "processes" && change.id === id,
+    (change) => change.type === "processes" && (change.id === id || (process.children || []).some((c) => c.process_id === change.id)),
   );
 }
 
@@ -117,6 +120,8 @@ function showHead(box, p, wf, reload) {
   const described = p.current_state?.subscription;
   const subLabel = (sid) => (described?.subscription_id === sid && described.description) || sid;
   if (subs.length) facts.push(["Subscription", subs.map((sid) => h("a", {href: `#/subscriptions/${sid}`, class: "sub"}, subLabel(sid)))]);
+  if (p.parent_process_id) facts.push(["Started by process", h("a", {href: `#/processes/${p.parent_process_id}`, class: "parent"}, p.parent_process_id)]);
+  if (p.branch) facts.push(["Branch", p.branch.join(" › ")]);
   if (p.retry_count) facts.push(["Retries", String(p.retry_count)]);
   if (p.next_retry_at) facts.push(["Next retry", timeEl(p.next_retry_at)]);
   if (p.callback_progress) facts.push(["Callback progress", valueTree(p.callback_progress)]);
@@ -309,6 +314,36 @@ function showSteps(box, p) {
     box,
     h("h2", {id: "steps-h"}, "Steps"),
     steps.length ? h("ol", {class: "timeline"}, items) : h("p", {class: "muted"}, "No steps recorded yet."),
+  );
+}
+
+// The processes this one's steps started: parallel branches (with their steps) and child processes.
+function showChildren(box, p, workflows) {
+  const children = p.children || [];
+  if (!children.length) {
+    clear(box);
+    return;
+  }
+  const stepsOf = (id) => (p.branch_steps || []).filter((s) => s.process_id === id);
+  const rows = children.map((c) => {
+    const name = c.branch ? c.branch[c.branch.length - 1] : workflows[c.workflow_name]?.description || c.workflow_name;
+    const steps = c.branch ? stepsOf(c.process_id).filter((s) => !["Start", "Done"].includes(s.name)) : [];
+    return h(
+      "li",
+      {class: "child", dataset: {status: c.last_status}},
+      h("div", {class: "step-line"}, h("a", {href: `#/processes/${c.process_id}`, class: "child-link"}, name), " ", badge(c.last_status), c.branch ? h("span", {class: "tag"}, "branch") : h("span", {class: "muted small"}, c.child_group || "")),
+      steps.length ? h("ol", {class: "branch-steps"}, steps.map((s) => h("li", {dataset: {status: s.status}}, `${s.name} · ${s.status.replaceAll("_", " ")}`))) : null,
+    );
+  });
+  const branches = children.some((c) => c.branch);
+  clear(
+    box,
+    h(
+      "section",
+      {class: "card", "aria-labelledby": "children-h"},
+      h("h2", {id: "children-h"}, branches ? "Branches and child processes" : "Child processes"),
+      h("ul", {class: "children"}, rows),
+    ),
   );
 }
 

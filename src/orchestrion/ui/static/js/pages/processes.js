@@ -26,6 +26,7 @@ export async function render(ctx) {
     workflow: p.get("workflow") || "",
     target: p.get("target") || "",
     kind: KINDS[p.get("kind")] !== undefined ? p.get("kind") : "workflows",
+    level: p.get("level") === "top" ? "top" : "",
     sort: p.get("sort") || "started_at,DESC",
     page: Math.max(0, Number(p.get("page")) || 0),
     size: SIZES.includes(Number(p.get("size"))) ? Number(p.get("size")) : 25,
@@ -45,6 +46,7 @@ export async function render(ctx) {
   fillWorkflows();
   const target = select("f-target", [["", "any target"], ...TARGETS.map((t) => [t, t.toLowerCase()])], state.target);
   const kind = select("f-kind", [["workflows", "workflows"], ["tasks", "tasks"], ["all", "workflows and tasks"]], state.kind);
+  const level = select("f-level", [["", "children too"], ["top", "top-level only"]], state.level);
   const size = select("f-size", SIZES.map((n) => [String(n), `${n} per page`]), String(state.size));
   const reset = h("button", {type: "button", class: "link"}, "Clear filters");
   const results = h("div", {class: "results", "aria-live": "polite"});
@@ -61,6 +63,7 @@ export async function render(ctx) {
       labelled("Workflow", workflow),
       labelled("Target", target),
       labelled("Show", kind),
+      labelled("Started by", level),
       labelled("Rows", size),
       reset,
     ),
@@ -78,6 +81,7 @@ export async function render(ctx) {
     if (state.target) filter.push("target", state.target);
     if (KINDS[state.kind] !== null) filter.push("is_task", KINDS[state.kind]);
     if (state.q) filter.push("q", state.q.replaceAll(",", " "));
+    if (state.level === "top") filter.push("top_level", "true"); // not started by another process's step
     const first = state.page * state.size;
     const {data, total} = await api("/processes/", {
       params: {range: `${first},${first + state.size}`, sort: state.sort, filter: filter.join(",")},
@@ -118,6 +122,7 @@ export async function render(ctx) {
       workflow: state.workflow,
       target: state.target,
       kind: state.kind === "workflows" ? "" : state.kind,
+      level: state.level,
       sort: state.sort === "started_at,DESC" ? "" : state.sort,
       page: state.page || "",
       size: state.size === 25 ? "" : state.size,
@@ -139,11 +144,12 @@ export async function render(ctx) {
     fillWorkflows();
     apply({page: 0});
   });
+  level.addEventListener("change", () => apply({level: level.value, page: 0}));
   size.addEventListener("change", () => apply({size: Number(size.value), page: 0}));
   reset.addEventListener("click", () => {
     clearTimeout(typing);
-    Object.assign(state, {q: "", status: "", workflow: "", target: "", kind: "workflows"});
-    search.value = status.value = target.value = "";
+    Object.assign(state, {q: "", status: "", workflow: "", target: "", kind: "workflows", level: ""});
+    search.value = status.value = target.value = level.value = "";
     kind.value = "workflows";
     fillWorkflows();
     apply({page: 0});
