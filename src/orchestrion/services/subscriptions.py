@@ -29,6 +29,7 @@ from orchestrion.db.domain_models import (
     SubscriptionInstanceValueTable,
     SubscriptionTable,
 )
+from orchestrion.domain import history
 from orchestrion.domain.relations import depends_on_subscription_ids, in_use_by_subscription_ids
 from orchestrion.errors import (
     ProcessConflictError,
@@ -135,6 +136,7 @@ def lock(session: Session, subscription_id: uuid.UUID, *, checked: bool = True) 
         if session.get(SubscriptionTable, subscription_id) is None:
             raise SubscriptionNotFoundError(subscription_id)
         raise SubscriptionLockedError("Subscription is already out of sync, cannot continue!")
+    history.record(session, subscription_id)
 
 
 # State keys of the reservation: the subscriptions a process locked when it was created (its
@@ -176,6 +178,7 @@ def reserve(session: Session, process_id: uuid.UUID, reservation: Reservation) -
             f"The subscription changed after the form was filled in (version {stored.version} now, "
             f"the form saw {r.version}); fill in the form again"
         )
+    history.record(session, r.subscription_id, process_id=process_id)
     session.add(ProcessSubscriptionTable(process_id=process_id, subscription_id=r.subscription_id))
     session.flush()
 
@@ -194,6 +197,8 @@ def set_in_sync(subscription_id: uuid.UUID) -> None:
         if not subscription.insync:
             subscription.insync = True
             subscription.version += 1
+            session.flush()
+            history.record(session, subscription_id)
 
 
 def delete_subscription(subscription_id: uuid.UUID) -> None:
@@ -231,10 +236,12 @@ def get_subscription(
 
 
 def update_subscription(subscription_id: uuid.UUID | str, **attrs: Any) -> SubscriptionTable:
-    """Set columns of the subscription's row (in the current session; its owner commits)."""
+    """Set columns of the subscription's row (in the current session; its owner commits), keeping the version."""
     subscription: SubscriptionTable = get_subscription(subscription_id, for_update=True)
     for key, value in attrs.items():
         setattr(subscription, key, value)
+    db.session.flush()
+    history.record(db.session, subscription.subscription_id)
     return subscription
 
 
