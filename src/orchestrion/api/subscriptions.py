@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
@@ -89,7 +89,7 @@ def versions(
     subscription_id: uuid.UUID,
     response: Response,
     range_: str | None = Query(default=None, alias="range"),
-    at: datetime | None = Query(default=None, description="an ISO time (UTC without an offset): the version then"),
+    at: Annotated[datetime | None, Query(description="an ISO time (UTC without an offset): the version then")] = None,
 ) -> Any:
     """The subscription's versions, newest first and paged (``range=first,end``), each with its changes and a
     summary; with ``at``, the one version that was current then, with the subscription as it was."""

@@ -194,9 +194,7 @@ class SubscriptionVersionTable(Base):
     __table_args__ = (UniqueConstraint("subscription_id", "version", name="uq_subscription_versions_version"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    subscription_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("subscriptions.subscription_id", ondelete="CASCADE")
-    )
+    subscription_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subscriptions.subscription_id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     process_id: Mapped[uuid.UUID | None] = mapped_column()

@@ -36,7 +36,7 @@ def _head(row: _V) -> dict[str, Any]:
     }
 
 
-def _versions(session: Session, subscription_id: uuid.UUID) -> Select[tuple[_V]]:
+def _versions(session: Session, subscription_id: uuid.UUID) -> Select[Any]:
     if session.get(SubscriptionTable, subscription_id) is None:
         raise SubscriptionNotFoundError(subscription_id)
     return select(_V).where(_V.subscription_id == subscription_id)
