@@ -7,6 +7,7 @@ rows means a version written before a change of the catalogue still compares.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 _NOT_FIELDS = ("subscription_id", "blocks", "references")
@@ -63,11 +64,15 @@ def diff(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
 def summary(changes: dict[str, Any], *, first: bool) -> str:
     """One line for a list of versions: which fields moved, how many blocks and values changed."""
     if first:
         return f"created with {len(changes['blocks']['added'])} block(s)"
-    parts = [f"{name}: {change['old']} → {change['new']}" for name, change in changes["fields"].items()]
+    parts = [f"{name}: {_text(change['old'])} → {_text(change['new'])}" for name, change in changes["fields"].items()]
     blocks, references = changes["blocks"], changes["references"]
     values = sum(len(block["values"]) for block in blocks["changed"])
     holds = sum(len(block["holds"]) + len(block["fields"]) for block in blocks["changed"])

@@ -71,12 +71,13 @@ def resync(subscription_id: UUIDstr) -> State:
     model = _model(subscription_id)
     if model is None:
         session, sid = db.session(), UUID(str(subscription_id))
-        session.execute(
+        released = session.execute(
             update(SubscriptionTable)
             .where(SubscriptionTable.subscription_id == sid)
             .values(insync=True, version=SubscriptionTable.version + 1)
         )
-        history.record(session, sid)
+        if released.rowcount:  # type: ignore[attr-defined]
+            history.record(session, sid)
         return {}
     model.insync = True
     return {"subscription": model}
