@@ -11,6 +11,7 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from tests.domain_support import counting_statements, data_statements
 
 import examples
 from examples.products.circuit import Circuit
@@ -146,6 +147,14 @@ def test_the_diff_names_resource_values_and_the_subscriptions_referred_to(
     backwards = _get(client, f"{circuit}/diff?from={newest['version']}&to={newest['version'] - 1}")
     assert backwards["references"]["added"] == moved["references"]["removed"]
     assert "2 reference(s)" not in newest["summary"] and "1 reference(s) added" in newest["summary"]
+
+
+def test_loading_a_subscription_does_not_read_its_history(products: dict[str, str], database: Database) -> None:
+    circuit = _network(products)["circuit"][0]
+    with counting_statements(database) as statements, database.read():
+        Circuit.from_subscription(circuit)
+    read = data_statements(statements)
+    assert len(read) == 5 and not [s for s in read if "subscription_versions" in s]
 
 
 def test_a_point_in_time_reads_the_version_current_then(products: dict[str, str], client: TestClient) -> None:

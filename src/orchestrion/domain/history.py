@@ -133,8 +133,9 @@ def snapshot_of(subscription_id: uuid.UUID, rows: Rows) -> dict[str, Any]:
     """The compact JSON of a version: the subscription's columns, its own blocks, and what it refers to."""
     snapshot: dict[str, Any] = {"subscription_id": str(subscription_id)}
     snapshot |= {name: _plain(value) for name, value in rows.subscription.items()}
+    text = {iid: str(iid) for iid in rows.instances}  # each id once: str(UUID) is most of the cost
     blocks: dict[str, dict[str, Any]] = {
-        str(iid): {
+        text[iid]: {
             "name": state.block_name,
             "label": state.label,
             "field": state.domain_model_attr,
@@ -144,14 +145,15 @@ def snapshot_of(subscription_id: uuid.UUID, rows: Rows) -> dict[str, Any]:
         }
         for iid, state in rows.instances.items()
     }
-    for (iid, name, _), text in sorted(rows.values.items(), key=lambda item: item[0][2]):
-        blocks[str(iid)]["values"].setdefault(name, []).append(text)
+    for (iid, name, _), value in sorted(rows.values.items(), key=lambda item: item[0][2]):
+        blocks[text[iid]]["values"].setdefault(name, []).append(value)
     references: dict[str, dict[str, str]] = {}
     for (holder, attr, _), held in sorted(rows.relations.items(), key=lambda item: item[0][2]):
-        blocks[str(holder)]["holds"].setdefault(attr, []).append(str(held))
-        if held not in rows.instances and held in rows.foreign:
+        held_text = text.get(held) or str(held)
+        blocks[text[holder]]["holds"].setdefault(attr, []).append(held_text)
+        if held not in text and held in rows.foreign:
             owner, name = rows.foreign[held]
-            references[str(held)] = {"subscription_id": str(owner), "block": name}
+            references[held_text] = {"subscription_id": str(owner), "block": name}
     snapshot["blocks"] = blocks
     snapshot["references"] = references
     return snapshot
