@@ -67,7 +67,7 @@ ORCHESTRION = [sys.executable, "-m", "orchestrion.cli"]
 
 APP_HEAD = "e58b1d7f4a33"  # the newest revision of the application's data branch
 SITES_REVISION = "f2c6a9e0b844"  # extra/: the application's own table
-ORCHESTRION_HEAD = "0009"
+ORCHESTRION_HEAD = "0011"
 # orchestrion's built-in tasks' rows (migration 0008): (target, is_task, description)
 BUILT_IN_TASK_ROWS = {name: ("SYSTEM", True, getattr(tasks, name).description) for name in tasks.BUILT_IN_TASKS}
 
@@ -387,6 +387,7 @@ def test_start_up_leaves_the_applications_rows_and_moves_an_older_orchestrion_ro
     with connect(uri) as conn:
         conn.execute(text("DROP TABLE process_idempotency_keys"))
         conn.execute(text("DROP TABLE subscription_customer_descriptions"))
+        conn.execute(text("DROP TABLE subscription_versions"))
         drop_step_actors(conn)
         conn.execute(
             text("UPDATE alembic_version SET version_num = '0005' WHERE version_num = :v"), {"v": ORCHESTRION_HEAD}
@@ -418,6 +419,7 @@ def test_start_up_without_orchestrions_row_refuses_until_db_upgrade(
     with connect(uri) as conn:
         conn.execute(text("DROP TABLE process_idempotency_keys"))
         conn.execute(text("DROP TABLE subscription_customer_descriptions"))
+        conn.execute(text("DROP TABLE subscription_versions"))
         drop_step_actors(conn)
         conn.execute(text("DELETE FROM alembic_version WHERE version_num = :v"), {"v": ORCHESTRION_HEAD})
 
