@@ -7,7 +7,10 @@ int, a str and a two-element list), so a subscription with N item blocks has N +
 * ``save new``: ``save()`` of a subscription made with ``from_product_id`` (everything inserted);
 * ``load``: ``from_subscription`` in a read session, and the number of SQL statements it runs;
 * ``save 1 change``: ``save()`` after changing one value of a loaded subscription, and its statements;
-* ``save no change``: ``save()`` of a loaded, unchanged subscription (no statement at all).
+* ``save no change``: ``save()`` of a loaded, unchanged subscription (no statement at all);
+* ``version``: what the history adds to a save that changed something (``docs/history.md``):
+  building the snapshot of the subscription and its one INSERT, and the snapshot's size in JSON.
+  ``save new`` and ``save 1 change`` include it.
 
     .venv/bin/python bench/domain.py --backend all
 """
@@ -15,6 +18,7 @@ int, a str and a two-element list), so a subscription with N item blocks has N +
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -32,7 +36,9 @@ from sqlalchemy.engine import make_url
 
 from orchestrion.db import Database, init_database
 from orchestrion.db.domain_models import FixedInputTable, ProductBlockTable, ProductTable, ResourceTypeTable
+from orchestrion.domain import history
 from orchestrion.domain.base import ProductBlockModel, SubscriptionModel
+from orchestrion.domain.snapshot import rows_of
 from orchestrion.logs import configure_logging
 
 DEFAULT_POSTGRES_URI = "postgresql://postgres@127.0.0.1/orchestrion_bench_domain"
@@ -104,10 +110,12 @@ class Result:
     save_change_ms: float
     save_change_statements: int
     save_unchanged_ms: float
+    version_ms: float
+    version_kb: float
 
 
 def bench_size(database: Database, backend: str, product_id: uuid.UUID, blocks: int, repeat: int) -> Result:
-    new_ms, load_ms, change_ms, unchanged_ms = [], [], [], []
+    new_ms, load_ms, change_ms, unchanged_ms, version_ms = [], [], [], [], []
     load_queries = change_statements = 0
     for _ in range(repeat):
         with database.write():
@@ -130,6 +138,10 @@ def bench_size(database: Database, backend: str, product_id: uuid.UUID, blocks: 
             change_statements = len(statements)
             ms, _ = timed(loaded.save)
             unchanged_ms.append(ms)
+        with database.write() as session:  # a transaction of its own: the version is an INSERT
+            ms, _ = timed(partial(history.record, session, loaded.subscription_id, rows_of(loaded)))
+            version_ms.append(ms)
+    size = len(json.dumps(history.snapshot_of(loaded.subscription_id, rows_of(loaded)))) / 1024
     median = statistics.median
     return Result(
         backend,
@@ -140,6 +152,8 @@ def bench_size(database: Database, backend: str, product_id: uuid.UUID, blocks: 
         median(change_ms),
         change_statements,
         median(unchanged_ms),
+        median(version_ms),
+        size,
     )
 
 
@@ -162,14 +176,15 @@ def prepare_postgres(uri: str) -> str:
 
 HEADER = (
     f"{'backend':<9} {'blocks':>6} {'save new ms':>12} {'load ms':>9} {'queries/load':>13} "
-    f"{'save 1 change ms':>17} {'statements':>11} {'save no change ms':>18}"
+    f"{'save 1 change ms':>17} {'statements':>11} {'save no change ms':>18} {'version ms':>11} {'KB/version':>11}"
 )
 
 
 def format_row(r: Result) -> str:
     return (
         f"{r.backend:<9} {r.blocks:>6} {r.save_new_ms:>12.2f} {r.load_ms:>9.2f} {r.load_queries:>13} "
-        f"{r.save_change_ms:>17.2f} {r.save_change_statements:>11} {r.save_unchanged_ms:>18.3f}"
+        f"{r.save_change_ms:>17.2f} {r.save_change_statements:>11} {r.save_unchanged_ms:>18.3f} "
+        f"{r.version_ms:>11.2f} {r.version_kb:>11.1f}"
     )
 
 

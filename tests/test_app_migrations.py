@@ -394,6 +394,7 @@ def test_start_up_leaves_the_applications_rows_and_moves_an_older_orchestrion_ro
     with connect(uri) as conn:
         conn.execute(text("DROP TABLE process_idempotency_keys"))
         conn.execute(text("DROP TABLE subscription_customer_descriptions"))
+        conn.execute(text("DROP TABLE subscription_versions"))
         drop_columns_since_0009(conn)
         conn.execute(
             text("UPDATE alembic_version SET version_num = '0005' WHERE version_num = :v"), {"v": ORCHESTRION_HEAD}
@@ -425,6 +426,7 @@ def test_start_up_without_orchestrions_row_refuses_until_db_upgrade(
     with connect(uri) as conn:
         conn.execute(text("DROP TABLE process_idempotency_keys"))
         conn.execute(text("DROP TABLE subscription_customer_descriptions"))
+        conn.execute(text("DROP TABLE subscription_versions"))
         drop_columns_since_0009(conn)
         conn.execute(text("DELETE FROM alembic_version WHERE version_num = :v"), {"v": ORCHESTRION_HEAD})
 

@@ -481,6 +481,20 @@ def test_subscription_links_to_the_subscriptions_it_uses(page: Any, api: httpx.C
     page.get_by_role("button", name="Start").click()
     expect(status_badge(page)).to_have_text("completed")
 
+    # The port's history: the version the modify step made, its diff, the process that made it.
+    modify_process = page.url
+    page.goto(f"/#/subscriptions/{ports[1]}")
+    history = page.locator("section", has=page.locator("#history-h"))
+    change = history.locator(".version", has_text="Change port mode")
+    change.get_by_text("Changes").click()
+    expect(change.locator(".diff")).to_contain_text("tagged → untagged")
+    created = history.locator(".version[data-version='1']")
+    created.get_by_text("Changes").click()
+    expect(created.locator(".reference")).to_contain_text("Now refers to the Node block")
+    shot(page, "subscription-history")
+    change.locator(".version-process").click()
+    expect(page).to_have_url(modify_process)
+
 
 def test_the_lock_message_links_to_the_process_holding_it(page: Any, api: httpx.Client) -> None:
     _, ports = _node_with_ports(api, "rt-k", ["et-5", "et-6"])

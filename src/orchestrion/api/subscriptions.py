@@ -1,20 +1,20 @@
-"""``/api/subscriptions``: list, inspect, unlock and delete subscriptions; which workflows may run on one."""
+"""``/api/subscriptions``: list, inspect, unlock and delete subscriptions; which workflows may run on one; history."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from orchestrion.api.openapi import error_responses
 from orchestrion.db import get_database
-from orchestrion.db.listing import parse_rest
+from orchestrion.db.listing import parse_range, parse_rest
 from orchestrion.domain import domain_model_json
 from orchestrion.errors import SubscriptionNotFoundError
-from orchestrion.services import subscription_views, subscriptions
+from orchestrion.services import subscription_history, subscription_views, subscriptions
 
 router = APIRouter()
 
@@ -87,3 +87,36 @@ def delete_subscription(subscription_id: uuid.UUID) -> Response:
     """Delete a subscription no process refers to and no other subscription uses."""
     subscriptions.delete_subscription(subscription_id)
     return Response(status_code=204)
+
+
+@router.get("/{subscription_id}/versions")
+def versions(
+    subscription_id: uuid.UUID,
+    response: Response,
+    range_: str | None = Query(default=None, alias="range"),
+    at: Annotated[datetime | None, Query(description="an ISO time (UTC without an offset): the version then")] = None,
+) -> Any:
+    """The subscription's versions, newest first and paged (``range=first,end``), each with its changes and a
+    summary; with ``at``, the one version that was current then, with the subscription as it was."""
+    if at is not None:
+        return subscription_history.version_at(subscription_id, at if at.tzinfo else at.replace(tzinfo=UTC))
+    page = parse_range(range_)
+    items, total = subscription_history.versions_page(subscription_id, page)
+    response.headers["Content-Range"] = page.content_range("versions", total)
+    return items
+
+
+@router.get("/{subscription_id}/versions/{number}")
+def version(subscription_id: uuid.UUID, number: int) -> Any:
+    """Version ``number`` of the subscription: who made it and the subscription as it was."""
+    return subscription_history.version(subscription_id, number)
+
+
+@router.get("/{subscription_id}/diff")
+def diff(
+    subscription_id: uuid.UUID,
+    from_: int = Query(alias="from", ge=0, description="a version number; 0 is before the first"),
+    to: int = Query(ge=1),
+) -> Any:
+    """What changed from version ``from`` to version ``to``: fields, blocks, resource values, references."""
+    return subscription_history.versions_diff(subscription_id, from_, to)

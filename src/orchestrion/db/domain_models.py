@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -28,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orchestrion.db.models import Base, WorkflowTable
-from orchestrion.db.types import UtcDateTime, new_uuid, utcnow
+from orchestrion.db.types import JsonColumn, UtcDateTime, new_uuid, utcnow
 
 
 def _created_at() -> Mapped[datetime]:
@@ -179,6 +180,26 @@ class SubscriptionTable(Base):
     customer_descriptions: Mapped[list[SubscriptionCustomerDescriptionTable]] = relationship(
         cascade="all, delete-orphan", passive_deletes=True, back_populates="subscription"
     )
+
+
+class SubscriptionVersionTable(Base):
+    """One version of a subscription: what it was after one transaction that changed it (``docs/history.md``).
+
+    Numbered 1..n per subscription; ``process_id`` and ``step_name`` say which step produced it
+    (NULL outside a step). No foreign key to the process: a deleted process leaves the history as it
+    was. The versions go with their subscription.
+    """
+
+    __tablename__ = "subscription_versions"
+    __table_args__ = (UniqueConstraint("subscription_id", "version", name="uq_subscription_versions_version"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    subscription_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("subscriptions.subscription_id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    process_id: Mapped[uuid.UUID | None] = mapped_column()
+    step_name: Mapped[str | None] = mapped_column(String(255))
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JsonColumn)
 
 
 class SubscriptionCustomerDescriptionTable(Base):

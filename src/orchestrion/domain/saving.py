@@ -5,7 +5,8 @@ step that fails rolls its subscription changes back with it. Each kind of change
 statement, so a save costs a handful of statements whatever the size of the subscription, and
 an unchanged subscription costs none. ``version`` goes up by one on every save that changes
 anything; the update is conditional on the version that was loaded, so a concurrent change in
-between is detected instead of overwritten.
+between is detected instead of overwritten. A save that changes anything keeps the version it
+produced in the subscription's history (``history.record``: one more statement, same transaction).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from orchestrion.db.domain_models import (
     SubscriptionInstanceValueTable,
     SubscriptionTable,
 )
+from orchestrion.domain.history import record
 from orchestrion.domain.snapshot import Rows, Snapshot, rows_of
 from orchestrion.errors import BlockInUseError, StaleSubscriptionError
 
@@ -61,6 +63,7 @@ def save_subscription(model: SubscriptionModel) -> None:
     else:
         session.execute(insert(_S).values(subscription_id=sid, version=version, **new.subscription))
     _write_instances(session, snapshot, old, new, sid)
+    record(session, sid, new)
     model._snapshot = Snapshot(new, True, version, snapshot.block_ids, snapshot.resource_type_ids)
     model.version = version
 

@@ -35,6 +35,9 @@ class Rows:
     instances: dict[UUID, InstanceState] = field(default_factory=dict)
     values: dict[ValueKey, str | None] = field(default_factory=dict)
     relations: dict[SlotKey, UUID] = field(default_factory=dict)
+    # Blocks of other subscriptions met on the way: instance -> (owner, block name). Not rows of this
+    # subscription (so not compared); the history names the subscriptions this one refers to from them.
+    foreign: dict[UUID, tuple[UUID, str]] = field(default_factory=dict, compare=False)
 
 
 @dataclass
@@ -88,6 +91,8 @@ def _add_block(
     seen.add(instance_id)
     own = block.owner_subscription_id == owner
     specs = type(block)._fields()
+    if not own:
+        rows.foreign[instance_id] = (block.owner_subscription_id, block.name)
     if own:
         attr, order = top_level.get(instance_id, (None, None))
         rows.instances[instance_id] = InstanceState(block.name, block.label, attr, order)

@@ -1,7 +1,8 @@
-"""What a running step may ask about where it runs: its process, and the route an external system answers on.
+"""What a running step may ask about where it runs: its process, its name, and the route an external system answers on.
 
-The runner sets it for each run; steps (and the step DSL's callback step) read it with
-``current_step()`` instead of keeping engine facts in the user's state.
+The runner sets it for each run and names each step as it runs it; steps (and the step DSL's
+callback step, and the subscription history) read it with ``current_step()`` instead of keeping
+engine facts in the user's state.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar, Token
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ class StepContext:
     user: str | None = None  # who caused this run
     action: str = "start"  # what caused this run (``start``, ``retry``, ``children``, ...)
     branch: str | None = None  # the parallel branch this process runs (``engine.parallel.encode_branch``)
+    step_name: str | None = None  # the step running now (None between steps)
 
     def callback_route(self, token: str) -> str:
         """Where the external system posts its answer, for a callback step's ``token``."""
@@ -54,3 +56,9 @@ def enter_step_context(context: StepContext | None) -> Token[StepContext | None]
 
 def leave_step_context(token: Token[StepContext | None]) -> None:
     _current.reset(token)
+
+
+def enter_named_step(name: str) -> Token[StepContext | None]:
+    """Name the step that runs now in the run's context (nothing outside a run); ``leave_step_context`` undoes it."""
+    context = _current.get()
+    return _current.set(None if context is None else replace(context, step_name=name))

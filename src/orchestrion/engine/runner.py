@@ -21,7 +21,7 @@ from typing import Any, NamedTuple, Protocol
 
 from orchestrion.config.assignee import Assignee
 from orchestrion.engine.clock import utcnow
-from orchestrion.engine.context import StepContext, enter_step_context, leave_step_context
+from orchestrion.engine.context import StepContext, enter_named_step, enter_step_context, leave_step_context
 from orchestrion.engine.outcomes import Abort, Complete, Failed, Outcome, Skipped, Waiting
 from orchestrion.engine.retry import DEFAULT_POLICY, RetryPolicy
 from orchestrion.engine.serialization import StateSerializationError, dumps, roundtrip
@@ -141,12 +141,15 @@ def failure_status(error: BaseException | dict[str, Any], *, is_task: bool) -> t
 
 def execute(step: Step, state: State) -> Outcome:
     """Run one step; a raised exception (even from a predicate) is a failed outcome."""
+    token = enter_named_step(step.name)
     try:
         if step.predicate is not None and not step.predicate(state):
             return Skipped(state)
         return step(state)
     except Exception as e:
         return Failed(e)
+    finally:
+        leave_step_context(token)
 
 
 def make_record(

@@ -29,6 +29,7 @@ from orchestrion.db.domain_models import (
     SubscriptionInstanceValueTable,
     SubscriptionTable,
 )
+from orchestrion.domain import history
 from orchestrion.domain.relations import depends_on_subscription_ids, in_use_by_subscription_ids
 from orchestrion.errors import (
     OrchestrionError,
@@ -136,6 +137,7 @@ def lock(session: Session, subscription_id: uuid.UUID, *, checked: bool = True) 
         if session.get(SubscriptionTable, subscription_id) is None:
             raise SubscriptionNotFoundError(subscription_id)
         raise SubscriptionLockedError("Subscription is already out of sync, cannot continue!")
+    history.record(session, subscription_id)
 
 
 # State keys of the reservation: the subscriptions a process locked when it was created (its
@@ -171,6 +173,7 @@ def reserve(session: Session, process_id: uuid.UUID, reservation: Reservation) -
         refusal = reservation_refusal(session, r)
         assert refusal is not None  # the update found no row it may lock: one of the reasons holds
         raise refusal
+    history.record(session, r.subscription_id, process_id=process_id)
     session.add(ProcessSubscriptionTable(process_id=process_id, subscription_id=r.subscription_id))
     session.flush()
 
@@ -204,6 +207,8 @@ def set_in_sync(subscription_id: uuid.UUID) -> None:
         if not subscription.insync:
             subscription.insync = True
             subscription.version += 1
+            session.flush()
+            history.record(session, subscription_id)
 
 
 def delete_subscription(subscription_id: uuid.UUID) -> None:
@@ -241,10 +246,12 @@ def get_subscription(
 
 
 def update_subscription(subscription_id: uuid.UUID | str, **attrs: Any) -> SubscriptionTable:
-    """Set columns of the subscription's row (in the current session; its owner commits)."""
+    """Set columns of the subscription's row (in the current session; its owner commits), keeping the version."""
     subscription: SubscriptionTable = get_subscription(subscription_id, for_update=True)
     for key, value in attrs.items():
         setattr(subscription, key, value)
+    db.session.flush()
+    history.record(db.session, subscription.subscription_id)
     return subscription
 
 

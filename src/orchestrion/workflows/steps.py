@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from orchestrion import db
 from orchestrion.db.domain_models import ProcessSubscriptionTable, SubscriptionTable
+from orchestrion.domain import history
 from orchestrion.domain.base import SubscriptionModel
 from orchestrion.engine.steps import Step, step
 from orchestrion.services import subscriptions
@@ -69,11 +70,14 @@ def resync(subscription_id: UUIDstr) -> State:
     """Release the lock: the subscription is in sync again."""
     model = _model(subscription_id)
     if model is None:
-        db.session().execute(
+        session, sid = db.session(), UUID(str(subscription_id))
+        released = session.execute(
             update(SubscriptionTable)
-            .where(SubscriptionTable.subscription_id == UUID(str(subscription_id)))
+            .where(SubscriptionTable.subscription_id == sid)
             .values(insync=True, version=SubscriptionTable.version + 1)
         )
+        if released.rowcount:  # type: ignore[attr-defined]
+            history.record(session, sid)
         return {}
     model.insync = True
     return {"subscription": model}

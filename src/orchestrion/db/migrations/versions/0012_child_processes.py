@@ -8,7 +8,7 @@ many of its children must end), so that the transaction in which a child ends ca
 parent may go on. Deleting a parent deletes its children (``steering.delete_process``).
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-01
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from orchestrion.db.types import JsonColumn
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -242,7 +242,7 @@ function stateChanges(before, after, path = [], out = []) {
 
 const pathText = (path) => path.map((part, i) => (typeof part === "number" ? `[${part}]` : i ? `.${part}` : part)).join("");
 
-function changesTable(changes) {
+export function changesTable(changes) {
   return h(
     "table",
     {class: "diff"},

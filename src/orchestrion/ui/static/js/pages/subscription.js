@@ -1,9 +1,10 @@
-// One subscription: status and lock, its domain model as a tree, related subscriptions, processes, workflows.
+// One subscription: status and lock, its domain model as a tree, related subscriptions, processes, workflows, history.
 
 import {api, describeError, workflowsByName} from "../api.js";
 import {badge, clear, confirmDialog, emptyState, errorBox, h, icon, idEl, isUuid, shortId, SUBSCRIPTION_STATUSES, timeEl, toast, valueTree} from "../dom.js";
 import {processTable, subscriptionLink, targetTag} from "../widgets.js";
 import {startLink} from "./start.js";
+import {historySection} from "./subscription_history.js";
 
 const REASONS = {
   "subscription.not_in_sync": "Locked: a process is working on this subscription, or one left it locked.",
@@ -97,6 +98,7 @@ export async function render(ctx) {
           : emptyState("No process has worked on this subscription yet."),
       relations?.process_total > relations?.processes.length ? h("p", {class: "muted"}, `Showing the newest ${relations.processes.length} of ${relations.process_total}.`) : null,
     ),
+    historySection(id),
   );
 }
 

@@ -1,0 +1,159 @@
+"""Every subscription's history: each transaction that changes a subscription keeps the version it left.
+
+Each writer of subscription rows (``save()``, the in-sync lock, ``set_in_sync``, the lifecycle and
+column helpers) calls ``record`` after its write, in its own transaction: a step that rolls back
+leaves no version, and reading the current subscription never touches this table. A save already
+holds the rows it wrote, so its version costs one INSERT; the other writers change columns only and
+read the subscription's rows back (four small queries) so that the snapshot is always whole. Several
+changes of one subscription in one transaction are one version: the second updates the row the
+first inserted. The snapshot format is described in ``docs/history.md``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy.orm import Session, aliased
+
+from orchestrion.db.domain_models import (
+    ProductBlockTable,
+    ResourceTypeTable,
+    SubscriptionInstanceRelationTable,
+    SubscriptionInstanceTable,
+    SubscriptionInstanceValueTable,
+    SubscriptionTable,
+    SubscriptionVersionTable,
+)
+from orchestrion.db.types import utcnow
+from orchestrion.domain.snapshot import SUBSCRIPTION_COLUMNS, InstanceState, Rows
+from orchestrion.engine.context import current_step
+
+_T = cast(Table, SubscriptionVersionTable.__table__)
+_I = SubscriptionInstanceTable
+_PENDING = "orchestrion_subscription_versions"  # session.info: (transaction, {subscription: version row})
+
+
+def record(
+    session: Session, subscription_id: uuid.UUID, rows: Rows | None = None, *, process_id: uuid.UUID | None = None
+) -> None:
+    """Keep the subscription as this transaction leaves it (``rows``: as just written; None: read it back).
+
+    The step running now names the process and step; ``process_id`` names the process outside a
+    step (the transaction that creates a process and reserves its subscription).
+    """
+    if rows is None:
+        rows = stored_rows(session, subscription_id)
+    step_name = None
+    try:
+        context = current_step()
+        process_id, step_name = context.process_id, context.step_name
+    except LookupError:
+        pass
+    values = {
+        "created_at": utcnow(),
+        "process_id": process_id,
+        "step_name": step_name,
+        "snapshot": snapshot_of(subscription_id, rows),
+    }
+    pending = _pending(session)
+    if (row_id := pending.get(subscription_id)) is not None:
+        result = session.execute(update(_T).where(_T.c.id == row_id).values(**values))
+        if result.rowcount == 1:  # type: ignore[attr-defined]  # 0: a savepoint took the row back
+            return
+    row_id = uuid.uuid4()
+    number = select(func.coalesce(func.max(_T.c.version), 0) + 1).where(_T.c.subscription_id == subscription_id)
+    session.execute(
+        insert(_T).values(id=row_id, subscription_id=subscription_id, version=number.scalar_subquery(), **values)
+    )
+    pending[subscription_id] = row_id
+
+
+def _pending(session: Session) -> dict[uuid.UUID, uuid.UUID]:
+    """The versions this transaction wrote so far; a new transaction starts with none."""
+    transaction = session.get_transaction()
+    held = session.info.get(_PENDING)
+    if held is None or held[0] is not transaction:
+        held = session.info[_PENDING] = (transaction, {})
+    return cast(dict[uuid.UUID, uuid.UUID], held[1])
+
+
+def stored_rows(session: Session, subscription_id: uuid.UUID) -> Rows:
+    """The subscription's rows as the database holds them now, with the other subscriptions' blocks it holds."""
+    columns = [getattr(SubscriptionTable, name) for name in (*SUBSCRIPTION_COLUMNS, "product_id")]
+    row = session.execute(select(*columns).where(SubscriptionTable.subscription_id == subscription_id)).one()
+    rows = Rows(subscription=dict(row._mapping))
+    own = _I.subscription_id == subscription_id
+    for iid, name, label, attr, order in session.execute(
+        select(_I.subscription_instance_id, ProductBlockTable.name, _I.label, _I.domain_model_attr, _I.order_id)
+        .join(ProductBlockTable, ProductBlockTable.product_block_id == _I.product_block_id)
+        .where(own)
+    ):
+        rows.instances[iid] = InstanceState(name, label, attr, order)
+    value = SubscriptionInstanceValueTable
+    for iid, resource_type, order, text in session.execute(
+        select(value.subscription_instance_id, ResourceTypeTable.resource_type, value.order_id, value.value)
+        .join(ResourceTypeTable, ResourceTypeTable.resource_type_id == value.resource_type_id)
+        .join(_I, _I.subscription_instance_id == value.subscription_instance_id)
+        .where(own)
+    ):
+        rows.values[(iid, resource_type, order)] = text
+    relation, child = SubscriptionInstanceRelationTable, aliased(_I)
+    for holder, attr, order, held, owner, name in session.execute(
+        select(
+            relation.in_use_by_id,
+            relation.domain_model_attr,
+            relation.order_id,
+            relation.depends_on_id,
+            child.subscription_id,
+            ProductBlockTable.name,
+        )
+        .join(_I, _I.subscription_instance_id == relation.in_use_by_id)
+        .join(child, child.subscription_instance_id == relation.depends_on_id)
+        .join(ProductBlockTable, ProductBlockTable.product_block_id == child.product_block_id)
+        .where(own)
+    ):
+        rows.relations[(holder, attr, order)] = held
+        if owner != subscription_id:
+            rows.foreign[held] = (owner, name)
+    return rows
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def snapshot_of(subscription_id: uuid.UUID, rows: Rows) -> dict[str, Any]:
+    """The compact JSON of a version: the subscription's columns, its own blocks, and what it refers to."""
+    snapshot: dict[str, Any] = {"subscription_id": str(subscription_id)}
+    snapshot |= {name: _plain(value) for name, value in rows.subscription.items()}
+    text = {iid: str(iid) for iid in rows.instances}  # each id once: str(UUID) is most of the cost
+    blocks: dict[str, dict[str, Any]] = {
+        text[iid]: {
+            "name": state.block_name,
+            "label": state.label,
+            "field": state.domain_model_attr,
+            "position": state.order_id,
+            "values": {},
+            "holds": {},
+        }
+        for iid, state in rows.instances.items()
+    }
+    for (iid, name, _), value in sorted(rows.values.items(), key=lambda item: item[0][2]):
+        blocks[text[iid]]["values"].setdefault(name, []).append(value)
+    references: dict[str, dict[str, str]] = {}
+    for (holder, attr, _), held in sorted(rows.relations.items(), key=lambda item: item[0][2]):
+        held_text = text.get(held) or str(held)
+        blocks[text[holder]]["holds"].setdefault(attr, []).append(held_text)
+        if held not in text and held in rows.foreign:
+            owner, name = rows.foreign[held]
+            references[held_text] = {"subscription_id": str(owner), "block": name}
+    snapshot["blocks"] = blocks
+    snapshot["references"] = references
+    return snapshot
