@@ -360,7 +360,7 @@ def test_parallel_branches_show_on_the_parent_and_link_both_ways(page: Any, api:
     shot(page, "process-branches")
 
     children.get_by_role("link", name="Provision the Z end").click()
-    expect(page.locator(".facts")).to_contain_text("Both ends › Provision the Z end")
+    expect(page.locator(".facts")).to_contain_text("Both ends \u203a Provision the Z end")
     page.locator("a.parent").click()
     expect(page).to_have_url(re.compile(f"#/processes/{process_id}$"))
 
