@@ -161,3 +161,21 @@ def test_the_commands_work_pasted_into_a_fresh_clone(doc: Path, tmp_path: Path) 
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
+
+
+def test_the_production_units_start_real_commands() -> None:
+    """Each systemd unit's ExecStart is a command and options orchestrion has (its --help answers)."""
+    starts = [
+        line.removeprefix("ExecStart=").split()
+        for b in blocks(ROOT / "docs" / "production.md")
+        if b.lang == "ini"
+        for line in b.code.splitlines()
+        if line.startswith("ExecStart=")
+    ]
+    assert len(starts) == 3
+    for command in starts:
+        assert command[0].endswith("/.venv/bin/orchestrion")
+        answered = subprocess.run(
+            [str(VENV / "bin" / "orchestrion"), *command[1:], "--help"], capture_output=True, text=True, timeout=60
+        )
+        assert answered.returncode == 0, f"{command}: {answered.stderr}"
