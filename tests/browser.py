@@ -1,6 +1,7 @@
 """The browser the UI tests drive: Debian's Chromium through Playwright, or a loud reason why they do not run.
 
-Without them the browser tests are skipped with the reason in the run's summary (``-rs``); with
+Without them the browser tests are skipped with the reason in the run's summary (``-rs``) and a
+section of its own at the end of the run (``pytest_terminal_summary``); with
 ``ORCHESTRION_BROWSER_REQUIRED`` set (``.ci/run`` sets it) they fail instead, so CI never passes
 without having run them.
 """
@@ -20,11 +21,31 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 
 
+SKIPPED = "browser tests not run: "
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """A section of its own at the end of the run for browser tests that did not run: easy to miss otherwise.
+
+    A hook: tests/conftest.py imports it, so pytest finds it there (from the workers' reports too, under xdist).
+    """
+    reasons = set()
+    for report in terminalreporter.stats.get("skipped", []):
+        message = report.longrepr[-1] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if SKIPPED in message:
+            reasons.add(message[message.index(SKIPPED) + len(SKIPPED) :])
+    if reasons:
+        terminalreporter.section("the browser tests did not run", sep="!", yellow=True, bold=True)
+        for reason in sorted(reasons):
+            terminalreporter.write_line(f"because {reason}", yellow=True, bold=True)
+        terminalreporter.write_line("With ORCHESTRION_BROWSER_REQUIRED=1 (as in CI) this fails the run instead.")
+
+
 def unavailable(reason: str) -> None:
     """Skip the calling test module saying why, or fail it under ORCHESTRION_BROWSER_REQUIRED."""
     if os.environ.get("ORCHESTRION_BROWSER_REQUIRED"):
         pytest.fail(f"ORCHESTRION_BROWSER_REQUIRED is set, but {reason}", pytrace=False)
-    pytest.skip(f"browser tests not run: {reason}", allow_module_level=True)
+    pytest.skip(f"{SKIPPED}{reason}", allow_module_level=True)
 
 
 def playwright_sync_api() -> ModuleType:

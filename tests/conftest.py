@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 import pytest
 from sqlalchemy import inspect, text
+from tests.browser import pytest_terminal_summary  # noqa: F401 - a hook: the browser tests that did not run
 
 from orchestrion.db import Database
 from orchestrion.db.migrate import upgrade

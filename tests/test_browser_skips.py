@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "pyproject.toml"
+PLUGIN = ("-p", "tests.browser")  # its summary hook, which tests/conftest.py gives the suite
 
 
 def _pytest(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -17,7 +19,7 @@ def _pytest(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
     base = {k: v for k, v in os.environ.items() if k != "ORCHESTRION_BROWSER_REQUIRED"}
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), str(module)],
+        [sys.executable, "-m", "pytest", "-c", str(CONFIG), "--rootdir", str(ROOT), *PLUGIN, str(module)],
         env={**base, "PYTHONPATH": str(ROOT), **env},
         cwd=ROOT,
         capture_output=True,
@@ -30,6 +32,8 @@ def test_a_skip_says_why_in_the_summary(tmp_path: Path) -> None:
     skipped = _pytest(tmp_path)
     assert skipped.returncode == 5, skipped.stdout  # pytest's "no tests ran": nothing failed
     assert "SKIPPED [1]" in skipped.stdout and "browser tests not run: no browser here" in skipped.stdout
+    section = skipped.stdout[skipped.stdout.index("the browser tests did not run") :]
+    assert "because no browser here" in section and "ORCHESTRION_BROWSER_REQUIRED=1" in section
 
 
 def test_required_browser_tests_fail_instead(tmp_path: Path) -> None:

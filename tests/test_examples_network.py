@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from uuid import UUID
+import threading
+import time
+from uuid import UUID, uuid4
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic_forms.exceptions import FormValidationError
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 import examples
 from examples import inventory
@@ -19,7 +21,11 @@ from orchestrion.catalogue import ensure_catalogue, load_file
 from orchestrion.db import Database
 from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable, SubscriptionTable
 from orchestrion.domain import SubscriptionModel
+from orchestrion.engine.outcomes import Complete, Failed, Outcome
+from orchestrion.runtime import current
 from orchestrion.testing import (
+    ProcessStat,
+    assert_awaiting_callback,
     assert_complete,
     assert_failed,
     assert_suspended,
@@ -37,10 +43,30 @@ def products(database: Database) -> dict[str, str]:
         return {p.name: str(p.product_id) for p in session.execute(select(ProductTable)).scalars()}
 
 
+def _finished(process: ProcessStat) -> Outcome:
+    """The process's outcome once the inventory's callbacks (if it asked for one) have been delivered."""
+    inventory.wait_for_answers()
+    status = current().store.last_status(process.process_id)
+    assert status == "completed", status
+    return Complete(current().store.get(process.process_id).state)
+
+
 def _create(workflow: str, pages: list[dict[str, object]]) -> str:
-    result, _, _ = run_workflow(workflow, pages)
+    result, process, _ = run_workflow(workflow, pages)
+    if workflow == "create_circuit":  # the inventory activates a circuit later, calling the process back
+        assert_awaiting_callback(result)
+        result = _finished(process)
     assert_complete(result)
     return str(extract_state(result)["subscription_id"])
+
+
+def _modify_port(port: str, mode: str) -> None:
+    """modify_port, retried once: the inventory answers "busy" to the first change of each port."""
+    result, process, step_log = run_workflow("modify_port", [{"subscription_id": port}, {"mode": mode}])
+    if isinstance(result, Failed):
+        assert extract_error(result) == "The inventory is busy with another change of this record; retry"
+        result, _ = resume_workflow(process, step_log, [{}])
+    assert_complete(result)
 
 
 def _inventory(key: str) -> dict[str, object] | None:
@@ -87,12 +113,11 @@ def test_create_builds_active_subscriptions_that_reference_each_other(products: 
 
 def test_modify_is_seen_through_the_referencing_subscription(products: dict[str, str]) -> None:
     _, port_a, _, circuit_id = _network(products)
-    result, _, _ = run_workflow("modify_port", [{"subscription_id": port_a}, {"mode": "untagged"}])
-    assert_complete(result)
+    _modify_port(port_a, "untagged")
     circuit = _load(circuit_id)
     assert isinstance(circuit, Circuit)
     assert circuit.circuit.ports[0].mode == PortMode.UNTAGGED
-    assert _inventory(port_a) == {"kind": "port", "mode": "untagged", "provisioned": True}
+    assert _inventory(port_a) == {"kind": "port", "mode": "untagged", "provisioned": True, "answered_busy": True}
     port = _load(port_a)
     assert port.insync and port.version > 1
 
@@ -227,8 +252,105 @@ def test_a_large_circuit_waits_for_approval_then_is_provisioned(products: dict[s
         resume_workflow(process, step_log, [{"approved": False}])
     assert "Approve the circuit, or abort the process" in str(refused.value)
     result, step_log = resume_workflow(process, step_log, [{"approved": True}])
-    assert_complete(result)
+    assert_awaiting_callback(result)
+    result = _finished(process)
     circuit_id = str(extract_state(result)["subscription_id"])
     circuit = _load(circuit_id)
     assert isinstance(circuit, Circuit) and circuit.status == "active" and circuit.circuit.bandwidth == 40
     assert _inventory(circuit_id) is not None
+
+
+def test_the_first_change_of_a_port_is_answered_busy_and_a_retry_succeeds(
+    products: dict[str, str], database: Database
+) -> None:
+    _, port_a, port_b, _ = _network(products)
+    result, process, step_log = run_workflow("modify_port", [{"subscription_id": port_a}, {"mode": "untagged"}])
+    assert_failed(result)
+    assert extract_error(result) == "The inventory is busy with another change of this record; retry"
+    assert step_log[-1].name == "Update port in the inventory"
+    assert _inventory(port_a) == {"kind": "port", "mode": "tagged", "provisioned": True, "answered_busy": True}
+    assert _load(port_a).insync is False  # the failed process holds the port until it is retried
+    restarted = Database(database.uri)  # the inventory remembers having answered: a restart changes nothing
+    try:
+        with restarted.read() as session:
+            record = session.get(inventory.InventoryRecord, port_a)
+            assert record is not None and record.attributes["answered_busy"] is True
+    finally:
+        restarted.dispose()
+    result, step_log = resume_workflow(process, step_log, [{}])  # what an operator's "Retry" does
+    assert_complete(result)
+    assert _inventory(port_a) == {"kind": "port", "mode": "untagged", "provisioned": True, "answered_busy": True}
+    port = _load(port_a)
+    assert isinstance(port, Port) and port.port.mode == PortMode.UNTAGGED and port.insync
+    assert_complete(run_workflow("modify_port", [{"subscription_id": port_a}, {"mode": "tagged"}])[0])  # once only
+    assert_failed(run_workflow("modify_port", [{"subscription_id": port_b}, {"mode": "tagged"}])[0])  # per port
+
+
+def test_the_inventory_activates_a_circuit_by_calling_the_process_back(products: dict[str, str]) -> None:
+    _, port_a, port_b, _ = _network(products)
+    pages = [{"product": products["Circuit"]}, {"port_a": port_a, "port_b": port_b}, {"bandwidth": 5}]
+    result, process, step_log = run_workflow("create_circuit", pages)
+    assert_awaiting_callback(result)
+    assert step_log[-1].name == "Activate circuit"
+    route = extract_state(result)["callback_route"]
+    assert (
+        route
+        == f"/api/processes/{process.process_id}/callback/{current().store.get(process.process_id).callback_token}"
+    )
+    result = _finished(process)
+    circuit_id = str(extract_state(result)["subscription_id"])
+    circuit = _load(circuit_id)
+    assert isinstance(circuit, Circuit) and circuit.status == "active"
+    answer = {"activation": "active", "circuit_id": circuit.circuit.circuit_id}
+    assert extract_state(result)["callback_result"] == answer == extract_state(result)["activation"]
+    assert _inventory(circuit_id) == {
+        "kind": "circuit",
+        "ports": [port_a, port_b],
+        "provisioned": True,
+        "activation": "active",
+        "circuit_id": circuit.circuit.circuit_id,
+    }
+    history = [(name, status) for name, status, _ in current().store.history(process.process_id)]
+    assert ("Activate circuit", "success") in history and history[-1] == ("Done", "complete")
+
+
+@pytest.mark.postgres
+def test_two_transactions_creating_the_inventory_table_at_once_both_succeed(postgres_db: Database) -> None:
+    """Two processes' first steps on a fresh PostgreSQL database: the second waits for the first's table."""
+    with postgres_db.engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS example_inventory"))
+    first_holds_it, release_first = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def create(then_wait: bool) -> None:
+        try:
+            with postgres_db.write():
+                inventory.provision(str(uuid4()), kind="test")
+                if then_wait:
+                    first_holds_it.set()
+                    assert release_first.wait(60)
+        except BaseException as e:  # reported by the test below
+            errors.append(e)
+
+    first = threading.Thread(target=create, args=(True,))
+    first.start()
+    assert first_holds_it.wait(60)
+    second = threading.Thread(target=create, args=(False,))
+    second.start()
+    deadline = time.monotonic() + 60
+    with postgres_db.engine.connect() as watcher:  # until the second waits for the first
+        while not watcher.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND (query LIKE '%pg_advisory_xact_lock%' OR query LIKE '%CREATE TABLE example_inventory%')"
+            )
+        ).scalar():
+            assert time.monotonic() < deadline, "the second transaction never waited for the first"
+            watcher.rollback()
+            threading.Event().wait(0.01)
+    release_first.set()
+    first.join(60)
+    second.join(60)
+    assert errors == []
+    with postgres_db.read() as session:
+        assert len(session.execute(select(inventory.InventoryRecord)).all()) == 2

@@ -19,6 +19,7 @@ from sqlalchemy import event, select
 from tests import ui_operations
 
 import examples
+from examples import inventory
 from orchestrion.app import OrchestratorCore
 from orchestrion.catalogue import ensure_catalogue, load_file
 from orchestrion.db import Database
@@ -27,6 +28,7 @@ from orchestrion.domain import SUBSCRIPTION_MODEL_REGISTRY
 from orchestrion.domain.base import ProductBlockModel, SubscriptionModel
 from orchestrion.forms import SubmitFormPage
 from orchestrion.graphql import create_graphql_router
+from orchestrion.runtime import current
 from orchestrion.settings import AppSettings
 from orchestrion.testing import WorkflowInstanceForTests, assert_complete, extract_state, run_workflow
 from orchestrion.types import State
@@ -44,7 +46,8 @@ def network(database: Database) -> dict[str, Any]:
 
     def create(name: str, pages: list[dict[str, Any]]) -> tuple[str, str]:
         result, process, _ = run_workflow(name, pages)
-        assert_complete(result)
+        inventory.wait_for_answers()  # a circuit completes once the inventory has called it back
+        assert current().store.last_status(process.process_id) == "completed", result
         return str(extract_state(result)["subscription_id"]), str(process.process_id)
 
     node, _ = create("create_node", [{"product": products["Node"]}, {"node_name": "rt1", "location": "Amsterdam"}])

@@ -4,6 +4,8 @@ Each workflow keeps the fake inventory (``examples.inventory``) in line with the
 create provisions, modify updates, terminate deprovisions, and ``validate_port`` checks that the
 inventory still agrees with the subscription. A circuit above ``APPROVAL_ABOVE`` Gbit/s waits for an
 operator's approval (an input step: the process is suspended until it is resumed through a form).
+The inventory answers "busy" to the first change of each port (``modify_port`` fails; a retry
+succeeds), and activates a circuit asynchronously: ``create_circuit`` waits for its callback.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from orchestrion.forms import FormPage, SubmitFormPage
 from orchestrion.forms.validators import Choice, CustomerId, Label
 from orchestrion.types import FormGenerator, State, SubscriptionLifecycle, UUIDstr
 from orchestrion.utils.errors import ProcessFailureError
-from orchestrion.workflow import StepList, begin, conditional, inputstep, step
+from orchestrion.workflow import StepList, begin, callback_step, conditional, inputstep, step
 from orchestrion.workflows.steps import set_status, store_process_subscription
 from orchestrion.workflows.utils import create_workflow, modify_workflow, terminate_workflow, validate_workflow
 
@@ -158,7 +160,7 @@ def change_mode(subscription: Port, mode: PortMode) -> State:
 
 @step("Update port in the inventory")
 def update_port(subscription: Port) -> State:
-    inventory.provision(str(subscription.subscription_id), kind="port", mode=subscription.port.mode.value)
+    inventory.update(str(subscription.subscription_id), kind="port", mode=subscription.port.mode.value)
     return {}
 
 
@@ -266,6 +268,19 @@ def provision_circuit(subscription: CircuitProvisioning) -> State:
     return {}
 
 
+@step("Request activation")
+def request_activation(subscription: CircuitProvisioning, callback_route: str) -> State:
+    inventory.request_activation(str(subscription.subscription_id), callback_route)
+    return {}
+
+
+@step("Check activation")
+def check_activation(subscription: CircuitProvisioning, callback_result: dict[str, Any]) -> State:
+    if callback_result.get("activation") != "active":
+        raise ProcessFailureError("The inventory did not activate the circuit", callback_result)
+    return {"activation": callback_result}
+
+
 @create_workflow("Create circuit", initial_input_form=circuit_form)
 def create_circuit() -> StepList:
     return (
@@ -276,6 +291,7 @@ def create_circuit() -> StepList:
         >> conditional(lambda state: state["bandwidth"] > APPROVAL_ABOVE)(approve_circuit)
         >> reserve_circuit_id
         >> provision_circuit
+        >> callback_step("Activate circuit", action_step=request_activation, validate_step=check_activation)
     )
 
 

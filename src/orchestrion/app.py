@@ -35,6 +35,7 @@ from orchestrion.api import (
 from orchestrion.api.body_limit import BodyLimitMiddleware
 from orchestrion.api.docs_assets import serve_docs
 from orchestrion.api.errors import install_error_handlers
+from orchestrion.api.oidc import oidc_authenticator
 from orchestrion.api.openapi import SECURED, document_errors
 from orchestrion.api.request_text import refuse_unstorable_text
 from orchestrion.api.scope import RuntimeMiddleware
@@ -54,6 +55,17 @@ from orchestrion.ui import mount_ui
 logger = structlog.get_logger(__name__)
 
 
+def _configured_authenticator(settings: AppSettings) -> Authenticator:
+    if settings.OIDC_ISSUER:
+        return oidc_authenticator(
+            settings.OIDC_ISSUER,
+            settings.OIDC_AUDIENCE,
+            jwks_url=settings.OIDC_JWKS_URL or None,
+            username_claim=settings.OIDC_USERNAME_CLAIM,
+        )
+    return bearer_tokens(settings.API_TOKENS) if settings.API_TOKENS else anonymous
+
+
 class OrchestratorCore(FastAPI):
     def __init__(
         self,
@@ -69,7 +81,8 @@ class OrchestratorCore(FastAPI):
         ``database``: an initialised database to use instead of ``DATABASE_URI`` (tests, embedding);
         when a runtime already owns it, the application works for that one. ``runtime``: the runtime
         to work for. ``authenticate``: who is calling (see ``orchestrion.api.security``); default:
-        ``API_TOKENS`` bearer tokens when set, else no authentication.
+        OIDC access tokens when ``OIDC_ISSUER`` is set, else ``API_TOKENS`` bearer tokens when set,
+        else no authentication.
         """
         configure_logging(base_settings.LOG_LEVEL)
         self.settings = base_settings
@@ -92,9 +105,7 @@ class OrchestratorCore(FastAPI):
             dependencies=[Depends(refuse_unstorable_text), *kwargs.pop("dependencies", ())],
             **kwargs,
         )
-        self.authenticate: Authenticator = authenticate or (
-            bearer_tokens(base_settings.API_TOKENS) if base_settings.API_TOKENS else anonymous
-        )
+        self.authenticate: Authenticator = authenticate or _configured_authenticator(base_settings)
         install_error_handlers(self)
         self.add_middleware(RuntimeMiddleware, runtime=runtime)
         self.add_middleware(BodyLimitMiddleware, max_bytes=base_settings.MAX_REQUEST_BODY_BYTES)  # inside CORS

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -174,10 +175,11 @@ def _check(new: dict[str, Any]) -> None:
 class _Loader:
     """One load in one session: what exists, what the data adds, and the report."""
 
-    def __init__(self, session: Session, new: dict[str, Any]) -> None:
+    def __init__(self, session: Session, new: dict[str, Any], on_entry: Callable[[str], None] | None) -> None:
         self.session = session
         self.new = new
         self.report = CatalogueReport()
+        self.on_entry = on_entry or (lambda _entry: None)
 
     def _set(self, obj: Any, values: dict[str, Any], label: str) -> None:
         changed = [k for k, v in values.items() if v is not None and getattr(obj, k) != v]
@@ -250,6 +252,7 @@ class _Loader:
             self.report.not_in_data += [
                 f"resource {rt} of product block {name}" for rt in have - set(spec.get("resources") or {})
             ]
+            self.on_entry(f"product block {name}")
         self.session.flush()
         self.existing_blocks = existing
         relations = {
@@ -340,6 +343,7 @@ class _Loader:
                     self.report.updated.append(f"product {name} (+block {block})")
             self.report.not_in_data += [f"block {b} of product {name}" for b in have_blocks - set(blocks)]
             self._fixed_inputs(product, spec.get("fixed_inputs") or {})
+            self.on_entry(f"product {name}")
         self.report.not_in_data += [f"product {n}" for n in existing if n not in specs]
         self.session.flush()
 
@@ -381,6 +385,7 @@ class _Loader:
                 self.report.updated.append(f"workflow {name} ({', '.join(changed)})")
             for product in link_products(self.session, workflow_id, spec):
                 self.report.updated.append(f"workflow {name} (+product {product})")
+            self.on_entry(f"workflow {name}")
 
 
 def link_products(
@@ -425,10 +430,20 @@ def link_default_workflows(session: Session) -> list[str]:
     return added
 
 
-def apply_catalogue(session: Session, new: dict[str, Any]) -> CatalogueReport:
-    """Make the catalogue in ``session``'s transaction match ``new``; flushes, never commits."""
+def entry_count(new: dict[str, Any]) -> int:
+    """How many product blocks, products and workflows ``new`` has: the steps ``on_entry`` is called for."""
+    return sum(len(new.get(section) or {}) for section in ("product_blocks", "products", "workflows"))
+
+
+def apply_catalogue(
+    session: Session, new: dict[str, Any], on_entry: Callable[[str], None] | None = None
+) -> CatalogueReport:
+    """Make the catalogue in ``session``'s transaction match ``new``; flushes, never commits.
+
+    ``on_entry`` is called with each product block, product and workflow once it is done (progress).
+    """
     _check(new)
-    report = _Loader(session, new).run()
+    report = _Loader(session, new, on_entry).run()
     session.flush()
     return report
 
@@ -442,10 +457,12 @@ def apply_catalogue_on(connection: Connection, new: dict[str, Any]) -> Catalogue
         session.close()
 
 
-def ensure_catalogue(new: dict[str, Any], database: Database | None = None) -> CatalogueReport:
+def ensure_catalogue(
+    new: dict[str, Any], database: Database | None = None, on_entry: Callable[[str], None] | None = None
+) -> CatalogueReport:
     """Make the catalogue in the database match ``new`` (one transaction); returns what changed."""
     with (database or get_database()).write() as session:
-        return apply_catalogue(session, new)
+        return apply_catalogue(session, new, on_entry)
 
 
 # --- single rows changed through the API ----------------------------------------------------------

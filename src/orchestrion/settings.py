@@ -89,8 +89,15 @@ class AppSettings(BaseSettings):
     DEFAULT_CUSTOMER_IDENTIFIER: str = "59289a57-70fb-4ff5-9c93-10fe67b12434"
     LOG_LEVEL: str = "INFO"
     # Static bearer tokens for the API, as "user:token,user2:token2". Empty: the API needs no
-    # authentication (the embedded default). For OIDC, pass ``authenticate=`` to OrchestratorCore.
+    # authentication (the embedded default). For OIDC see below, or pass ``authenticate=`` to OrchestratorCore.
     API_TOKENS: str = ""
+    # OIDC / OAuth2 access tokens (JWTs) from an identity provider (``orchestrion.api.oidc``; needs
+    # ``orchestrion[oidc]``). Set the issuer to turn it on; it replaces API_TOKENS. The keys come
+    # from the issuer's discovery document unless OIDC_JWKS_URL names them.
+    OIDC_ISSUER: str = ""
+    OIDC_AUDIENCE: str = ""
+    OIDC_JWKS_URL: str = ""
+    OIDC_USERNAME_CLAIM: str = "preferred_username"
     # Cross-origin requests (a UI served from another origin, such as orchestrator-ui): the origins
     # allowed, comma separated, or "*" for any. Empty (the default): no CORS headers, so browsers
     # refuse cross-origin calls. The other three as in orchestrator-core.

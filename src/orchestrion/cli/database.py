@@ -49,7 +49,10 @@ def upgrade(
     """Create or upgrade the schema (DATABASE_URI), with the application's migrations when there is an alembic.ini."""
     from alembic import command
 
-    command.upgrade(_config(config), revision)
+    from orchestrion.cli.progress import migration_progress
+
+    with migration_progress("Migrating"):
+        command.upgrade(_config(config), revision)
     typer.echo(f"Database upgraded to {revision}")
 
 

@@ -13,6 +13,7 @@ from orchestrion.cli.errors import Cli
 from orchestrion.cli.imports import Imports, import_modules
 from orchestrion.cli.output import echo_table, readable_help, when
 from orchestrion.cli.processes import process_app
+from orchestrion.cli.progress import progress
 from orchestrion.cli.subscriptions import subscription_app
 from orchestrion.logs import configure_logging
 from orchestrion.settings import app_settings
@@ -117,12 +118,14 @@ def catalogue_load(
     file: Annotated[str, typer.Argument(help="Catalogue file (JSON or YAML)")],
 ) -> None:
     """Make the catalogue in the database match FILE. Loading it twice changes nothing; nothing is removed."""
-    from orchestrion.catalogue import CatalogueError, ensure_catalogue, load_file
+    from orchestrion.catalogue import CatalogueError, ensure_catalogue, entry_count, load_file
     from orchestrion.db import init_database
 
     init_database()
     try:
-        report = ensure_catalogue(load_file(file))
+        data = load_file(file)
+        with progress("Loading catalogue", entry_count(data)) as advance:
+            report = ensure_catalogue(data, on_entry=advance)
     except (CatalogueError, OSError) as e:
         typer.echo(f"Catalogue not loaded: {e}", err=True)
         raise typer.Exit(2) from None
