@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from orchestrion.db.chain import step_hash
 from orchestrion.db.database import Database, RawJSON
 from orchestrion.db.models import InputStateTable, ProcessStepTable, ProcessTable
 from orchestrion.engine.clock import utcnow
@@ -33,7 +34,7 @@ from orchestrion.errors import (
     ProcessNotFoundError,
 )
 from orchestrion.storage.checkpoints import write_aborted, write_step_row
-from orchestrion.storage.claims import Claim
+from orchestrion.storage.claims import Claim, chain_tip
 from orchestrion.types import State
 
 
@@ -109,6 +110,7 @@ def abort(db: Database, process_id: uuid.UUID, user: str, *, by_owner: bool = Fa
         if by_owner and p.abort_requested_by is not None:  # carrying out an abort someone asked for
             user = p.abort_requested_by
         claim = Claim.of(p, p.process_id, "", "", timedelta(0))
+        claim.tip = chain_tip(session.connection(), p.process_id, p.seq)
         write_aborted(session.connection(), claim, RawJSON(dumps(p.state).decode()), user, now)
         session.expire(p)
         return ProcessStatus.ABORTED
@@ -160,6 +162,7 @@ def resume(
         elif p.last_status != seen.status.value or p.seq != seen.seq:
             raise ProcessConflictError(f"Process {seen.process_id} changed while resuming it; try again")
         claim = Claim.of(p, p.process_id, p.workflow.name, p.claimed_by or "", lease)
+        claim.tip = chain_tip(session.connection(), p.process_id, p.seq)
         claim.user, claim.action = (
             user,
             resume_action(ProcessStatus(p.last_status), callback_token, automatic=automatic),
@@ -263,11 +266,7 @@ def fail_timed_out_callback(
     reason = f"Callback timed out: no answer by {deadline.isoformat()}; retry to run the callback step again"
     cursor = tuple(p.cursor or ())
     if cursor and p.last_row_key == cursor[0]:  # the group's history row shows the failure, as any failed step's would
-        session.execute(
-            update(ProcessStepTable)
-            .where(ProcessStepTable.process_id == process_id, ProcessStepTable.seq == p.seq)
-            .values(status=StepStatus.FAILED, state=error_state(CallbackTimeoutError(reason))[0], completed_at=now)
-        )
+        _fail_group_row(session, process_id, p.seq, reason, now)
     session.execute(
         update(ProcessTable)
         .where(ProcessTable.process_id == process_id)
@@ -284,3 +283,27 @@ def fail_timed_out_callback(
     )
     session.expire(p)
     return True
+
+
+def _fail_group_row(session: Session, process_id: uuid.UUID, seq: int, reason: str, now: datetime) -> None:
+    """Mark a callback group's row failed, its hash recomputed (linked to the same row before it)."""
+    row = session.execute(
+        select(ProcessStepTable).where(ProcessStepTable.process_id == process_id, ProcessStepTable.seq == seq)
+    ).scalar_one()
+    row.status, row.completed_at = StepStatus.FAILED.value, now
+    row.state = error_state(CallbackTimeoutError(reason))[0]
+    row.row_hash = step_hash(
+        row.prev_hash,
+        step_id=row.step_id,
+        process_id=process_id,
+        seq=seq,
+        name=row.name,
+        step_key=row.step_key,
+        status=row.status,
+        state=row.state,
+        created_by=row.created_by,
+        action=row.action,
+        started_at=row.started_at,
+        completed_at=now,
+    )
+    session.flush()
