@@ -4,6 +4,7 @@ import {describeError, forgetToken, getToken} from "./api.js";
 import {clear, errorBox, h, tickRelativeTimes} from "./dom.js";
 import {ENGINE_LABELS, engineStatus, setEngine} from "./engine.js";
 import {isLive, startLive} from "./live.js";
+import * as audit from "./pages/audit.js";
 import * as dashboard from "./pages/dashboard.js";
 import * as process from "./pages/process.js";
 import * as processes from "./pages/processes.js";
@@ -23,6 +24,7 @@ const ROUTES = [
   [/^\/subscriptions\/([^/]+)$/, subscription, "subscriptions"],
   [/^\/products$/, products, "products"],
   [/^\/tasks$/, tasks, "tasks"],
+  [/^\/audit$/, audit, "audit"],
 ];
 
 const main = document.getElementById("main");
@@ -214,7 +216,7 @@ function renderSession() {
 
 // --- keyboard --------------------------------------------------------------------------------
 
-const GO = {d: "/", p: "/processes", s: "/start", u: "/subscriptions", r: "/products", t: "/tasks"};
+const GO = {d: "/", p: "/processes", s: "/start", u: "/subscriptions", r: "/products", t: "/tasks", a: "/audit"};
 let awaitingGo = false;
 
 function showShortcuts() {
@@ -225,6 +227,7 @@ function showShortcuts() {
     ["g u", "Subscriptions"],
     ["g r", "Products"],
     ["g t", "Tasks"],
+    ["g a", "Audit log"],
     ["/", "Search or filter on this page"],
     ["?", "This help"],
   ];
