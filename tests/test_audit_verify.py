@@ -8,17 +8,18 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from orchestrion.db import Database
 from orchestrion.db.models import AuditLogTable, ProcessStepTable
 from orchestrion.services import audit
 from orchestrion.services.processes import start_process
 from orchestrion.services.subscriptions import set_in_sync
-from orchestrion.storage.verify import Break
+from orchestrion.storage.verify import Break, ChainReport
 from orchestrion.types import State
 from orchestrion.workflow import StepList, Workflow, begin, done, init, step, step_group
 
@@ -159,3 +160,53 @@ def test_a_workflow_without_steps_of_its_own_has_a_chain_too(database: Database,
     process_id = start_process(wf.name)
     assert [r.prev_hash is None for r in _steps(database, process_id)] == [True, False]
     assert audit.verify()[0].broken is None
+
+
+def test_the_migration_chains_the_rows_written_before_it(tmp_path: Path) -> None:
+    from orchestrion.db.migrate import upgrade
+    from orchestrion.db.models import ProcessTable, WorkflowTable
+    from orchestrion.storage.verify import verify_history
+
+    old = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(old, "0009")
+    process_id, workflow_id, now = uuid.uuid4(), uuid.uuid4(), datetime.now(UTC)
+    with old.engine.begin() as connection:
+        connection.execute(insert(WorkflowTable.__table__).values(workflow_id=workflow_id, name="old", target="CREATE"))
+        connection.execute(
+            insert(ProcessTable.__table__).values(
+                process_id=process_id,
+                workflow_id=workflow_id,
+                workflow_fingerprint="f",
+                assignee="SYSTEM",
+                last_status="completed",
+                started_at=now,
+                last_modified_at=now,
+                is_task=False,
+                state={},
+                seq=3,
+                abort_requested=False,
+                retry_count=0,
+            )
+        )
+        for seq, name in enumerate(("Start", "Work", "Done"), 1):
+            connection.execute(
+                insert(ProcessStepTable.__table__).values(
+                    step_id=uuid.uuid4(),
+                    process_id=process_id,
+                    seq=seq,
+                    name=name,
+                    step_key=name,
+                    status="success",
+                    state={"n": seq},
+                    started_at=now,
+                    completed_at=now,
+                )
+            )
+
+    upgrade(old, "heads")
+
+    with old.read() as s:
+        assert verify_history(s) == ChainReport(1, 3, None)
+        rows = s.execute(select(ProcessStepTable).order_by(ProcessStepTable.seq)).scalars().all()
+    assert rows[0].prev_hash is None and [r.prev_hash for r in rows[1:]] == [r.row_hash for r in rows[:-1]]
+    old.dispose()

@@ -62,33 +62,39 @@ def step_hash(
     )
 
 
-def audit_hash(
-    prev: str | None,
-    *,
-    entry_id: int,
-    at: datetime,
-    user: str | None,
-    client: str | None,
-    action: str,
-    target_kind: str,
-    target_id: str | None,
-    details: Any,
-    outcome: str,
-    reason: str | None,
-) -> str:
-    """An audit entry's hash; ``prev``: the previous entry's hash (None for the first entry ever)."""
+def step_row_hash(row: Any, prev: str | None) -> str:
+    """The hash of a history row as stored (anything with its columns as attributes), linked to ``prev``."""
+    return step_hash(
+        prev,
+        step_id=row.step_id,
+        process_id=row.process_id,
+        seq=row.seq,
+        name=row.name,
+        step_key=row.step_key,
+        status=row.status,
+        state=row.state,
+        created_by=row.created_by,
+        action=row.action,
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+    )
+
+
+def audit_hash(entry: Any) -> str:
+    """An audit entry's hash (anything with its columns as attributes), linked to its ``prev_hash`` (None for
+    the first entry ever)."""
     return _digest(
         {
-            "prev": prev,
-            "id": entry_id,
-            "at": _when(at),
-            "user": user,
-            "client": client,
-            "action": action,
-            "target_kind": target_kind,
-            "target_id": target_id,
-            "details": details,
-            "outcome": outcome,
-            "reason": reason,
+            "prev": entry.prev_hash,
+            "id": entry.id,
+            "at": _when(entry.at),
+            "user": entry.user,
+            "client": entry.client,
+            "action": entry.action,
+            "target_kind": entry.target_kind,
+            "target_id": entry.target_id,
+            "details": entry.details,
+            "outcome": entry.outcome,
+            "reason": entry.reason,
         }
     )

@@ -62,21 +62,21 @@ def _storable(text: str | None, limit: int | None = None) -> str | None:
 
 def _insert(session: Session, entry: Entry, at: datetime, last_id: int, last_hash: str | None) -> int:
     entry_id = last_id + 1
-    values = {
-        "entry_id": entry_id,
-        "at": at,
-        "user": _storable(entry.user, _TEXT),
-        "client": _storable(entry.client, _TEXT),
-        "action": entry.action,
-        "target_kind": entry.target_kind,
-        "target_id": _storable(entry.target_id, _TEXT),
-        "details": entry.details if texts_storable(entry.details) else {"unstorable": _storable(repr(entry.details))},
-        "outcome": entry.outcome,
-        "reason": _storable(entry.reason),
-    }
-    row_hash = audit_hash(last_hash, **values)
-    values["id"] = values.pop("entry_id")
-    session.add(AuditLogTable(**values, prev_hash=last_hash, row_hash=row_hash))
+    row = AuditLogTable(
+        id=entry_id,
+        at=at,
+        user=_storable(entry.user, _TEXT),
+        client=_storable(entry.client, _TEXT),
+        action=entry.action,
+        target_kind=entry.target_kind,
+        target_id=_storable(entry.target_id, _TEXT),
+        details=entry.details if texts_storable(entry.details) else {"unstorable": _storable(repr(entry.details))},
+        outcome=entry.outcome,
+        reason=_storable(entry.reason),
+        prev_hash=last_hash,
+    )
+    row.row_hash = audit_hash(row)
+    session.add(row)
     session.flush()
     return entry_id
 

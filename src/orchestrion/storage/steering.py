@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from orchestrion.db.chain import step_hash
+from orchestrion.db.chain import step_row_hash
 from orchestrion.db.database import Database, RawJSON
 from orchestrion.db.models import InputStateTable, ProcessStepTable, ProcessTable
 from orchestrion.engine.clock import utcnow
@@ -292,18 +292,5 @@ def _fail_group_row(session: Session, process_id: uuid.UUID, seq: int, reason: s
     ).scalar_one()
     row.status, row.completed_at = StepStatus.FAILED.value, now
     row.state = error_state(CallbackTimeoutError(reason))[0]
-    row.row_hash = step_hash(
-        row.prev_hash,
-        step_id=row.step_id,
-        process_id=process_id,
-        seq=seq,
-        name=row.name,
-        step_key=row.step_key,
-        status=row.status,
-        state=row.state,
-        created_by=row.created_by,
-        action=row.action,
-        started_at=row.started_at,
-        completed_at=now,
-    )
+    row.row_hash = step_row_hash(row, row.prev_hash)
     session.flush()

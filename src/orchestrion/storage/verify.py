@@ -12,12 +12,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orchestrion.db.chain import audit_hash, step_hash
+from orchestrion.db.chain import audit_hash, step_row_hash
 from orchestrion.db.models import AuditLogTable, ProcessStepTable, ProcessTable
 from orchestrion.storage.audit import RETENTION_ACTION
 
@@ -81,20 +80,7 @@ def _step_break(row: ProcessStepTable, prev: ProcessStepTable | None) -> Break |
     expected_prev = prev.row_hash if prev is not None else None
     if row.prev_hash != expected_prev:
         return Break(chain, where, f"it links to {row.prev_hash}, but the row before it hashes to {expected_prev}")
-    computed = step_hash(
-        row.prev_hash,
-        step_id=row.step_id,
-        process_id=row.process_id,
-        seq=row.seq,
-        name=row.name,
-        step_key=row.step_key,
-        status=row.status,
-        state=row.state,
-        created_by=row.created_by,
-        action=row.action,
-        started_at=row.started_at,
-        completed_at=row.completed_at,
-    )
+    computed = step_row_hash(row, row.prev_hash)
     return Break(chain, where, _hash_differs(row.row_hash, computed)) if computed != row.row_hash else None
 
 
@@ -150,22 +136,7 @@ def _entry_break(entry: AuditLogTable, prev: AuditLogTable) -> Break | None:
 
 
 def _content_break(entry: AuditLogTable) -> Break | None:
-    computed = audit_hash(entry.prev_hash, **_entry_fields(entry))
+    computed = audit_hash(entry)
     if computed == entry.row_hash:
         return None
     return Break("audit log", f"entry {entry.id}", _hash_differs(entry.row_hash, computed))
-
-
-def _entry_fields(entry: AuditLogTable) -> dict[str, Any]:
-    return {
-        "entry_id": entry.id,
-        "at": entry.at,
-        "user": entry.user,
-        "client": entry.client,
-        "action": entry.action,
-        "target_kind": entry.target_kind,
-        "target_id": entry.target_id,
-        "details": entry.details,
-        "outcome": entry.outcome,
-        "reason": entry.reason,
-    }

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from orchestrion.db.chain import step_hash
+from orchestrion.db.chain import step_row_hash
 from orchestrion.db.types import UtcDateTime
 
 revision = "0010"
@@ -65,16 +65,14 @@ def upgrade() -> None:
 
 def _chain_existing_rows() -> None:
     connection = op.get_bind()
-    rows = connection.execute(sa.select(_steps).order_by(_steps.c.process_id, _steps.c.seq)).mappings().all()
+    rows = connection.execute(sa.select(_steps).order_by(_steps.c.process_id, _steps.c.seq)).all()
     process_id, prev = None, None
     for row in rows:
-        if row["process_id"] != process_id:
-            process_id, prev = row["process_id"], None
-        fields = {name: row[name] for name in ("step_id", "process_id", "seq", "name", "step_key", "status")}
-        fields |= {name: row[name] for name in ("state", "created_by", "action", "started_at", "completed_at")}
-        row_hash = step_hash(prev, **fields)
+        if row.process_id != process_id:
+            process_id, prev = row.process_id, None
+        row_hash = step_row_hash(row, prev)
         connection.execute(
-            sa.update(_steps).where(_steps.c.step_id == row["step_id"]).values(prev_hash=prev, row_hash=row_hash)
+            sa.update(_steps).where(_steps.c.step_id == row.step_id).values(prev_hash=prev, row_hash=row_hash)
         )
         prev = row_hash
 
