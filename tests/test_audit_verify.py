@@ -4,6 +4,7 @@ broken link, with a non-zero exit."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -41,10 +42,14 @@ def three(one: int) -> State:
     return {"three": one + 2}
 
 
-def verify(database: Database) -> subprocess.CompletedProcess[str]:
+def cli(database: Database, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(DATABASE_URI=database.uri, LOG_LEVEL="WARNING")
-    return subprocess.run([str(ORCHESTRION), "audit", "verify"], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([str(ORCHESTRION), *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def verify(database: Database) -> subprocess.CompletedProcess[str]:
+    return cli(database, "audit", "verify")
 
 
 @pytest.fixture
@@ -74,6 +79,11 @@ def test_intact_chains_verify_ok_with_counts(database: Database, processes: list
 
     assert done_.returncode == 0, done_.stderr
     assert done_.stdout.splitlines() == ["history: OK (8 rows of 2 processes)", "audit log: OK (3 entries)"]
+    exported = [json.loads(line) for line in cli(database, "audit", "list", "--json").stdout.splitlines()]
+    assert [(e["id"], e["action"], e["outcome"]) for e in exported] == [
+        (n, "subscription.set_in_sync", "refused") for n in (3, 2, 1)
+    ]
+    assert exported[-1]["prev_hash"] is None and exported[0]["prev_hash"] == exported[1]["row_hash"]
 
 
 def test_an_edited_history_row_is_reported(database: Database, processes: list[uuid.UUID]) -> None:

@@ -54,7 +54,7 @@ def audit_list(
     items, total = audit_page(ListQuery(page(offset, offset + limit), (), [(k, v) for k, v in given.items() if v]))
     if as_json:
         for item in items:
-            typer.echo(json.dumps(item, default=str, sort_keys=True))
+            typer.echo(json.dumps({**item, "at": item["at"].isoformat()}, sort_keys=True))
         return
     rows = [
         (
