@@ -186,9 +186,10 @@ def connect(uri: str) -> Iterator[Connection]:
 
 
 def drop_step_actors(conn: Connection) -> None:
-    """Undo 0009's columns: a database from before it (the revision runs again)."""
-    for table, column in STEP_ACTOR_COLUMNS:
+    """Undo 0009's and 0010's columns and 0010's table: a database from before them (the revisions run again)."""
+    for table, column in (*STEP_ACTOR_COLUMNS, ("process_steps", "prev_hash"), ("process_steps", "row_hash")):
         conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+    conn.execute(text("DROP TABLE audit_log"))
 
 
 STEP_ACTOR_COLUMNS = (
