@@ -186,10 +186,12 @@ def connect(uri: str) -> Iterator[Connection]:
 
 
 def drop_columns_since_0009(conn: Connection) -> None:
-    """Undo the columns of 0009 and 0012: a database from before them (the revisions run again)."""
+    """Undo 0009, 0010 and 0012 (columns, and 0010s table): a database from before them (they run again)."""
     conn.execute(text("DROP INDEX ix_processes_parent_group"))
-    for table, column in (*STEP_ACTOR_COLUMNS, *CHILD_COLUMNS):
+    chain = (("process_steps", "prev_hash"), ("process_steps", "row_hash"))
+    for table, column in (*STEP_ACTOR_COLUMNS, *chain, *CHILD_COLUMNS):
         conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+    conn.execute(text("DROP TABLE audit_log"))
 
 
 STEP_ACTOR_COLUMNS = (

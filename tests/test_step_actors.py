@@ -27,6 +27,7 @@ from orchestrion.executors import set_executor
 from orchestrion.executors.threadpool import ThreadPoolExecutor
 from orchestrion.forms import SubmitFormPage
 from orchestrion.runtime import current
+from orchestrion.services import audit
 from orchestrion.services.processes import (
     abort_process,
     deliver_callback,
@@ -65,7 +66,9 @@ def _reset(database: Database) -> Iterator[None]:
 
 
 def actors(process_id: uuid.UUID) -> list[tuple[str, str, str | None, str | None]]:
-    """(name, status, created_by, action) of every history row, in order."""
+    """(name, status, created_by, action) of every history row, in order; its hash chain holds, whichever
+    transitions wrote them (resumes, retries, callbacks, aborts, takeovers)."""
+    assert audit.verify([process_id])[0].broken is None
     return [(r.name, r.status, r.created_by, r.action) for r in step_rows(process_id)]
 
 

@@ -579,6 +579,15 @@ def test_dashboard_lists_and_engine_switch_with_10000_processes(page: Any, api: 
     page.get_by_role("button", name="Start").click()
     expect(status_badge(page)).to_have_text("failed")  # ui_flaky's first attempt fails, as it should
 
+    page.goto("/#/audit")  # the switch was recorded, as the signed-in user, newest first
+    entries = page.locator("table.audit-log tbody tr")
+    expect(entries.first).to_contain_text("engine.unpause")
+    expect(entries.first).to_contain_text(USER)
+    page.locator("#a-action").select_option("engine.pause")
+    expect(entries).to_have_count(1)
+    expect(entries.first).to_contain_text("done")
+    shot(page, "audit-log")
+
     page.goto("/#/tasks")
     expect(page.locator("tr[data-task=task_resume_workflows]")).to_contain_text("every 30 s")
     shot(page, "tasks")

@@ -18,6 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from orchestrion import __version__
 from orchestrion.api import (
+    audit,
     customer_descriptions,
     events,
     forms,
@@ -126,6 +127,7 @@ class OrchestratorCore(FastAPI):
         self.include_router(metrics.router, prefix="/api/metrics", tags=["health"], **SECURED)
         self.include_router(events.router, prefix="/api", tags=["live updates"])
         self.include_router(schedules.router, prefix="/api/schedules", tags=["schedules"], **SECURED)
+        self.include_router(audit.router, prefix="/api/audit-log", tags=["audit"], **SECURED)
         self.include_router(
             customer_descriptions.router,
             prefix="/api/subscription_customer_descriptions",

@@ -70,6 +70,8 @@ class AppSettings(BaseSettings):
     SCHEDULER_MISFIRE_GRACE_SECONDS: float = 60.0
     # ``task_clean_up_tasks`` deletes completed task processes older than this.
     TASK_LOG_RETENTION_DAYS: float = 3
+    # ``task_clean_up_tasks`` also removes operator audit log entries older than this (docs/audit.md).
+    AUDIT_LOG_RETENTION_DAYS: float = 365
     # A start with an ``Idempotency-Key`` seen within this many hours answers the process it created then.
     IDEMPOTENCY_KEY_RETENTION_HOURS: float = 24
     # A callback that arrives while its action step is still running waits this long for the process

@@ -9,13 +9,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Query, Response, status
 from pydantic import BaseModel, Field
 
+from orchestrion.api.audit import AuditedRoute, audited_route
 from orchestrion.api.openapi import error_responses
 from orchestrion.api.security import Principal, current_user
 from orchestrion.db.listing import parse_rest
 from orchestrion.services import process_views, processes
 from orchestrion.types import State
 
-router = APIRouter()
+router = APIRouter(route_class=AuditedRoute)
 
 Caller = Annotated[Principal, Depends(current_user)]
 FormPages = Annotated[list[dict[str, Any]] | None, Body(description="The form pages filled so far")]
@@ -152,6 +153,7 @@ def abort(process_id: uuid.UUID, user: Caller) -> Response:
 
 
 @router.delete("/{process_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(409))
+@audited_route("process.delete", "process", "process_id")
 def delete(process_id: uuid.UUID) -> Response:
     processes.delete_process(process_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

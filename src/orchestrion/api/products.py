@@ -12,12 +12,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from orchestrion import catalogue
+from orchestrion.api.audit import AuditedRoute, audited_route
 from orchestrion.db import get_database
 from orchestrion.db.domain_models import ProductBlockTable, ProductTable, ResourceTypeTable
 from orchestrion.domain.lifecycle import ProductLifecycle
 from orchestrion.errors import NotFoundError
+from orchestrion.services.audit import audited
 
-router = APIRouter()
+router = APIRouter(route_class=AuditedRoute)
+CATALOGUE_CHANGE = "catalogue.change"
 
 
 DESCRIPTION_LENGTH = 2000  # as orchestrator-core's patch bodies allow
@@ -150,26 +153,36 @@ def show_resource_type(resource_type_id: uuid.UUID) -> Any:
     return _get(ResourceTypeTable, resource_type_id, "Resource type", _resource_type)
 
 
+def _changed(body: BaseModel) -> dict[str, Any]:
+    """What a patch asks to change, for the audit log."""
+    return body.model_dump(mode="json", exclude_none=True)
+
+
 @router.patch("/products/{product_id}", status_code=status.HTTP_201_CREATED, response_model=ProductSchema)
+@audited_route(CATALOGUE_CHANGE, "product", "product_id")
 def patch_product(product_id: uuid.UUID, body: ProductPatchSchema) -> Any:
     """Change the description and/or status; ``end of life`` is refused (400) while subscriptions are not terminated."""
-    with get_database().write() as session:
+    with audited(CATALOGUE_CHANGE, "product", product_id, **_changed(body)), get_database().write() as session:
         return _product(catalogue.change_product(session, product_id, description=body.description, status=body.status))
 
 
 @router.patch(
     "/product_blocks/{product_block_id}", status_code=status.HTTP_201_CREATED, response_model=ProductBlockSchema
 )
+@audited_route(CATALOGUE_CHANGE, "product_block", "product_block_id")
 def patch_product_block(product_block_id: uuid.UUID, body: DescriptionPatchSchema) -> Any:
-    with get_database().write() as session:
+    audit = audited(CATALOGUE_CHANGE, "product_block", product_block_id, **_changed(body))
+    with audit, get_database().write() as session:
         return _block(catalogue.change_description(session, ProductBlockTable, product_block_id, body.description))
 
 
 @router.patch(
     "/resource_types/{resource_type_id}", status_code=status.HTTP_201_CREATED, response_model=ResourceTypeSchema
 )
+@audited_route(CATALOGUE_CHANGE, "resource_type", "resource_type_id")
 def patch_resource_type(resource_type_id: uuid.UUID, body: DescriptionPatchSchema) -> Any:
-    with get_database().write() as session:
+    audit = audited(CATALOGUE_CHANGE, "resource_type", resource_type_id, **_changed(body))
+    with audit, get_database().write() as session:
         return _resource_type(
             catalogue.change_description(session, ResourceTypeTable, resource_type_id, body.description)
         )

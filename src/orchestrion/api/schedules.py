@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Response
 from pydantic import Discriminator, Tag
 
+from orchestrion.api.audit import AuditedRoute, audited_route
 from orchestrion.api.openapi import error_responses
 from orchestrion.api.security import Principal, current_user
 from orchestrion.db import get_database
@@ -20,7 +21,7 @@ from orchestrion.scheduler import core_jobs, schedules
 from orchestrion.scheduler.core_jobs import CoreJobAnswer, CoreJobCreate, CoreJobDelete, CoreJobUpdate
 from orchestrion.scheduler.schedules import Schedule, ScheduleChanges, ScheduleSpec
 
-router = APIRouter()
+router = APIRouter(route_class=AuditedRoute)
 Caller = Annotated[Principal, Depends(current_user)]
 
 
@@ -46,6 +47,7 @@ def show_schedule(schedule_id_or_name: str) -> Schedule:
 
 
 @router.post("/", response_model=Schedule | CoreJobAnswer, status_code=201, responses=error_responses(404, 409))
+@audited_route("schedule.create", "schedule")
 def create_schedule(body: Annotated[NewSchedule, Body()], user: Caller) -> Schedule | CoreJobAnswer:
     """400 for a bad trigger or a workflow that is not a registered task; 409 for a name in use.
 
@@ -58,6 +60,7 @@ def create_schedule(body: Annotated[NewSchedule, Body()], user: Caller) -> Sched
 
 
 @router.put("/", response_model=CoreJobAnswer, responses=error_responses(404, 409))
+@audited_route("schedule.change", "schedule")
 def update_core_job(body: CoreJobUpdate, user: Caller) -> CoreJobAnswer:
     """orchestrator-core's update: a new ``name`` and/or ``trigger`` with ``trigger_kwargs``; 404 unknown schedule."""
     changed = core_jobs.update_job(get_database(), body, utcnow(), user.name, user)
@@ -65,6 +68,7 @@ def update_core_job(body: CoreJobUpdate, user: Caller) -> CoreJobAnswer:
 
 
 @router.delete("/", response_model=CoreJobAnswer, responses=error_responses(404))
+@audited_route("schedule.delete", "schedule")
 def delete_core_job(body: CoreJobDelete, user: Caller) -> CoreJobAnswer:
     """orchestrator-core's delete: ``workflow_id`` and ``schedule_id``; 404 when the task has no such schedule."""
     core_jobs.delete_job(get_database(), body, user.name, user)
@@ -72,17 +76,20 @@ def delete_core_job(body: CoreJobDelete, user: Caller) -> CoreJobAnswer:
 
 
 @router.put("/{schedule_id_or_name}", response_model=Schedule, responses=error_responses(409))
+@audited_route("schedule.change", "schedule", "schedule_id_or_name")
 def replace_schedule(schedule_id_or_name: str, spec: ScheduleSpec) -> Schedule:
     return schedules.replace_schedule(get_database(), schedule_id_or_name, spec, utcnow())
 
 
 @router.patch("/{schedule_id_or_name}", response_model=Schedule, responses=error_responses(409))
+@audited_route("schedule.change", "schedule", "schedule_id_or_name")
 def update_schedule(schedule_id_or_name: str, changes: ScheduleChanges) -> Schedule:
     """Change some fields; a new trigger (or enabling) plans the next run from now."""
     return schedules.update_schedule(get_database(), schedule_id_or_name, changes, utcnow())
 
 
 @router.delete("/{schedule_id_or_name}", status_code=204)
+@audited_route("schedule.delete", "schedule", "schedule_id_or_name")
 def delete_schedule(schedule_id_or_name: str) -> Response:
     schedules.delete_schedule(get_database(), schedule_id_or_name)
     return Response(status_code=204)

@@ -20,6 +20,7 @@ from typing import Any
 from starlette.requests import HTTPConnection
 
 from orchestrion.errors import NotAuthenticatedError
+from orchestrion.services import audit
 
 
 @dataclass(frozen=True)
@@ -85,4 +86,5 @@ def current_user(request: HTTPConnection) -> Principal:
     authenticate: Authenticator = getattr(request.app, "authenticate", anonymous)
     principal = authenticate(request)
     request.state.principal = principal
+    audit.caller().user = principal.name  # an audited route's entries name who called it
     return principal

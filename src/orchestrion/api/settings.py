@@ -7,11 +7,12 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, StrictBool
 
+from orchestrion.api.audit import AuditedRoute, audited_route
 from orchestrion.runtime import current
 from orchestrion.services import caches, engine
 from orchestrion.services.exposed_settings import exposed_settings
 
-router = APIRouter()
+router = APIRouter(route_class=AuditedRoute)
 
 
 class EngineSettingsIn(BaseModel):
@@ -51,6 +52,7 @@ def get_status() -> EngineStatusSchema:
 
 
 @router.put("/status", response_model=EngineStatusSchema)
+@audited_route("engine.switch", "engine")
 def put_status(body: EngineSettingsIn) -> EngineStatusSchema:
     """Pause (running processes stop at their next step boundary) or continue them."""
     if body.global_lock:

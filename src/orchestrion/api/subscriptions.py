@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
+from orchestrion.api.audit import AuditedRoute, audited_route
 from orchestrion.api.openapi import error_responses
 from orchestrion.db import get_database
 from orchestrion.db.listing import parse_range, parse_rest
@@ -16,7 +17,7 @@ from orchestrion.domain import domain_model_json
 from orchestrion.errors import SubscriptionNotFoundError
 from orchestrion.services import subscription_history, subscription_views, subscriptions
 
-router = APIRouter()
+router = APIRouter(route_class=AuditedRoute)
 
 
 class SubscriptionSchema(BaseModel):
@@ -76,6 +77,7 @@ def show_subscription(subscription_id: uuid.UUID) -> Any:
 
 
 @router.put("/{subscription_id}/set_in_sync", responses=error_responses(409))
+@audited_route("subscription.set_in_sync", "subscription", "subscription_id")
 def set_in_sync(subscription_id: uuid.UUID) -> dict[str, Any]:
     """Release a lock left by a process that ended without releasing it (refused while one is still open)."""
     subscriptions.set_in_sync(subscription_id)
@@ -83,6 +85,7 @@ def set_in_sync(subscription_id: uuid.UUID) -> dict[str, Any]:
 
 
 @router.delete("/{subscription_id}", status_code=204, responses=error_responses(409))
+@audited_route("subscription.delete", "subscription", "subscription_id")
 def delete_subscription(subscription_id: uuid.UUID) -> Response:
     """Delete a subscription no process refers to and no other subscription uses."""
     subscriptions.delete_subscription(subscription_id)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from orchestrion import __version__
+from orchestrion.cli.audit import audit_app, cli_caller
 from orchestrion.cli.database import db_app
 from orchestrion.cli.errors import Cli
 from orchestrion.cli.imports import Imports, import_modules
@@ -17,6 +18,9 @@ from orchestrion.cli.progress import progress
 from orchestrion.cli.subscriptions import subscription_app
 from orchestrion.logs import configure_logging
 from orchestrion.settings import app_settings
+
+if TYPE_CHECKING:
+    from orchestrion.catalogue import CatalogueReport
 
 configure_logging(app_settings.LOG_LEVEL)
 readable_help()
@@ -36,6 +40,7 @@ scheduler_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(scheduler_app, name="scheduler")
+app.add_typer(audit_app, name="audit")
 
 
 def _version(shown: bool) -> None:
@@ -67,13 +72,13 @@ def run(
     import uvicorn
 
     from orchestrion.app import OrchestratorCore
-    from orchestrion.catalogue import ensure_catalogue, load_file
 
     import_modules(imports)
     typer.echo(f"orchestrion: database {app_settings.database_display()}")
     application = OrchestratorCore()
     if catalogue:
-        report = ensure_catalogue(load_file(catalogue))
+        with cli_caller():
+            report = load_catalogue(catalogue)
         typer.echo(f"orchestrion: catalogue {catalogue} {'loaded' if report.changed else 'already up to date'}")
     typer.echo(f"orchestrion: web UI at http://{host}:{port}/")
     typer.echo(f"orchestrion: API docs at http://{host}:{port}/api/docs")
@@ -118,20 +123,36 @@ def catalogue_load(
     file: Annotated[str, typer.Argument(help="Catalogue file (JSON or YAML)")],
 ) -> None:
     """Make the catalogue in the database match FILE. Loading it twice changes nothing; nothing is removed."""
-    from orchestrion.catalogue import CatalogueError, ensure_catalogue, entry_count, load_file
     from orchestrion.db import init_database
+    from orchestrion.errors import InvalidInputError
 
     init_database()
     try:
-        data = load_file(file)
-        with progress("Loading catalogue", entry_count(data)) as advance:
-            report = ensure_catalogue(data, on_entry=advance)
-    except (CatalogueError, OSError) as e:
+        with cli_caller():
+            report = load_catalogue(file)
+    except InvalidInputError as e:  # the file cannot be read, or its catalogue is inconsistent
         typer.echo(f"Catalogue not loaded: {e}", err=True)
         raise typer.Exit(2) from None
     for line in report.lines():
         typer.echo(line)
     typer.echo("Catalogue loaded." if report.changed else "Catalogue already up to date.")
+
+
+def load_catalogue(file: str) -> CatalogueReport:
+    """Load a catalogue file, recorded in the audit log (done with what changed, or refused with why)."""
+    from orchestrion.catalogue import ensure_catalogue, entry_count, load_file
+    from orchestrion.errors import InvalidInputError
+    from orchestrion.services.audit import audited
+
+    with audited("catalogue.load", "catalogue", file) as note:
+        try:
+            data = load_file(file)
+        except OSError as e:  # recorded as refused, and told as it always was
+            raise InvalidInputError(f"{file}: {e.strerror or e}") from e
+        with progress("Loading catalogue", entry_count(data)) as advance:  # a bar at a terminal only
+            report = ensure_catalogue(data, on_entry=advance)
+        note.details.update(created=report.created, updated=report.updated)
+    return report
 
 
 @catalogue_app.command("check")
@@ -256,7 +277,8 @@ def scheduler_add(
             enabled=not disabled,
             misfire_policy=misfire,
         )
-        created = create_schedule(init_database(), spec, utcnow())
+        with cli_caller():
+            created = create_schedule(init_database(), spec, utcnow())
     except (json.JSONDecodeError, ValidationError, OrchestrionError) as e:
         typer.echo(f"Schedule not added: {e}", err=True)
         raise typer.Exit(2) from None
@@ -269,7 +291,8 @@ def scheduler_remove(name: Annotated[str, typer.Argument(help="Schedule name (or
     from orchestrion.db import init_database
     from orchestrion.scheduler.schedules import delete_schedule
 
-    delete_schedule(init_database(), name)
+    with cli_caller():
+        delete_schedule(init_database(), name)
     typer.echo(f"Removed {name}")
 
 

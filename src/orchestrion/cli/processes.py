@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from orchestrion.cli.audit import cli_caller
 from orchestrion.cli.imports import Imports, import_modules
 from orchestrion.cli.output import echo_count, echo_table, when
 from orchestrion.engine.status import ProcessStatus
@@ -176,5 +177,6 @@ def process_delete(process_id: ProcessId) -> None:
     from orchestrion.services.processes import delete_process
 
     init_database()
-    delete_process(process_id)
+    with cli_caller():
+        delete_process(process_id)
     typer.echo(f"Deleted {process_id}")

@@ -113,6 +113,9 @@ class ProcessStepTable(Base):
     action: Mapped[str | None] = mapped_column(String(32))  # how: start, resume, retry, callback, abort, ...
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     completed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The process's hash chain (``db.chain``): this row's hash and the one of the row before it.
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    row_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class InputStateTable(Base):
@@ -137,6 +140,29 @@ class IdempotencyKeyTable(Base):
     process_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("processes.process_id", ondelete="CASCADE"))
     request_hash: Mapped[str] = mapped_column(String(64))  # what was asked with the key: the same, or refused
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class AuditLogTable(Base):
+    """The operator audit log: who did what outside processes, from where, and whether it was done or refused.
+
+    Append-only (``storage.audit`` is its one writer; no API changes or deletes an entry, only the
+    retention sweep); ``row_hash`` chains every entry to the one before it (``db.chain``).
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    user: Mapped[str | None] = mapped_column(String(255), index=True)
+    client: Mapped[str | None] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target_kind: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(255))
+    details: Mapped[Any] = mapped_column(JsonColumn)
+    outcome: Mapped[str] = mapped_column(String(16))  # done or refused
+    reason: Mapped[str | None] = mapped_column(Text)  # why it was refused
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
 
 
 class EngineSettingsTable(Base):
@@ -167,6 +193,7 @@ from orchestrion.db.domain_models import (  # noqa: E402
 from orchestrion.db.schedule_models import SchedulerLeaderTable, ScheduleTable  # noqa: E402
 
 __all__ = [
+    "AuditLogTable",
     "Base",
     "EngineSettingsTable",
     "FixedInputTable",

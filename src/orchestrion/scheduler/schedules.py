@@ -23,6 +23,7 @@ from orchestrion.engine.registry import get_workflow
 from orchestrion.engine.serialization import StateSerializationError, dumps
 from orchestrion.errors import InvalidInputError, ScheduleNameTakenError, ScheduleNotFoundError
 from orchestrion.scheduler.triggers import MisfirePolicy, Trigger, TriggerKind, first_run, make_trigger
+from orchestrion.services.audit import audited
 
 
 class InvalidScheduleError(InvalidInputError):
@@ -177,19 +178,26 @@ def _name_taken(name: str) -> ScheduleNameTakenError:
 
 def create_schedule(db: Database, spec: ScheduleSpec, now: datetime, *, start: datetime | None = None) -> Schedule:
     """Store a new schedule; an enabled one is planned for the trigger's first time after ``now`` (and ``start``)."""
-    trigger = _validated(spec)
-    row = ScheduleTable(
-        schedule_id=uuid.uuid4(),
-        **spec.model_dump(),
-        next_run_at=first_run(trigger, now, start) if spec.enabled else None,
-        created_at=now,
-    )
-    try:
-        with db.write() as session:
-            session.add(row)
-    except IntegrityError:
-        raise _name_taken(spec.name) from None
+    with audited("schedule.create", "schedule", database=db, **_described(spec)) as note:
+        trigger = _validated(spec)
+        row = ScheduleTable(
+            schedule_id=uuid.uuid4(),
+            **spec.model_dump(),
+            next_run_at=first_run(trigger, now, start) if spec.enabled else None,
+            created_at=now,
+        )
+        note.target_id = str(row.schedule_id)
+        try:
+            with db.write() as session:
+                session.add(row)
+        except IntegrityError:
+            raise _name_taken(spec.name) from None
     return Schedule.model_validate(row)
+
+
+def _described(spec: ScheduleSpec) -> dict[str, Any]:
+    """What the audit log keeps of a schedule: all but the task's input (which may be long)."""
+    return spec.model_dump(mode="json", exclude={"user_inputs"})
 
 
 def replace_schedule(
@@ -197,21 +205,26 @@ def replace_schedule(
 ) -> Schedule:
     """Make the schedule match ``spec``; it is re-planned when its trigger changes, it is enabled, or ``start``
     (the first run's earliest time) is given."""
-    trigger = _validated(spec)
-    try:
-        with db.write() as session:
-            row = _row(session, key, lock=True)
-            before = Schedule.model_validate(row).spec()
-            for field, value in spec.model_dump().items():
-                setattr(row, field, value)
-            if not spec.enabled:
-                row.next_run_at = None
-            elif row.next_run_at is None or start is not None or _trigger_fields(before) != _trigger_fields(spec):
-                row.next_run_at = first_run(trigger, now, start)
-            session.flush()
-            return Schedule.model_validate(row)
-    except IntegrityError:
-        raise _name_taken(spec.name) from None
+    with audited("schedule.change", "schedule", key, database=db) as note:
+        trigger = _validated(spec)
+        try:
+            with db.write() as session:
+                row = _row(session, key, lock=True)
+                note.target_id = str(row.schedule_id)
+                before = Schedule.model_validate(row).spec()
+                for field, value in spec.model_dump().items():
+                    setattr(row, field, value)
+                if not spec.enabled:
+                    row.next_run_at = None
+                elif row.next_run_at is None or start is not None or _trigger_fields(before) != _trigger_fields(spec):
+                    row.next_run_at = first_run(trigger, now, start)
+                session.flush()
+                changed = Schedule.model_validate(row)
+        except IntegrityError:
+            raise _name_taken(spec.name) from None
+        old, new = _described(before), _described(spec)
+        note.details["changed"] = {name: [old[name], new[name]] for name in new if old[name] != new[name]}
+    return changed
 
 
 def update_schedule(
@@ -231,8 +244,11 @@ def _trigger_fields(spec: ScheduleSpec) -> tuple[str, str | None, int | None]:
 
 
 def delete_schedule(db: Database, key: uuid.UUID | str) -> None:
-    with db.write() as session:
-        session.delete(_row(session, key, lock=True))
+    with audited("schedule.delete", "schedule", key, database=db) as note, db.write() as session:
+        row = _row(session, key, lock=True)
+        note.target_id = str(row.schedule_id)
+        note.details.update(_described(Schedule.model_validate(row).spec()))
+        session.delete(row)
 
 
 # --- what the scheduler runs ---------------------------------------------------------------------

@@ -19,6 +19,7 @@ from orchestrion.errors import InconsistentDataError, OrchestrionError
 from orchestrion.forms import FormPage
 from orchestrion.runtime import current
 from orchestrion.scheduler.catalogue_check import check_catalogue
+from orchestrion.services import audit
 from orchestrion.services.bulk import DEFAULT_MAX_IN_FLIGHT, run_on_subscriptions
 from orchestrion.storage.protocol import ProcessStore
 from orchestrion.targets import Target
@@ -107,15 +108,25 @@ def delete_old_task_processes() -> State:
     return {"deleted": current().store.delete_completed_tasks(before), "completed_before": before}
 
 
+@step("Remove old audit log entries")
+def remove_old_audit_entries() -> State:
+    from orchestrion.db import db
+
+    # in this step's transaction, as above: the sweep's own audit entry commits with it
+    return {"audit_entries_removed": audit.sweep(db.session, utcnow())}
+
+
+def _has_old_rows(store: ProcessStore, now: datetime) -> bool:
+    return store.has_completed_tasks_before(_retention_cutoff(now)) or audit.has_expired_entries(now)
+
+
 @workflow(
     "Delete completed task processes once they are older than the task log retention",
     target=Target.SYSTEM,
-    run_predicate=_only_when(
-        lambda store, now: store.has_completed_tasks_before(_retention_cutoff(now)), "no old completed task process"
-    ),
+    run_predicate=_only_when(_has_old_rows, "no old completed task process or audit log entry"),
 )
 def task_clean_up_tasks() -> StepList:
-    return init >> delete_old_task_processes >> done
+    return init >> delete_old_task_processes >> remove_old_audit_entries >> done
 
 
 def _registered_workflows() -> dict[str, Workflow | Exception]:

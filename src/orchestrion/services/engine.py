@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from orchestrion.runtime import current
+from orchestrion.services.audit import audited
 from orchestrion.storage import process_queries
 
 
 def pause_engine() -> None:
     """Running processes stop at their next step boundary; starts and resumes are refused until unpaused."""
-    current().store.set_paused(True)
+    with audited("engine.pause", "engine"):
+        current().store.set_paused(True)
 
 
 def unpause_engine() -> int:
     """Continue: processes stopped by the pause are handed to the executor again; returns how many."""
     runtime = current()
-    stopped = runtime.store.set_paused(False)
+    with audited("engine.unpause", "engine") as note:
+        stopped = runtime.store.set_paused(False)
+        note.details["continued"] = len(stopped)
     for process_id in stopped:
         runtime.executor.submit(process_id, resume=True)
     return len(stopped)

@@ -55,6 +55,7 @@ from orchestrion.executors.execution import watch_process
 from orchestrion.forms import FormException
 from orchestrion.runtime import Runtime, current
 from orchestrion.services import subscriptions
+from orchestrion.services.audit import audited
 from orchestrion.services.forms import refused_field, run_form
 from orchestrion.storage import idempotency
 from orchestrion.storage.steering import ProcessSnapshot
@@ -478,8 +479,13 @@ def set_process_note(process_id: uuid.UUID, note: str | None) -> None:
 
 
 def delete_process(process_id: uuid.UUID) -> None:
-    """Delete a process and its history; refused while a worker is running it."""
-    current().store.delete(process_id)
+    """Delete a process and its history (its hash chain with it: the audit log keeps that it went); refused while
+    a worker is running it."""
+    store = current().store
+    with audited("process.delete", "process", process_id) as note:
+        seen = store.get(process_id)
+        note.details.update(workflow=seen.workflow_name, status=seen.status.value, history_rows=seen.seq)
+        store.delete(process_id)
 
 
 def wait_for_process(process_id: uuid.UUID, timeout: float = 30.0) -> ProcessStatus:

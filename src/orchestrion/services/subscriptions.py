@@ -38,6 +38,7 @@ from orchestrion.errors import (
     SubscriptionLockedError,
     SubscriptionNotFoundError,
 )
+from orchestrion.services.audit import audited
 from orchestrion.storage import process_queries
 from orchestrion.storage.workflow_rows import WorkflowRow, workflows_of_product
 from orchestrion.targets import Target
@@ -195,7 +196,8 @@ def reservation_refusal(session: Session, reservation: Reservation) -> Orchestri
 
 def set_in_sync(subscription_id: uuid.UUID) -> None:
     """Release a lock left by a process that ended without releasing it; refused while one is still open."""
-    with get_database().write() as session:
+    audit = audited("subscription.set_in_sync", "subscription", subscription_id)
+    with audit as note, get_database().write() as session:
         subscription = session.get(SubscriptionTable, subscription_id)
         if subscription is None:
             raise SubscriptionNotFoundError(subscription_id)
@@ -204,6 +206,7 @@ def set_in_sync(subscription_id: uuid.UUID) -> None:
                 f"Subscription {subscription_id} is used by unfinished processes {', '.join(map(str, unfinished))}; "
                 "finish or abort them first"
             )
+        note.details["was_in_sync"] = subscription.insync
         if not subscription.insync:
             subscription.insync = True
             subscription.version += 1
@@ -213,9 +216,10 @@ def set_in_sync(subscription_id: uuid.UUID) -> None:
 
 def delete_subscription(subscription_id: uuid.UUID) -> None:
     """Delete a subscription no process refers to and no other subscription uses."""
-    with get_database().write() as session:
-        if session.get(SubscriptionTable, subscription_id) is None:
+    with audited("subscription.delete", "subscription", subscription_id) as note, get_database().write() as session:
+        if (found := session.get(SubscriptionTable, subscription_id)) is None:
             raise SubscriptionNotFoundError(subscription_id)
+        note.details.update(description=found.description, status=found.status, product_id=str(found.product_id))
         if process_queries.subscription_has_processes(session, subscription_id):
             raise ProcessConflictError(
                 f"Subscription {subscription_id} is referenced by processes; it cannot be deleted"

@@ -20,6 +20,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Connection, bindparam, insert, update
 
+from orchestrion.db.chain import step_hash
 from orchestrion.db.database import Database, RawJSON
 from orchestrion.db.failures import is_transient, rejects_data, retry_delay
 from orchestrion.db.sessions import StepSession, bind_session
@@ -27,9 +28,9 @@ from orchestrion.db.statements import FastStatement, RawConnection, RawTransacti
 from orchestrion.engine.children import AWAIT_META_KEY
 from orchestrion.engine.context import StepContext
 from orchestrion.engine.runner import CheckpointRejectedError, Signals, StepRecord
-from orchestrion.engine.serialization import dumps
+from orchestrion.engine.serialization import dumps, loads
 from orchestrion.engine.status import SETTLED_STATUSES, ProcessStatus, StepStatus
-from orchestrion.storage.claims import Claim, confirm
+from orchestrion.storage.claims import ChainTip, Claim, confirm
 from orchestrion.storage.tables import GLOBAL_LOCK, P, S, bind, update_process
 from orchestrion.storage.wakeups import wake_parent
 
@@ -48,9 +49,12 @@ _STEP_COLUMNS = (
     "action",
     "started_at",
     "completed_at",
+    "prev_hash",
+    "row_hash",
 )
-# a group's row names who moved it on last (the callback that answered its await step, say)
-_GROUP_COLUMNS = ("status", "state", "created_by", "action", "completed_at")
+# a group's row names who moved it on last (the callback that answered its await step, say); its hash changes
+# with it, linked to the same row before it
+_GROUP_COLUMNS = ("status", "state", "created_by", "action", "completed_at", "row_hash")
 
 
 def _insert_step_statement() -> Any:
@@ -96,13 +100,40 @@ def _checkpoint_statement(combined: bool, row: str | None, keys: tuple[str, ...]
     return found
 
 
+def _chained_state(record: StepRecord) -> Any:
+    """The row's state as the chain hashes it: as stored and read back (a failure's error: its JSON, parsed)."""
+    return record.row_state if record.process_state_json is record.row_json else loads(record.row_json)
+
+
 def _step_row_params(claim: Claim, record: StepRecord, state: RawJSON) -> tuple[str, dict[str, Any]]:
     """Whether the step inserts its history row or updates the group's (``"insert"``/``"group"``), and the values.
 
     The row names the claim's actor and action (who caused this run, and how). Updates the claim's
-    row bookkeeping (``seq``, ``last_row_key``) as the row is written.
+    row bookkeeping (``seq``, ``last_row_key``, the chain's ``tip``) as the row is written; the hash
+    is computed here from the values at hand, the previous one is the claim's.
     """
+    tip = claim.tip
     if len(record.path) > 1 and claim.last_row_key == record.path[0]:
+        row_hash = (
+            None
+            if tip is None
+            else step_hash(  # no tip: a bug, which ``audit verify`` will report
+                tip.prev_hash,
+                step_id=tip.step_id,
+                process_id=claim.process_id,
+                seq=claim.seq,
+                name=record.row_name,
+                step_key=record.path[0],
+                status=record.status.value,
+                state=_chained_state(record),
+                created_by=claim.user,
+                action=claim.action,
+                started_at=tip.started_at,
+                completed_at=record.completed_at,
+            )
+        )
+        if tip is not None:
+            claim.tip = ChainTip(tip.step_id, tip.started_at, tip.prev_hash, row_hash)
         return "group", {
             "s_process_id": claim.process_id,
             "s_row_seq": claim.seq,
@@ -111,22 +142,44 @@ def _step_row_params(claim: Claim, record: StepRecord, state: RawJSON) -> tuple[
             "s_created_by": claim.user,
             "s_action": claim.action,
             "s_completed_at": record.completed_at,
+            "s_row_hash": row_hash,
         }
     claim.seq += 1
     claim.last_row_key = record.path[0]
-    return "insert", {
-        "s_step_id": uuid.uuid4(),
-        "s_process_id": claim.process_id,
-        "s_seq": claim.seq,
-        "s_name": record.row_name,
-        "s_step_key": record.path[0],
-        "s_status": record.status.value,
-        "s_state": state,
-        "s_created_by": claim.user,
-        "s_action": claim.action,
-        "s_started_at": record.started_at,
-        "s_completed_at": record.completed_at,
-    }
+    params = _new_row(
+        claim,
+        name=record.row_name,
+        step_key=record.path[0],
+        status=record.status.value,
+        state=state,
+        parsed=_chained_state(record),
+        created_by=claim.user,
+        action=claim.action,
+        started_at=record.started_at,
+        completed_at=record.completed_at,
+    )
+    return "insert", params
+
+
+def _new_row(claim: Claim, *, state: RawJSON, parsed: Any, started_at: datetime, **fields: Any) -> dict[str, Any]:
+    """The parameters of history row ``claim.seq``, chained to the claim's tip (which it becomes)."""
+    step_id = uuid.uuid4()
+    prev = claim.tip.row_hash if claim.tip is not None else None
+    row_hash = step_hash(
+        prev, step_id=step_id, process_id=claim.process_id, seq=claim.seq, state=parsed, started_at=started_at, **fields
+    )
+    claim.tip = ChainTip(step_id, started_at, prev, row_hash)
+    params = {"s_" + name: value for name, value in fields.items()}
+    params.update(
+        s_step_id=step_id,
+        s_process_id=claim.process_id,
+        s_seq=claim.seq,
+        s_state=state,
+        s_started_at=started_at,
+        s_prev_hash=prev,
+        s_row_hash=row_hash,
+    )
+    return params
 
 
 def write_step_row(connection: Connection, claim: Claim, record: StepRecord) -> None:
@@ -191,22 +244,19 @@ def _abort_row(
 ) -> None:
     claim.seq += 1
     claim.last_row_key = "User Aborted"
-    _INSERT_STEP_FAST.run(
-        connection,
-        {
-            "s_step_id": uuid.uuid4(),
-            "s_process_id": claim.process_id,
-            "s_seq": claim.seq,
-            "s_name": "User Aborted",
-            "s_step_key": "User Aborted",
-            "s_status": StepStatus.ABORT.value,
-            "s_state": state_json,
-            "s_created_by": user,
-            "s_action": "abort",
-            "s_started_at": now,
-            "s_completed_at": now,
-        },
+    params = _new_row(
+        claim,
+        name="User Aborted",
+        step_key="User Aborted",
+        status=StepStatus.ABORT.value,
+        state=state_json,
+        parsed=loads(state_json.encode()),
+        created_by=user,
+        action="abort",
+        started_at=now,
+        completed_at=now,
     )
+    _INSERT_STEP_FAST.run(connection, params)
 
 
 def _aborted_values(claim: Claim, now: datetime) -> dict[str, Any]:
@@ -259,7 +309,8 @@ class DbJournal:
         self._step: StepSession | None = None
         self._tx: RawTransaction | None = None  # the bare transaction of a step that did not use the session
         self._connection: Connection | RawConnection | None = None
-        self._before: tuple[int, str | None, int] | None = None  # the claim's bookkeeping before the checkpoint
+        # the claim's bookkeeping before the checkpoint: seq, last_row_key, retry_count, tip
+        self._before: tuple[int, str | None, int, ChainTip | None] | None = None
 
     def should_stop(self) -> bool:
         return self._should_stop is not None and self._should_stop()
@@ -324,7 +375,7 @@ class DbJournal:
     def _rollback(self) -> None:
         self.pending.clear()
         if self._before is not None:  # first: a rollback on a lost connection raises
-            self.claim.seq, self.claim.last_row_key, self.claim.retry_count = self._before
+            self.claim.seq, self.claim.last_row_key, self.claim.retry_count, self.claim.tip = self._before
             self._before = None
         try:
             if self._step is not None and self._step.session is not None:
@@ -343,7 +394,7 @@ class DbJournal:
     def checkpoint(self, record: StepRecord) -> Signals:
         assert self._step is not None
         claim = self.claim
-        self._before = claim.seq, claim.last_row_key, claim.retry_count
+        self._before = claim.seq, claim.last_row_key, claim.retry_count, claim.tip
         session = self._step.session
         try:
             if session is not None:  # the step's own work is in this session's transaction: it commits with it

@@ -27,7 +27,7 @@ from orchestrion.engine.status import FAILED_STATUSES, IN_FLIGHT_STATUSES, TERMI
 from orchestrion.engine.workflow import Workflow
 from orchestrion.storage import claims
 from orchestrion.storage.checkpoints import write_aborted
-from orchestrion.storage.claims import Claim
+from orchestrion.storage.claims import Claim, chain_tip
 from orchestrion.storage.tables import update_process
 from orchestrion.types import State
 
@@ -143,6 +143,7 @@ def abort_descendants(session: Session, parent: uuid.UUID, user: str) -> None:
                 child.abort_requested_by = child.abort_requested_by or user
                 continue
             claim = Claim.of(child, child.process_id, "", "", timedelta(0))
+            claim.tip = chain_tip(session.connection(), child.process_id, child.seq)
             claim.parent_process_id = None  # its parent is being aborted: there is nobody to wake
             write_aborted(session.connection(), claim, RawJSON(dumps(child.state).decode()), user, now)
             session.expire(child)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,9 +25,31 @@ from orchestrion.engine.clock import utcnow
 from orchestrion.engine.serialization import dumps
 from orchestrion.engine.status import ProcessStatus
 from orchestrion.engine.workflow import Path, Workflow
-from orchestrion.storage.tables import GLOBAL_LOCK, IN_FLIGHT, I, P, bind, is_dead_local_worker, local_worker_prefix
+from orchestrion.storage.tables import GLOBAL_LOCK, IN_FLIGHT, I, P, S, bind, is_dead_local_worker, local_worker_prefix
 from orchestrion.storage.workflow_rows import ensure_workflow_row
 from orchestrion.types import State
+
+
+@dataclass(frozen=True, slots=True)
+class ChainTip:
+    """The process's latest history row as its hash chain needs it: the next row links to ``row_hash``,
+    and a step group's row, rewritten by its next part, keeps ``step_id``, ``started_at`` and ``prev_hash``."""
+
+    step_id: uuid.UUID
+    started_at: datetime
+    prev_hash: str | None
+    row_hash: str | None
+
+
+_TIP = select(S.c.step_id, S.c.started_at, S.c.prev_hash, S.c.row_hash)
+
+
+def chain_tip(connection: Connection, process_id: uuid.UUID, seq: int) -> ChainTip | None:
+    """The tip of a process's chain: its row ``seq`` (None before its first row)."""
+    if not seq:
+        return None
+    row = connection.execute(_TIP.where(S.c.process_id == process_id, S.c.seq == seq)).first()
+    return ChainTip(*row) if row is not None else None
 
 
 @dataclass(slots=True)
@@ -51,6 +73,7 @@ class Claim:
     parent_process_id: uuid.UUID | None = None  # a child process: its parent, woken when it ends
     child_group: str | None = None
     branch: str | None = None  # the parallel branch it runs (``engine.parallel.encode_branch``)
+    tip: ChainTip | None = None  # the latest history row (row ``seq``), kept in memory from row to row
 
     @classmethod
     def of(cls, row: Any, process_id: uuid.UUID, workflow_name: str, worker_id: str, lease: timedelta) -> Claim:
@@ -336,10 +359,17 @@ def claim(db: Database, process_id: uuid.UUID, worker_id: str, lease: timedelta)
                 .values(claimed_by=None, lease_until=None)
             )
             return None
-        workflow_name = session.execute(
-            select(WorkflowTable.name).where(WorkflowTable.workflow_id == row.workflow_id)
-        ).scalar_one()
-    return Claim.of(row, process_id, workflow_name, worker_id, lease)
+        # with the tip of its chain, which a takeover continues from the rows (one query)
+        last_row = and_(S.c.process_id == process_id, S.c.seq == row.seq)
+        found = session.execute(
+            _TIP.add_columns(WorkflowTable.name)
+            .select_from(WorkflowTable)
+            .outerjoin(S, last_row)
+            .where(WorkflowTable.workflow_id == row.workflow_id)
+        ).one()
+    claimed = Claim.of(row, process_id, found.name, worker_id, lease)
+    claimed.tip = ChainTip(*found[:4]) if found.step_id is not None else None
+    return claimed
 
 
 def release(db: Database, claim: Claim) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from orchestrion.db.chain import step_row_hash
 from orchestrion.db.database import Database, RawJSON
 from orchestrion.db.models import InputStateTable, ProcessStepTable, ProcessTable
 from orchestrion.engine.clock import utcnow
@@ -34,7 +35,7 @@ from orchestrion.errors import (
 )
 from orchestrion.storage.checkpoints import write_aborted, write_step_row
 from orchestrion.storage.children import abort_descendants, descendant_ids
-from orchestrion.storage.claims import Claim
+from orchestrion.storage.claims import Claim, chain_tip
 from orchestrion.types import State
 
 
@@ -113,6 +114,7 @@ def abort(db: Database, process_id: uuid.UUID, user: str, *, by_owner: bool = Fa
         if by_owner and p.abort_requested_by is not None:  # carrying out an abort someone asked for
             user = p.abort_requested_by
         claim = Claim.of(p, p.process_id, "", "", timedelta(0))
+        claim.tip = chain_tip(session.connection(), p.process_id, p.seq)
         write_aborted(session.connection(), claim, RawJSON(dumps(p.state).decode()), user, now)
         session.expire(p)
         return ProcessStatus.ABORTED
@@ -164,6 +166,7 @@ def resume(
         elif p.last_status != seen.status.value or p.seq != seen.seq:
             raise ProcessConflictError(f"Process {seen.process_id} changed while resuming it; try again")
         claim = Claim.of(p, p.process_id, p.workflow.name, p.claimed_by or "", lease)
+        claim.tip = chain_tip(session.connection(), p.process_id, p.seq)
         claim.user, claim.action = (
             user,
             resume_action(ProcessStatus(p.last_status), callback_token, automatic=automatic),
@@ -278,11 +281,7 @@ def fail_timed_out_callback(
     reason = f"Callback timed out: no answer by {deadline.isoformat()}; retry to run the callback step again"
     cursor = tuple(p.cursor or ())
     if cursor and p.last_row_key == cursor[0]:  # the group's history row shows the failure, as any failed step's would
-        session.execute(
-            update(ProcessStepTable)
-            .where(ProcessStepTable.process_id == process_id, ProcessStepTable.seq == p.seq)
-            .values(status=StepStatus.FAILED, state=error_state(CallbackTimeoutError(reason))[0], completed_at=now)
-        )
+        _fail_group_row(session, process_id, p.seq, reason, now)
     session.execute(
         update(ProcessTable)
         .where(ProcessTable.process_id == process_id)
@@ -299,3 +298,14 @@ def fail_timed_out_callback(
     )
     session.expire(p)
     return True
+
+
+def _fail_group_row(session: Session, process_id: uuid.UUID, seq: int, reason: str, now: datetime) -> None:
+    """Mark a callback group's row failed, its hash recomputed (linked to the same row before it)."""
+    row = session.execute(
+        select(ProcessStepTable).where(ProcessStepTable.process_id == process_id, ProcessStepTable.seq == seq)
+    ).scalar_one()
+    row.status, row.completed_at = StepStatus.FAILED.value, now
+    row.state = error_state(CallbackTimeoutError(reason))[0]
+    row.row_hash = step_row_hash(row, row.prev_hash)
+    session.flush()

@@ -6,7 +6,7 @@ produced it and a compact snapshot of the whole subscription. Subscriptions that
 revision get their first version when they next change.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from orchestrion.db.types import JsonColumn, UtcDateTime
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -4,6 +4,7 @@ import {describeError, forgetToken, getToken} from "./api.js";
 import {clear, errorBox, h, tickRelativeTimes} from "./dom.js";
 import {ENGINE_LABELS, engineStatus, setEngine} from "./engine.js";
 import {isLive, startLive} from "./live.js";
+import * as audit from "./pages/audit.js";
 import * as dashboard from "./pages/dashboard.js";
 import * as process from "./pages/process.js";
 import * as processes from "./pages/processes.js";
@@ -29,6 +30,7 @@ const ROUTES = [
   [/^\/resource-types(?:\/([^/]+))?$/, resourceTypes, "products"],
   [/^\/workflows(?:\/([^/]+))?$/, workflowsPage, "products"],
   [/^\/tasks$/, tasks, "tasks"],
+  [/^\/audit$/, audit, "audit"],
 ];
 
 const main = document.getElementById("main");
@@ -221,7 +223,7 @@ function renderSession() {
 
 // --- keyboard --------------------------------------------------------------------------------
 
-const GO = {d: "/", p: "/processes", s: "/start", u: "/subscriptions", r: "/products", t: "/tasks"};
+const GO = {d: "/", p: "/processes", s: "/start", u: "/subscriptions", r: "/products", t: "/tasks", a: "/audit"};
 let awaitingGo = false;
 
 function showShortcuts() {
@@ -232,6 +234,7 @@ function showShortcuts() {
     ["g u", "Subscriptions"],
     ["g r", "Products"],
     ["g t", "Tasks"],
+    ["g a", "Audit log"],
     ["/", "Search or filter on this page"],
     ["?", "This help"],
   ];

@@ -1,4 +1,4 @@
-// Pieces several pages share: process tables, target tags, pagers, sortable headers.
+// Pieces several pages share: process tables, target tags, pagers, sortable headers, filter fields.
 
 import {badge, h, shortId, SUBSCRIPTION_STATUSES, timeEl} from "./dom.js";
 
@@ -147,4 +147,18 @@ export function catalogueTabs(current) {
     {class: "tabs", "aria-label": "Catalogue"},
     CATALOGUE_PAGES.map(([path, label]) => h("a", {href: `#/${path}`, "aria-current": path === current ? "page" : null}, label)),
   );
+}
+
+/** The `<option>`s of `[value, label]` pairs, `value` selected. */
+export function options(pairs, value) {
+  return pairs.map(([v, label]) => h("option", {value: v, selected: v === value}, label));
+}
+
+export function select(id, pairs, value) {
+  return h("select", {id}, options(pairs, value));
+}
+
+/** A filter field: its label above the control. */
+export function labelled(text, control) {
+  return h("div", {class: "filter"}, h("label", {for: control.id}, text), control);
 }

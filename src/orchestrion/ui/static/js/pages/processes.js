@@ -4,7 +4,7 @@ import {api, workflowsByName} from "../api.js";
 import {clear, emptyState, h, PROCESS_STATUSES} from "../dom.js";
 import {isLive} from "../live.js";
 import {setParams} from "../nav.js";
-import {pager, processTable, TARGETS} from "../widgets.js";
+import {labelled, options, pager, processTable, select, TARGETS} from "../widgets.js";
 
 const SIZES = [25, 50, 100];
 const KINDS = {workflows: "false", tasks: "true", all: null};
@@ -160,14 +160,3 @@ export async function render(ctx) {
   ctx.poll(load, 3000, (change) => change.type === "processes");
 }
 
-function options(pairs, value) {
-  return pairs.map(([v, label]) => h("option", {value: v, selected: v === value}, label));
-}
-
-function select(id, pairs, value) {
-  return h("select", {id}, options(pairs, value));
-}
-
-function labelled(text, control) {
-  return h("div", {class: "filter"}, h("label", {for: control.id}, text), control);
-}

@@ -3,7 +3,7 @@
 import {api} from "../api.js";
 import {badge, clear, emptyState, h, icon, SUBSCRIPTION_STATUSES, timeEl} from "../dom.js";
 import {setParams} from "../nav.js";
-import {pager, sortableHeader} from "../widgets.js";
+import {labelled, pager, select, sortableHeader} from "../widgets.js";
 
 const SIZE = 25;
 
@@ -118,12 +118,4 @@ export async function render(ctx) {
   ctx.onLeave(() => clearTimeout(typing));
   await load({force: true});
   ctx.poll(load, 5000, (change) => change.type === "subscriptions");
-}
-
-function select(id, pairs, value) {
-  return h("select", {id}, pairs.map(([v, label]) => h("option", {value: v, selected: v === value}, label)));
-}
-
-function labelled(text, control) {
-  return h("div", {class: "filter"}, h("label", {for: control.id}, text), control);
 }
