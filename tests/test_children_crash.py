@@ -9,16 +9,19 @@ waiting parent is woken once.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text, update
 from tests import children_crash_workflow
 from tests.children_crash_workflow import BLOCK_ENV, BRANCHES, CHILDREN, SIGNAL_DIR_ENV, SPAWNER
 from tests.crash_support import crash_worker, effects, effects_table, history, process, wait_until
+from tests.crash_workflow import crash_recovery
 
 from orchestrion.db import Database
 from orchestrion.db.models import ProcessTable
@@ -26,6 +29,7 @@ from orchestrion.executors import set_executor
 from orchestrion.executors.threadpool import ThreadPoolExecutor
 from orchestrion.runtime import current
 from orchestrion.services.processes import recover
+from orchestrion.storage.claims import renew_leases
 
 RUN_TIMEOUT = 60.0  # the taken-over processes run to their end (seconds on an idle machine)
 
@@ -201,3 +205,42 @@ def test_a_worker_killed_while_the_children_run_the_waiting_parent_is_woken_once
     for pid in blocked:
         assert _steps(db, pid) == [("Start", "success"), ("Child work", "success"), ("Done", "complete")]
         assert _actions(db, pid)[1][2] == "takeover"
+
+
+@pytest.mark.postgres
+def test_a_heartbeat_renewing_a_parent_and_its_child_does_not_deadlock_with_the_childs_last_checkpoint(
+    postgres_db: Database,
+) -> None:
+    """The child's last checkpoint holds its own row, then locks its parent's (to wake it); the heartbeat
+    of the worker running both renews their leases meanwhile, the parent's first."""
+    db, worker, lease = postgres_db, "heartbeat-test:1:1", timedelta(hours=1)
+    parent, child = uuid.UUID(int=1 << 64), uuid.UUID(int=(1 << 128) - 1)  # in this order in the table and the index
+    for process_id in (parent, child):
+        state = {"process_id": str(process_id)}
+        current().store.create_process(crash_recovery, state, {}, "test", worker_id=worker, lease=lease)
+    failures: list[BaseException] = []
+
+    def beat() -> None:
+        try:
+            renew_leases(db, worker, [parent, child], lease)
+        except BaseException as e:
+            failures.append(e)
+
+    def waits_for(backend: int) -> bool:  # a new connection each time: pg_stat_activity is read once a transaction
+        with db.engine.connect() as observer:
+            query = "SELECT count(*) FROM pg_stat_activity WHERE CAST(:me AS int) = ANY(pg_blocking_pids(pid))"
+            return bool(observer.execute(text(query), {"me": backend}).scalar_one())
+
+    with db.engine.connect() as last_checkpoint:
+        last_checkpoint.execute(text("SET lock_timeout = '10s'"))
+        last_checkpoint.execute(update(ProcessTable).where(ProcessTable.process_id == child).values(seq=1))
+        me = last_checkpoint.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        heartbeat = threading.Thread(target=beat)
+        heartbeat.start()
+        wait_until(lambda: waits_for(me), RUN_TIMEOUT, "the heartbeat to wait for the child's row")
+        wake = select(ProcessTable.process_id).where(ProcessTable.process_id == parent).with_for_update()
+        last_checkpoint.execute(wake)  # as wake_parent does
+        last_checkpoint.commit()
+    heartbeat.join(RUN_TIMEOUT)
+    assert failures == []
+    assert not heartbeat.is_alive()
