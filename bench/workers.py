@@ -238,7 +238,10 @@ def outage(uri: str, seconds: float) -> tuple[float, float]:
 class Workers:
     """Worker subprocesses on the benchmark's database and broker, with default settings (but ``lease``)."""
 
-    def __init__(self, uri: str, broker: str, work_dir: Path, lease: float | None) -> None:
+    def __init__(
+        self, uri: str, broker: str, work_dir: Path, lease: float | None, module: str = "bench.workers"
+    ) -> None:
+        self.module = module  # what the workers import: the benchmark's workflows
         self.env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")]),
@@ -257,7 +260,7 @@ class Workers:
 
     def start(self, kinds: str, concurrency: int = THREADS, hostname: str | None = None) -> subprocess.Popen[bytes]:
         """An ``orchestrion worker`` (Celery)."""
-        command = [sys.executable, "-m", "orchestrion.cli", "worker", "-i", "bench.workers"]
+        command = [sys.executable, "-m", "orchestrion.cli", "worker", "-i", self.module]
         return self._start([*command, "--concurrency", str(concurrency), "--queues", kinds], hostname)
 
     def serve(self, n: int, hostname: str | None = None) -> subprocess.Popen[bytes]:

@@ -37,18 +37,25 @@ def record_effect(step_name: str, process_id: UUIDstr) -> None:
     )
 
 
-def _signal_and_block(signal_file: str, process_id: UUIDstr) -> None:
+def signal_and_block(signal_file: str | Path, process_id: UUIDstr) -> None:
+    """Write ``signal_file`` (the process id and this executor's worker id), then never return: the
+    calling step's transaction stays open until the test kills this worker."""
     from orchestrion.executors import get_executor
 
     target = Path(signal_file)
     partial = target.with_name(target.name + ".partial")
     partial.write_text(json.dumps({"process_id": str(process_id), "worker_id": get_executor().worker_id}))
     partial.replace(target)  # the test never reads a half-written file
+    block_until_killed()
+
+
+def block_until_killed() -> None:
+    """Wait to be killed; exit (without committing anything) if the test died first, or after ``MAX_BLOCK_SECONDS``."""
     parent = os.getppid()
     deadline = time.monotonic() + MAX_BLOCK_SECONDS
     while time.monotonic() < deadline and os.getppid() == parent:
         time.sleep(0.05)
-    os._exit(3)  # never return: this step's transaction must not commit
+    os._exit(3)  # never return: the blocked step's transaction must not commit
 
 
 @step("Step one")
@@ -61,7 +68,7 @@ def step_one(process_id: UUIDstr) -> State:
 def step_two(process_id: UUIDstr, counter: int) -> State:
     record_effect("step_two", process_id)
     if signal_file := os.environ.get(SIGNAL_FILE_ENV):
-        _signal_and_block(signal_file, process_id)
+        signal_and_block(signal_file, process_id)
     return {"counter": counter + 1}
 
 

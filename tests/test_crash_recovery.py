@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from tests import crash_workflow
+from tests.crash_support import aware, crash_worker, effects, effects_table, history, process
 
 from orchestrion.db import Database
 from orchestrion.db.models import ProcessStepTable, ProcessTable
@@ -33,127 +29,52 @@ from orchestrion.services.processes import recover, start_process
 from orchestrion.storage.claims import Claim
 from orchestrion.workflows import register_workflow
 
-ROOT = Path(__file__).resolve().parent.parent
-WORKER = ROOT / "tests" / "crash_worker.py"
-SIGNAL_TIMEOUT = 30.0  # the worker imports the engine, connects, and runs two steps
-EXIT_TIMEOUT = 10.0
-
-
-def _wait_until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
-
 
 @pytest.fixture
 def effects_db(database: Database) -> Iterator[Database]:
     """The test database with an empty ``effects`` table and the crash workflow registered."""
     register_workflow(crash_workflow.crash_recovery, crash_workflow.WORKFLOW_NAME)  # again, if a test removed it
-
-    def ddl(*statements: str) -> None:
-        with database.engine.begin() as conn:
-            if not database.is_sqlite:
-                conn.execute(text("SET LOCAL lock_timeout = '10s'"))  # never hang on a leftover lock
-            for statement in statements:
-                conn.execute(text(statement))
-
-    ddl("DROP TABLE IF EXISTS effects", "CREATE TABLE effects (step TEXT NOT NULL, process_id TEXT NOT NULL)")
-    yield database
-    ddl("DROP TABLE IF EXISTS effects")  # the PostgreSQL schema outlives the test
-
-
-def _effects(db: Database) -> list[tuple[str, str]]:
-    with db.engine.connect() as conn:
-        return sorted((row.step, row.process_id) for row in conn.execute(text("SELECT step, process_id FROM effects")))
-
-
-def _process(db: Database, process_id: uuid.UUID) -> ProcessTable:
-    with db.read() as session:
-        return session.execute(select(ProcessTable).where(ProcessTable.process_id == process_id)).scalar_one()
-
-
-def _history(db: Database, process_id: uuid.UUID) -> list[tuple[int, str, str]]:
-    with db.read() as session:
-        rows = session.execute(
-            select(ProcessStepTable.seq, ProcessStepTable.name, ProcessStepTable.status)
-            .where(ProcessStepTable.process_id == process_id)
-            .order_by(ProcessStepTable.seq)
-        ).all()
-    return [tuple(row) for row in rows]
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _start_worker(db: Database, tmp_path: Path, signal_file: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    pythonpath = [str(ROOT), str(ROOT / "src")]
-    if existing := os.environ.get("PYTHONPATH"):
-        pythonpath.append(existing)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(pythonpath),
-        "CRASH_DATABASE_URI": db.uri,
-        crash_workflow.SIGNAL_FILE_ENV: str(signal_file),
-    }
-    log = tmp_path / "worker.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, str(WORKER)], env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT
-        )
-    return proc, log
+    with effects_table(database):
+        yield database
 
 
 def test_process_killed_mid_step_is_recovered_from_its_last_checkpoint(effects_db: Database, tmp_path: Path) -> None:
     db = effects_db
     signal_file = tmp_path / "in_step_two.json"
-    proc, log = _start_worker(db, tmp_path, signal_file)
-    try:
-        _wait_until(
-            lambda: signal_file.exists() or proc.poll() is not None, SIGNAL_TIMEOUT, "the worker to block in step_two"
-        )
-        if not signal_file.exists():
-            pytest.fail(f"the worker exited ({proc.returncode}) before step_two blocked:\n{log.read_text()}")
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=EXIT_TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=EXIT_TIMEOUT)
-    assert proc.returncode == -signal.SIGKILL
+    with crash_worker(db, tmp_path, env={crash_workflow.SIGNAL_FILE_ENV: str(signal_file)}) as worker:
+        worker.wait_for(signal_file.exists, "step_two blocked")
+        worker.kill()
     started = json.loads(signal_file.read_text())
     process_id = uuid.UUID(started["process_id"])
     worker_id = started["worker_id"]
-    assert worker_id.split(":")[:2] == [socket.gethostname(), str(proc.pid)]
+    assert worker_id.split(":")[:2] == [socket.gethostname(), str(worker.proc.pid)]
 
     # After the crash: step_one is the last checkpoint; step_two's insert died with its transaction.
-    p = _process(db, process_id)
+    p = process(db, process_id)
     assert p.last_status == "running"
     assert p.claimed_by == worker_id  # the dead worker still holds the claim ...
     assert p.lease_until is not None
-    assert _aware(p.lease_until) > datetime.now(UTC)  # ... and its lease has not lapsed
+    assert aware(p.lease_until) > datetime.now(UTC)  # ... and its lease has not lapsed
     assert p.cursor == ["Step two"]
     assert p.seq == 2
     assert p.state["counter"] == 1
-    assert _effects(db) == [("step_one", str(process_id))]
-    assert _history(db, process_id) == [(1, "Start", "success"), (2, "Step one", "success")]
+    assert effects(db) == [("step_one", str(process_id))]
+    assert history(db, process_id) == [(1, "Start", "success"), (2, "Step one", "success")]
 
     # Recovery in this process (the fixture's inline executor runs it here, to its end).
     assert recover() == [process_id]
 
-    p = _process(db, process_id)
+    p = process(db, process_id)
     assert p.last_status == "completed"
     assert p.claimed_by is None
     assert p.cursor is None
     assert p.state["counter"] == 3  # continued from the checkpointed state, step_one not run again
-    assert _effects(db) == [
+    assert effects(db) == [
         ("step_one", str(process_id)),
         ("step_three", str(process_id)),
         ("step_two", str(process_id)),
     ]
-    assert _history(db, process_id) == [
+    assert history(db, process_id) == [
         (1, "Start", "success"),
         (2, "Step one", "success"),
         (3, "Step two", "success"),
@@ -210,16 +131,16 @@ def test_recover_leaves_a_live_claim_alone(effects_db: Database, owner: str) -> 
     db = effects_db
     worker_id = OWNERS[owner]()
     process_id = _start_claimed_by(worker_id)
-    before = _process(db, process_id)
+    before = process(db, process_id)
     assert (before.last_status, before.claimed_by) == ("created", worker_id)
 
     assert recover() == []
 
-    after = _process(db, process_id)
+    after = process(db, process_id)
     assert (after.last_status, after.claimed_by, after.lease_until) == ("created", worker_id, before.lease_until)
     assert after.seq == 0
-    assert _history(db, process_id) == []
-    assert _effects(db) == []
+    assert history(db, process_id) == []
+    assert effects(db) == []
 
 
 def test_recover_takes_over_a_claim_whose_lease_lapsed(effects_db: Database) -> None:
@@ -235,6 +156,6 @@ def test_recover_takes_over_a_claim_whose_lease_lapsed(effects_db: Database) -> 
 
     assert recover() == [process_id]
 
-    assert _process(db, process_id).last_status == "completed"
-    assert [name for _, name, _ in _history(db, process_id)] == ["Start", "Step one", "Step two", "Step three", "Done"]
-    assert [step for step, _ in _effects(db)] == ["step_one", "step_three", "step_two"]
+    assert process(db, process_id).last_status == "completed"
+    assert [name for _, name, _ in history(db, process_id)] == ["Start", "Step one", "Step two", "Step three", "Done"]
+    assert [step for step, _ in effects(db)] == ["step_one", "step_three", "step_two"]

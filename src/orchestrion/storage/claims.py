@@ -402,16 +402,27 @@ def confirm(db: Database, claim: Claim) -> bool:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+_RENEW_LEASE = FastStatement(
+    update(P)
+    .where(P.c.process_id == bind(P, "process_id", "r_"), P.c.claimed_by == bind(P, "claimed_by", "r_"))
+    .values(lease_until=bind(P, "lease_until", "r_"))
+)
+
+
 def renew_leases(db: Database, worker_id: str, process_ids: list[uuid.UUID], lease: timedelta) -> None:
-    """Heartbeat: extend the leases of the processes this worker is running."""
+    """Heartbeat: extend the leases of the processes this worker is running.
+
+    One statement per process, each committed on its own: one UPDATE of them all would hold the
+    locks of the rows it renewed while it waits for the next, and a child's last checkpoint holds
+    its own row while it waits for its parent's (``wakeups``), so renewing a running parent and
+    that child in one transaction could deadlock with it.
+    """
     if not process_ids:
         return
-    with db.write() as session:
-        session.execute(
-            update(ProcessTable)
-            .where(ProcessTable.process_id.in_(process_ids), ProcessTable.claimed_by == worker_id)
-            .values(lease_until=utcnow() + lease)
-        )
+    until = utcnow() + lease
+    with db.single_statements() as single:
+        for process_id in process_ids:
+            _RENEW_LEASE.run(single, {"r_process_id": process_id, "r_claimed_by": worker_id, "r_lease_until": until})
 
 
 def recoverable(db: Database, grace: timedelta | None = None, *, abandoned_only: bool = False) -> list[uuid.UUID]:

@@ -120,6 +120,10 @@ class StoredProcess:
     retry_count: int = 0
     next_retry_at: datetime | None = None
     note: str | None = None
+    # what ``Claim.of`` reads of a child process; the memory store runs no children, so always None
+    parent_process_id: uuid.UUID | None = None
+    child_group: str | None = None
+    branch: str | None = None
     steps: list[StoredStep] = field(default_factory=list)
     inputs: list[StoredInput] = field(default_factory=list)
 
