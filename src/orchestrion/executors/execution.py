@@ -184,9 +184,20 @@ class _ObservedJournal:
         self._tx.commit()
         started = self.journal.started()
         if started:  # children the step started, a parent its end woke: theirs to run now
-            executor = current().executor
-            for process_id in started:
-                executor.submit(process_id, resume=True)
+            _hand_on(started)
+
+
+def _hand_on(process_ids: list[uuid.UUID]) -> None:
+    """Submit what a committed step made runnable. The step stands whatever happens here: a process
+    whose submission fails (the executor shuts down, the broker is away) is found by the takeover scan."""
+    executor = current().executor
+    for process_id in process_ids:
+        try:
+            executor.submit(process_id, resume=True)
+        except Exception as e:
+            logger.warning(
+                "A process made runnable is left to the takeover scan", process_id=str(process_id), error=str(e)
+            )
 
 
 def _workflow_of(claim: Claim) -> Workflow | None:
