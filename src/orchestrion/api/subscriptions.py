@@ -41,10 +41,11 @@ def list_subscriptions(
     filter_: str | None = Query(default=None, alias="filter"),
     query_text: str | None = Query(default=None, alias="query", description="text in description or product"),
 ) -> Any:
-    """Subscriptions, paged (``range=first,end``), sorted and filtered; ``Content-Range`` tells the total."""
+    """Subscriptions, paged (``range=first,end``), sorted and filtered; ``Content-Range`` tells the total
+    (``X-Total-Count-Estimated: true``: PostgreSQL's estimate)."""
     listing = parse_rest(range_, sort, filter_)
     items, total = subscription_views.subscription_page(listing, query_text)
-    response.headers["Content-Range"] = listing.page.content_range("subscriptions", total)
+    response.headers.update(listing.page.headers("subscriptions", total))
     return items
 
 
