@@ -67,7 +67,7 @@ ORCHESTRION = [sys.executable, "-m", "orchestrion.cli"]
 
 APP_HEAD = "e58b1d7f4a33"  # the newest revision of the application's data branch
 SITES_REVISION = "f2c6a9e0b844"  # extra/: the application's own table
-ORCHESTRION_HEAD = "0009"
+ORCHESTRION_HEAD = "0014"
 # orchestrion's built-in tasks' rows (migration 0008): (target, is_task, description)
 BUILT_IN_TASK_ROWS = {name: ("SYSTEM", True, getattr(tasks, name).description) for name in tasks.BUILT_IN_TASKS}
 
@@ -186,11 +186,14 @@ def connect(uri: str) -> Iterator[Connection]:
 
 
 def drop_step_actors(conn: Connection) -> None:
-    """Undo 0009's columns: a database from before it (the revision runs again)."""
+    """Undo 0009's columns and 0014's indexes: a database from before them (the revisions run again)."""
+    for index in LIST_INDEXES:
+        conn.execute(text(f"DROP INDEX {index}"))
     for table, column in STEP_ACTOR_COLUMNS:
         conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
 
 
+LIST_INDEXES = ("ix_processes_newest_first", "ix_processes_task_status")
 STEP_ACTOR_COLUMNS = (
     ("process_steps", "action"),
     ("processes", "run_by"),
@@ -986,4 +989,23 @@ def test_0009_adds_the_step_actor_columns_and_its_downgrade_removes_them(
     assert versions(uri) == {"0008", APP_HEAD}
     command.upgrade(config, "heads")
     assert present() == set(STEP_ACTOR_COLUMNS)
+    assert versions(uri) == {ORCHESTRION_HEAD, APP_HEAD}
+
+
+def test_0014_adds_the_list_indexes_and_its_downgrade_removes_them(
+    upgraded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process list's default order and the dashboard's counts are read off indexes."""
+    app_dir, uri = upgraded
+
+    def present() -> set[str]:
+        with connect(uri) as conn:
+            return {i["name"] for i in inspect(conn).get_indexes("processes")} & set(LIST_INDEXES)
+
+    assert present() == set(LIST_INDEXES)
+    config = in_process(app_dir, uri, monkeypatch)
+    command.downgrade(config, "schema@0009")
+    assert present() == set()
+    command.upgrade(config, "heads")
+    assert present() == set(LIST_INDEXES)
     assert versions(uri) == {ORCHESTRION_HEAD, APP_HEAD}
