@@ -1,26 +1,33 @@
-"""API list benchmark: paging, sorting and filtering with 10,000 processes and their subscriptions.
+"""API list benchmark: paging, sorting, filtering, counts and a detail, up to a million processes.
 
-Seeds a PostgreSQL database (or SQLite) with ``--n`` processes, process i linked to subscription
-i mod ``--subscriptions`` (default: one each) on one of four products, then times the list
-endpoints through the ASGI app (in-process, so the figure is the server's time: routing, the
-queries and JSON). Prints the median and 95th percentile per request over ``--repeat`` calls.
+Generates the data inside the database (``INSERT ... SELECT`` over ``generate_series`` on
+PostgreSQL, a recursive CTE on SQLite, so a million processes need no Python loop): ``--processes``
+processes with ``--steps-per-process`` history rows each, process i linked to subscription i mod
+``--subscriptions`` (default: one each) on one of four products; 1 in 1,000 in flight. Then times
+the list endpoints, the dashboard counts and a process detail through the ASGI app (in-process, so
+the figure is the server's time: routing, the queries and JSON), ``--repeat`` rounds of one call
+each, and prints median and 95th percentile, the p95 also as a multiple of ``/api/version``'s in
+the same rounds (the machine's noise), and whether the total was an estimate.
 
 The GraphQL part asks pages of 10 and of 100 processes and subscriptions with the nested fields
 orchestrator-ui's lists ask (product, customer, subscriptions of a process, processes of a
 subscription) and prints the SQL statements each page costs (the same for 10 and 100: no N+1), and
 its time as a ratio to the REST page of the same size measured in the same run.
 
-    .venv/bin/python bench/api.py --n 10000 --subscriptions 2000 --backend postgres
+    .venv/bin/python bench/api.py --processes 10000 --subscriptions 2000 --backend postgres
+    .venv/bin/python bench/api.py --processes 1000000 --steps-per-process 20 --subscriptions 100000
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import statistics
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -30,15 +37,20 @@ from sqlalchemy.engine import make_url
 
 from orchestrion.app import OrchestratorCore
 from orchestrion.db import Database, init_database
-from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable, SubscriptionTable
-from orchestrion.db.models import ProcessTable, WorkflowTable
+from orchestrion.db.domain_models import ProductTable
+from orchestrion.db.models import WorkflowTable
 from orchestrion.logs import configure_logging
 from orchestrion.settings import AppSettings
 
-STATUSES = ["completed", "completed", "completed", "failed", "suspended", "running", "aborted", "waiting"]
+# by i % 1000: a few in flight (running: some worker's, so the app does not recover them), most ended
+STATUS_OF = "CASE WHEN {i} % 1000 = 999 THEN 'running' WHEN {i} % 100 = 98 THEN 'suspended' " + (
+    "WHEN {i} % 100 = 97 THEN 'waiting' WHEN {i} % 100 >= 90 THEN 'failed' "
+    "WHEN {i} % 100 >= 85 THEN 'aborted' ELSE 'completed' END"
+)
 QUERIES = {
     "first page, newest first": {"range": "0,20"},
     "page 250 (offset 4980)": {"range": "4980,5000"},
+    "page 5000 (offset 99980)": {"range": "99980,100000"},
     "status filter": {"range": "0,20", "filter": "last_status,failed-waiting"},
     "sort by workflow name": {"range": "0,20", "sort": "workflow_name,ASC"},
     "filter by workflow and sort by status": {
@@ -55,22 +67,65 @@ SUBSCRIPTION_QUERIES = {
     "subscriptions by customer": {"range": "0,20", "filter": "customer,customer-42"},
     "subscriptions by status and tag": {"range": "0,20", "filter": "status,active,tag,TAG2"},
     "subscriptions, description text": {"range": "0,20", "filter": "description,number 77"},
-    # the UI's search box: description, product, customer, resource values, the id's start
-    "subscriptions, free text": {"range": "0,20", "query": "number 77"},
-    "subscriptions, free text (an id's start)": {"range": "0,20", "query": "5e1e9a00"},
+    "subscriptions, sort by description": {"range": "0,20", "sort": "description,ASC"},
+    "subscriptions, page 2500 (offset 49980)": {"range": "49980,50000"},
+    "subscriptions, free text": {"range": "0,20", "query": "number 4242"},
+}
+PROCESS_42 = "10000000-0000-0000-0000-00000000002a"  # the generator's ids: kind 1, number 42
+OTHER = {
+    "dashboard counts": "/api/processes/status-counts",
+    "process detail": f"/api/processes/{PROCESS_42}",
+    "baseline: /api/version": "/api/version",
 }
 
 
-def _postgres(uri: str) -> str:
+def _postgres(uri: str, fresh: bool) -> str:
     url = make_url(uri)
     admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS orchestrion_bench_api")
-        conn.execute("CREATE DATABASE orchestrion_bench_api")
+        if fresh:
+            conn.execute("DROP DATABASE IF EXISTS orchestrion_bench_api")
+            conn.execute("CREATE DATABASE orchestrion_bench_api")
     return url.set(database="orchestrion_bench_api").render_as_string(hide_password=False)
 
 
-def seed(database: Database, n: int, m: int) -> None:
+class Sql:
+    """The few expressions the generator needs, per dialect: numbers, deterministic ids, times, JSON."""
+
+    def __init__(self, postgres: bool) -> None:
+        self.postgres = postgres
+
+    def numbers(self, n: int, name: str = "g") -> str:
+        """A FROM item: rows ``name.i`` = 0 .. n - 1."""
+        if self.postgres:
+            return f"generate_series(0, {n - 1}) AS {name}(i)"
+        recursive = f"WITH RECURSIVE r(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM r WHERE i < {n - 1})"
+        return f"({recursive} SELECT i FROM r) {name}"
+
+    def uuid(self, kind: int, expr: str) -> str:
+        """The id of row ``expr`` of a kind (one hex digit), e.g. ``10000000-...-0000002a`` for process 42."""
+        if self.postgres:
+            return f"('{kind:x}' || lpad(to_hex({expr}::bigint), 31, '0'))::uuid"
+        return f"printf('{kind:x}%031x', {expr})"  # how SQLAlchemy's Uuid is stored there: 32 hex digits
+
+    def ago(self, seconds: str) -> str:
+        if self.postgres:
+            return f"now() - ({seconds}) * interval '1 second'"
+        return f"strftime('%Y-%m-%d %H:%M:%f000', 'now', '-' || ({seconds}) || ' seconds')"
+
+    def json(self, key: str, expr: str) -> str:
+        return f"jsonb_build_object('{key}', {expr})" if self.postgres else f"json_object('{key}', {expr})"
+
+    def true(self) -> str:
+        return "true" if self.postgres else "1"
+
+    def false(self) -> str:
+        return "false" if self.postgres else "0"
+
+
+def seed(database: Database, n: int, steps: int, m: int) -> None:
+    """``n`` processes of 10 workflows with ``steps`` history rows each, process i linked to subscription
+    i mod ``m`` (on one of four products, of 100 customers); generated inside the database (INSERT ... SELECT)."""
     now = datetime.now(UTC)
     workflows = [
         {
@@ -95,60 +150,47 @@ def seed(database: Database, n: int, m: int) -> None:
         }
         for i in range(4)
     ]
-    processes, subscriptions, links = [], [], []
-    subscription_ids = [uuid.uuid4() for _ in range(m)]
-    for i in range(n):
-        pid, sid = uuid.uuid4(), subscription_ids[i % m]
-        started = now - timedelta(seconds=n - i)
-        processes.append(
-            {
-                "process_id": pid,
-                "workflow_id": workflows[i % 10]["workflow_id"],
-                "workflow_fingerprint": "x",
-                "assignee": "SYSTEM",
-                "last_status": STATUSES[i % len(STATUSES)],
-                "last_step": f"Step {i % 7}",
-                "started_at": started,
-                "last_modified_at": started,
-                "created_by": f"user{i % 13}",
-                "is_task": False,
-                "state": {"i": i},
-                "seq": 3,
-                "abort_requested": False,
-                "retry_count": 0,
-                # a running one is some worker's for the whole run, so the app does not recover it meanwhile
-                **({"claimed_by": "bench", "lease_until": now + timedelta(days=1)} if i % len(STATUSES) == 5 else {}),
-            }
-        )
-        if i >= m:
-            links.append({"id": uuid.uuid4(), "process_id": pid, "subscription_id": sid, "created_at": started})
-            continue
-        subscriptions.append(
-            {
-                "subscription_id": sid,
-                "customer_id": f"customer-{i % 100}",
-                "product_id": products[i % 4]["product_id"],
-                "description": f"Subscription number {i}",
-                "status": "active" if i % 5 else "terminated",
-                "insync": True,
-                "version": 1,
-            }
-        )
-        links.append({"id": uuid.uuid4(), "process_id": pid, "subscription_id": sid, "created_at": started})
     with database.write() as session:
         session.execute(insert(WorkflowTable), workflows)
         session.execute(insert(ProductTable), products)
-        for rows, table in ((processes, ProcessTable), (subscriptions, SubscriptionTable)):
-            for chunk in range(0, len(rows), 2000):
-                session.execute(insert(table), rows[chunk : chunk + 2000])
-        for chunk in range(0, n, 2000):
-            session.execute(insert(ProcessSubscriptionTable), links[chunk : chunk + 2000])
-    if not database.is_sqlite:
-        with database.engine.connect() as conn:
-            conn.exec_driver_sql("ANALYZE")
+    q = Sql(not database.is_sqlite)
+    t, f = q.true(), q.false()
+    statements = [
+        f"""INSERT INTO subscriptions (subscription_id, customer_id, product_id, description, status, insync,
+            version, start_date)
+        SELECT {q.uuid(2, "g.i")}, 'customer-' || (g.i % 100), p.product_id, 'Subscription number ' || g.i,
+            CASE WHEN g.i % 5 = 0 THEN 'terminated' ELSE 'active' END, {t}, 1, {q.ago(f"{m} - g.i")}
+        FROM {q.numbers(m)} JOIN products p ON p.tag = 'TAG' || (g.i % 4)""",
+        f"""INSERT INTO processes (process_id, workflow_id, workflow_fingerprint, assignee, last_status, last_step,
+            started_at, last_modified_at, created_by, is_task, state, cursor, seq, abort_requested, retry_count,
+            claimed_by, lease_until)
+        SELECT {q.uuid(1, "g.i")}, w.workflow_id, 'x', 'SYSTEM', {STATUS_OF.format(i="g.i")}, 'Step ' || (g.i % 7),
+            {q.ago(f"{n} - g.i")}, {q.ago(f"{n} - g.i")}, 'user' || (g.i % 13), {f}, {q.json("i", "g.i")},
+            NULL, {steps}, {f}, 0, CASE WHEN g.i % 1000 = 999 THEN 'bench' END,
+            CASE WHEN g.i % 1000 = 999 THEN {q.ago("-86400")} END
+        FROM {q.numbers(n)} JOIN workflows w ON w.name = 'modify_' || (g.i % 10)""",
+        f"""INSERT INTO processes_subscriptions (id, process_id, subscription_id, created_at)
+        SELECT {q.uuid(3, "g.i")}, {q.uuid(1, "g.i")}, {q.uuid(2, f"g.i % {m}")}, {q.ago(f"{n} - g.i")}
+        FROM {q.numbers(n)}""",
+        f"""INSERT INTO process_steps (step_id, process_id, seq, name, step_key, status, state, created_by, action,
+            started_at, completed_at)
+        SELECT {q.uuid(4, f"g.i * {steps} + s.i")}, {q.uuid(1, "g.i")}, s.i + 1, 'Step ' || s.i, 'Step ' || s.i,
+            'success', {q.json("step", "s.i")}, 'user', 'start', {q.ago(f"{n} - g.i")}, {q.ago(f"{n} - g.i")}
+        FROM {q.numbers(n)} CROSS JOIN {q.numbers(steps, "s")}""",
+    ]
+    raw = database.engine.raw_connection()  # the driver's own cursor: no parameters, so % is the operator
+    try:
+        for statement in [*statements, "ANALYZE"]:
+            began = time.perf_counter()
+            raw.cursor().execute(statement)
+            raw.commit()
+            print(f"  {' '.join(statement.split()[:3])}: {time.perf_counter() - began:.1f} s", flush=True)
+    finally:
+        raw.close()
 
 
 def measure(client: TestClient, path: str, params: dict[str, str], repeat: int) -> tuple[float, float, int]:
+    """Median and 95th percentile ms of ``repeat`` calls, and the items of the last answer."""
     timings = []
     for _ in range(repeat):
         started = time.perf_counter()
@@ -156,7 +198,42 @@ def measure(client: TestClient, path: str, params: dict[str, str], repeat: int) 
         timings.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, response.text
     timings.sort()
-    return statistics.median(timings), timings[int(len(timings) * 0.95) - 1], len(response.json())
+    body = response.json()
+    return (
+        statistics.median(timings),
+        timings[math.ceil(len(timings) * 0.95) - 1],
+        len(body) if isinstance(body, list) else 1,
+    )
+
+
+def bench_lists(client: TestClient, repeat: int) -> None:
+    """Every request ``repeat`` times, in rounds of one call each (a noisy neighbour slows them alike);
+    p95 also as a multiple of the baseline, the cheapest endpoint's p95 in the same rounds."""
+    requests = [
+        *((label, "/api/processes/", params) for label, params in QUERIES.items()),
+        *((label, "/api/subscriptions/", params) for label, params in SUBSCRIPTION_QUERIES.items()),
+        *((label, path, {}) for label, path in OTHER.items()),
+    ]
+    timings: dict[str, list[float]] = {label: [] for label, _, _ in requests}
+    items: dict[str, int] = {}
+    for _ in range(repeat):
+        for label, path, params in requests:
+            median, _, items[label] = measure(client, path, params, 1)
+            timings[label].append(median)
+    baseline = _p95(timings["baseline: /api/version"])
+    print(f"{'request':45} {'median ms':>10} {'p95 ms':>8} {'x base':>7} {'items':>6} total")
+    for label, path, params in requests:
+        values = timings[label]
+        estimated = client.get(path, params=params).headers.get("X-Total-Count-Estimated") == "true"
+        total = "estimated" if estimated else ""
+        print(
+            f"{label:45} {statistics.median(values):10.1f} {_p95(values):8.1f} {_p95(values) / baseline:7.1f} "
+            f"{items[label]:6} {total}"
+        )
+
+
+def _p95(values: list[float]) -> float:
+    return sorted(values)[math.ceil(len(values) * 0.95) - 1]
 
 
 GRAPHQL_PAGES = {
@@ -206,29 +283,31 @@ def bench_graphql(client: TestClient, database: Database) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=10_000)
-    parser.add_argument("--subscriptions", type=int, default=None, help="how many subscriptions (default: --n)")
+    parser.add_argument("--processes", type=int, default=10_000)
+    parser.add_argument("--steps-per-process", type=int, default=5)
+    parser.add_argument("--subscriptions", type=int, default=None, help="how many subscriptions (default: --processes)")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--postgres-uri", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--keep", action="store_true", help="measure the database of the previous run again")
     args = parser.parse_args()
     configure_logging("WARNING")
     if args.backend == "postgres":
-        uri = _postgres(args.postgres_uri)
+        uri = _postgres(args.postgres_uri, fresh=not args.keep)
     else:
-        uri = f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
+        uri = f"sqlite:///{Path(tempfile.gettempdir()) / 'orchestrion-bench-api.db'}"
+        if not args.keep:
+            Path(uri.removeprefix("sqlite:///")).unlink(missing_ok=True)
     database = init_database(uri)
-    subscriptions = args.subscriptions or args.n
-    seed(database, args.n, subscriptions)
+    subscriptions = args.subscriptions or args.processes
+    if not args.keep:
+        began = time.perf_counter()
+        seed(database, args.processes, args.steps_per_process, subscriptions)
+        print(f"generated in {time.perf_counter() - began:.0f} s")
     client = TestClient(OrchestratorCore(AppSettings(SCHEDULER_ENABLED=False), database=database))
-    print(f"{args.backend}, {args.n} processes, {subscriptions} subscriptions, {args.repeat} calls each")
-    print(f"{'request':45} {'median ms':>10} {'p95 ms':>8} {'items':>6}")
-    for label, params in QUERIES.items():
-        median, p95, items = measure(client, "/api/processes/", params, args.repeat)
-        print(f"{label:45} {median:10.1f} {p95:8.1f} {items:6}")
-    for label, params in SUBSCRIPTION_QUERIES.items():
-        median, p95, items = measure(client, "/api/subscriptions/", params, args.repeat)
-        print(f"{label:45} {median:10.1f} {p95:8.1f} {items:6}")
+    print(f"{args.backend}, {args.processes} processes x {args.steps_per_process} steps, {subscriptions} subscriptions")
+    print(f"{os.cpu_count()} CPUs; {args.repeat} calls each")
+    bench_lists(client, args.repeat)
     with client:
         bench_graphql(client, database)
 

@@ -142,7 +142,7 @@ def compare(label: str, n: int, rounds: int) -> None:
     """``rounds`` times: the fan-out, then the baseline, on the installed executor."""
     for _ in range(rounds):
         result = fan_out(n)
-        _, baseline = throughput(n)
+        baseline = throughput(n)
         print(
             f"{label}: {n} children {result.rate:.0f}/s (their step {result.spawn_seconds:.2f} s); "
             f"last child completed -> parent resumed {1000 * result.resume_seconds:.0f} ms "

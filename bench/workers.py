@@ -2,8 +2,9 @@
 
 * ``throughput``: ``--n`` processes of a 3-step workflow (``init >> work >> done``) started through
   ``start_process`` from 4 threads of this Python process, run by the thread-pool executor (8
-  threads), then by 2 ``orchestrion worker`` subprocesses (``--concurrency 8`` each) through the
-  broker (Redis by default). Processes completed per second, from the first start to the last completion.
+  threads), then by 1, 2 and 4 (``--workers``) ``orchestrion worker`` subprocesses (``--concurrency 8``
+  each) through the broker (Redis by default), ``--repeat`` rounds. Processes completed per second, from
+  the first start to the last completion: medians, and as a ratio to the thread pool in the same rounds.
 * ``idle``: a worker runs a process that blocks in a step and is killed with SIGKILL; measured is
   the time from the kill until the other worker, idle, runs that step. "same host": the survivor
   sees that the dead worker's pid is gone; "other host": the killed worker ran under another
@@ -42,6 +43,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from pathlib import Path
 
 import psycopg
@@ -293,16 +295,79 @@ def claim_prefix(proc: subprocess.Popen[bytes], hostname: str | None) -> str:
 # --- the measurements ----------------------------------------------------------------------------
 
 
-def throughput(n: int) -> tuple[float, float]:
+def throughput(n: int) -> float:
     """Start ``n`` processes with the installed executor from 4 threads (as an API server serves several
-    requests at once); (seconds to start them all, processes/s from the first start to the last completion).
+    requests at once); processes/s from the first start to the last completion.
     """
     began = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(STARTERS) as starters:
         process_ids = list(starters.map(lambda _: start_process("bench_short"), range(n)))
-    started = time.perf_counter() - began
     wait_until(lambda: completed(process_ids) == n, f"{n} processes to complete")
-    return started, n / (time.perf_counter() - began)
+    return n / (time.perf_counter() - began)
+
+
+def compare_throughput(
+    workers: Workers, executor: CeleryExecutor, n: int, repeat: int, counts: list[int], database: str
+) -> None:
+    """The thread-pool executor, then Celery with each of ``counts`` workers, ``repeat`` rounds in turn (so a
+    noisy neighbour slows all alike); medians, and each as a ratio to the thread pool's in the same rounds.
+
+    With each, the CPU time a process costs here (starting it; with the thread pool also running it), in
+    the workers, and in PostgreSQL's backends (read from ``/proc``: the server must be on this host):
+    throughput times that sum is what the cores bound.
+    """
+    rates: dict[str, list[float]] = {}
+    costs: dict[str, list[tuple[float, ...]]] = {}
+
+    def measured(label: str, pids: list[int]) -> None:
+        before = (cpu_seconds([os.getpid()]), cpu_seconds(pids), cpu_seconds(backends(database)))
+        rates.setdefault(label, []).append(throughput(n))
+        after = (cpu_seconds([os.getpid()]), cpu_seconds(pids), cpu_seconds(backends(database)))
+        costs.setdefault(label, []).append(tuple(1000 * (a - b) / n for a, b in zip(after, before, strict=True)))
+
+    for _ in range(repeat):
+        pool = ThreadPoolExecutor(current(), max_workers=THREADS)
+        set_executor(pool)
+        measured(f"threadpool ({THREADS} threads)", [])
+        pool.shutdown()
+        set_executor(executor)
+        for count in counts:
+            started = [workers.start(ALL_QUEUES) for _ in range(count)]
+            workers.wait_ready(executor, count)
+            measured(f"celery ({count} workers x {THREADS} threads)", [p.pid for p in started])
+            workers.stop_all()
+            wait_until(lambda: not executor.app.control.ping(timeout=0.2), "the workers to be gone")
+    baseline = statistics.median(next(iter(rates.values())))
+    print(f"throughput, {n} processes per run, median of {repeat} rounds; CPU ms per process (medians):")
+    print(f"  {'':34} {'processes/s':>11} {'ratio':>6} {'here':>5} {'workers':>7} {'pg':>5} {'sum':>5}  runs")
+    for label, values in rates.items():
+        median = statistics.median(values)
+        here, away, pg = (statistics.median(c[i] for c in costs[label]) for i in range(3))
+        runs = ", ".join(f"{v:.0f}" for v in values)
+        print(
+            f"  {label:34} {median:11.0f} {median / baseline:6.2f} {here:5.2f} {away:7.2f} {pg:5.2f} "
+            f"{here + away + pg:5.2f}  ({runs})"
+        )
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU seconds the processes ``pids`` have used (those that still run)."""
+    total = 0.0
+    for pid in pids:
+        with suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def backends(database: str) -> list[int]:
+    """The pids of this host's PostgreSQL backends connected to ``database``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with suppress(OSError):
+            if entry.name.isdigit() and f" {database} " in (entry / "cmdline").read_text():
+                found.append(int(entry.name))
+    return found
 
 
 def idle_takeover(workers: Workers, executor: CeleryExecutor, other_host: bool) -> float:
@@ -403,6 +468,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scenarios", default="throughput,idle,backlog,outage", help="which to run (default: all)")
     parser.add_argument("--n", type=int, default=1000, help="processes per throughput run (default 1000)")
+    parser.add_argument("--workers", default="1,2,4", help="Celery worker counts for throughput (default 1,2,4)")
+    parser.add_argument("--repeat", type=int, default=3, help="throughput rounds; medians are shown (default 3)")
     parser.add_argument("--takeovers", type=int, default=3, help="kills per idle takeover variant (default 3)")
     parser.add_argument("--backlog", type=int, default=300, help="busy processes queued for a backlog kill (300)")
     parser.add_argument("--kills", type=int, default=3, help="kills per backlog variant (default 3)")
@@ -427,26 +494,16 @@ def main(argv: list[str] | None = None) -> int:
     other_host = shutil.which("unshare") is not None and os.geteuid() == 0
     print(f"{os.cpu_count()} CPUs; PostgreSQL; lease {lease:g} s")
 
-    if "throughput" in scenarios:
-        pool = ThreadPoolExecutor(current(), max_workers=THREADS)
-        set_executor(pool)
-        started, rate = throughput(args.n)
-        pool.shutdown()
-        print(f"threadpool ({THREADS} threads): {args.n} processes, {rate:.0f} processes/s")
-
     work_dir = Path(tempfile.mkdtemp(prefix="orchestrion-bench-workers-"))
     workers = Workers(args.postgres_uri, args.broker, work_dir, args.lease)
     executor = CeleryExecutor(current(), create_celery_app(app_settings, args.broker))
     set_executor(executor)
     try:
         if "throughput" in scenarios:
-            for _ in range(2):
-                workers.start(ALL_QUEUES)
-            workers.wait_ready(executor, 2)
-            started, rate = throughput(args.n)
-            print(f"celery (2 workers x {THREADS} threads): {args.n} processes, {rate:.0f} processes/s")
-            print(f"  (of which starting them here: {started:.2f} s, {args.n / started:.0f} processes/s)")
-            workers.stop_all()
+            counts = [int(w) for w in args.workers.split(",")]
+            database = make_url(args.postgres_uri).database or ""
+            compare_throughput(workers, executor, args.n, args.repeat, counts, database)
+            set_executor(executor)
 
         if "idle" in scenarios:
             workers.start("resumes")  # the survivor: it gets no message for the blocked process, it takes it over

@@ -67,7 +67,7 @@ ORCHESTRION = [sys.executable, "-m", "orchestrion.cli"]
 
 APP_HEAD = "e58b1d7f4a33"  # the newest revision of the application's data branch
 SITES_REVISION = "f2c6a9e0b844"  # extra/: the application's own table
-ORCHESTRION_HEAD = "0013"
+ORCHESTRION_HEAD = "0014"
 # orchestrion's built-in tasks' rows (migration 0008): (target, is_task, description)
 BUILT_IN_TASK_ROWS = {name: ("SYSTEM", True, getattr(tasks, name).description) for name in tasks.BUILT_IN_TASKS}
 
@@ -186,14 +186,17 @@ def connect(uri: str) -> Iterator[Connection]:
 
 
 def drop_columns_since_0009(conn: Connection) -> None:
-    """Undo 0009, 0010 and 0012 (columns, and 0010s table): a database from before them (they run again)."""
-    conn.execute(text("DROP INDEX ix_processes_parent_group"))
+    """Undo 0009, 0010, 0012 and 0014 (columns, indexes, and 0010's table): a database from before them
+    (they run again)."""
+    for index in ("ix_processes_parent_group", *LIST_INDEXES):
+        conn.execute(text(f"DROP INDEX {index}"))
     chain = (("process_steps", "prev_hash"), ("process_steps", "row_hash"))
     for table, column in (*STEP_ACTOR_COLUMNS, *chain, *CHILD_COLUMNS):
         conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
     conn.execute(text("DROP TABLE audit_log"))
 
 
+LIST_INDEXES = ("ix_processes_newest_first", "ix_processes_task_status")
 STEP_ACTOR_COLUMNS = (
     ("process_steps", "action"),
     ("processes", "run_by"),
@@ -1013,8 +1016,27 @@ def test_0012_adds_the_child_process_columns_and_its_downgrade_removes_them(
 
     assert present() == set(CHILD_COLUMNS)
     config = in_process(app_dir, uri, monkeypatch)
-    command.downgrade(config, "schema@0009")
+    command.downgrade(config, "schema@0011")
     assert present() == set()
     command.upgrade(config, "heads")
     assert present() == set(CHILD_COLUMNS)
+    assert versions(uri) == {ORCHESTRION_HEAD, APP_HEAD}
+
+
+def test_0014_adds_the_list_indexes_and_its_downgrade_removes_them(
+    upgraded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process list's default order and the dashboard's counts are read off indexes."""
+    app_dir, uri = upgraded
+
+    def present() -> set[str]:
+        with connect(uri) as conn:
+            return {i["name"] for i in inspect(conn).get_indexes("processes")} & set(LIST_INDEXES)
+
+    assert present() == set(LIST_INDEXES)
+    config = in_process(app_dir, uri, monkeypatch)
+    command.downgrade(config, "schema@0013")
+    assert present() == set()
+    command.upgrade(config, "heads")
+    assert present() == set(LIST_INDEXES)
     assert versions(uri) == {ORCHESTRION_HEAD, APP_HEAD}

@@ -73,4 +73,15 @@ def test_an_applications_main_py_extends_the_command_line(tmp_path: Path) -> Non
     assert greeted.stdout.splitlines()[-1] == "hello world"
     heads = main("db", "heads")
     assert heads.returncode == 0, heads.stderr
-    assert "0013" in heads.stdout and "(head)" in heads.stdout
+    assert "0014" in heads.stdout and "(head)" in heads.stdout
+
+
+def test_a_server_on_sqlite_never_loads_the_postgresql_driver() -> None:
+    out = _python(
+        "import sys\n"
+        "from orchestrion.app import OrchestratorCore\n"
+        "from orchestrion.cli import main\n"
+        "from orchestrion.db.failures import is_transient\n"
+        "print(is_transient(RuntimeError('not a database error')), 'psycopg' in sys.modules)"
+    )
+    assert out.splitlines()[-1] == "False False"  # psycopg is about 8 MiB of a server's memory

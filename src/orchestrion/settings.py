@@ -115,6 +115,7 @@ class AppSettings(BaseSettings):
         "Last-Modified",
         "Pragma",
         "Content-Range",
+        "X-Total-Count-Estimated",
         "ETag",
     ]
     # The largest request body the API reads (413 beyond), counted as it arrives, with or without a

@@ -96,5 +96,5 @@ def list_entries(
     """The audit log, newest first, paged (``range=first,end``) and filtered; ``Content-Range`` tells the total."""
     listing = parse_rest(range_, sort, filter_)
     items, total = audit.page(listing)
-    response.headers["Content-Range"] = listing.page.content_range("audit-log", total)
+    response.headers.update(listing.page.headers("audit-log", total))
     return items

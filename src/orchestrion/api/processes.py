@@ -194,8 +194,9 @@ def list_(
     sort: str | None = Query(default=None, description="field,ASC|DESC,..."),
     filter_: str | None = Query(default=None, alias="filter", description="field,value,... (a-b: any of)"),
 ) -> list[dict[str, Any]]:
-    """Processes, newest first unless sorted otherwise; ``Content-Range`` tells the total."""
+    """Processes, newest first unless sorted otherwise; ``Content-Range`` tells the total
+    (``X-Total-Count-Estimated: true``: PostgreSQL's estimate)."""
     listing = parse_rest(range_, sort, filter_)
     items, total = process_views.process_page(listing)
-    response.headers["Content-Range"] = listing.page.content_range("processes", total)
+    response.headers.update(listing.page.headers("processes", total))
     return items

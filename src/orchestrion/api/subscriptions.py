@@ -47,10 +47,11 @@ def list_subscriptions(
         "or the subscription id or its start",
     ),
 ) -> Any:
-    """Subscriptions, paged (``range=first,end``), sorted and filtered; ``Content-Range`` tells the total."""
+    """Subscriptions, paged (``range=first,end``), sorted and filtered; ``Content-Range`` tells the total
+    (``X-Total-Count-Estimated: true``: PostgreSQL's estimate)."""
     listing = parse_rest(range_, sort, filter_)
     items, total = subscription_views.subscription_page(listing, query_text)
-    response.headers["Content-Range"] = listing.page.content_range("subscriptions", total)
+    response.headers.update(listing.page.headers("subscriptions", total))
     return items
 
 
@@ -105,7 +106,7 @@ def versions(
         return subscription_history.version_at(subscription_id, at if at.tzinfo else at.replace(tzinfo=UTC))
     page = parse_range(range_)
     items, total = subscription_history.versions_page(subscription_id, page)
-    response.headers["Content-Range"] = page.content_range("versions", total)
+    response.headers.update(page.headers("versions", total))
     return items
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-import psycopg
 import structlog
 from sqlalchemy import exc
 
@@ -56,8 +56,10 @@ def _is_retryable(error: BaseException) -> bool:
         return True
     if isinstance(error, sqlite3.OperationalError):
         return str(error).startswith(_SQLITE_BUSY)
-    if isinstance(error, psycopg.OperationalError):
-        sqlstate = error.sqlstate
+    # psycopg's errors exist only once it is loaded (PostgreSQL in use): a SQLite server never imports it
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None and isinstance(error, psycopg.OperationalError):
+        sqlstate = getattr(error, "sqlstate", None)
         # No SQLSTATE: the client lost the connection ("server closed the connection unexpectedly").
         return sqlstate is None or sqlstate.startswith("08") or sqlstate in _RETRYABLE_SQLSTATES
     return False

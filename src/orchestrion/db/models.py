@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, func
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Query, mapped_column, relationship
 
 from orchestrion.db.types import JsonColumn, UtcDateTime, UUIDType, new_uuid, utcnow
@@ -50,7 +50,12 @@ class ProcessTable(Base):
     """
 
     __tablename__ = "processes"
-    __table_args__ = (Index("ix_processes_parent_group", "parent_process_id", "child_group"),)
+    __table_args__ = (
+        Index("ix_processes_parent_group", "parent_process_id", "child_group"),
+        # for lists at scale (migration 0014): the default order, the dashboard's counts
+        Index("ix_processes_newest_first", text("started_at DESC"), "process_id"),
+        Index("ix_processes_task_status", "is_task", "last_status"),
+    )
 
     process_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     workflow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workflows.workflow_id"), index=True)

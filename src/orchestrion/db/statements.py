@@ -39,7 +39,9 @@ class FastStatement:
                 binds[name] = (None, processor(bind.value) if processor is not None else bind.value)
         names = tuple(compiled.positiontup) if compiled.positional else tuple(binds)
         plan = tuple((name, *binds[name]) for name in names)
-        entry = self._compiled[dialect] = _Compiled(compiled.string, bool(compiled.positional), plan)
+        columns = getattr(self.statement, "exported_columns", ())  # a SELECT's columns, or RETURNING's
+        results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+        entry = self._compiled[dialect] = _Compiled(compiled.string, bool(compiled.positional), plan, results)
         return entry
 
     def execute(self, connection: Connection | RawConnection, params: Mapping[str, Any]) -> Any:
@@ -62,6 +64,13 @@ class FastStatement:
         """Execute and return the first row (for ``RETURNING`` and single-row queries)."""
         rows = self.execute(connection, params).fetchall()  # all: the statement is finished, not left open
         return tuple(rows[0]) if rows else None
+
+    def row(self, connection: Connection | RawConnection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """``fetchone`` with the values converted as the ORM would (JSON decoded, booleans on SQLite)."""
+        if (row := self.fetchone(connection, params)) is None:
+            return None
+        results = self._compiled[connection.dialect].results
+        return tuple(value if f is None else f(value) for f, value in zip(results, row, strict=True))
 
     def run(self, connection: Connection | RawConnection, params: Mapping[str, Any]) -> int:
         """Execute; returns the number of rows it changed."""
@@ -127,3 +136,4 @@ class _Compiled(NamedTuple):
     sql: str
     positional: bool  # the driver takes a sequence in plan order (SQLite), else a mapping by name
     plan: tuple[tuple[str, Callable[[Any], Any] | None, Any], ...]  # (name, bind processor, fixed value or _GIVEN)
+    results: tuple[Callable[[Any], Any] | None, ...]  # per result column, its result processor

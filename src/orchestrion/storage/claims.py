@@ -12,9 +12,24 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -302,73 +317,78 @@ def _insert_fast(db: Database, params: dict[str, Any]) -> tuple[Any, ...] | None
         tx.close()  # rolls back what was not committed
 
 
-_CLAIM = (
-    update(ProcessTable)
+_CLAIMED_COLUMNS = (
+    "workflow_fingerprint",
+    "cursor",
+    "state",
+    "seq",
+    "last_row_key",
+    "is_task",
+    "abort_requested",
+    "retry_count",
+    "created_by",
+    "run_by",
+    "run_action",
+    "parent_process_id",
+    "child_group",
+    "branch",
+)
+# Textual, so both tables stay qualified: SQLAlchemy renders RETURNING's columns unqualified on SQLite,
+# and there ``workflow_id = workflow_id`` inside the subquery would compare the workflows row with itself.
+_WORKFLOW_NAME = literal_column(
+    "(SELECT workflows.name FROM workflows WHERE workflows.workflow_id = processes.workflow_id)", String
+)
+# The tip of the process's hash chain (its row ``seq``), which a takeover continues: textual for the same reason.
+_TIP_COLUMNS = tuple(
+    literal_column(
+        f"(SELECT process_steps.{column} FROM process_steps WHERE process_steps.process_id = processes.process_id "
+        "AND process_steps.seq = processes.seq)",
+        S.c[column].type,
+    )
+    for column in ("step_id", "started_at", "prev_hash", "row_hash")
+)
+_PAUSED = func.coalesce(GLOBAL_LOCK, false())
+_TAKEN_OVER = P.c.claimed_by.is_not(None)  # a claim some worker still held (its lease lapsed: it crashed or hangs)
+_CLAIM = FastStatement(
+    update(P)
     .where(
-        ProcessTable.process_id == bindparam("pid"),
-        ProcessTable.last_status.in_(IN_FLIGHT),
-        or_(
-            ProcessTable.claimed_by.is_(None),
-            ProcessTable.lease_until <= bindparam("now"),  # lapsed: as recoverable() counts it
-        ),
+        P.c.process_id == bind(P, "process_id", "w_"),
+        or_(*(P.c.last_status == status for status in IN_FLIGHT)),  # literals: compiled once, no expanding IN
+        or_(P.c.claimed_by.is_(None), P.c.lease_until <= bind(P, "lease_until", "now_")),  # lapsed: as recoverable()
     )
     .values(
-        claimed_by=bindparam("worker"),
-        lease_until=bindparam("lease_until"),
-        # a claim some worker still held (its lease lapsed: it crashed or hangs): the run is taken over
-        run_by=case((ProcessTable.claimed_by.is_not(None), "SYSTEM"), else_=ProcessTable.run_by),
-        run_action=case((ProcessTable.claimed_by.is_not(None), "takeover"), else_=ProcessTable.run_action),
+        # a paused engine gives no claims, and takes a lapsed one back
+        claimed_by=case((_PAUSED, None), else_=bind(P, "claimed_by", "p_")),
+        lease_until=case((_PAUSED, None), else_=bind(P, "lease_until", "p_")),
+        run_by=case((and_(_TAKEN_OVER, ~_PAUSED), "SYSTEM"), else_=P.c.run_by),
+        run_action=case((and_(_TAKEN_OVER, ~_PAUSED), "takeover"), else_=P.c.run_action),
     )
-    .returning(
-        ProcessTable.workflow_id,
-        ProcessTable.workflow_fingerprint,
-        ProcessTable.cursor,
-        ProcessTable.state,
-        ProcessTable.seq,
-        ProcessTable.last_row_key,
-        ProcessTable.is_task,
-        ProcessTable.abort_requested,
-        ProcessTable.retry_count,
-        ProcessTable.created_by,
-        ProcessTable.run_by,
-        ProcessTable.run_action,
-        ProcessTable.parent_process_id,
-        ProcessTable.child_group,
-        ProcessTable.branch,
-        GLOBAL_LOCK,
-    )
+    .returning(*[P.c[c] for c in _CLAIMED_COLUMNS], *_TIP_COLUMNS, _WORKFLOW_NAME, _PAUSED)
 )
 
 
 def claim(db: Database, process_id: uuid.UUID, worker_id: str, lease: timedelta) -> Claim | None:
     """Take a process that is in flight and not owned by a live worker; None if that is not possible now.
 
-    A paused engine gives no claims: the process stays where it is until the engine continues.
+    One statement, committed on its own, so one round trip: the workflow's name comes back from a
+    subquery in ``RETURNING`` (a Celery worker knows nothing but the process id). A paused engine
+    gives no claims: the process stays where it is until the engine continues.
     """
     now = utcnow()
-    with db.write() as session:
-        row = session.execute(
-            _CLAIM, {"pid": process_id, "worker": worker_id, "now": now, "lease_until": now + lease}
-        ).first()
-        if row is None:
-            return None
-        if row[-1]:  # engine paused: give the claim back
-            session.execute(
-                update(ProcessTable)
-                .where(ProcessTable.process_id == process_id)
-                .values(claimed_by=None, lease_until=None)
-            )
-            return None
-        # with the tip of its chain, which a takeover continues from the rows (one query)
-        last_row = and_(S.c.process_id == process_id, S.c.seq == row.seq)
-        found = session.execute(
-            _TIP.add_columns(WorkflowTable.name)
-            .select_from(WorkflowTable)
-            .outerjoin(S, last_row)
-            .where(WorkflowTable.workflow_id == row.workflow_id)
-        ).one()
-    claimed = Claim.of(row, process_id, found.name, worker_id, lease)
-    claimed.tip = ChainTip(*found[:4]) if found.step_id is not None else None
+    params = {
+        "w_process_id": process_id,
+        "now_lease_until": now,
+        "p_claimed_by": worker_id,
+        "p_lease_until": now + lease,
+    }
+    with db.single_statements() as single:
+        row = _CLAIM.row(single, params)
+    if row is None or row[-1]:  # nothing to claim, or the engine is paused
+        return None
+    values = SimpleNamespace(**dict(zip(_CLAIMED_COLUMNS, row, strict=False)))
+    claimed = Claim.of(values, process_id, row[-2], worker_id, lease)
+    tip = row[len(_CLAIMED_COLUMNS) : len(_CLAIMED_COLUMNS) + len(_TIP_COLUMNS)]
+    claimed.tip = ChainTip(*tip) if tip[0] is not None else None  # a takeover continues the chain from its rows
     return claimed
 
 

@@ -32,13 +32,17 @@ def _uuid(value: str) -> uuid.UUID:
 
 
 def _on_subscriptions(condition: ColumnElement[bool]) -> ColumnElement[bool]:
-    """Processes linked to a subscription (of a product) matching ``condition``."""
-    return (
+    """Processes linked to a subscription (of a product) matching ``condition``.
+
+    ``IN`` rather than a correlated ``EXISTS``: SQLite then starts from the few matching
+    subscriptions (through their indexes) instead of testing every process, which at 100,000
+    processes made a customer filter, and above all its count, take seconds.
+    """
+    return _P.process_id.in_(
         select(ProcessSubscriptionTable.process_id)
         .join(SubscriptionTable, SubscriptionTable.subscription_id == ProcessSubscriptionTable.subscription_id)
         .join(ProductTable, ProductTable.product_id == SubscriptionTable.product_id)
-        .where(ProcessSubscriptionTable.process_id == _P.process_id, condition)
-        .exists()
+        .where(condition)
     )
 
 
