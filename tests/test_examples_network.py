@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic_forms.exceptions import FormValidationError
 from sqlalchemy import select, text
+from tests.example_support import create, finished, modify_port
 
 import examples
 from examples import inventory
@@ -21,10 +22,8 @@ from orchestrion.catalogue import ensure_catalogue, load_file
 from orchestrion.db import Database
 from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable, SubscriptionTable
 from orchestrion.domain import SubscriptionModel
-from orchestrion.engine.outcomes import Complete, Failed, Outcome
 from orchestrion.runtime import current
 from orchestrion.testing import (
-    ProcessStat,
     assert_awaiting_callback,
     assert_complete,
     assert_failed,
@@ -43,30 +42,8 @@ def products(database: Database) -> dict[str, str]:
         return {p.name: str(p.product_id) for p in session.execute(select(ProductTable)).scalars()}
 
 
-def _finished(process: ProcessStat) -> Outcome:
-    """The process's outcome once the inventory's callbacks (if it asked for one) have been delivered."""
-    inventory.wait_for_answers()
-    status = current().store.last_status(process.process_id)
-    assert status == "completed", status
-    return Complete(current().store.get(process.process_id).state)
-
-
 def _create(workflow: str, pages: list[dict[str, object]]) -> str:
-    result, process, _ = run_workflow(workflow, pages)
-    if workflow == "create_circuit":  # the inventory activates a circuit later, calling the process back
-        assert_awaiting_callback(result)
-        result = _finished(process)
-    assert_complete(result)
-    return str(extract_state(result)["subscription_id"])
-
-
-def _modify_port(port: str, mode: str) -> None:
-    """modify_port, retried once: the inventory answers "busy" to the first change of each port."""
-    result, process, step_log = run_workflow("modify_port", [{"subscription_id": port}, {"mode": mode}])
-    if isinstance(result, Failed):
-        assert extract_error(result) == "The inventory is busy with another change of this record; retry"
-        result, _ = resume_workflow(process, step_log, [{}])
-    assert_complete(result)
+    return create(workflow, pages)[0]
 
 
 def _inventory(key: str) -> dict[str, object] | None:
@@ -113,7 +90,7 @@ def test_create_builds_active_subscriptions_that_reference_each_other(products: 
 
 def test_modify_is_seen_through_the_referencing_subscription(products: dict[str, str]) -> None:
     _, port_a, _, circuit_id = _network(products)
-    _modify_port(port_a, "untagged")
+    modify_port(port_a, "untagged")
     circuit = _load(circuit_id)
     assert isinstance(circuit, Circuit)
     assert circuit.circuit.ports[0].mode == PortMode.UNTAGGED
@@ -253,7 +230,7 @@ def test_a_large_circuit_waits_for_approval_then_is_provisioned(products: dict[s
     assert "Approve the circuit, or abort the process" in str(refused.value)
     result, step_log = resume_workflow(process, step_log, [{"approved": True}])
     assert_awaiting_callback(result)
-    result = _finished(process)
+    result = finished(process)
     circuit_id = str(extract_state(result)["subscription_id"])
     circuit = _load(circuit_id)
     assert isinstance(circuit, Circuit) and circuit.status == "active" and circuit.circuit.bandwidth == 40
@@ -297,7 +274,7 @@ def test_the_inventory_activates_a_circuit_by_calling_the_process_back(products:
         route
         == f"/api/processes/{process.process_id}/callback/{current().store.get(process.process_id).callback_token}"
     )
-    result = _finished(process)
+    result = finished(process)
     circuit_id = str(extract_state(result)["subscription_id"])
     circuit = _load(circuit_id)
     assert isinstance(circuit, Circuit) and circuit.status == "active"

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from tests.domain_support import counting_statements, data_statements
+from tests.example_support import create, modify_port
 
 import examples
 from examples.products.circuit import Circuit
@@ -25,7 +26,7 @@ from orchestrion.db.domain_models import ProductTable, SubscriptionVersionTable
 from orchestrion.engine.steps import done, init, step
 from orchestrion.engine.workflow import Workflow
 from orchestrion.services import subscriptions
-from orchestrion.testing import assert_complete, assert_failed, extract_state, run_workflow
+from orchestrion.testing import assert_complete, assert_failed, run_workflow
 from orchestrion.types import State
 
 
@@ -42,9 +43,8 @@ def client(database: Database) -> TestClient:
 
 
 def _create(workflow: str, pages: list[dict[str, object]]) -> tuple[str, str]:
-    result, process, _ = run_workflow(workflow, pages)
-    assert_complete(result)
-    return str(extract_state(result)["subscription_id"]), str(process.process_id)
+    subscription_id, process = create(workflow, pages)
+    return subscription_id, str(process.process_id)
 
 
 def _network(products: dict[str, str]) -> dict[str, tuple[str, str]]:
@@ -93,8 +93,7 @@ def test_create_modify_terminate_keep_numbered_versions_made_by_their_process_an
     node_reference = {"subscription_id": network["node"][0], "block": "Node"}
     assert list(first["references"].values()) == [node_reference]  # the port holds the node's block
 
-    result, modify, _ = run_workflow("modify_port", [{"subscription_id": port_a}, {"mode": PortMode.UNTAGGED}])
-    assert_complete(result)
+    modify = modify_port(port_a, PortMode.UNTAGGED)
     modified = _versions(client, port_a)[len(created) :]
     assert {v["process_id"] for v in modified} == {str(modify.process_id)}
     (change,) = (v for v in modified if v["step_name"] == "Change port mode")

@@ -208,7 +208,8 @@ def test_run_now_says_plainly_why_a_task_did_not_start(page: Any) -> None:
     expect(row).to_contain_text("Delete completed task processes once they are older than the task log retention")
     expect(page.locator("main")).not_to_contain_text("TASK_LOG_RETENTION_DAYS")  # no setting names as titles
     row.get_by_role("link", name="Run now").click()
-    expect(page.get_by_role("alert")).to_have_text("Nothing to do: no old completed task process")  # no HTTP title
+    # the API's own words, no HTTP title
+    expect(page.get_by_role("alert")).to_have_text("Nothing to do: no old completed task process or audit log entry")
 
 
 def test_schedules_are_added_edited_and_deleted(page: Any, api: httpx.Client) -> None:
