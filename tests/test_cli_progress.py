@@ -44,7 +44,8 @@ def _big_catalogue(tmp_path: Path, n: int = 60) -> Path:
 def test_db_upgrade_shows_the_revisions_it_applies_at_a_terminal(tmp_path: Path) -> None:
     code, shown = _at_a_terminal(tmp_path, "db", "upgrade")
     assert code == 0, shown
-    assert "Migrating: upgrade  -> 0001" in shown and "Database upgraded to heads" in shown
+    # the bar redraws a few times a second: which revisions it shows depends on the pace; the last one it always does
+    assert re.search(r"Migrating: upgrade \d* ?-> \d{4}", shown) and "Database upgraded to heads" in shown
 
 
 def test_catalogue_load_counts_its_entries_at_a_terminal(tmp_path: Path) -> None:
