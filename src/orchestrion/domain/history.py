@@ -11,6 +11,7 @@ first inserted. The snapshot format is described in ``docs/history.md``.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import datetime
 from typing import Any, cast
@@ -29,7 +30,7 @@ from orchestrion.db.domain_models import (
 )
 from orchestrion.db.types import utcnow
 from orchestrion.domain.snapshot import SUBSCRIPTION_COLUMNS, InstanceState, Rows
-from orchestrion.engine.context import current_step
+from orchestrion.engine.context import current_step, current_step_name
 
 _T = cast(Table, SubscriptionVersionTable.__table__)
 _I = SubscriptionInstanceTable
@@ -46,12 +47,9 @@ def record(
     """
     if rows is None:
         rows = stored_rows(session, subscription_id)
-    step_name = None
-    try:
-        context = current_step()
-        process_id, step_name = context.process_id, context.step_name
-    except LookupError:
-        pass
+    with contextlib.suppress(LookupError):  # outside a step: the process given, if any
+        process_id = current_step().process_id
+    step_name = current_step_name()
     values = {
         "created_at": utcnow(),
         "process_id": process_id,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar, Token
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,7 +31,6 @@ class StepContext:
     user: str | None = None  # who caused this run
     action: str = "start"  # what caused this run (``start``, ``retry``, ``children``, ...)
     branch: str | None = None  # the parallel branch this process runs (``engine.parallel.encode_branch``)
-    step_name: str | None = None  # the step running now (None between steps)
 
     def callback_route(self, token: str) -> str:
         """Where the external system posts its answer, for a callback step's ``token``."""
@@ -58,7 +57,19 @@ def leave_step_context(token: Token[StepContext | None]) -> None:
     _current.reset(token)
 
 
-def enter_named_step(name: str) -> Token[StepContext | None]:
-    """Name the step that runs now in the run's context (nothing outside a run); ``leave_step_context`` undoes it."""
-    context = _current.get()
-    return _current.set(None if context is None else replace(context, step_name=name))
+_step_name: ContextVar[str | None] = ContextVar("orchestrion_step_name", default=None)
+
+
+def current_step_name() -> str | None:
+    """The name of the step running in this thread (None between steps and outside a run)."""
+    return _step_name.get()
+
+
+def enter_named_step(name: str) -> Token[str | None]:
+    """Name the step that runs now (a variable of its own: the run's context stays as it is, no copy per
+    step); ``leave_named_step`` undoes it."""
+    return _step_name.set(name)
+
+
+def leave_named_step(token: Token[str | None]) -> None:
+    _step_name.reset(token)

@@ -21,7 +21,13 @@ from typing import Any, NamedTuple, Protocol
 
 from orchestrion.config.assignee import Assignee
 from orchestrion.engine.clock import utcnow
-from orchestrion.engine.context import StepContext, enter_named_step, enter_step_context, leave_step_context
+from orchestrion.engine.context import (
+    StepContext,
+    enter_named_step,
+    enter_step_context,
+    leave_named_step,
+    leave_step_context,
+)
 from orchestrion.engine.outcomes import Abort, Complete, Failed, Outcome, Skipped, Waiting
 from orchestrion.engine.retry import DEFAULT_POLICY, RetryPolicy
 from orchestrion.engine.serialization import StateSerializationError, dumps, roundtrip
@@ -149,7 +155,7 @@ def execute(step: Step, state: State) -> Outcome:
     except Exception as e:
         return Failed(e)
     finally:
-        leave_step_context(token)
+        leave_named_step(token)
 
 
 def make_record(

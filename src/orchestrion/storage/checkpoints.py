@@ -345,6 +345,8 @@ class DbJournal:
 
     def started(self) -> list[uuid.UUID]:
         """The processes the committed step made runnable (taken: each is handed out once)."""
+        if not self.pending:  # almost every step: no copy
+            return self.pending
         found = list(self.pending)
         self.pending.clear()
         return found
@@ -430,8 +432,12 @@ class DbJournal:
             return Signals(kept=False)
         abort_requested, paused, self._abort_requested_by = returned
         parent = claim.parent_process_id
-        ended = record.process_status in SETTLED_STATUSES
-        if parent is not None and ended and wake_parent(connection, parent, claim.child_group, record.completed_at):
+        # a child's end wakes its parent; any other process pays only the ``None`` test
+        if (
+            parent is not None
+            and record.process_status in SETTLED_STATUSES
+            and wake_parent(connection, parent, claim.child_group, record.completed_at)
+        ):
             self.pending.append(parent)
         return Signals(kept=True, abort_requested=bool(abort_requested), paused=bool(paused))
 
