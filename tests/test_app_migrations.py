@@ -982,61 +982,41 @@ def test_catalogue_load_refuses_an_unknown_key_with_exit_code_2(tmp_path: Path) 
         assert row_counts(conn, ("products", "product_blocks")) == {"products": 0, "product_blocks": 0}
 
 
-def test_0009_adds_the_step_actor_columns_and_its_downgrade_removes_them(
-    upgraded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+def _columns_present(uri: str, expected: tuple[tuple[str, str], ...]) -> set[object]:
+    with connect(uri) as conn:
+        found = inspect(conn)
+        return {(t, c) for t, c in expected if c in {col["name"] for col in found.get_columns(t)}}
+
+
+def _indexes_present(uri: str, expected: tuple[str, ...]) -> set[object]:
+    with connect(uri) as conn:
+        return {i["name"] for i in inspect(conn).get_indexes("processes")} & set(expected)
+
+
+@pytest.mark.parametrize(
+    ("before", "present", "expected"),
+    [
+        # who did it, per step: process_steps.action, the process's run actor and abort requester
+        pytest.param("0008", _columns_present, STEP_ACTOR_COLUMNS, id="0009"),
+        # child processes: the parent, the group it awaits a child in, the branch, what a parent waits for
+        pytest.param("0011", _columns_present, CHILD_COLUMNS, id="0012"),
+        # the process list's default order and the dashboard's counts are read off indexes
+        pytest.param("0013", _indexes_present, LIST_INDEXES, id="0014"),
+    ],
+)
+def test_a_revision_adds_its_schema_and_its_downgrade_removes_it(
+    upgraded: tuple[Path, str],
+    monkeypatch: pytest.MonkeyPatch,
+    before: str,
+    present: Callable[[str, tuple[Any, ...]], set[object]],
+    expected: tuple[Any, ...],
 ) -> None:
-    """Who did it, per step: ``process_steps.action`` and the process's run actor and abort requester."""
     app_dir, uri = upgraded
-
-    def present() -> set[tuple[str, str]]:
-        with connect(uri) as conn:
-            found = inspect(conn)
-            return {(t, c) for t, c in STEP_ACTOR_COLUMNS if c in {col["name"] for col in found.get_columns(t)}}
-
-    assert present() == set(STEP_ACTOR_COLUMNS)
+    assert present(uri, expected) == set(expected)
     config = in_process(app_dir, uri, monkeypatch)
-    command.downgrade(config, "schema@0008")
-    assert present() == set()
-    assert versions(uri) == {"0008", APP_HEAD}
+    command.downgrade(config, f"schema@{before}")
+    assert present(uri, expected) == set()
+    assert versions(uri) == {before, APP_HEAD}
     command.upgrade(config, "heads")
-    assert present() == set(STEP_ACTOR_COLUMNS)
-    assert versions(uri) == {ORCHESTRION_HEAD, APP_HEAD}
-
-
-def test_0012_adds_the_child_process_columns_and_its_downgrade_removes_them(
-    upgraded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Child processes: the parent, the group it awaits a child in, the branch, and what a parent waits for."""
-    app_dir, uri = upgraded
-
-    def present() -> set[tuple[str, str]]:
-        with connect(uri) as conn:
-            found = inspect(conn)
-            return {(t, c) for t, c in CHILD_COLUMNS if c in {col["name"] for col in found.get_columns(t)}}
-
-    assert present() == set(CHILD_COLUMNS)
-    config = in_process(app_dir, uri, monkeypatch)
-    command.downgrade(config, "schema@0011")
-    assert present() == set()
-    command.upgrade(config, "heads")
-    assert present() == set(CHILD_COLUMNS)
-    assert versions(uri) == {ORCHESTRION_HEAD, APP_HEAD}
-
-
-def test_0014_adds_the_list_indexes_and_its_downgrade_removes_them(
-    upgraded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The process list's default order and the dashboard's counts are read off indexes."""
-    app_dir, uri = upgraded
-
-    def present() -> set[str]:
-        with connect(uri) as conn:
-            return {i["name"] for i in inspect(conn).get_indexes("processes")} & set(LIST_INDEXES)
-
-    assert present() == set(LIST_INDEXES)
-    config = in_process(app_dir, uri, monkeypatch)
-    command.downgrade(config, "schema@0013")
-    assert present() == set()
-    command.upgrade(config, "heads")
-    assert present() == set(LIST_INDEXES)
+    assert present(uri, expected) == set(expected)
     assert versions(uri) == {ORCHESTRION_HEAD, APP_HEAD}
