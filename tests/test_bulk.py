@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -39,17 +39,29 @@ def _subscription_form() -> Any:
     return Form
 
 
+running = {"now": 0, "peak": 0}
+running_lock = threading.Lock()
+
+
 @step("Check the port")
 def check_port(subscription_id: UUIDstr) -> State:
-    assert gate.wait(30), "the test never opened the gate"
+    with running_lock:
+        running["now"] += 1
+        running["peak"] = max(running["peak"], running["now"])
+    try:
+        assert gate.wait(30), "the test never opened the gate"
+    finally:
+        with running_lock:
+            running["now"] -= 1
     checked.append(str(subscription_id))
     return {"checked": True}
 
 
 @pytest.fixture
-def ports(database: Database, register: Register) -> dict[str, uuid.UUID]:
+def ports(database: Database, register: Register) -> Iterator[dict[str, uuid.UUID]]:
     gate.set()
     checked.clear()
+    running.update(now=0, peak=0)
     register(
         "check_bulk_port", init >> unsync >> check_port >> resync >> done, target=Target.MODIFY, form=_subscription_form
     )
@@ -57,7 +69,8 @@ def ports(database: Database, register: Register) -> dict[str, uuid.UUID]:
     found = {f"port {n}": add_subscription(database, product, description=f"port {n}") for n in range(1, 6)}
     found["locked"] = add_subscription(database, product, description="port locked", insync=False)
     found["other"] = add_subscription(database, load_product(database, "Other"), description="not a port")
-    return found
+    yield found
+    gate.set()  # a failed test leaves no child blocked at the gate
 
 
 def _run(**form: Any) -> uuid.UUID:
@@ -130,3 +143,4 @@ def test_at_most_max_in_flight_children_run_at_once(database: Database, ports: d
     _wait_for(lambda: process_row(process).last_status not in waiting, "the bulk run to end", timeout=60)
     assert process_row(process).last_status == ProcessStatus.COMPLETED, process_row(process).failed_reason
     assert len(checked) == 5
+    assert running["peak"] <= 2  # never a third at once, however many threads were free

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import pty
 import re
+import select
 import subprocess
+import time
 from pathlib import Path
 
 import yaml
@@ -21,7 +23,12 @@ def _at_a_terminal(tmp_path: Path, *args: str) -> tuple[int, str]:
     command = subprocess.Popen([str(ORCHESTRION), *args], stdin=follower, stdout=follower, stderr=follower, env=env)
     os.close(follower)
     shown = b""
+    deadline = time.monotonic() + 120
     while True:
+        ready, _, _ = select.select([leader], [], [], max(deadline - time.monotonic(), 0))
+        if not ready:  # a hung command fails the test instead of hanging it
+            command.kill()
+            raise AssertionError(f"the command did not finish in 120 s; it showed {shown!r}")
         try:
             chunk = os.read(leader, 65536)
         except OSError:  # the command exited and closed the terminal
@@ -30,7 +37,7 @@ def _at_a_terminal(tmp_path: Path, *args: str) -> tuple[int, str]:
             break
         shown += chunk
     os.close(leader)
-    return command.wait(timeout=120), ANSI.sub("", shown.decode(errors="replace"))
+    return command.wait(timeout=10), ANSI.sub("", shown.decode(errors="replace"))
 
 
 def _big_catalogue(tmp_path: Path, n: int = 60) -> Path:
