@@ -229,14 +229,12 @@ def _process_values(claim: Claim, record: StepRecord, row_state: RawJSON | None 
 
 def write_aborted(
     connection: Connection | RawConnection, claim: Claim, state_json: RawJSON, user: str | None, now: datetime
-) -> bool:
+) -> uuid.UUID | None:
     """End the process aborted: the "User Aborted" history row (naming ``user``, action ``abort``) and the
-    process's aborted values. True when that woke the process's parent (``wakeups``)."""
+    process's aborted values. Returns the process's parent if that woke it (``wakeups``)."""
     _abort_row(connection, claim, state_json, user, now)
     update_process(connection, claim.process_id, _aborted_values(claim, now))
-    return claim.parent_process_id is not None and wake_parent(
-        connection, claim.parent_process_id, claim.child_group, now
-    )
+    return wake_parent(connection, claim.parent_process_id, claim.child_group, now)
 
 
 def _abort_row(
@@ -431,14 +429,10 @@ class DbJournal:
             logger.warning("Lost the claim on a process; its step was rolled back", process_id=str(claim.process_id))
             return Signals(kept=False)
         abort_requested, paused, self._abort_requested_by = returned
-        parent = claim.parent_process_id
-        # a child's end wakes its parent; any other process pays only the ``None`` test
-        if (
-            parent is not None
-            and record.process_status in SETTLED_STATUSES
-            and wake_parent(connection, parent, claim.child_group, record.completed_at)
-        ):
-            self.pending.append(parent)
+        if record.process_status in SETTLED_STATUSES:  # a child's end may wake its parent
+            woken = wake_parent(connection, claim.parent_process_id, claim.child_group, record.completed_at)
+            if woken is not None:
+                self.pending.append(woken)
         return Signals(kept=True, abort_requested=bool(abort_requested), paused=bool(paused))
 
     def abort(self, record: StepRecord) -> None:
@@ -449,9 +443,9 @@ class DbJournal:
         if self.pending and self._abort_children is not None:  # children this very step started
             self._abort_children(user or "SYSTEM")
             self.pending.clear()
-        parent = self.claim.parent_process_id
-        if write_aborted(self._connection, self.claim, state_json, user, record.completed_at) and parent:
-            self.pending.append(parent)
+        woken = write_aborted(self._connection, self.claim, state_json, user, record.completed_at)
+        if woken is not None:
+            self.pending.append(woken)
 
     def hand_back(self) -> None:
         # stop at this boundary; unpausing (or any other worker) picks the process up again

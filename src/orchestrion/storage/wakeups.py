@@ -39,14 +39,19 @@ _COUNTS = FastStatement(
 WAKE_ACTION = "children"  # the action a woken parent's history rows name (by SYSTEM)
 
 
-def wake_parent(connection: Connection | RawConnection, parent: uuid.UUID, group: str | None, now: datetime) -> bool:
-    """A child of ``parent`` in ``group`` just ended (in this transaction): wake the parent if it may go on."""
+def wake_parent(
+    connection: Connection | RawConnection, parent: uuid.UUID | None, group: str | None, now: datetime
+) -> uuid.UUID | None:
+    """A process just ended (in this transaction): if it is a child of ``parent`` in ``group``, wake the
+    parent when it may go on; the parent woken, or None (also for a process that is nobody's child)."""
+    if parent is None or group is None:
+        return None
     found = _PARENT.fetchone(connection, {"parent": parent})
-    if found is None or found[1] is None or group is None:
-        return False
+    if found is None or found[1] is None:
+        return None
     status, condition = ProcessStatus(found[0]), WakeCondition.from_json(_json(found[1]))
     if condition.group != group:
-        return False
+        return None
     rows = _COUNTS.execute(connection, {"parent": parent, "group": group}).fetchall()
     counts = {ProcessStatus(s): int(n) for s, n in rows}
     if status == ProcessStatus.AWAITING_CHILDREN:
@@ -65,7 +70,7 @@ def wake_parent(connection: Connection | RawConnection, parent: uuid.UUID, group
             "last_modified_at": now,
         }
         update_process(connection, parent, values)
-    return wake
+    return parent if wake else None
 
 
 def _json(value: Any) -> dict[str, Any]:
