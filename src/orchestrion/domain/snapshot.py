@@ -93,7 +93,7 @@ def _add_block(
     specs = type(block)._fields()
     if not own:
         rows.foreign[instance_id] = (block.owner_subscription_id, block.name)
-    if own:
+    else:
         attr, order = top_level.get(instance_id, (None, None))
         rows.instances[instance_id] = InstanceState(block.name, block.label, attr, order)
         if specs.values:

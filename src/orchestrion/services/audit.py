@@ -37,7 +37,7 @@ class Caller:
 
     user: str | None = "SYSTEM"
     client: str | None = None
-    recorded: bool = field(default=False)
+    recorded: bool = False
 
 
 _caller: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("orchestrion_audit_caller", default=None)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from orchestrion.db.chain import audit_hash
@@ -43,10 +43,15 @@ class Entry:
     reason: str | None = None
 
 
-def append(session: Session, entry: Entry, at: datetime) -> int:
-    """Chain ``entry`` to the latest one and insert it, in ``session``'s transaction; returns its id."""
+def _lock_chain(session: Session) -> None:
+    """One writer at a time on the chain (SQLite's write transactions are exclusive already)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+
+
+def append(session: Session, entry: Entry, at: datetime) -> int:
+    """Chain ``entry`` to the latest one and insert it, in ``session``'s transaction; returns its id."""
+    _lock_chain(session)
     last = session.execute(select(_A.id, _A.row_hash).order_by(_A.id.desc()).limit(1)).first()
     return _insert(session, entry, at, last.id if last else 0, last.row_hash if last else None)
 
@@ -83,16 +88,18 @@ def _insert(session: Session, entry: Entry, at: datetime, last_id: int, last_has
 
 def remove_before(session: Session, cutoff: datetime, now: datetime) -> int:
     """The retention sweep: remove the entries older than ``cutoff`` and record that (returns how many)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+    _lock_chain(session)
     through = session.execute(select(_A.id, _A.row_hash).where(_A.at < cutoff).order_by(_A.id.desc()).limit(1)).first()
     if through is None:
         return 0
-    removed = int(session.execute(select(func.count()).where(_A.id <= through.id)).scalar_one())
-    session.execute(delete(_A).where(_A.id <= through.id))
+    removed = int(session.execute(delete(_A).where(_A.id <= through.id)).rowcount)  # type: ignore[attr-defined]
     last = session.execute(select(_A.id, _A.row_hash).order_by(_A.id.desc()).limit(1)).first()
-    details = {"removed": removed, "through_id": through.id, "through_hash": through.row_hash}
-    details["before"] = cutoff.isoformat()
+    details = {
+        "removed": removed,
+        "through_id": through.id,
+        "through_hash": through.row_hash,
+        "before": cutoff.isoformat(),
+    }
     entry = Entry("SYSTEM", None, RETENTION_ACTION, "audit_log", None, details)
     _insert(session, entry, now, *(tuple(last) if last else (through.id, through.row_hash)))
     return removed
