@@ -21,7 +21,7 @@ from orchestrion.app import OrchestratorCore
 from orchestrion.db import Database
 from orchestrion.db.models import ProcessTable
 from orchestrion.engine.status import ProcessStatus
-from orchestrion.engine.workflow import Workflow, WorkflowDefinitionError
+from orchestrion.engine.workflow import Workflow, WorkflowDefinitionError, encode_branch
 from orchestrion.executors import set_executor
 from orchestrion.executors.execution import watch_process
 from orchestrion.executors.threadpool import ThreadPoolExecutor
@@ -465,3 +465,16 @@ def test_graphql_shows_a_processs_children_and_a_childs_parent(database: Databas
     assert shown["parentProcessId"] is None
     assert sorted(c["branch"][-1] for c in shown["children"]) == ["Provision port A", "Provision port B"]
     assert {c["lastStatus"] for c in shown["children"]} == {"COMPLETED"}
+
+
+def test_a_branch_process_finds_its_steps_by_its_path_and_none_once_the_branch_is_gone() -> None:
+    inner = parallel("Inner", port_a, port_b)
+    wf = Workflow("paths", "", init >> parallel("Outer", inner >> check_both, set_red) >> done)
+
+    nested = wf.branch_of(encode_branch(["Outer", "Inner", "Inner", "Provision port B"]))
+
+    assert wf.branch_of(None) is wf
+    assert nested is not None and [s.name for s in nested.steps] == ["Start", "Provision port B", "Done"]
+    assert wf.branch_of(encode_branch(["Outer", "No such branch"])) is None
+    assert wf.branch_of(encode_branch(["No such fork", "Inner"])) is None
+    assert wf.branch_of(encode_branch(["Outer"])) is None

@@ -30,7 +30,7 @@ class StepContext:
     children: Children | None = None  # starting and awaiting child processes (a store that keeps them)
     user: str | None = None  # who caused this run
     action: str = "start"  # what caused this run (``start``, ``retry``, ``children``, ...)
-    branch: str | None = None  # the parallel branch this process runs (``engine.parallel.encode_branch``)
+    branch: str | None = None  # the parallel branch this process runs (``engine.workflow.encode_branch``)
 
     def callback_route(self, token: str) -> str:
         """Where the external system posts its answer, for a callback step's ``token``."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import inspect
-import json
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -35,7 +34,7 @@ from orchestrion.engine.context import current_step
 from orchestrion.engine.outcomes import Failed, Outcome, Success
 from orchestrion.engine.status import SETTLED_STATUSES, ProcessStatus
 from orchestrion.engine.steps import BranchingStep, FunctionStep, Step, StepGroup, StepList
-from orchestrion.engine.workflow import WorkflowDefinitionError, branch_workflow
+from orchestrion.engine.workflow import WorkflowDefinitionError, branch_workflow, decode_branch, encode_branch
 from orchestrion.errors import ProcessFailureError
 from orchestrion.types import State
 
@@ -44,15 +43,6 @@ _MISSING: Any = object()
 
 class BranchConflictError(ProcessFailureError):
     """Two branches set the same state key to different values; the join cannot choose."""
-
-
-def encode_branch(path: list[str]) -> str:
-    """A branch path as stored with its process (JSON: names may hold any character)."""
-    return json.dumps(path)
-
-
-def decode_branch(text: str | None) -> list[str]:
-    return list(json.loads(text)) if text else []
 
 
 class ParallelStep(BranchingStep):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -96,19 +97,33 @@ class Workflow:
         """The leaf step after ``path``; leaving a group continues after the group. None at the end."""
         return self._leaves[path][1]
 
-    def branch(self, path: list[str]) -> Workflow:
-        """The workflow a parallel branch process runs: ``path`` is ``[fork, branch, fork, branch, ...]``
-        from this workflow down (a branch may fork again). ``KeyError`` when there is no such branch."""
-        if not path or len(path) % 2:
-            raise KeyError(path)
+    def branch_of(self, stored: str | None) -> Workflow | None:
+        """The workflow a process runs: this one, or for a parallel branch (``stored``: its path as its
+        process keeps it, ``[fork, branch, fork, branch, ...]`` from here down) that branch's. None when
+        this workflow no longer has that branch."""
+        path = decode_branch(stored)
+        if len(path) % 2:
+            return None
         wf: Workflow = self
         for fork, key in zip(path[::2], path[1::2], strict=True):
-            wf = branch_workflow(wf._forks[fork], key, self.name)
+            found = wf._forks.get(fork)
+            if found is None or key not in found.branches:
+                return None
+            wf = branch_workflow(found, key, self.name)
         return wf
 
     def group_start(self, path: Path) -> Path:
         """The first leaf of the top-level step ``path`` is in (to restart a callback group)."""
         return next(p for p in self._leaves if p[0] == path[0])
+
+
+def encode_branch(path: list[str]) -> str:
+    """A branch path as stored with its process (JSON: names may hold any character)."""
+    return json.dumps(path)
+
+
+def decode_branch(text: str | None) -> list[str]:
+    return list(json.loads(text)) if text else []
 
 
 def _leaf_paths(steps: StepList, prefix: Path) -> Iterator[tuple[Path, Step]]:

@@ -16,7 +16,6 @@ from orchestrion import metrics
 from orchestrion.db.failures import is_transient
 from orchestrion.db.sessions import database_scope
 from orchestrion.engine.outcomes import Outcome
-from orchestrion.engine.parallel import decode_branch
 from orchestrion.engine.registry import get_workflow
 from orchestrion.engine.runner import Signals, StepRecord, run
 from orchestrion.engine.workflow import Path, Workflow
@@ -203,12 +202,7 @@ def _hand_on(process_ids: list[uuid.UUID]) -> None:
 def _workflow_of(claim: Claim) -> Workflow | None:
     """The workflow the process runs: its workflow's, or, for a parallel branch, that branch's steps."""
     wf = get_workflow(claim.workflow_name)
-    if wf is None or claim.branch is None:
-        return wf
-    try:
-        return wf.branch(decode_branch(claim.branch))
-    except KeyError:
-        return None
+    return wf.branch_of(claim.branch) if wf is not None else None
 
 
 def _unrunnable_reason(wf: Workflow | None, claim: Claim) -> str | None:

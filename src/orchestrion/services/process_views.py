@@ -15,11 +15,10 @@ from sqlalchemy.orm import Session
 
 from orchestrion.db import get_database
 from orchestrion.db.listing import ListQuery
-from orchestrion.engine.parallel import decode_branch
 from orchestrion.engine.registry import loaded_workflow
 from orchestrion.engine.status import ProcessStatus
 from orchestrion.engine.steps import StepGroup
-from orchestrion.engine.workflow import Workflow
+from orchestrion.engine.workflow import Workflow, decode_branch
 from orchestrion.storage import process_queries
 from orchestrion.types import State
 
@@ -116,12 +115,7 @@ def _detail(
 def _workflow(p: dict[str, Any]) -> Workflow | None:
     """The workflow a process runs: its workflow's steps, or its parallel branch's."""
     wf = loaded_workflow(p["workflow_name"])
-    if wf is None or not p.get("branch"):
-        return wf
-    try:
-        return wf.branch(decode_branch(p["branch"]))
-    except KeyError:
-        return None
+    return wf.branch_of(p.get("branch")) if wf is not None else None
 
 
 def _listed(p: dict[str, Any]) -> dict[str, Any]:

@@ -21,10 +21,9 @@ from orchestrion.db.models import ProcessTable, WorkflowTable
 from orchestrion.db.sessions import session as step_session
 from orchestrion.engine.children import ChildView
 from orchestrion.engine.clock import utcnow
-from orchestrion.engine.parallel import decode_branch
 from orchestrion.engine.serialization import dumps
 from orchestrion.engine.status import FAILED_STATUSES, IN_FLIGHT_STATUSES, TERMINAL_STATUSES, ProcessStatus
-from orchestrion.engine.workflow import Workflow
+from orchestrion.engine.workflow import Workflow, decode_branch
 from orchestrion.storage import claims
 from orchestrion.storage.checkpoints import write_aborted
 from orchestrion.storage.claims import Claim, chain_tip

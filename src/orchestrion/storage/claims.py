@@ -87,7 +87,7 @@ class Claim:
     action: str = "start"
     parent_process_id: uuid.UUID | None = None  # a child process: its parent, woken when it ends
     child_group: str | None = None
-    branch: str | None = None  # the parallel branch it runs (``engine.parallel.encode_branch``)
+    branch: str | None = None  # the parallel branch it runs (``engine.workflow.encode_branch``)
     tip: ChainTip | None = None  # the latest history row (row ``seq``), kept in memory from row to row
 
     @classmethod

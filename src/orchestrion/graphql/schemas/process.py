@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from orchestrion.auth import authorize
 from orchestrion.config.assignee import Assignee
-from orchestrion.engine.parallel import decode_branch
 from orchestrion.engine.registry import loaded_workflow
 from orchestrion.engine.status import ProcessStatus
+from orchestrion.engine.workflow import decode_branch
 from orchestrion.errors import NotAuthorizedError
 from orchestrion.graphql.loaders import load
 from orchestrion.graphql.pagination import EMPTY_PAGE, Connection
