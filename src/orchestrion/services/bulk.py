@@ -32,6 +32,7 @@ from orchestrion.engine.outcomes import Failed, Outcome, Success
 from orchestrion.engine.registry import get_workflow
 from orchestrion.engine.status import FAILED_STATUSES, SETTLED_STATUSES
 from orchestrion.engine.steps import Step
+from orchestrion.engine.workflow import Workflow
 from orchestrion.errors import OrchestrionError, WorkflowNotFoundError
 from orchestrion.runtime import current
 from orchestrion.services.children import start_child
@@ -74,7 +75,7 @@ class RunOnSubscriptionsStep(Step):
         if plan is None:
             targets = matching_subscriptions(state.get("subscription_filter"), state.get("subscription_query"))
             if state.get("dry_run"):
-                return Success({**state, "dry_run_result": [self._check(state["workflow_key"], s) for s in targets]})
+                return Success({**state, "dry_run_result": [_check(wf, state["workflow_key"], s) for s in targets]})
             plan = {"pending": [str(s["subscription_id"]) for s in targets], "refused": []}
         found = children().of(GROUP)
         if is_persons_retry():
@@ -101,19 +102,17 @@ class RunOnSubscriptionsStep(Step):
             return Failed(failure(found, f"processes of {wf.name!r}"), meta={AWAIT_META_KEY: condition.as_json()})
         return Success({**state, "summary": summary}, meta={AWAIT_META_KEY: None})
 
-    @staticmethod
-    def _check(workflow_key: str, subscription: dict[str, Any]) -> dict[str, Any]:
-        """Would a start on this subscription go through? Its form, run predicate and reservations, checked."""
-        wf = get_workflow(workflow_key)
-        assert wf is not None
-        entry = {"subscription_id": str(subscription["subscription_id"]), "description": subscription["description"]}
-        user = current_step().user or "SYSTEM"
-        try:
-            new = prepare_start(current(), wf, workflow_key, [{"subscription_id": entry["subscription_id"]}], user)
-            new.check_reservations(step_session())
-        except (FormException, OrchestrionError) as e:
-            return {**entry, "would": "refuse", "reason": _refusal(e)}
-        return {**entry, "would": "start", "reason": None}
+
+def _check(wf: Workflow, workflow_key: str, subscription: dict[str, Any]) -> dict[str, Any]:
+    """Would a start on this subscription go through? Its form, run predicate and reservations, checked."""
+    entry = {"subscription_id": str(subscription["subscription_id"]), "description": subscription["description"]}
+    user = current_step().user or "SYSTEM"
+    try:
+        new = prepare_start(current(), wf, workflow_key, [{"subscription_id": entry["subscription_id"]}], user)
+        new.check_reservations(step_session())
+    except (FormException, OrchestrionError) as e:
+        return {**entry, "would": "refuse", "reason": _refusal(e)}
+    return {**entry, "would": "start", "reason": None}
 
 
 def run_on_subscriptions(name: str = "Run on subscriptions") -> RunOnSubscriptionsStep:
