@@ -3,14 +3,17 @@ and filters, no way to change it, and its retention."""
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from starlette.requests import HTTPConnection
 from tests.subscription_support import add_subscription, load_product
 
@@ -49,14 +52,20 @@ def authenticate(request: HTTPConnection) -> Principal:
     return Principal(user)
 
 
-@pytest.fixture
-def client(database: Database) -> Iterator[TestClient]:
+@contextmanager
+def _client(database: Database) -> Iterator[TestClient]:
     with database.write() as s:
         s.execute(delete(ScheduleTable))
     task = Workflow(TASK, "Says hello", init >> say_hello >> done, target=Target.SYSTEM)
     with WorkflowInstanceForTests(task, TASK):
         app = OrchestratorCore(database=database, authenticate=authenticate)
         yield TestClient(app, headers={"Authorization": "Bearer ada-token"})
+
+
+@pytest.fixture
+def client(database: Database) -> Iterator[TestClient]:
+    with _client(database) as made:
+        yield made
 
 
 def entries(client: TestClient, **params: str) -> list[dict[str, Any]]:
@@ -117,6 +126,8 @@ def test_a_refused_call_leaves_a_refused_entry_and_no_change(client: TestClient,
     assert client.put(f"/api/subscriptions/{locked}/set_in_sync", headers=anonymous).status_code == 401
     reader = {"Authorization": "Bearer reader-token"}
     assert client.put("/api/settings/status", json={"global_lock": True}, headers=reader).status_code == 403
+    assert client.put("/api/settings/status", json={"global_lock": False}, headers=reader).status_code == 403
+    assert client.put("/api/settings/status", content=b"{not json", headers=reader).status_code == 403
     assert client.delete(f"/api/products/{product}").status_code == 405  # not an audited route: nothing recorded
     missing = uuid.uuid4()
     assert client.delete(f"/api/subscriptions/{missing}").status_code == 404
@@ -125,12 +136,14 @@ def test_a_refused_call_leaves_a_refused_entry_and_no_change(client: TestClient,
     found = entries(client)
     assert [(e["action"], e["user"], e["target_id"], e["outcome"]) for e in found] == [
         ("subscription.set_in_sync", None, str(locked), "refused"),
-        ("engine.switch", None, None, "refused"),
+        ("engine.pause", None, None, "refused"),  # named from the body the refused call sent
+        ("engine.unpause", None, None, "refused"),
+        ("engine.switch", None, None, "refused"),  # a body that says neither
         ("subscription.delete", "ada", str(missing), "refused"),
         ("schedule.delete", "ada", "no-such-schedule", "refused"),
     ]
     assert [e["reason"] for e in found[:2]] == ["A valid bearer token is required", "Readers may not change anything"]
-    assert "not found" in found[2]["reason"].lower()
+    assert "not found" in found[4]["reason"].lower()
     with database.read() as s:
         assert s.get(SubscriptionTable, locked).insync is False  # type: ignore[union-attr]
     assert client.get("/api/settings/status").json()["global_lock"] is False
@@ -249,3 +262,80 @@ def test_catalogue_patches_of_blocks_and_resource_types_are_recorded(client: Tes
         ("product_block", str(block_id), {"description": "Wet paint"}),
         ("resource_type", str(resource_id), {"description": "Hue"}),
     ]
+
+
+def test_graphqls_engine_switch_names_its_caller(client: TestClient) -> None:
+    client.app.register_graphql()  # type: ignore[attr-defined]
+    for lock in ("true", "false"):
+        answer = client.post(
+            "/api/graphql", json={"query": f"mutation {{ updateStatus(globalLock: {lock}) {{ __typename }} }}"}
+        )
+        assert answer.status_code == 200 and "errors" not in answer.json(), answer.text
+    assert [(e["action"], e["user"], e["client"]) for e in entries(client)] == [
+        ("engine.pause", "ada", "testclient"),
+        ("engine.unpause", "ada", "testclient"),
+    ]
+
+
+def _set_in_sync(client: TestClient, database: Database) -> tuple[Callable[[], object], Callable[[], bool]]:
+    locked = add_subscription(database, load_product(database, "AuditThing"), insync=False)
+
+    def changed() -> bool:
+        with database.read() as s:
+            return bool(s.get(SubscriptionTable, locked).insync)  # type: ignore[union-attr]
+
+    return lambda: client.put(f"/api/subscriptions/{locked}/set_in_sync"), changed
+
+
+def _delete_process(client: TestClient, database: Database) -> tuple[Callable[[], object], Callable[[], bool]]:
+    process_id = start_process(TASK)
+
+    def changed() -> bool:
+        with database.read() as s:
+            return s.get(ProcessTable, process_id) is None
+
+    return lambda: client.delete(f"/api/processes/{process_id}"), changed
+
+
+def _pause(client: TestClient, database: Database) -> tuple[Callable[[], object], Callable[[], bool]]:
+    return lambda: client.put("/api/settings/status", json={"global_lock": True}), lambda: bool(
+        client.get("/api/settings/status").json()["global_lock"]
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "operation", [_set_in_sync, _delete_process, _pause], ids=["own transaction", "store", "switch"]
+)
+def test_an_entry_commits_with_its_change_not_after_it(postgres_db: Database, operation: Any) -> None:
+    """While the entry cannot be appended (another transaction holds the log's lock), the change is not
+    visible either: both commit together, so no crash between them can lose the entry."""
+    with _client(postgres_db) as client:
+        call, changed = operation(client, postgres_db)
+        holder = postgres_db.engine.connect()
+        holder.exec_driver_sql(f"SELECT pg_advisory_xact_lock({audit_rows._LOCK_KEY})")
+        caller = threading.Thread(target=call)
+        caller.start()
+        try:
+            _wait_until(lambda: _waiting_for_the_log(postgres_db))
+            assert not changed()
+            assert entries(client) == []
+        finally:
+            holder.rollback()
+            holder.close()
+            caller.join(timeout=30)
+        assert changed()
+        assert len(entries(client)) == 1
+
+
+def _waiting_for_the_log(database: Database) -> bool:
+    with database.read() as s:
+        waiting = s.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))
+        return bool(waiting.scalar_one())
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not come true in time"
+        time.sleep(0.01)

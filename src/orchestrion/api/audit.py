@@ -3,8 +3,9 @@
 A route marked with ``audited_route`` runs with its caller's address (and, once authenticated,
 name) as the audit log's caller (``services.audit``); the service it calls records what it did.
 A call refused before that (not authenticated, not authorized, invalid input) is recorded here,
-as refused with the reason. ``AuditedRoute`` is the route class of the routers that have such
-routes. There is no route to change or delete an entry.
+as refused with the reason; a route whose action depends on its body (pausing or continuing the
+engine) names it from the body as sent, when it is JSON. ``AuditedRoute`` is the route class of
+the routers that have such routes. There is no route to change or delete an entry.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any, TypeVar
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from orchestrion.db.listing import parse_rest
 from orchestrion.errors import OrchestrionError
@@ -26,9 +29,12 @@ from orchestrion.services import audit
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def audited_route(action: str, target_kind: str, target_param: str | None = None) -> Callable[[F], F]:
+Action = str | Callable[[Any], str]
+
+
+def audited_route(action: Action, target_kind: str, target_param: str | None = None) -> Callable[[F], F]:
     """Mark an endpoint whose calls are audited as ``action`` on ``target_kind`` (its id: path parameter
-    ``target_param``)."""
+    ``target_param``); ``action`` may be a function of the request's JSON body (None when it has none)."""
 
     def mark(endpoint: F) -> F:
         endpoint.audit = (action, target_kind, target_param)  # type: ignore[attr-defined]
@@ -55,12 +61,19 @@ class AuditedRoute(APIRoute):
                     if not caller.recorded:
                         target = request.path_params.get(target_param) if target_param else None
                         reason = str(e) if isinstance(e, OrchestrionError) else "invalid request"
-                        await run_in_threadpool(
-                            audit.record, action, target_kind, target, outcome=audit.REFUSED, reason=reason
-                        )
+                        named = action if isinstance(action, str) else action(await _json_body(request))
+                        await run_in_threadpool(audit.record_refusal, named, target_kind, target, reason)
                     raise
 
         return audited_handler
+
+
+async def _json_body(request: Request) -> Any:
+    """The request's body as JSON, or None when it is not JSON (a refused call's body may be anything)."""
+    try:
+        return orjson.loads(await request.body())
+    except (orjson.JSONDecodeError, ClientDisconnect):
+        return None
 
 
 router = APIRouter()

@@ -162,7 +162,7 @@ def _changed(body: BaseModel) -> dict[str, Any]:
 @audited_route(CATALOGUE_CHANGE, "product", "product_id")
 def patch_product(product_id: uuid.UUID, body: ProductPatchSchema) -> Any:
     """Change the description and/or status; ``end of life`` is refused (400) while subscriptions are not terminated."""
-    with audited(CATALOGUE_CHANGE, "product", product_id, **_changed(body)), get_database().write() as session:
+    with audited(CATALOGUE_CHANGE, "product", product_id, **_changed(body)) as note, note.write() as session:
         return _product(catalogue.change_product(session, product_id, description=body.description, status=body.status))
 
 
@@ -172,7 +172,7 @@ def patch_product(product_id: uuid.UUID, body: ProductPatchSchema) -> Any:
 @audited_route(CATALOGUE_CHANGE, "product_block", "product_block_id")
 def patch_product_block(product_block_id: uuid.UUID, body: DescriptionPatchSchema) -> Any:
     audit = audited(CATALOGUE_CHANGE, "product_block", product_block_id, **_changed(body))
-    with audit, get_database().write() as session:
+    with audit as note, note.write() as session:
         return _block(catalogue.change_description(session, ProductBlockTable, product_block_id, body.description))
 
 
@@ -182,7 +182,7 @@ def patch_product_block(product_block_id: uuid.UUID, body: DescriptionPatchSchem
 @audited_route(CATALOGUE_CHANGE, "resource_type", "resource_type_id")
 def patch_resource_type(resource_type_id: uuid.UUID, body: DescriptionPatchSchema) -> Any:
     audit = audited(CATALOGUE_CHANGE, "resource_type", resource_type_id, **_changed(body))
-    with audit, get_database().write() as session:
+    with audit as note, note.write() as session:
         return _resource_type(
             catalogue.change_description(session, ResourceTypeTable, resource_type_id, body.description)
         )

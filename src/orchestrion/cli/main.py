@@ -140,7 +140,7 @@ def catalogue_load(
 
 def load_catalogue(file: str) -> CatalogueReport:
     """Load a catalogue file, recorded in the audit log (done with what changed, or refused with why)."""
-    from orchestrion.catalogue import ensure_catalogue, entry_count, load_file
+    from orchestrion.catalogue import apply_catalogue, entry_count, load_file
     from orchestrion.errors import InvalidInputError
     from orchestrion.services.audit import audited
 
@@ -149,9 +149,9 @@ def load_catalogue(file: str) -> CatalogueReport:
             data = load_file(file)
         except OSError as e:  # recorded as refused, and told as it always was
             raise InvalidInputError(f"{file}: {e.strerror or e}") from e
-        with progress("Loading catalogue", entry_count(data)) as advance:  # a bar at a terminal only
-            report = ensure_catalogue(data, on_entry=advance)
-        note.details.update(created=report.created, updated=report.updated)
+        with progress("Loading catalogue", entry_count(data)) as advance, note.write() as session:  # a bar at a tty
+            report = apply_catalogue(session, data, advance)
+            note.details.update(created=report.created, updated=report.updated)
     return report
 
 

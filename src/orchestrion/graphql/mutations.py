@@ -18,7 +18,7 @@ from orchestrion.errors import NotFoundError as NotFound
 from orchestrion.graphql.schemas.customer_description import CustomerDescription
 from orchestrion.graphql.schemas.settings import EngineSettingsType, GlobalStatusEnum
 from orchestrion.graphql.types import JSON, MutationError, NotFoundError, OrchestratorInfo
-from orchestrion.services import caches, customer_descriptions, engine, processes
+from orchestrion.services import audit, caches, customer_descriptions, engine, processes
 
 
 @strawberry.input
@@ -75,8 +75,11 @@ class Mutation:
         return ProcessCreated(id=process_id)
 
     @strawberry.mutation(description="Pause (globalLock: true) or continue the engine")
-    async def update_status(self, global_lock: bool) -> StatusUpdateResponse:
-        await run_in_threadpool(engine.pause_engine if global_lock else engine.unpause_engine)
+    async def update_status(self, info: OrchestratorInfo, global_lock: bool) -> StatusUpdateResponse:
+        request = info.context.request
+        client = request.client.host if request is not None and request.client else None
+        with audit.acting_as(_user(info), client):  # the audit log names the caller, as for the REST route
+            await run_in_threadpool(engine.pause_engine if global_lock else engine.unpause_engine)
         status = await run_in_threadpool(engine.engine_status)
         return EngineSettingsType(
             global_lock=bool(status["global_lock"]),

@@ -188,7 +188,7 @@ def create_schedule(db: Database, spec: ScheduleSpec, now: datetime, *, start: d
         )
         note.target_id = str(row.schedule_id)
         try:
-            with db.write() as session:
+            with note.write() as session:
                 session.add(row)
         except IntegrityError:
             raise _name_taken(spec.name) from None
@@ -208,7 +208,7 @@ def replace_schedule(
     with audited("schedule.change", "schedule", key, database=db) as note:
         trigger = _validated(spec)
         try:
-            with db.write() as session:
+            with note.write() as session:
                 row = _row(session, key, lock=True)
                 note.target_id = str(row.schedule_id)
                 before = Schedule.model_validate(row).spec()
@@ -220,10 +220,10 @@ def replace_schedule(
                     row.next_run_at = first_run(trigger, now, start)
                 session.flush()
                 changed = Schedule.model_validate(row)
+                old, new = _described(before), _described(spec)
+                note.details["changed"] = {name: [old[name], new[name]] for name in new if old[name] != new[name]}
         except IntegrityError:
             raise _name_taken(spec.name) from None
-        old, new = _described(before), _described(spec)
-        note.details["changed"] = {name: [old[name], new[name]] for name in new if old[name] != new[name]}
     return changed
 
 
@@ -244,7 +244,7 @@ def _trigger_fields(spec: ScheduleSpec) -> tuple[str, str | None, int | None]:
 
 
 def delete_schedule(db: Database, key: uuid.UUID | str) -> None:
-    with audited("schedule.delete", "schedule", key, database=db) as note, db.write() as session:
+    with audited("schedule.delete", "schedule", key, database=db) as note, note.write() as session:
         row = _row(session, key, lock=True)
         note.target_id = str(row.schedule_id)
         note.details.update(_described(Schedule.model_validate(row).spec()))

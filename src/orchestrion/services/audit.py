@@ -1,11 +1,14 @@
 """The operator audit log: which actions outside processes are recorded, by whom, from where, with what outcome.
 
-An operation records itself by running inside ``audited(action, kind, target_id)``: done when it
-returns, refused (with the reason) when it raises one of orchestrion's refusals, in both cases after
-its own transaction, so a refused call changed nothing. Who and from where come from the entrance:
-the REST API (``api.audit``) and the command line (``acting_as``) say so for the call in
-progress; a Python caller without either is ``SYSTEM``. Entries are appended by ``storage.audit``
-alone, and nothing edits them; ``sweep`` removes those older than ``AUDIT_LOG_RETENTION_DAYS``.
+An operation records itself by running inside ``audited(action, kind, target_id)``. Its entry
+commits with its change: an operation that owns its transaction opens it with ``note.write()``,
+one whose store opens it hands ``note.append`` to the store as the work done ``within`` it; an
+operation that changed nothing in a database is recorded when it returns. A refused operation
+(one of orchestrion's refusals raised) rolled its transaction back, so it is recorded as refused,
+with the reason, in a transaction of its own. Who and from where come from the entrance: the REST
+API (``api.audit``), GraphQL and the command line (``acting_as``) say so for the call in progress;
+a Python caller without either is ``SYSTEM``. Entries are appended by ``storage.audit`` alone, and
+nothing edits them; ``sweep`` removes those older than ``AUDIT_LOG_RETENTION_DAYS``.
 """
 
 from __future__ import annotations
@@ -60,44 +63,69 @@ def caller() -> Caller:
 
 @dataclass
 class Note:
-    """What an audited operation adds to its entry while it runs: the target's id once known, what changed."""
+    """An audited operation's entry while the operation runs: the target's id once known, what changed, and
+    whether it was written in the operation's own transaction."""
 
+    action: str
+    target_kind: str
     target_id: str | None
     details: dict[str, Any] = field(default_factory=dict)
+    database: Database | None = None
+    written: bool = False
+
+    def append(self, session: Session, **details: Any) -> None:
+        """Write the entry, as done and with ``details`` added, in ``session``'s transaction: it commits with
+        the operation's change or not at all."""
+        self.details.update(details)
+        _append(session, self._entry(DONE))
+        self.written = True
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """The operation's write transaction, its entry written in it when the body returns."""
+        with (self.database or get_database()).write() as session:
+            yield session
+            self.append(session)
+
+    def _entry(self, outcome: str, reason: str | None = None) -> rows.Entry:
+        who = caller()
+        who.recorded = True
+        return rows.Entry(
+            who.user, who.client, self.action, self.target_kind, self.target_id, self.details or None, outcome, reason
+        )
 
 
 @contextmanager
 def audited(
     action: str, target_kind: str, target_id: object = None, *, database: Database | None = None, **details: Any
 ) -> Iterator[Note]:
-    """Record the operation in the body: done when it returns, refused (and re-raised) when it is refused.
+    """Record the operation in the body: done with its change (``Note.write``, ``Note.append``) or when it
+    returns, refused (and re-raised) when it is refused.
 
     ``database``: the one the operation changes, when the caller names it (default: the current runtime's).
     """
-    note = Note(str(target_id) if target_id is not None else None, dict(details))
+    note = Note(action, target_kind, str(target_id) if target_id is not None else None, dict(details), database)
     try:
         yield note
     except OrchestrionError as e:
-        record(action, target_kind, note.target_id, note.details or None, REFUSED, str(e), database)
+        _record(note._entry(REFUSED, str(e)), database)
         raise
-    record(action, target_kind, note.target_id, note.details or None, database=database)
+    if not note.written:
+        _record(note._entry(DONE), database)
 
 
-def record(
-    action: str,
-    target_kind: str,
-    target_id: str | None,
-    details: Any = None,
-    outcome: str = DONE,
-    reason: str | None = None,
-    database: Database | None = None,
-) -> int:
-    """Append one entry for the caller in progress (its own transaction); returns the entry's id."""
-    who = caller()
-    who.recorded = True
-    entry = rows.Entry(who.user, who.client, action, target_kind, target_id, details, outcome, reason)
+def record_refusal(action: str, target_kind: str, target_id: str | None, reason: str) -> None:
+    """Record a call refused before its operation ran (not authenticated, not authorised, invalid input)."""
+    _record(Note(action, target_kind, target_id)._entry(REFUSED, reason))
+
+
+def _record(entry: rows.Entry, database: Database | None = None) -> None:
     with (database or get_database()).write() as session:
-        return rows.append(session, entry, utcnow())
+        _append(session, entry)
+
+
+def _append(session: Session, entry: rows.Entry) -> None:
+    rows.append(session, entry, utcnow())
 
 
 def page(listing: ListQuery) -> tuple[list[dict[str, Any]], int]:

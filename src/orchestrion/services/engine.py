@@ -6,19 +6,22 @@ from orchestrion.runtime import current
 from orchestrion.services.audit import audited
 from orchestrion.storage import process_queries
 
+PAUSE, UNPAUSE = "engine.pause", "engine.unpause"  # the audit log's actions
+
 
 def pause_engine() -> None:
     """Running processes stop at their next step boundary; starts and resumes are refused until unpaused."""
-    with audited("engine.pause", "engine"):
-        current().store.set_paused(True)
+    with audited(PAUSE, "engine") as note:
+        current().store.set_paused(True, within=lambda session, _stopped: note.append(session))
 
 
 def unpause_engine() -> int:
     """Continue: processes stopped by the pause are handed to the executor again; returns how many."""
     runtime = current()
-    with audited("engine.unpause", "engine") as note:
-        stopped = runtime.store.set_paused(False)
-        note.details["continued"] = len(stopped)
+    with audited(UNPAUSE, "engine") as note:
+        stopped = runtime.store.set_paused(
+            False, within=lambda session, stopped: note.append(session, continued=len(stopped))
+        )
     for process_id in stopped:
         runtime.executor.submit(process_id, resume=True)
     return len(stopped)

@@ -485,7 +485,7 @@ def delete_process(process_id: uuid.UUID) -> None:
     with audited("process.delete", "process", process_id) as note:
         seen = store.get(process_id)
         note.details.update(workflow=seen.workflow_name, status=seen.status.value, history_rows=seen.seq)
-        store.delete(process_id)
+        store.delete(process_id, within=note.append)
 
 
 def wait_for_process(process_id: uuid.UUID, timeout: float = 30.0) -> ProcessStatus:

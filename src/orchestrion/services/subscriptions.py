@@ -21,7 +21,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from orchestrion.db import db, get_database
+from orchestrion.db import db
 from orchestrion.db.domain_models import (
     ProcessSubscriptionTable,
     ResourceTypeTable,
@@ -196,8 +196,7 @@ def reservation_refusal(session: Session, reservation: Reservation) -> Orchestri
 
 def set_in_sync(subscription_id: uuid.UUID) -> None:
     """Release a lock left by a process that ended without releasing it; refused while one is still open."""
-    audit = audited("subscription.set_in_sync", "subscription", subscription_id)
-    with audit as note, get_database().write() as session:
+    with audited("subscription.set_in_sync", "subscription", subscription_id) as note, note.write() as session:
         subscription = session.get(SubscriptionTable, subscription_id)
         if subscription is None:
             raise SubscriptionNotFoundError(subscription_id)
@@ -216,7 +215,7 @@ def set_in_sync(subscription_id: uuid.UUID) -> None:
 
 def delete_subscription(subscription_id: uuid.UUID) -> None:
     """Delete a subscription no process refers to and no other subscription uses."""
-    with audited("subscription.delete", "subscription", subscription_id) as note, get_database().write() as session:
+    with audited("subscription.delete", "subscription", subscription_id) as note, note.write() as session:
         if (found := session.get(SubscriptionTable, subscription_id)) is None:
             raise SubscriptionNotFoundError(subscription_id)
         note.details.update(description=found.description, status=found.status, product_id=str(found.product_id))

@@ -44,6 +44,7 @@ from orchestrion.errors import (
 )
 from orchestrion.storage.claims import Claim
 from orchestrion.storage.steering import CallbackTimeoutError, ProcessSnapshot, resume_action
+from orchestrion.storage.switch import Switched
 from orchestrion.storage.tables import is_dead_local_worker
 from orchestrion.types import State
 
@@ -398,8 +399,7 @@ class MemoryProcessStore:
         lease: timedelta,
         within: Callable[[Any], None] | None = None,
     ) -> Claim:
-        if within is not None:
-            raise TypeError("the memory store has no database for work that commits with a new process")
+        _no_database(within)
         process_id = uuid.UUID(str(state["process_id"]))
         now = utcnow()
         cursor = wf.first_path()
@@ -616,8 +616,9 @@ class MemoryProcessStore:
         with self._lock:
             self._process(process_id).note = note
 
-    def delete(self, process_id: uuid.UUID) -> None:
+    def delete(self, process_id: uuid.UUID, *, within: Callable[[Any], None] | None = None) -> None:
         """Delete a process and its history; refused while a worker may be running it."""
+        _no_database(within)
         with self._lock:
             p = self._process(process_id)
             if p.in_flight and p.claimed_by is not None:
@@ -630,8 +631,9 @@ class MemoryProcessStore:
         with self._lock:
             return self._paused
 
-    def set_paused(self, paused: bool) -> list[uuid.UUID]:
+    def set_paused(self, paused: bool, *, within: Switched | None = None) -> list[uuid.UUID]:
         """Pause or continue; continuing returns the processes in flight that no worker holds."""
+        _no_database(within)
         with self._lock:
             self._paused = paused
             if paused:
@@ -735,3 +737,8 @@ class MemoryProcessStore:
 
 if TYPE_CHECKING:  # mypy holds the memory store to the protocol the SQL store implements
     _protocol_check: ProcessStore = MemoryProcessStore()
+
+
+def _no_database(within: object) -> None:
+    if within is not None:
+        raise TypeError("the memory store has no database for work that commits with its changes")

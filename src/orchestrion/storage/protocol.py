@@ -21,6 +21,7 @@ from orchestrion.engine.status import ProcessStatus
 from orchestrion.engine.workflow import Path, Workflow
 from orchestrion.storage.claims import Claim
 from orchestrion.storage.steering import ProcessSnapshot
+from orchestrion.storage.switch import Switched
 from orchestrion.types import State
 
 __all__ = ["Claim", "ProcessSnapshot", "ProcessStore", "StoreJournal"]
@@ -112,14 +113,17 @@ class ProcessStore(Protocol):
     def set_note(self, process_id: uuid.UUID, note: str | None) -> None:
         """A person's note on the process (None clears it); nothing else about the process changes."""
 
-    def delete(self, process_id: uuid.UUID) -> None: ...
+    def delete(self, process_id: uuid.UUID, *, within: Callable[[Session], None] | None = None) -> None:
+        """Delete a process and its history; ``within``: database work that commits with the deletion (its audit
+        entry; a store without a database refuses it with ``TypeError``)."""
 
     # --- the engine switch --------------------------------------------------------------------
 
     def is_paused(self) -> bool: ...
 
-    def set_paused(self, paused: bool) -> list[uuid.UUID]:
-        """Pause or continue; continuing returns the processes the pause had stopped."""
+    def set_paused(self, paused: bool, *, within: Switched | None = None) -> list[uuid.UUID]:
+        """Pause or continue; continuing returns the processes the pause had stopped. ``within(session,
+        stopped)``: database work that commits with the switch (its audit entry; as for ``delete``)."""
 
     # --- sweeps (built-in tasks, run predicates) ----------------------------------------------
 

@@ -157,16 +157,16 @@ class SqlProcessStore:
     def set_note(self, process_id: uuid.UUID, note: str | None) -> None:
         steering.set_note(self.db, process_id, note)
 
-    def delete(self, process_id: uuid.UUID) -> None:
-        steering.delete_process(self.db, process_id)
+    def delete(self, process_id: uuid.UUID, *, within: Callable[[Session], None] | None = None) -> None:
+        steering.delete_process(self.db, process_id, within)
 
     # --- the engine switch --------------------------------------------------------------------
 
     def is_paused(self) -> bool:
         return switch.is_paused(self.db)
 
-    def set_paused(self, paused: bool) -> list[uuid.UUID]:
-        return switch.set_paused(self.db, paused)
+    def set_paused(self, paused: bool, *, within: switch.Switched | None = None) -> list[uuid.UUID]:
+        return switch.set_paused(self.db, paused, within)
 
     # --- sweeps -------------------------------------------------------------------------------
 

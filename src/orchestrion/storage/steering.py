@@ -238,9 +238,9 @@ def set_note(db: Database, process_id: uuid.UUID, note: str | None) -> None:
             raise ProcessNotFoundError(f"Process {process_id} not found")
 
 
-def delete_process(db: Database, process_id: uuid.UUID) -> None:
+def delete_process(db: Database, process_id: uuid.UUID, within: Callable[[Session], None] | None = None) -> None:
     """Delete a process, its children (and theirs) and their history; refused (under the row lock) while a
-    worker may be running any of them."""
+    worker may be running any of them. ``within(session)`` runs last in the deletion's transaction."""
     with db.write() as session:
         p = _locked(session, process_id)
         if ProcessStatus(p.last_status) in IN_FLIGHT_STATUSES and p.claimed_by is not None:
@@ -258,6 +258,8 @@ def delete_process(db: Database, process_id: uuid.UUID) -> None:
         session.execute(delete(ProcessStepTable).where(ProcessStepTable.process_id.in_(family)))
         session.execute(delete(InputStateTable).where(InputStateTable.process_id.in_(family)))
         session.execute(delete(ProcessTable).where(ProcessTable.process_id.in_(family)))
+        if within is not None:
+            within(session)
 
 
 def fail_timed_out_callback(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, select, update
@@ -39,23 +40,34 @@ def is_paused(db: Database) -> bool:
     return bool(row[0]) if row is not None else False
 
 
-def set_paused(db: Database, paused: bool) -> list[uuid.UUID]:
-    """Pause or continue the engine; continuing returns the processes that were stopped by the pause."""
+Switched = Callable[[Session, list[uuid.UUID]], None]  # work committing with a switch, given the stopped processes
+
+
+def set_paused(db: Database, paused: bool, within: Switched | None = None) -> list[uuid.UUID]:
+    """Pause or continue the engine; continuing returns the processes that were stopped by the pause.
+
+    ``within(session, stopped)`` runs last in the switch's transaction (its audit entry).
+    """
     with db.write() as session:
         session.execute(
             update(EngineSettingsTable)
             .where(EngineSettingsTable.id == 1)
             .values(global_lock=paused, changed_at=utcnow())
         )
-        if paused:
-            return []
-        return list(
-            session.execute(
-                select(ProcessTable.process_id).where(
-                    and_(ProcessTable.last_status.in_(IN_FLIGHT), ProcessTable.claimed_by.is_(None))
-                )
-            ).scalars()
+        stopped = (
+            []
+            if paused
+            else list(
+                session.execute(
+                    select(ProcessTable.process_id).where(
+                        and_(ProcessTable.last_status.in_(IN_FLIGHT), ProcessTable.claimed_by.is_(None))
+                    )
+                ).scalars()
+            )
         )
+        if within is not None:
+            within(session, stopped)
+        return stopped
 
 
 def engine_changed_at(session: Session) -> datetime | None:
