@@ -746,11 +746,17 @@ def test_an_unanswered_callback_expires_fails_its_group_row_and_its_retry_starts
     assert column(store, claim.process_id, "callback_deadline") == started + timedelta(seconds=60)
     assert store.awaiting_callbacks_with_deadline() == 1
     assert store.expired_callbacks(started + timedelta(seconds=59)) == []
-    assert store.fail_timed_out_callback(claim.process_id, started + timedelta(seconds=59), restart) is False
+    assert (
+        store.fail_timed_out_callback(claim.process_id, started + timedelta(seconds=59), restart, "scheduler") is False
+    )
     assert store.expired_callbacks(started + timedelta(seconds=60)) == [claim.process_id]
 
-    assert store.fail_timed_out_callback(claim.process_id, started + timedelta(seconds=61), restart) is True
-    assert store.fail_timed_out_callback(claim.process_id, started + timedelta(seconds=62), restart) is False
+    assert (
+        store.fail_timed_out_callback(claim.process_id, started + timedelta(seconds=61), restart, "scheduler") is True
+    )
+    assert (
+        store.fail_timed_out_callback(claim.process_id, started + timedelta(seconds=62), restart, "scheduler") is False
+    )
 
     failed = store.get(claim.process_id)
     assert (failed.status, failed.cursor, failed.callback_token) == (
@@ -762,6 +768,7 @@ def test_an_unanswered_callback_expires_fails_its_group_row_and_its_retry_starts
     rows = step_rows(store, claim.process_id)
     assert [(name, status) for name, status, _ in rows] == [("Start", "success"), ("Order", "failed")]
     assert rows[1][2]["class"] == "CallbackTimeoutError"
+    assert actors(store, claim.process_id)[1][1:] == ("scheduler", "callback timeout")  # who failed it, and how
     assert store.expired_callbacks(started + timedelta(seconds=120)) == []
     assert store.awaiting_callbacks_with_deadline() == 0
     with pytest.raises(NotAwaitingCallbackError):  # too late
@@ -891,7 +898,7 @@ def test_an_unknown_process_is_not_found(store: ProcessStore) -> None:
         store.set_note(unknown, "a note")
     with pytest.raises(ProcessNotFoundError):
         store.resume(snapshot, None, {}, "person", worker_id=None, lease=LEASE)
-    assert store.fail_timed_out_callback(unknown, datetime.now(UTC), lambda _name, cursor: cursor) is False
+    assert store.fail_timed_out_callback(unknown, datetime.now(UTC), lambda _name, cursor: cursor, "scheduler") is False
 
 
 def test_completed_tasks_older_than_the_cutoff_are_deleted(store: ProcessStore, clock: HandClock) -> None:

@@ -170,9 +170,13 @@ def test_a_timed_out_callback_fails_the_process_and_a_retry_runs_the_whole_group
     assert p.callback_deadline is not None
     old_token = p.callback_token
     with database.write() as s:
-        assert not sweeps.fail_timed_out_callback(s, process_id, p.callback_deadline - timedelta(seconds=1), RESTART)
+        assert not sweeps.fail_timed_out_callback(
+            s, process_id, p.callback_deadline - timedelta(seconds=1), RESTART, "scheduler"
+        )
     with database.write() as s:
-        assert sweeps.fail_timed_out_callback(s, process_id, p.callback_deadline + timedelta(seconds=1), RESTART)
+        assert sweeps.fail_timed_out_callback(
+            s, process_id, p.callback_deadline + timedelta(seconds=1), RESTART, "scheduler"
+        )
 
     failed = row(database, process_id)
     assert failed.last_status == "failed"
@@ -199,7 +203,9 @@ def test_a_callback_that_arrives_first_wins(database: Database) -> None:
     assert p.callback_deadline is not None
     deliver_callback(process_id, p.callback_token or "", {"order": "confirmed"})
     with database.write() as s:
-        assert not sweeps.fail_timed_out_callback(s, process_id, p.callback_deadline + timedelta(hours=1), RESTART)
+        assert not sweeps.fail_timed_out_callback(
+            s, process_id, p.callback_deadline + timedelta(hours=1), RESTART, "scheduler"
+        )
     assert row(database, process_id).last_status == "completed"
 
 
@@ -219,7 +225,7 @@ def race(database: Database, process_id: uuid.UUID, token: str, now: datetime) -
     def sweep() -> None:
         barrier.wait()
         with database.write() as s:
-            outcome["sweep"] = sweeps.fail_timed_out_callback(s, process_id, now, RESTART)
+            outcome["sweep"] = sweeps.fail_timed_out_callback(s, process_id, now, RESTART, "scheduler")
 
     threads = [threading.Thread(target=callback), threading.Thread(target=sweep)]
     for t in threads:

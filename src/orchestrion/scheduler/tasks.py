@@ -87,9 +87,12 @@ def _restart(workflow_name: str, cursor: Path) -> Path:
 
 @step("Fail timed-out callbacks")
 def fail_timed_out_callbacks() -> State:
+    from orchestrion.scheduler.runner import SCHEDULER_USER
+
     # In this step's transaction (the store uses it): the failures commit with its checkpoint.
     store, now = current().store, utcnow()
-    timed_out = [p for p in store.expired_callbacks(now) if store.fail_timed_out_callback(p, now, _restart)]
+    expired = store.expired_callbacks(now)
+    timed_out = [p for p in expired if store.fail_timed_out_callback(p, now, _restart, SCHEDULER_USER)]
     return {"timed_out": timed_out}
 
 

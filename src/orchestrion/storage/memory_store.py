@@ -43,7 +43,7 @@ from orchestrion.errors import (
     ProcessNotFoundError,
 )
 from orchestrion.storage.claims import Claim
-from orchestrion.storage.steering import CallbackTimeoutError, ProcessSnapshot, resume_action
+from orchestrion.storage.steering import CALLBACK_TIMEOUT, CallbackTimeoutError, ProcessSnapshot, resume_action
 from orchestrion.storage.switch import Switched
 from orchestrion.storage.tables import is_dead_local_worker
 from orchestrion.types import State
@@ -664,7 +664,7 @@ class MemoryProcessStore:
             ]
 
     def fail_timed_out_callback(
-        self, process_id: uuid.UUID, now: datetime, restart: Callable[[str, Path], Path]
+        self, process_id: uuid.UUID, now: datetime, restart: Callable[[str, Path], Path], actor: str
     ) -> bool:
         """Fail a process whose callback did not come in time (as ``steering.fail_timed_out_callback``)."""
         with self._lock:
@@ -679,7 +679,14 @@ class MemoryProcessStore:
             if cursor and p.last_row_key == cursor[0]:  # the group's row shows the failure, as any failed step's would
                 failed = dumps(error_state(CallbackTimeoutError(reason))[0])
                 p.steps = [
-                    replace(row, status=StepStatus.FAILED, state_json=failed, completed_at=now)
+                    replace(
+                        row,
+                        status=StepStatus.FAILED,
+                        state_json=failed,
+                        completed_at=now,
+                        created_by=actor,
+                        action=CALLBACK_TIMEOUT,
+                    )
                     if row.seq == p.seq
                     else row
                     for row in p.steps

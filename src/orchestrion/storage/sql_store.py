@@ -179,10 +179,10 @@ class SqlProcessStore:
             return sweeps.expired_callbacks(session, now)
 
     def fail_timed_out_callback(
-        self, process_id: uuid.UUID, now: datetime, restart: Callable[[str, Path], Path]
+        self, process_id: uuid.UUID, now: datetime, restart: Callable[[str, Path], Path], actor: str
     ) -> bool:
         with self._in_step(write=True) as session:
-            return sweeps.fail_timed_out_callback(session, process_id, now, restart)
+            return sweeps.fail_timed_out_callback(session, process_id, now, restart, actor)
 
     def delete_completed_tasks(self, before: datetime) -> int:
         with self._in_step(write=True) as session:

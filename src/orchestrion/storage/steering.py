@@ -262,8 +262,11 @@ def delete_process(db: Database, process_id: uuid.UUID, within: Callable[[Sessio
             within(session)
 
 
+CALLBACK_TIMEOUT = "callback timeout"  # the history's action of a callback group failed by its deadline
+
+
 def fail_timed_out_callback(
-    session: Session, process_id: uuid.UUID, now: datetime, restart: Callable[[str, Path], Path]
+    session: Session, process_id: uuid.UUID, now: datetime, restart: Callable[[str, Path], Path], actor: str
 ) -> bool:
     """Fail a process whose callback did not come in time; False when it no longer awaits one.
 
@@ -271,6 +274,7 @@ def fail_timed_out_callback(
     arrives at the same moment either wins (the process moved on: nothing happens here) or finds
     the process failed and is refused. ``restart(workflow_name, cursor)`` says where a retry
     begins: the first step of the callback group, so it calls the action again with a fresh token.
+    The group's row names ``actor`` (the policy that failed it) and the action ``callback timeout``.
     """
     p = session.execute(
         select(ProcessTable).where(ProcessTable.process_id == process_id).with_for_update(of=ProcessTable)
@@ -283,7 +287,7 @@ def fail_timed_out_callback(
     reason = f"Callback timed out: no answer by {deadline.isoformat()}; retry to run the callback step again"
     cursor = tuple(p.cursor or ())
     if cursor and p.last_row_key == cursor[0]:  # the group's history row shows the failure, as any failed step's would
-        _fail_group_row(session, process_id, p.seq, reason, now)
+        _fail_group_row(session, process_id, p.seq, reason, now, actor)
     session.execute(
         update(ProcessTable)
         .where(ProcessTable.process_id == process_id)
@@ -302,12 +306,13 @@ def fail_timed_out_callback(
     return True
 
 
-def _fail_group_row(session: Session, process_id: uuid.UUID, seq: int, reason: str, now: datetime) -> None:
-    """Mark a callback group's row failed, its hash recomputed (linked to the same row before it)."""
+def _fail_group_row(session: Session, process_id: uuid.UUID, seq: int, reason: str, now: datetime, actor: str) -> None:
+    """Mark a callback group's row failed by ``actor``, its hash recomputed (linked to the same row before it)."""
     row = session.execute(
         select(ProcessStepTable).where(ProcessStepTable.process_id == process_id, ProcessStepTable.seq == seq)
     ).scalar_one()
     row.status, row.completed_at = StepStatus.FAILED.value, now
+    row.created_by, row.action = actor, CALLBACK_TIMEOUT
     row.state = error_state(CallbackTimeoutError(reason))[0]
     row.row_hash = step_row_hash(row, row.prev_hash)
     session.flush()
