@@ -49,8 +49,9 @@ from orchestrion.db.domain_models import (
     product_product_blocks,
     products_workflows,
 )
-from orchestrion.db.migrate import application_config
+from orchestrion.db.migrate import alembic_config, application_config
 from orchestrion.db.models import WorkflowTable
+from orchestrion.db.revision import HEAD
 from orchestrion.migrations import helpers
 from orchestrion.scheduler import tasks
 from orchestrion.settings import app_settings, normalise_uri
@@ -67,7 +68,7 @@ ORCHESTRION = [sys.executable, "-m", "orchestrion.cli"]
 
 APP_HEAD = "e58b1d7f4a33"  # the newest revision of the application's data branch
 SITES_REVISION = "f2c6a9e0b844"  # extra/: the application's own table
-ORCHESTRION_HEAD = "0014"
+ORCHESTRION_HEAD = HEAD
 # orchestrion's built-in tasks' rows (migration 0008): (target, is_task, description)
 BUILT_IN_TASK_ROWS = {name: ("SYSTEM", True, getattr(tasks, name).description) for name in tasks.BUILT_IN_TASKS}
 
@@ -1020,3 +1021,19 @@ def test_a_revision_adds_its_schema_and_its_downgrade_removes_it(
     command.upgrade(config, "heads")
     assert present(uri, expected) == set(expected)
     assert versions(uri) == {ORCHESTRION_HEAD, APP_HEAD}
+
+
+def test_the_head_constant_names_alembics_newest_revision() -> None:
+    """A new migration must move ``revision.HEAD``, or a started server would take the schema as current."""
+    assert ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() == HEAD
+
+
+def test_opening_an_up_to_date_database_does_not_load_alembic(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'current.db'}"
+    open_database(uri).dispose()  # the first open migrates
+    probe = (
+        "import sys; from orchestrion.db import open_database; "
+        f"open_database({uri!r}).dispose(); print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]", found.stderr

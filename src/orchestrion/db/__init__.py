@@ -125,11 +125,18 @@ def open_database(settings: AppSettings | str | None = None, *, migrate: bool = 
         connection_timeout=chosen.DATABASE_CONNECTION_TIMEOUT_SECONDS,
     )
     if migrate:
+        patience = chosen.DATABASE_STARTUP_WAIT_SECONDS if wait else 0.0
+        wait_out(lambda: _migrate(database), patience=patience, what="start-up")
+    return database
+
+
+def _migrate(database: Database) -> None:
+    from orchestrion.db.revision import at_head
+
+    if not at_head(database):
         from orchestrion.db.migrate import upgrade
 
-        patience = chosen.DATABASE_STARTUP_WAIT_SECONDS if wait else 0.0
-        wait_out(lambda: upgrade(database), patience=patience, what="start-up")
-    return database
+        upgrade(database)
 
 
 def init_database(settings: AppSettings | str | None = None, *, migrate: bool = True, wait: bool = False) -> Database:
