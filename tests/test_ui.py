@@ -193,8 +193,10 @@ def status_badge(page: Any) -> Any:
 
 
 def test_an_empty_task_list_speaks_of_tasks_while_workflow_processes_exist(page: Any, api: httpx.Client) -> None:
+    for task in api.get("/processes/", params={"filter": "is_task,true", "range": "0,1000"}).json():
+        assert api.delete(f"/processes/{task['process_id']}").status_code == 204  # tasks earlier tests ran
     tasks = api.get("/processes/", params={"filter": "is_task,true", "range": "0,1"})
-    assert tasks.headers["content-range"].endswith("/0")  # no task has run: the scheduler's found no work
+    assert tasks.headers["content-range"].endswith("/0")
     page.goto("/#/processes?kind=tasks")
     expect(page.locator(".empty")).to_contain_text("No task has run yet.")
     expect(page.locator(".empty")).not_to_contain_text("Start a workflow")

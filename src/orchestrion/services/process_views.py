@@ -42,7 +42,7 @@ def _steps(rows: list[dict[str, Any]], wf: Workflow | None, cursor: list[str] | 
                 "name": r["name"],
                 "status": r["status"],
                 "created_by": r["created_by"],  # who caused the run that wrote the row
-                "action": r["action"],  # how: start, resume, retry, callback, abort, takeover, automatic retry
+                "action": r["action"],  # how the run came about (docs/concepts.md lists the actions)
                 "started": r["started_at"],
                 "completed": r["completed_at"],
                 "executed": r["completed_at"],

@@ -42,7 +42,8 @@ class ProcessStepType:
     status: str
     created_by: str | None = strawberry.field(description="Who caused the run that wrote the row")
     action: str | None = strawberry.field(
-        description="How: start, resume, retry, callback, abort, takeover or automatic retry (orchestrion's own)"
+        description="How: start, resume, retry, callback, abort, takeover, automatic retry, children or callback "
+        "timeout (orchestrion's own)"
     )
     executed: datetime | None = strawberry.field(deprecation_reason="Use 'started' and 'completed'")
     started: datetime | None

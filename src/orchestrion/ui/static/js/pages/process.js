@@ -212,12 +212,15 @@ const ACTIONS = {
   abort: "aborted",
   takeover: "taken over",
   "automatic retry": "retried automatically",
+  children: "woken by its children",
+  "callback timeout": "failed for want of a callback",
 };
 
 /** "resumed by bob", "taken over by SYSTEM": the action and the actor of a history row. */
 function actorText(step) {
   const action = step.action ? ACTIONS[step.action] || step.action : null;
   if (step.action === "callback" && step.created_by === "callback") return "by callback";
+  if (step.action === "children") return action;
   if (!step.created_by) return action;
   return action ? `${action} by ${step.created_by}` : `by ${step.created_by}`;
 }
