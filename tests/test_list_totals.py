@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from orchestrion.app import OrchestratorCore
 from orchestrion.db import Database, listing
@@ -65,3 +67,36 @@ def test_many_rows_on_postgres_give_the_planners_estimate_flagged(
     assert _total(client.get("/api/processes/", params={"range": "10,20"})) == (STARTS, None)
     page = client.post("/api/graphql", json={"query": "{ processes(first: 5) { pageInfo { totalItems } } }"})
     assert page.json()["data"]["processes"]["pageInfo"]["totalItems"] >= 5
+
+
+@step("Break")
+def break_() -> State:
+    raise ValueError("broken on purpose")
+
+
+@workflow("Fails")
+def fails() -> StepList:
+    return init >> break_ >> done
+
+
+def test_status_counts_estimate_only_the_big_statuses_on_postgres(
+    client: TestClient, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with WorkflowInstanceForTests(fails, "fails"):
+        started = client.post("/api/processes/fails", json=[{}])
+        assert started.status_code == 201
+        deadline = time.monotonic() + 30
+        while client.get(f"/api/processes/{started.json()['id']}").json()["last_status"] != "failed":
+            assert time.monotonic() < deadline, "the process did not fail in time"
+            time.sleep(0.02)
+    with database.write() as s:
+        s.execute(text("ANALYZE processes") if not database.is_sqlite else text("ANALYZE"))
+    monkeypatch.setattr(listing, "ESTIMATE_ABOVE", 3)
+    answer = client.get("/api/processes/status-counts")
+    counts = answer.json()["task_counts"]  # ``@workflow``'s default target is SYSTEM: tasks
+    assert counts["failed"] == 1  # few: counted
+    if database.is_sqlite:
+        assert (counts["completed"], answer.headers.get(listing.ESTIMATED_HEADER)) == (STARTS, None)
+        return
+    assert answer.headers.get(listing.ESTIMATED_HEADER) == "true"
+    assert counts["completed"] > 3  # the planner's figure for the many

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from orchestrion.api.audit import AuditedRoute, audited_route
 from orchestrion.api.openapi import error_responses
 from orchestrion.api.security import Principal, current_user
-from orchestrion.db.listing import parse_rest
+from orchestrion.db.listing import ESTIMATED_HEADER, Estimate, parse_rest
 from orchestrion.services import process_views, processes
 from orchestrion.types import State
 
@@ -99,9 +99,12 @@ class ProcessSchema(ProcessListItemSchema):
 
 
 @router.get("/status-counts", response_model=ProcessStatusCountsSchema)
-def status_counts() -> ProcessStatusCountsSchema:
-    """How many processes and how many tasks are in each status (routed before ``/{process_id}``)."""
+def status_counts(response: Response) -> ProcessStatusCountsSchema:
+    """How many processes and how many tasks are in each status (routed before ``/{process_id}``); on PostgreSQL
+    a status with more than 20,000 is the planner's estimate, flagged by ``X-Total-Count-Estimated: true``."""
     counts = process_views.status_counts()
+    if any(isinstance(n, Estimate) for kind in counts.values() for n in kind.values()):
+        response.headers[ESTIMATED_HEADER] = "true"
     return ProcessStatusCountsSchema(process_counts=counts["processes"], task_counts=counts["tasks"])
 
 

@@ -70,14 +70,19 @@ def _compile_explain(element: _Explain, compiler: SQLCompiler, **kw: Any) -> str
     return "EXPLAIN (FORMAT JSON) " + compiler.process(element.query, **kw)
 
 
+def planned_rows(session: Session, query: Select[Any]) -> int | None:
+    """How many rows PostgreSQL's planner expects ``query`` to return (None on another database)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    return int(session.execute(_Explain(query.order_by(None))).scalar_one()[0]["Plan"]["Plan Rows"])
+
+
 def count(session: Session, query: Select[Any], at_least: int = 0) -> int:
     """How many rows ``query`` matches (``at_least``: rows known to exist): counted, or the planner's
     ``Estimate`` when it expects many."""
     query = query.order_by(None)
-    if session.get_bind().dialect.name == "postgresql":
-        planned = int(session.execute(_Explain(query)).scalar_one()[0]["Plan"]["Plan Rows"])
-        if planned > ESTIMATE_ABOVE:
-            return Estimate(max(planned, at_least))
+    if (planned := planned_rows(session, query)) is not None and planned > ESTIMATE_ABOVE:
+        return Estimate(max(planned, at_least))
     return int(session.execute(select(func.count()).select_from(query.subquery())).scalar_one())
 
 
