@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from orchestrion.db.chain import audit_hash, step_row_hash
@@ -44,31 +44,36 @@ def _hash_differs(stored: str | None, computed: str) -> str:
 
 
 def verify_history(session: Session, process_ids: Collection[uuid.UUID] | None = None) -> ChainReport:
-    """Every process's chain of history rows (or only those of ``process_ids``); stops at the first break."""
+    """Every process's chain of history rows (or only those of ``process_ids``); stops at the first break.
+
+    Each row comes with its process's ``seq`` (None: no such process), so only the row before is held.
+    """
     steps = ProcessStepTable
-    query, processes_query = select(steps), select(ProcessTable.process_id, ProcessTable.seq)
+    query = select(steps, ProcessTable.seq).outerjoin(ProcessTable, ProcessTable.process_id == steps.process_id)
     if process_ids is not None:
         query = query.where(steps.process_id.in_(process_ids))
-        processes_query = processes_query.where(ProcessTable.process_id.in_(process_ids))
-    rows = session.execute(query.order_by(steps.process_id, steps.seq).execution_options(yield_per=_BATCH)).scalars()
-    last_seq: dict[uuid.UUID, int] = {pid: seq for pid, seq in session.execute(processes_query)}
+    rows = session.execute(query.order_by(steps.process_id, steps.seq).execution_options(yield_per=_BATCH))
     processes = count = 0
-    current: uuid.UUID | None = None
     prev: ProcessStepTable | None = None
-    for row in rows:
+    expected: int | None = None  # the seq of the process of ``prev``
+    for row, process_seq in rows:
         count += 1
-        if row.process_id != current:
-            if current is not None and (broken := _cut_short(current, prev, last_seq)):
+        if prev is None or row.process_id != prev.process_id:
+            if prev is not None and (broken := _cut_short(prev.process_id, prev, expected)):
                 return ChainReport(processes, count, broken)
-            current, prev, processes = row.process_id, None, processes + 1
+            prev, expected, processes = None, process_seq, processes + 1
         if broken := _step_break(row, prev):
             return ChainReport(processes, count, broken)
         prev = row
-    if current is not None and (broken := _cut_short(current, prev, last_seq)):
+    if prev is not None and (broken := _cut_short(prev.process_id, prev, expected)):
         return ChainReport(processes, count, broken)
-    walked = set(session.execute(query.with_only_columns(steps.process_id).distinct()).scalars())
-    for process_id in sorted(pid for pid, seq in last_seq.items() if seq and pid not in walked):  # every row gone
-        return ChainReport(processes, count, _cut_short(process_id, None, last_seq))
+    emptied = select(ProcessTable.process_id, ProcessTable.seq).where(
+        ProcessTable.seq > 0, ~exists().where(steps.process_id == ProcessTable.process_id)
+    )
+    if process_ids is not None:
+        emptied = emptied.where(ProcessTable.process_id.in_(process_ids))
+    for process_id, seq in session.execute(emptied.order_by(ProcessTable.process_id).limit(1)):  # every row gone
+        return ChainReport(processes, count, _cut_short(process_id, None, seq))
     return ChainReport(processes, count, None)
 
 
@@ -84,8 +89,7 @@ def _step_break(row: ProcessStepTable, prev: ProcessStepTable | None) -> Break |
     return Break(chain, where, _hash_differs(row.row_hash, computed)) if computed != row.row_hash else None
 
 
-def _cut_short(process_id: uuid.UUID, last: ProcessStepTable | None, last_seq: dict[uuid.UUID, int]) -> Break | None:
-    expected = last_seq.get(process_id)
+def _cut_short(process_id: uuid.UUID, last: ProcessStepTable | None, expected: int | None) -> Break | None:
     seq = last.seq if last is not None else 0
     if expected is None:
         return Break(f"process {process_id}", f"step {seq}", "the history rows belong to no process")
