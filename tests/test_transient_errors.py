@@ -27,7 +27,10 @@ from orchestrion.app import OrchestratorCore
 from orchestrion.db import Database, get_database, open_database
 from orchestrion.engine import runner
 from orchestrion.engine.outcomes import Outcome
-from orchestrion.engine.steps import Step
+from orchestrion.engine.status import ProcessStatus
+from orchestrion.engine.steps import Step, step_group
+from orchestrion.runtime import current
+from orchestrion.storage.checkpoints import DbJournal
 from orchestrion.testing import (
     ProcessStat,
     WorkflowInstanceForTests,
@@ -175,6 +178,51 @@ def test_an_error_of_the_steps_own_making_fails_it_once(database: Database, effe
     assert "no_such_table" in (extract_error(result) or "")
     assert TRIES["missing"] == 1
     assert history(process.process_id)[-1] == ("Query a missing table", "failed")
+
+
+@step("Part one")
+def part_one() -> State:
+    _write_effect()
+    return {"part_one": True}
+
+
+@step("Part two")
+def part_two() -> State:
+    db.session().execute(text("INSERT INTO transient_effects (n) VALUES (2)"))
+    return {"part_two": True}
+
+
+def test_a_group_part_whose_commit_landed_unseen_is_not_run_again(
+    database: Database, effects: Callable[[], int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A COMMIT that lost its connection may have landed. A later part of a step group writes no new history
+    row (it rewrites the group's), so the process's ``seq`` alone cannot tell: the group row's hash does."""
+    lost: BaseException = (
+        sqlite3.OperationalError("database is locked")
+        if database.is_sqlite
+        else psycopg.OperationalError("server closed the connection unexpectedly")
+    )
+    commits = 0
+    real_commit = DbJournal.commit
+
+    def commit_then_lose_the_answer(self: DbJournal) -> None:
+        nonlocal commits
+        before = self._before
+        real_commit(self)
+        commits += 1
+        if commits == 3:  # the group's second part (the first wrote its row): committed, but the worker hears an error
+            self._before = before  # as a COMMIT that raised leaves the journal
+            raise OperationalError("COMMIT", {}, lost)
+
+    monkeypatch.setattr(DbJournal, "commit", commit_then_lose_the_answer)
+    wf = Workflow("ambiguous", "An unseen commit", init >> step_group("Parts", part_one >> part_two) >> done)
+    with WorkflowInstanceForTests(wf, "ambiguous"):
+        _, process, _ = run_workflow("ambiguous", [{}])
+        current().executor.submit(process.process_id, resume=True)  # the released process runs on
+        assert current().store.last_status(process.process_id) == ProcessStatus.COMPLETED
+    with database.engine.connect() as connection:
+        written = connection.execute(text("SELECT n, count(*) FROM transient_effects GROUP BY n ORDER BY n"))
+        assert [tuple(row) for row in written] == [(1, 1), (2, 1)]  # part two's effect once, not twice
 
 
 def test_the_api_answers_503_while_the_database_is_unreachable() -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    exists,
     false,
     func,
     insert,
@@ -403,20 +404,22 @@ def release(db: Database, claim: Claim) -> None:
 
 
 def confirm(db: Database, claim: Claim) -> bool:
-    """Renew one claim's lease while the process is where the claim last left it (its ``seq``).
+    """Renew one claim's lease while the process is where the claim last left it: its ``seq``, and its
+    latest history row still the one whose hash the claim holds.
 
     False when the claim no longer holds (another worker took the process), or when the process
     moved on: a checkpoint whose COMMIT lost its connection may have committed after all, and then
-    the step must not run again here (the process continues from what was committed).
+    the step must not run again here (the process continues from what was committed). A new row
+    moves ``seq``; a later part of a step group rewrites the group's row instead, and so its hash.
     """
+    unmoved = [ProcessTable.seq == claim.seq]
+    if claim.tip is not None and claim.tip.row_hash is not None:
+        tip = (S.c.process_id == claim.process_id, S.c.seq == claim.seq, S.c.row_hash == claim.tip.row_hash)
+        unmoved.append(exists().where(*tip))
     with db.write() as session:
         result = session.execute(
             update(ProcessTable)
-            .where(
-                ProcessTable.process_id == claim.process_id,
-                ProcessTable.claimed_by == claim.worker_id,
-                ProcessTable.seq == claim.seq,
-            )
+            .where(ProcessTable.process_id == claim.process_id, ProcessTable.claimed_by == claim.worker_id, *unmoved)
             .values(lease_until=utcnow() + claim.lease)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
