@@ -4,6 +4,7 @@ is version 2, diffed against the backfilled one."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
 
@@ -88,3 +89,15 @@ def test_the_next_change_after_a_backfill_is_version_2_and_diffs_against_it(data
     changes = subscription_history.versions_diff(UUID(port), 1, len(versions))
     (block,) = (b for b in changes["blocks"]["changed"] if b["name"] == "Port")
     assert block["values"]["mode"] == {"old": ["tagged"], "new": ["untagged"]}
+
+
+def test_backfills_running_together_write_each_first_version_once(database: Database) -> None:
+    network = _network(database)
+    with database.write() as session:
+        session.execute(delete(_V))
+
+    with ThreadPoolExecutor(2) as pool:  # two services starting at once
+        written = list(pool.map(lambda _: backfill(database), range(2)))
+
+    assert sum(written) == len(network)
+    assert sorted(str(row["subscription_id"]) for row in _rows(database)) == sorted(network.values())
