@@ -54,6 +54,7 @@ FLOORS: list[str] = [
 # (importing package, imported package) pairs that may go up late (in a function, or for types only).
 LATE_UP_CALLS = {
     ("db", "runtime"),  # get_database(), init_database(): the facade over the current runtime
+    ("db", "domain"),  # open_database(): after the migrations, the history's backfill (domain.history_backfill)
     ("runtime", "executors"),  # the executor the settings name, made when first needed
     ("runtime", "scheduler"),  # the built-in tasks, registered with each runtime
 }

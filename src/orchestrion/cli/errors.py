@@ -22,6 +22,7 @@ from orchestrion.errors import (
     SubscriptionNotFoundError,
     WorkflowNotFoundError,
 )
+from orchestrion.services.subscription_history import VersionNotFoundError
 from orchestrion.settings import app_settings
 
 USAGE = 2  # the request cannot be done as given (click's code for a usage error)
@@ -31,6 +32,7 @@ _HINTS: dict[type[OrchestrionError], str] = {
     WorkflowNotFoundError: "import the module that registers it with --import (-i)",
     ProcessNotFoundError: "'orchestrion process list' shows the processes in {database}",
     SubscriptionNotFoundError: "'orchestrion subscription list' shows the subscriptions in {database}",
+    VersionNotFoundError: "'orchestrion subscription history ID' lists its versions",
 }
 
 

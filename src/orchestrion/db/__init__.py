@@ -110,7 +110,8 @@ def get_database() -> Database:
 
 
 def open_database(settings: AppSettings | str | None = None, *, migrate: bool = True, wait: bool = False) -> Database:
-    """Open the database ``settings`` names (``AppSettings``, a URI, or None for ``app_settings``), migrated.
+    """Open the database ``settings`` names (``AppSettings``, a URI, or None for ``app_settings``), migrated
+    and with every subscription's history started.
 
     ``wait``: a service starting up waits out an unavailable database (``DATABASE_STARTUP_WAIT_SECONDS``).
     """
@@ -127,6 +128,9 @@ def open_database(settings: AppSettings | str | None = None, *, migrate: bool = 
     if migrate:
         patience = chosen.DATABASE_STARTUP_WAIT_SECONDS if wait else 0.0
         wait_out(lambda: _migrate(database), patience=patience, what="start-up")
+        from orchestrion.domain.history_backfill import backfill
+
+        backfill(database)  # subscriptions older than their history get its first version (docs/history.md)
     return database
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, cast
 
@@ -80,27 +81,53 @@ def _pending(session: Session) -> dict[uuid.UUID, uuid.UUID]:
 
 def stored_rows(session: Session, subscription_id: uuid.UUID) -> Rows:
     """The subscription's rows as the database holds them now, with the other subscriptions' blocks it holds."""
-    columns = [getattr(SubscriptionTable, name) for name in (*SUBSCRIPTION_COLUMNS, "product_id")]
-    row = session.execute(select(*columns).where(SubscriptionTable.subscription_id == subscription_id)).one()
-    rows = Rows(subscription=dict(row._mapping))
-    own = _I.subscription_id == subscription_id
-    for iid, name, label, attr, order in session.execute(
-        select(_I.subscription_instance_id, ProductBlockTable.name, _I.label, _I.domain_model_attr, _I.order_id)
+    return stored_rows_of(session, [subscription_id])[subscription_id]
+
+
+def stored_rows_of(session: Session, subscription_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Rows]:
+    """``stored_rows`` of several subscriptions in the same four queries (the backfill reads batches)."""
+    names = (*SUBSCRIPTION_COLUMNS, "product_id")
+    columns = [getattr(SubscriptionTable, name) for name in names]
+    found = {
+        sid: Rows(subscription=dict(zip(names, values, strict=True)))
+        for sid, *values in session.execute(
+            select(SubscriptionTable.subscription_id, *columns).where(
+                SubscriptionTable.subscription_id.in_(subscription_ids)
+            )
+        )
+    }
+    own = _I.subscription_id.in_(found)
+    for owner, iid, name, label, attr, order in session.execute(
+        select(
+            _I.subscription_id,
+            _I.subscription_instance_id,
+            ProductBlockTable.name,
+            _I.label,
+            _I.domain_model_attr,
+            _I.order_id,
+        )
         .join(ProductBlockTable, ProductBlockTable.product_block_id == _I.product_block_id)
         .where(own)
     ):
-        rows.instances[iid] = InstanceState(name, label, attr, order)
+        found[owner].instances[iid] = InstanceState(name, label, attr, order)
     value = SubscriptionInstanceValueTable
-    for iid, resource_type, order, text in session.execute(
-        select(value.subscription_instance_id, ResourceTypeTable.resource_type, value.order_id, value.value)
+    for owner, iid, resource_type, order, text in session.execute(
+        select(
+            _I.subscription_id,
+            value.subscription_instance_id,
+            ResourceTypeTable.resource_type,
+            value.order_id,
+            value.value,
+        )
         .join(ResourceTypeTable, ResourceTypeTable.resource_type_id == value.resource_type_id)
         .join(_I, _I.subscription_instance_id == value.subscription_instance_id)
         .where(own)
     ):
-        rows.values[(iid, resource_type, order)] = text
+        found[owner].values[(iid, resource_type, order)] = text
     relation, child = SubscriptionInstanceRelationTable, aliased(_I)
-    for holder, attr, order, held, owner, name in session.execute(
+    for owner, holder, attr, order, held, held_owner, name in session.execute(
         select(
+            _I.subscription_id,
             relation.in_use_by_id,
             relation.domain_model_attr,
             relation.order_id,
@@ -113,10 +140,11 @@ def stored_rows(session: Session, subscription_id: uuid.UUID) -> Rows:
         .join(ProductBlockTable, ProductBlockTable.product_block_id == child.product_block_id)
         .where(own)
     ):
+        rows = found[owner]
         rows.relations[(holder, attr, order)] = held
-        if owner != subscription_id:
-            rows.foreign[held] = (owner, name)
-    return rows
+        if held_owner != owner:
+            rows.foreign[held] = (held_owner, name)
+    return found
 
 
 def _plain(value: Any) -> Any:

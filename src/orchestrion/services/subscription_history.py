@@ -45,15 +45,37 @@ def _versions(session: Session, subscription_id: uuid.UUID) -> Select[Any]:
 def versions_page(subscription_id: uuid.UUID, page: Page) -> tuple[list[dict[str, Any]], int]:
     """The newest versions first, each with its changes against the one before and a one-line summary."""
     with get_database().read() as session:
-        query = _versions(session, subscription_id)
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        # One row past the page: the version before the page's oldest, to diff it against.
-        rows = session.scalars(query.order_by(_V.version.desc()).offset(page.first).limit(page.size + 1)).all()
-        items = []
-        for row, before in zip(rows[: page.size], [*rows[1:], None], strict=False):
-            changes = diff(before.snapshot if before is not None else None, row.snapshot)
-            items.append(_head(row) | {"summary": summary(changes, first=row.version == 1), "changes": changes})
-    return items, total
+        _versions(session, subscription_id)  # an unknown subscription is an error, not an empty page
+        return versions_pages(session, [subscription_id], page)[subscription_id]
+
+
+def versions_pages(
+    session: Session, subscription_ids: list[uuid.UUID], page: Page
+) -> dict[uuid.UUID, tuple[list[dict[str, Any]], int]]:
+    """``versions_page`` of several subscriptions in two queries (GraphQL's lists ask for a page's worth)."""
+    counted = select(_V.subscription_id, func.count()).where(_V.subscription_id.in_(subscription_ids))
+    totals: dict[uuid.UUID, int] = dict(session.execute(counted.group_by(_V.subscription_id)).tuples().all())
+    newest = func.row_number().over(partition_by=_V.subscription_id, order_by=_V.version.desc()).label("place")
+    numbered = select(_V.id, newest).where(_V.subscription_id.in_(subscription_ids)).subquery()
+    # One row past the page: the version before the page's oldest, to diff it against.
+    rows = session.scalars(
+        select(_V)
+        .join(numbered, numbered.c.id == _V.id)
+        .where(numbered.c.place > page.first, numbered.c.place <= page.end + 1)
+        .order_by(_V.subscription_id, _V.version.desc())
+    ).all()
+    found: dict[uuid.UUID, list[_V]] = {sid: [] for sid in subscription_ids}
+    for row in rows:
+        found[row.subscription_id].append(row)
+    return {sid: (_page(found[sid], page.size), totals.get(sid, 0)) for sid in subscription_ids}
+
+
+def _page(rows: list[_V], size: int) -> list[dict[str, Any]]:
+    items = []
+    for row, before in zip(rows[:size], [*rows[1:], None], strict=False):
+        changes = diff(before.snapshot if before is not None else None, row.snapshot)
+        items.append(_head(row) | {"summary": summary(changes, first=row.version == 1), "changes": changes})
+    return items
 
 
 def version(subscription_id: uuid.UUID, number: int) -> dict[str, Any]:

@@ -31,10 +31,12 @@ from orchestrion.domain.registry import SUBSCRIPTION_MODEL_REGISTRY
 from orchestrion.domain.relations import depends_on_subscription_ids, in_use_by_subscription_ids
 from orchestrion.graphql.loaders import in_scope, load
 from orchestrion.graphql.pagination import EMPTY_PAGE, Connection
+from orchestrion.graphql.schemas import subscription_version as history
 from orchestrion.graphql.schemas.customer import CustomerType, default_customer
 from orchestrion.graphql.schemas.customer_description import CustomerDescription
 from orchestrion.graphql.schemas.process import ProcessType
 from orchestrion.graphql.schemas.product import ProductModelGraphql, fixed_inputs_of_products
+from orchestrion.graphql.schemas.subscription_version import SubscriptionVersion, SubscriptionVersionSummary
 from orchestrion.graphql.types import JSON, GraphqlFilter, GraphqlSort, OrchestratorInfo
 from orchestrion.names import to_camel
 from orchestrion.types import SubscriptionLifecycle
@@ -256,6 +258,24 @@ class SubscriptionInterface:
     async def customer_descriptions(self, info: OrchestratorInfo) -> list[CustomerDescription]:
         rows = await load(info, customer_descriptions_of, self.subscription_id, list)
         return [CustomerDescription(**row) for row in rows]
+
+    @strawberry.field(description="The subscription's versions, newest first, each with what it changed")
+    async def versions(
+        self, info: OrchestratorInfo, first: int = 10, after: int = 0
+    ) -> Connection[SubscriptionVersionSummary]:
+        return await history.versions(info, self.subscription_id, first, after)
+
+    @strawberry.field(description="Version `version` of the subscription (null when there is none)")
+    async def at_version(self, info: OrchestratorInfo, version: int) -> SubscriptionVersion | None:
+        return await history.at_version(info, self.subscription_id, version)
+
+    @strawberry.field(description="The version current at `at`, the newest made then or before (null: none yet)")
+    async def at_time(self, info: OrchestratorInfo, at: datetime) -> SubscriptionVersion | None:
+        return await history.at_time(info, self.subscription_id, at)
+
+    @strawberry.field(description="What changed from version `fromVersion` (0: before the first) to `toVersion`")
+    async def versions_diff(self, info: OrchestratorInfo, from_version: int, to_version: int) -> JSON:
+        return await history.versions_diff(info, self.subscription_id, from_version, to_version)
 
     @strawberry.field(name="_metadataSchema", description="The JSON schema of the subscription's metadata")
     def metadata_schema(self) -> JSON:

@@ -3,7 +3,8 @@
 One row per transaction that changed a subscription (a domain model save, a lock, an unlock, a
 lifecycle move, ``set_in_sync``), numbered 1..n per subscription, with the process and step that
 produced it and a compact snapshot of the whole subscription. Subscriptions that exist before this
-revision get their first version when they next change.
+revision get their first version from the backfill (``domain/history_backfill.py``) when orchestrion next
+opens the database.
 
 Revision ID: 0011
 Revises: 0010
