@@ -39,10 +39,12 @@ if str(ROOT) not in sys.path:  # run as a script: make the example workflows imp
     sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import Integer, String, func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.orm import Mapped, mapped_column  # noqa: E402
 
-from orchestrion.db import Database, init_database  # noqa: E402
+from orchestrion.db import Database, db, init_database  # noqa: E402
+from orchestrion.db.database import BaseModel  # noqa: E402
 from orchestrion.db.models import ProcessStepTable  # noqa: E402
 from orchestrion.engine.runner import MemoryJournal, run  # noqa: E402
 from orchestrion.engine.serialization import roundtrip  # noqa: E402
@@ -64,7 +66,9 @@ CONCURRENCY = 8
 DEFAULT_POSTGRES_URI = "postgresql://postgres@127.0.0.1/orchestrion_bench"
 SEED = "bench_three_steps"
 TWELVE = "bench_twelve_steps"
+TWELVE_ORM = "bench_twelve_steps_orm"
 RAW = "raw"
+LIMIT = "limit"
 
 
 # --- the workflows: init, create subscription, (nine provisioning steps,) done --------------------
@@ -111,18 +115,59 @@ def bench_twelve_steps() -> StepList:
     return _twelve_steps()
 
 
+# --- the same 12 steps through the ORM: each step but init and done reads and writes one row ------
+
+
+class BenchRecord(BaseModel):
+    """The ORM variant's row: what an inventory keeps about the subscription, one per process."""
+
+    __tablename__ = "bench_record"
+
+    key: Mapped[str] = mapped_column(String(36), primary_key=True)
+    product: Mapped[str] = mapped_column(String(36))
+    parts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+@step("Create subscription")
+def create_subscription_orm(product: UUIDstr, user_input: str) -> State:
+    """Creates the subscription's row (an ORM INSERT, committed with the step's checkpoint)."""
+    key = str(uuid.uuid4())
+    db.session.add(BenchRecord(key=key, product=product, parts=0))
+    return {"subscription": {"subscription_id": key, "product": product, "description": user_input}}
+
+
+def _provision_step_orm(i: int) -> Any:
+    @step(f"Provision part {i}")
+    def provision(subscription: dict[str, Any], product: UUIDstr) -> State:
+        record = db.session.get(BenchRecord, subscription["subscription_id"])  # one SELECT by primary key
+        assert record is not None
+        record.parts = i  # one UPDATE, flushed by the checkpoint's commit
+        return {f"part_{i}": {"subscription_id": record.key, "product": product, "n": i}}
+
+    return provision
+
+
+@workflow("Create product subscription (12 steps, ORM)", initial_input_form=bench_form, target=Target.CREATE)
+def bench_twelve_steps_orm() -> StepList:
+    steps = init >> create_subscription_orm
+    for i in range(1, 10):
+        steps = steps >> _provision_step_orm(i)
+    return steps >> done
+
+
+WORKFLOWS = {SEED: bench_three_steps, TWELVE: bench_twelve_steps, TWELVE_ORM: bench_twelve_steps_orm}
+
+
 def _register() -> dict[str, int]:
-    """Register both workflows; their step counts."""
-    if get_workflow(SEED) is None:
-        register_workflow(bench_three_steps, SEED)
-    if get_workflow(TWELVE) is None:
-        register_workflow(bench_twelve_steps, TWELVE)
+    """Register the workflows; their step counts."""
     counts = {}
-    for key in (SEED, TWELVE):
+    for key, wf_function in WORKFLOWS.items():
+        if get_workflow(key) is None:
+            register_workflow(wf_function, key)
         wf = get_workflow(key)
         assert wf is not None
         counts[key] = len(wf._leaves)
-    assert counts[SEED] == 3 and counts[TWELVE] == 12, counts
+    assert counts == {SEED: 3, TWELVE: 12, TWELVE_ORM: 12}, counts
     return counts
 
 
@@ -213,6 +258,7 @@ def run_concurrently(key: str, n: int, concurrency: int = CONCURRENCY) -> list[f
 
 def bench_persisted(backend: str, uri: str, n: int, counts: dict[str, int]) -> Iterator[Result]:
     database = init_database(uri)
+    BenchRecord.__table__.create(database.engine, checkfirst=True)  # type: ignore[attr-defined]
     executor = ThreadPoolExecutor(current(), max_workers=MAX_WORKERS)
     previous = set_executor(executor)
     try:
@@ -220,7 +266,7 @@ def bench_persisted(backend: str, uri: str, n: int, counts: dict[str, int]) -> I
             ("1 at a time", run_one_at_a_time),
             (f"{CONCURRENCY} concurrent", run_concurrently),
         ]
-        for key in (SEED, TWELVE):
+        for key in WORKFLOWS:
             for mode, runner in modes:
                 runner(key, max(10, n // 20))  # warm-up: connections, statement caches, type adapters
                 before = _history_rows(database)
@@ -311,16 +357,18 @@ RAW_STEP_DDL = (
 RAW_STATE = '{"product": "0b0b0b0b-0000-4000-8000-000000000001", "user_input": "benchmark", "n": 1}'
 
 
-def raw_baseline(backend: str, target: str, transactions: int, connections: int) -> Result:
+def raw_baseline(backend: str, target: str, transactions: int, connections: int, *, single: bool = False) -> Result:
     """``INSERT`` a step row + ``UPDATE ... RETURNING`` the process row + ``COMMIT``, from Python, no engine.
 
-    What one checkpoint-sized transaction costs on this machine right now: the ceiling the
-    persisted rows are compared with. ``target`` is a psycopg URI or a SQLite file path.
+    What one checkpoint-sized transaction costs on this machine right now. ``single``: the
+    cheapest durable step the database allows instead, one ``INSERT`` in autocommit mode (one
+    round trip, one commit): the limit the persisted rows are given as a percentage of.
+    ``target`` is a psycopg URI or a SQLite file path.
     """
     connect: Callable[[], Any]
     if backend == "postgres":
         placeholder = "%s"
-        connect = lambda: psycopg.connect(target)  # noqa: E731
+        connect = lambda: psycopg.connect(target, autocommit=single)  # noqa: E731
     else:
         placeholder = "?"
 
@@ -351,6 +399,10 @@ def raw_baseline(backend: str, target: str, transactions: int, connections: int)
         mine = []
         for seq in range(1, per_connection + 1):
             t0 = time.perf_counter()
+            if single:  # autocommit: the statement is its own transaction
+                conn.execute(insert, (str(uuid.uuid4()), pid, seq, RAW_STATE, _now()))
+                mine.append(time.perf_counter() - t0)
+                continue
             if backend == "sqlite":
                 conn.execute("BEGIN IMMEDIATE")
             conn.execute(insert, (str(uuid.uuid4()), pid, seq, RAW_STATE, _now()))
@@ -369,7 +421,7 @@ def raw_baseline(backend: str, target: str, transactions: int, connections: int)
     seconds = time.perf_counter() - t0
     mode = "1 at a time" if connections == 1 else f"{connections} concurrent"
     done_tx = per_connection * connections
-    return Result(backend, RAW, mode, connections, done_tx, seconds, latencies, 1, peak_rss_mib())
+    return Result(backend, LIMIT if single else RAW, mode, connections, done_tx, seconds, latencies, 1, peak_rss_mib())
 
 
 def _now() -> str:
@@ -379,17 +431,20 @@ def _now() -> str:
 # --- output ---------------------------------------------------------------------------------------
 
 HEADER = (
-    f"{'backend':<10} {'workflow':<9} {'mode':<13} {'procs':>6} {'steps':>7} {'wall s':>8} "
-    f"{'steps/s':>9} {'ms/step':>8} {'peak RSS MiB':>13}"
+    f"{'backend':<10} {'workflow':<12} {'mode':<13} {'procs':>6} {'steps':>7} {'wall s':>8} "
+    f"{'steps/s':>9} {'ms/step':>8} {'% limit':>8} {'peak RSS MiB':>13}"
 )
+LABELS = {SEED: "3 steps", TWELVE: "12 steps", TWELVE_ORM: "12 steps ORM", RAW: "raw tx", LIMIT: "limit"}
 
 
-def format_row(r: Result) -> str:
-    label = {TWELVE: "12 steps", SEED: "3 steps", RAW: "raw tx"}[r.workflow]
-    procs = "-" if r.workflow == RAW else str(r.processes)
+def format_row(r: Result, limits: dict[str, Result]) -> str:
+    """One row; ``limits``: the limit row of each mode, measured in the same run (empty: no percentage)."""
+    procs = "-" if r.workflow in (RAW, LIMIT) else str(r.processes)
+    limit = limits.get(r.mode)
+    share = f"{100 * r.steps_per_s / limit.steps_per_s:>7.0f}%" if limit is not None else f"{'-':>8}"
     return (
-        f"{r.backend:<10} {label:<9} {r.mode:<13} {procs:>6} {r.steps:>7} {r.seconds:>8.2f} "
-        f"{r.steps_per_s:>9,.0f} {r.ms_per_step:>8.3f} {r.rss_mib:>13.1f}"
+        f"{r.backend:<10} {LABELS[r.workflow]:<12} {r.mode:<13} {procs:>6} {r.steps:>7} {r.seconds:>8.2f} "
+        f"{r.steps_per_s:>9,.0f} {r.ms_per_step:>8.3f} {share} {r.rss_mib:>13.1f}"
     )
 
 
@@ -430,17 +485,26 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"# {prepare_postgres(args.postgres_uri)}", flush=True)
                 rows = bench_persisted("postgres", args.postgres_uri, args.n, counts)
                 raw_target = make_url(args.postgres_uri).set(drivername="postgresql").render_as_string(False)
-            for r in rows:
-                print(format_row(r), flush=True)
-            if backend != "memory" and not args.no_baseline:
+            limits: dict[str, Result] = {}
+            baseline = backend != "memory" and not args.no_baseline
+            if baseline:  # first: every row after it is given as a percentage of it
                 for connections in (1, CONCURRENCY):
-                    print(format_row(raw_baseline(backend, raw_target, 3 * args.n, connections)), flush=True)
+                    limit = raw_baseline(backend, raw_target, 12 * args.n, connections, single=True)
+                    limits[limit.mode] = limit
+                    print(format_row(limit, limits), flush=True)
+            for r in rows:
+                print(format_row(r, limits), flush=True)
+            if baseline:
+                for connections in (1, CONCURRENCY):
+                    print(format_row(raw_baseline(backend, raw_target, 3 * args.n, connections), limits), flush=True)
     print("-" * len(HEADER))
     print(f"peak RSS of the benchmark process: {peak_rss_mib():.1f} MiB")
     print(
         "steps/s: history rows written / wall time (start_process + run + wait_for_process); ms/step: a process's\n"
-        "latency from start_process until wait_for_process returned, per step; raw tx: INSERT + UPDATE + COMMIT\n"
-        "with the bare driver (steps = transactions), the ceiling for one checkpoint-sized transaction right now."
+        "latency from start_process until wait_for_process returned, per step; limit: one INSERT in autocommit\n"
+        "with the bare driver (one round trip, one commit; steps = transactions), the cheapest durable step, on 1\n"
+        "connection and on 8; % limit: steps/s as a share of the limit row of the same mode, in this run; raw tx:\n"
+        "INSERT + UPDATE + COMMIT with the bare driver, one checkpoint-sized transaction."
     )
     return 0
 
