@@ -31,6 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,6 @@ SEED = "bench_three_steps"
 TWELVE = "bench_twelve_steps"
 TWELVE_ORM = "bench_twelve_steps_orm"
 RAW = "raw"
-LIMIT = "limit"
 
 
 # --- the workflows: init, create subscription, (nine provisioning steps,) done --------------------
@@ -189,6 +189,12 @@ class Result:
     latencies: list[float]  # seconds per process, as the caller saw it
     steps_per_process: int
     rss_mib: float
+    limit_per_s: float | None = None  # the limit of the same mode, measured right before and after this row
+
+    @property
+    def share(self) -> float | None:
+        """Steps/s as a share of the limit."""
+        return self.steps_per_s / self.limit_per_s if self.limit_per_s else None
 
     @property
     def steps_per_s(self) -> float:
@@ -256,28 +262,45 @@ def run_concurrently(key: str, n: int, concurrency: int = CONCURRENCY) -> list[f
     return latencies
 
 
-def bench_persisted(backend: str, uri: str, n: int, counts: dict[str, int]) -> Iterator[Result]:
+Limit = Callable[[int], float]  # connections -> tx/s of the limit, measured now
+
+
+def bracketed(limit: Limit | None, connections: int, measure: Callable[[], Result]) -> Result:
+    """``measure``, with the limit measured right before and right after it (their mean): on a shared
+    machine the database's speed drifts within a run, the ratio to what it could do meanwhile holds."""
+    if limit is None:
+        return measure()
+    before = limit(connections)
+    result = measure()
+    result.limit_per_s = (before + limit(connections)) / 2
+    return result
+
+
+def bench_persisted(backend: str, uri: str, n: int, counts: dict[str, int], limit: Limit | None) -> Iterator[Result]:
     database = init_database(uri)
     BenchRecord.__table__.create(database.engine, checkfirst=True)  # type: ignore[attr-defined]
     executor = ThreadPoolExecutor(current(), max_workers=MAX_WORKERS)
     previous = set_executor(executor)
     try:
-        modes: list[tuple[str, Callable[[str, int], list[float]]]] = [
-            ("1 at a time", run_one_at_a_time),
-            (f"{CONCURRENCY} concurrent", run_concurrently),
+        modes: list[tuple[str, int, Callable[[str, int], list[float]]]] = [
+            ("1 at a time", 1, run_one_at_a_time),
+            (f"{CONCURRENCY} concurrent", CONCURRENCY, run_concurrently),
         ]
         for key in WORKFLOWS:
-            for mode, runner in modes:
+            for mode, connections, runner in modes:
                 runner(key, max(10, n // 20))  # warm-up: connections, statement caches, type adapters
-                before = _history_rows(database)
-                t0 = time.perf_counter()
-                latencies = runner(key, n)
-                seconds = time.perf_counter() - t0
-                steps = _history_rows(database) - before
-                expected = n * counts[key]
-                if steps != expected:
-                    raise RuntimeError(f"{steps} history rows written, expected {expected}")
-                yield Result(backend, key, mode, n, steps, seconds, latencies, counts[key], peak_rss_mib())
+
+                def measure(key: str = key, mode: str = mode, runner: Callable[..., list[float]] = runner) -> Result:
+                    before = _history_rows(database)
+                    t0 = time.perf_counter()
+                    latencies = runner(key, n)
+                    seconds = time.perf_counter() - t0
+                    steps = _history_rows(database) - before
+                    if steps != n * counts[key]:
+                        raise RuntimeError(f"{steps} history rows written, expected {n * counts[key]}")
+                    return Result(backend, key, mode, n, steps, seconds, latencies, counts[key], peak_rss_mib())
+
+                yield bracketed(limit, connections, measure)
     finally:
         set_executor(previous)
         executor.shutdown(wait=True)
@@ -421,7 +444,7 @@ def raw_baseline(backend: str, target: str, transactions: int, connections: int,
     seconds = time.perf_counter() - t0
     mode = "1 at a time" if connections == 1 else f"{connections} concurrent"
     done_tx = per_connection * connections
-    return Result(backend, LIMIT if single else RAW, mode, connections, done_tx, seconds, latencies, 1, peak_rss_mib())
+    return Result(backend, RAW, mode, connections, done_tx, seconds, latencies, 1, peak_rss_mib())
 
 
 def _now() -> str:
@@ -432,19 +455,18 @@ def _now() -> str:
 
 HEADER = (
     f"{'backend':<10} {'workflow':<12} {'mode':<13} {'procs':>6} {'steps':>7} {'wall s':>8} "
-    f"{'steps/s':>9} {'ms/step':>8} {'% limit':>8} {'peak RSS MiB':>13}"
+    f"{'steps/s':>9} {'ms/step':>8} {'limit/s':>8} {'% limit':>8} {'peak RSS MiB':>13}"
 )
-LABELS = {SEED: "3 steps", TWELVE: "12 steps", TWELVE_ORM: "12 steps ORM", RAW: "raw tx", LIMIT: "limit"}
+LABELS = {SEED: "3 steps", TWELVE: "12 steps", TWELVE_ORM: "12 steps ORM", RAW: "raw tx"}
 
 
-def format_row(r: Result, limits: dict[str, Result]) -> str:
-    """One row; ``limits``: the limit row of each mode, measured in the same run (empty: no percentage)."""
-    procs = "-" if r.workflow in (RAW, LIMIT) else str(r.processes)
-    limit = limits.get(r.mode)
-    share = f"{100 * r.steps_per_s / limit.steps_per_s:>7.0f}%" if limit is not None else f"{'-':>8}"
+def format_row(r: Result) -> str:
+    procs = "-" if r.workflow == RAW else str(r.processes)
+    limit = f"{r.limit_per_s:>8,.0f}" if r.limit_per_s else f"{'-':>8}"
+    share = f"{100 * r.share:>7.0f}%" if r.share is not None else f"{'-':>8}"
     return (
         f"{r.backend:<10} {LABELS[r.workflow]:<12} {r.mode:<13} {procs:>6} {r.steps:>7} {r.seconds:>8.2f} "
-        f"{r.steps_per_s:>9,.0f} {r.ms_per_step:>8.3f} {share} {r.rss_mib:>13.1f}"
+        f"{r.steps_per_s:>9,.0f} {r.ms_per_step:>8.3f} {limit} {share} {r.rss_mib:>13.1f}"
     )
 
 
@@ -475,36 +497,38 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="orchestrion-bench-") as tmp:
         for backend in backends:
             rows: Iterable[Result]
-            raw_target = ""
+            if backend == "sqlite":
+                raw_target = f"{tmp}/raw.db"
+            elif backend == "postgres":
+                print(f"# {prepare_postgres(args.postgres_uri)}", flush=True)
+                raw_target = make_url(args.postgres_uri).set(drivername="postgresql").render_as_string(False)
+            limit: Limit | None = None
+            if backend != "memory" and not args.no_baseline:
+
+                def limit(connections: int, target: str = raw_target, backend: str = backend) -> float:
+                    return raw_baseline(backend, target, 2 * args.n, connections, single=True).steps_per_s
+
             if backend == "memory":
                 rows = bench_memory(args.n, counts)
             elif backend == "sqlite":
-                rows = bench_persisted("sqlite", f"sqlite:///{tmp}/orchestrion.db", args.n, counts)
-                raw_target = f"{tmp}/raw.db"
+                rows = bench_persisted("sqlite", f"sqlite:///{tmp}/orchestrion.db", args.n, counts, limit)
             else:
-                print(f"# {prepare_postgres(args.postgres_uri)}", flush=True)
-                rows = bench_persisted("postgres", args.postgres_uri, args.n, counts)
-                raw_target = make_url(args.postgres_uri).set(drivername="postgresql").render_as_string(False)
-            limits: dict[str, Result] = {}
-            baseline = backend != "memory" and not args.no_baseline
-            if baseline:  # first: every row after it is given as a percentage of it
-                for connections in (1, CONCURRENCY):
-                    limit = raw_baseline(backend, raw_target, 12 * args.n, connections, single=True)
-                    limits[limit.mode] = limit
-                    print(format_row(limit, limits), flush=True)
+                rows = bench_persisted("postgres", args.postgres_uri, args.n, counts, limit)
             for r in rows:
-                print(format_row(r, limits), flush=True)
-            if baseline:
+                print(format_row(r), flush=True)
+            if limit is not None:
                 for connections in (1, CONCURRENCY):
-                    print(format_row(raw_baseline(backend, raw_target, 3 * args.n, connections), limits), flush=True)
+                    raw = partial(raw_baseline, backend, raw_target, 3 * args.n, connections)
+                    print(format_row(bracketed(limit, connections, raw)), flush=True)
     print("-" * len(HEADER))
     print(f"peak RSS of the benchmark process: {peak_rss_mib():.1f} MiB")
     print(
         "steps/s: history rows written / wall time (start_process + run + wait_for_process); ms/step: a process's\n"
-        "latency from start_process until wait_for_process returned, per step; limit: one INSERT in autocommit\n"
-        "with the bare driver (one round trip, one commit; steps = transactions), the cheapest durable step, on 1\n"
-        "connection and on 8; % limit: steps/s as a share of the limit row of the same mode, in this run; raw tx:\n"
-        "INSERT + UPDATE + COMMIT with the bare driver, one checkpoint-sized transaction."
+        "latency from start_process until wait_for_process returned, per step; limit/s: the cheapest durable step,\n"
+        "one INSERT in autocommit with the bare driver (one round trip, one commit), on 1 connection for the rows\n"
+        "run 1 at a time and on 8 for the others, measured right before and right after the row (their mean);\n"
+        "% limit: steps/s as a share of it; raw tx: INSERT + UPDATE + COMMIT with the bare driver (steps =\n"
+        "transactions), one checkpoint-sized transaction."
     )
     return 0
 

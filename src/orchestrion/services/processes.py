@@ -498,7 +498,8 @@ def wait_for_process(process_id: uuid.UUID, timeout: float = 30.0) -> ProcessSta
             remaining = deadline - time.monotonic()
             if status not in IN_FLIGHT_STATUSES or remaining <= 0:
                 return status
-            stopped.wait(min(remaining, 0.05))
+            if stopped.wait(min(remaining, 0.05)) and stopped.status is not None:
+                return stopped.status  # the worker here ended it: final, nothing to read
 
 
 def recover() -> list[uuid.UUID]:
