@@ -137,9 +137,14 @@ def _single_statement(row: str, keys: tuple[str, ...]) -> FastStatement:
     return found
 
 
-def _chained_state(record: StepRecord) -> Any:
-    """The row's state as the chain hashes it: as stored and read back (a failure's error: its JSON, parsed)."""
-    return record.row_state if record.process_state_json is record.row_json else loads(record.row_json)
+def _chained_state(record: StepRecord) -> dict[str, Any]:
+    """The row's state as the chain hashes it: its canonical JSON when the engine wrote that (a step's
+    new state, almost always), else the state as stored and read back (a failure's error: its JSON, parsed)."""
+    if record.row_canonical:
+        return {"state": None, "state_json": record.row_json}
+    if record.process_state_json is record.row_json:
+        return {"state": record.row_state}
+    return {"state": loads(record.row_json)}
 
 
 def _step_row_params(claim: Claim, record: StepRecord, state: RawJSON) -> tuple[str, dict[str, Any]]:
@@ -162,7 +167,7 @@ def _step_row_params(claim: Claim, record: StepRecord, state: RawJSON) -> tuple[
                 name=record.row_name,
                 step_key=record.path[0],
                 status=record.status.value,
-                state=_chained_state(record),
+                **_chained_state(record),
                 created_by=claim.user,
                 action=claim.action,
                 started_at=tip.started_at,
@@ -189,7 +194,7 @@ def _step_row_params(claim: Claim, record: StepRecord, state: RawJSON) -> tuple[
         step_key=record.path[0],
         status=record.status.value,
         state=state,
-        parsed=_chained_state(record),
+        chained=_chained_state(record),
         created_by=claim.user,
         action=claim.action,
         started_at=record.started_at,
@@ -198,12 +203,15 @@ def _step_row_params(claim: Claim, record: StepRecord, state: RawJSON) -> tuple[
     return "insert", params
 
 
-def _new_row(claim: Claim, *, state: RawJSON, parsed: Any, started_at: datetime, **fields: Any) -> dict[str, Any]:
-    """The parameters of history row ``claim.seq``, chained to the claim's tip (which it becomes)."""
+def _new_row(
+    claim: Claim, *, state: RawJSON, chained: dict[str, Any], started_at: datetime, **fields: Any
+) -> dict[str, Any]:
+    """The parameters of history row ``claim.seq``, chained to the claim's tip (which it becomes);
+    ``chained``: the state as the chain hashes it (``_chained_state``)."""
     step_id = uuid.uuid4()
     prev = claim.tip.row_hash if claim.tip is not None else None
     row_hash = step_hash(
-        prev, step_id=step_id, process_id=claim.process_id, seq=claim.seq, state=parsed, started_at=started_at, **fields
+        prev, step_id=step_id, process_id=claim.process_id, seq=claim.seq, started_at=started_at, **chained, **fields
     )
     claim.tip = ChainTip(step_id, started_at, prev, row_hash)
     params = {"s_" + name: value for name, value in fields.items()}
@@ -285,7 +293,7 @@ def _abort_row(
         step_key="User Aborted",
         status=StepStatus.ABORT.value,
         state=state_json,
-        parsed=loads(state_json.encode()),
+        chained={"state": loads(state_json.encode())},
         created_by=user,
         action="abort",
         started_at=now,
