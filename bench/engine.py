@@ -189,7 +189,12 @@ class Result:
     latencies: list[float]  # seconds per process, as the caller saw it
     steps_per_process: int
     rss_mib: float
-    limit_per_s: float | None = None  # the limit of the same mode, measured right before and after this row
+    cpu_seconds: float = 0.0  # CPU this Python process used meanwhile (all its threads)
+    limit_per_s: float | None = None  # the limit of the same mode, measured in the same moments (``interleaved``)
+
+    @property
+    def cpu_ms_per_step(self) -> float:
+        return self.cpu_seconds * 1000 / self.steps
 
     @property
     def share(self) -> float | None:
@@ -262,18 +267,38 @@ def run_concurrently(key: str, n: int, concurrency: int = CONCURRENCY) -> list[f
     return latencies
 
 
-Limit = Callable[[int], float]  # connections -> tx/s of the limit, measured now
+Limit = Callable[[int, int], Result]  # (connections, transactions) -> the limit, measured now
+CHUNKS = 10  # a row is measured in as many parts, each right after the limit did as much work
 
 
-def bracketed(limit: Limit | None, connections: int, measure: Callable[[], Result]) -> Result:
-    """``measure``, with the limit measured right before and right after it (their mean): on a shared
-    machine the database's speed drifts within a run, the ratio to what it could do meanwhile holds."""
+def interleaved(
+    limit: Limit | None, connections: int, measure: Callable[[int], Result], count: int, steps_each: int
+) -> Result:
+    """``measure`` of ``count`` processes of ``steps_each`` steps (or transactions: 1) in ``CHUNKS`` parts,
+    each right after the limit did as many steps: on a shared machine the database's speed drifts within
+    a run, the share of what it could do in the same moments holds. The limit is its steps over its
+    time in all the parts."""
     if limit is None:
-        return measure()
-    before = limit(connections)
-    result = measure()
-    result.limit_per_s = (before + limit(connections)) / 2
-    return result
+        return measure(count)
+    parts, limits = [], []
+    for i in range(CHUNKS):
+        if size := count // CHUNKS + (1 if i < count % CHUNKS else 0):
+            limits.append(limit(connections, size * steps_each))
+            parts.append(measure(size))
+    merged = Result(
+        parts[0].backend,
+        parts[0].workflow,
+        parts[0].mode,
+        sum(p.processes for p in parts),
+        sum(p.steps for p in parts),
+        sum(p.seconds for p in parts),
+        [latency for p in parts for latency in p.latencies],
+        parts[0].steps_per_process,
+        max(p.rss_mib for p in parts),
+        sum(p.cpu_seconds for p in parts),
+    )
+    merged.limit_per_s = sum(r.steps for r in limits) / sum(r.seconds for r in limits)
+    return merged
 
 
 def bench_persisted(backend: str, uri: str, n: int, counts: dict[str, int], limit: Limit | None) -> Iterator[Result]:
@@ -290,17 +315,20 @@ def bench_persisted(backend: str, uri: str, n: int, counts: dict[str, int], limi
             for mode, connections, runner in modes:
                 runner(key, max(10, n // 20))  # warm-up: connections, statement caches, type adapters
 
-                def measure(key: str = key, mode: str = mode, runner: Callable[..., list[float]] = runner) -> Result:
+                def measure(
+                    size: int, key: str = key, mode: str = mode, runner: Callable[..., list[float]] = runner
+                ) -> Result:
                     before = _history_rows(database)
-                    t0 = time.perf_counter()
-                    latencies = runner(key, n)
-                    seconds = time.perf_counter() - t0
+                    t0, cpu0 = time.perf_counter(), time.process_time()
+                    latencies = runner(key, size)
+                    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
                     steps = _history_rows(database) - before
-                    if steps != n * counts[key]:
-                        raise RuntimeError(f"{steps} history rows written, expected {n * counts[key]}")
-                    return Result(backend, key, mode, n, steps, seconds, latencies, counts[key], peak_rss_mib())
+                    if steps != size * counts[key]:
+                        raise RuntimeError(f"{steps} history rows written, expected {size * counts[key]}")
+                    rss = peak_rss_mib()
+                    return Result(backend, key, mode, size, steps, seconds, latencies, counts[key], rss, cpu)
 
-                yield bracketed(limit, connections, measure)
+                yield interleaved(limit, connections, measure, n, counts[key])
     finally:
         set_executor(previous)
         executor.shutdown(wait=True)
@@ -315,11 +343,12 @@ def bench_memory(n: int, counts: dict[str, int]) -> Iterator[Result]:
         states = [_initial_state(wf, key) for _ in range(n)]
         _run_memory(wf, states[: max(10, n // 20)])  # warm-up
         t0 = time.perf_counter()
+        cpu0 = time.process_time()
         steps, latencies = _run_memory(wf, states)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         if steps != n * counts[key]:
             raise RuntimeError(f"{steps} steps recorded, expected {n * counts[key]}")
-        yield Result("memory", key, "1 at a time", n, steps, seconds, latencies, counts[key], peak_rss_mib())
+        yield Result("memory", key, "1 at a time", n, steps, seconds, latencies, counts[key], peak_rss_mib(), cpu)
 
 
 def _initial_state(wf: Workflow, key: str) -> State:
@@ -411,14 +440,18 @@ def raw_baseline(backend: str, target: str, transactions: int, connections: int,
     ph = placeholder
     insert = f"INSERT INTO bench_raw_step VALUES ({ph}, {ph}, {ph}, {ph}, {ph})"
     update = f"UPDATE bench_raw_process SET seq = {ph}, state = {ph}, at = {ph} WHERE id = {ph} RETURNING seq"
-    per_connection = transactions // connections
+    per_connection = max(1, transactions // connections)
     latencies: list[float] = []
+    started: list[float] = []
+    finished: list[float] = []
+    ready = threading.Barrier(connections, action=lambda: started.extend((time.perf_counter(), time.process_time())))
 
     def worker() -> None:
         conn = connect()
         pid = str(uuid.uuid4())
         conn.execute(f"INSERT INTO bench_raw_process VALUES ({ph}, 0, {ph}, {ph})", (pid, RAW_STATE, _now()))
         conn.commit()
+        ready.wait()  # the clock starts once every connection is open
         mine = []
         for seq in range(1, per_connection + 1):
             t0 = time.perf_counter()
@@ -432,19 +465,19 @@ def raw_baseline(backend: str, target: str, transactions: int, connections: int,
             conn.execute(update, (seq, RAW_STATE, _now(), pid)).fetchall()
             conn.commit()
             mine.append(time.perf_counter() - t0)
+        finished.append(time.perf_counter())
         conn.close()
         latencies.extend(mine)
 
     threads = [threading.Thread(target=worker) for _ in range(connections)]
-    t0 = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    seconds = time.perf_counter() - t0
+    seconds, cpu = max(finished) - started[0], time.process_time() - started[1]
     mode = "1 at a time" if connections == 1 else f"{connections} concurrent"
     done_tx = per_connection * connections
-    return Result(backend, RAW, mode, connections, done_tx, seconds, latencies, 1, peak_rss_mib())
+    return Result(backend, RAW, mode, connections, done_tx, seconds, latencies, 1, peak_rss_mib(), cpu)
 
 
 def _now() -> str:
@@ -455,7 +488,7 @@ def _now() -> str:
 
 HEADER = (
     f"{'backend':<10} {'workflow':<12} {'mode':<13} {'procs':>6} {'steps':>7} {'wall s':>8} "
-    f"{'steps/s':>9} {'ms/step':>8} {'limit/s':>8} {'% limit':>8} {'peak RSS MiB':>13}"
+    f"{'steps/s':>9} {'ms/step':>8} {'CPU ms':>7} {'limit/s':>8} {'% limit':>8} {'peak RSS MiB':>13}"
 )
 LABELS = {SEED: "3 steps", TWELVE: "12 steps", TWELVE_ORM: "12 steps ORM", RAW: "raw tx"}
 
@@ -466,7 +499,7 @@ def format_row(r: Result) -> str:
     share = f"{100 * r.share:>7.0f}%" if r.share is not None else f"{'-':>8}"
     return (
         f"{r.backend:<10} {LABELS[r.workflow]:<12} {r.mode:<13} {procs:>6} {r.steps:>7} {r.seconds:>8.2f} "
-        f"{r.steps_per_s:>9,.0f} {r.ms_per_step:>8.3f} {limit} {share} {r.rss_mib:>13.1f}"
+        f"{r.steps_per_s:>9,.0f} {r.ms_per_step:>8.3f} {r.cpu_ms_per_step:>7.3f} {limit} {share} {r.rss_mib:>13.1f}"
     )
 
 
@@ -505,8 +538,8 @@ def main(argv: list[str] | None = None) -> int:
             limit: Limit | None = None
             if backend != "memory" and not args.no_baseline:
 
-                def limit(connections: int, target: str = raw_target, backend: str = backend) -> float:
-                    return raw_baseline(backend, target, 2 * args.n, connections, single=True).steps_per_s
+                def limit(connections: int, transactions: int, target: str = raw_target, name: str = backend) -> Result:
+                    return raw_baseline(name, target, transactions, connections, single=True)
 
             if backend == "memory":
                 rows = bench_memory(args.n, counts)
@@ -518,16 +551,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(format_row(r), flush=True)
             if limit is not None:
                 for connections in (1, CONCURRENCY):
-                    raw = partial(raw_baseline, backend, raw_target, 3 * args.n, connections)
-                    print(format_row(bracketed(limit, connections, raw)), flush=True)
+                    raw = partial(raw_baseline, backend, raw_target, connections=connections)
+                    print(format_row(interleaved(limit, connections, raw, 3 * args.n, 1)), flush=True)
     print("-" * len(HEADER))
     print(f"peak RSS of the benchmark process: {peak_rss_mib():.1f} MiB")
     print(
         "steps/s: history rows written / wall time (start_process + run + wait_for_process); ms/step: a process's\n"
         "latency from start_process until wait_for_process returned, per step; limit/s: the cheapest durable step,\n"
         "one INSERT in autocommit with the bare driver (one round trip, one commit), on 1 connection for the rows\n"
-        "run 1 at a time and on 8 for the others, measured right before and right after the row (their mean);\n"
-        "% limit: steps/s as a share of it; raw tx: INSERT + UPDATE + COMMIT with the bare driver (steps =\n"
+        f"run 1 at a time and on 8 for the others, measured in turn with the row ({CHUNKS} parts each);\n"
+        "% limit: steps/s as a share of it; CPU ms: CPU time of this Python process (all its threads: the callers\n"
+        "and the workers) per step; raw tx: INSERT + UPDATE + COMMIT with the bare driver (steps =\n"
         "transactions), one checkpoint-sized transaction."
     )
     return 0
