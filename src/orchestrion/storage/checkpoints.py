@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, bindparam, false, func, insert, select, update
+from sqlalchemy import Connection, bindparam, false, insert, select, update
 
 from orchestrion.db.chain import step_hash
 from orchestrion.db.database import Database, RawJSON
@@ -31,7 +31,7 @@ from orchestrion.engine.runner import CheckpointRejectedError, Signals, StepReco
 from orchestrion.engine.serialization import dumps, loads
 from orchestrion.engine.status import SETTLED_STATUSES, ProcessStatus, StepStatus
 from orchestrion.storage.claims import ChainTip, Claim, confirm
-from orchestrion.storage.tables import GLOBAL_LOCK, P, S, bind, update_process
+from orchestrion.storage.tables import ENGINE_RUNS, GLOBAL_LOCK, P, S, bind, update_process
 from orchestrion.storage.wakeups import wake_parent
 
 logger = structlog.get_logger(__name__)
@@ -101,7 +101,7 @@ def _checkpoint_statement(combined: bool, row: str | None, keys: tuple[str, ...]
 
 
 _single_statements: dict[tuple[str, tuple[str, ...]], FastStatement] = {}
-_UNSTOPPED = (P.c.abort_requested == false(), func.coalesce(GLOBAL_LOCK, false()) == false())
+_UNSTOPPED = (P.c.abort_requested == false(), ENGINE_RUNS)
 
 
 def _single_statement(row: str, keys: tuple[str, ...]) -> FastStatement:
