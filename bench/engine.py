@@ -1,8 +1,10 @@
 """Engine benchmark: persisted steps per second on SQLite and PostgreSQL, and the engine without persistence.
 
 Runs ``--n`` processes of a 3-step workflow (the founding document's seed workflow without its
-subscription row, so ``memory`` can run it too) and of a 12-step variant through the public
-services (``start_process`` + ``wait_for_process``) with the thread-pool executor (8 workers):
+subscription row, so ``memory`` can run it too), of a 12-step variant, and of the 12 steps through
+the ORM (each step but init and done reads and writes one row of its own table with ``db.session``)
+through the public services (``start_process`` + ``wait_for_process``) with the thread-pool
+executor (8 workers):
 
 * ``1 at a time``: start a process, wait for it, start the next;
 * ``8 concurrent``: keep 8 processes in flight (8 callers, each starting a process, waiting for it,
@@ -13,6 +15,11 @@ cost of starting processes (form validation, the process row) counts too. ``ms/s
 latency a caller sees: the time from ``start_process`` until ``wait_for_process`` returned, divided
 by the process's steps. ``memory`` runs ``orchestrion.engine.runner.run`` with a ``MemoryJournal``:
 the engine without any persistence. Peak RSS is this Python process's high-water mark so far.
+
+Every persisted row is given as a share of the limit: the cheapest durable step the database
+allows, one ``INSERT`` in autocommit mode from the bare driver (one round trip, one commit), on one
+connection for the rows run one at a time and on 8 for the others. The limit is measured in turn
+with the row (10 parts each), so the share holds while a shared machine's speed drifts.
 
     .venv/bin/python bench/engine.py --n 500 --backend all
 """
@@ -510,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-baseline",
         action="store_true",
-        help="skip the raw INSERT+UPDATE+COMMIT rows (the bare driver's ceiling on this machine)",
+        help="skip the limit (one INSERT in autocommit) and the raw INSERT+UPDATE+COMMIT rows",
     )
     parser.add_argument(
         "--postgres-uri",
