@@ -1,8 +1,10 @@
 """Engine benchmark: persisted steps per second on SQLite and PostgreSQL, and the engine without persistence.
 
 Runs ``--n`` processes of a 3-step workflow (the founding document's seed workflow without its
-subscription row, so ``memory`` can run it too) and of a 12-step variant through the public
-services (``start_process`` + ``wait_for_process``) with the thread-pool executor (8 workers):
+subscription row, so ``memory`` can run it too), of a 12-step variant, and of the 12 steps through
+the ORM (each step but init and done reads and writes one row of its own table with ``db.session``)
+through the public services (``start_process`` + ``wait_for_process``) with the thread-pool
+executor (8 workers):
 
 * ``1 at a time``: start a process, wait for it, start the next;
 * ``8 concurrent``: keep 8 processes in flight (8 callers, each starting a process, waiting for it,
@@ -13,6 +15,11 @@ cost of starting processes (form validation, the process row) counts too. ``ms/s
 latency a caller sees: the time from ``start_process`` until ``wait_for_process`` returned, divided
 by the process's steps. ``memory`` runs ``orchestrion.engine.runner.run`` with a ``MemoryJournal``:
 the engine without any persistence. Peak RSS is this Python process's high-water mark so far.
+
+Every persisted row is given as a share of the limit: the cheapest durable step the database
+allows, one ``INSERT`` in autocommit mode from the bare driver (one round trip, one commit), on one
+connection for the rows run one at a time and on 8 for the others. The limit is measured in turn
+with the row (10 parts each), so the share holds while a shared machine's speed drifts.
 
     .venv/bin/python bench/engine.py --n 500 --backend all
 """
@@ -31,6 +38,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +47,12 @@ if str(ROOT) not in sys.path:  # run as a script: make the example workflows imp
     sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import Integer, String, func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.orm import Mapped, mapped_column  # noqa: E402
 
-from orchestrion.db import Database, init_database  # noqa: E402
+from orchestrion.db import Database, db, init_database  # noqa: E402
+from orchestrion.db.database import BaseModel  # noqa: E402
 from orchestrion.db.models import ProcessStepTable  # noqa: E402
 from orchestrion.engine.runner import MemoryJournal, run  # noqa: E402
 from orchestrion.engine.serialization import roundtrip  # noqa: E402
@@ -64,6 +74,7 @@ CONCURRENCY = 8
 DEFAULT_POSTGRES_URI = "postgresql://postgres@127.0.0.1/orchestrion_bench"
 SEED = "bench_three_steps"
 TWELVE = "bench_twelve_steps"
+TWELVE_ORM = "bench_twelve_steps_orm"
 RAW = "raw"
 
 
@@ -111,18 +122,59 @@ def bench_twelve_steps() -> StepList:
     return _twelve_steps()
 
 
+# --- the same 12 steps through the ORM: each step but init and done reads and writes one row ------
+
+
+class BenchRecord(BaseModel):
+    """The ORM variant's row: what an inventory keeps about the subscription, one per process."""
+
+    __tablename__ = "bench_record"
+
+    key: Mapped[str] = mapped_column(String(36), primary_key=True)
+    product: Mapped[str] = mapped_column(String(36))
+    parts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+@step("Create subscription")
+def create_subscription_orm(product: UUIDstr, user_input: str) -> State:
+    """Creates the subscription's row (an ORM INSERT, committed with the step's checkpoint)."""
+    key = str(uuid.uuid4())
+    db.session.add(BenchRecord(key=key, product=product, parts=0))
+    return {"subscription": {"subscription_id": key, "product": product, "description": user_input}}
+
+
+def _provision_step_orm(i: int) -> Any:
+    @step(f"Provision part {i}")
+    def provision(subscription: dict[str, Any], product: UUIDstr) -> State:
+        record = db.session.get(BenchRecord, subscription["subscription_id"])  # one SELECT by primary key
+        assert record is not None
+        record.parts = i  # one UPDATE, flushed by the checkpoint's commit
+        return {f"part_{i}": {"subscription_id": record.key, "product": product, "n": i}}
+
+    return provision
+
+
+@workflow("Create product subscription (12 steps, ORM)", initial_input_form=bench_form, target=Target.CREATE)
+def bench_twelve_steps_orm() -> StepList:
+    steps = init >> create_subscription_orm
+    for i in range(1, 10):
+        steps = steps >> _provision_step_orm(i)
+    return steps >> done
+
+
+WORKFLOWS = {SEED: bench_three_steps, TWELVE: bench_twelve_steps, TWELVE_ORM: bench_twelve_steps_orm}
+
+
 def _register() -> dict[str, int]:
-    """Register both workflows; their step counts."""
-    if get_workflow(SEED) is None:
-        register_workflow(bench_three_steps, SEED)
-    if get_workflow(TWELVE) is None:
-        register_workflow(bench_twelve_steps, TWELVE)
+    """Register the workflows; their step counts."""
     counts = {}
-    for key in (SEED, TWELVE):
+    for key, wf_function in WORKFLOWS.items():
+        if get_workflow(key) is None:
+            register_workflow(wf_function, key)
         wf = get_workflow(key)
         assert wf is not None
         counts[key] = len(wf._leaves)
-    assert counts[SEED] == 3 and counts[TWELVE] == 12, counts
+    assert counts == {SEED: 3, TWELVE: 12, TWELVE_ORM: 12}, counts
     return counts
 
 
@@ -144,6 +196,17 @@ class Result:
     latencies: list[float]  # seconds per process, as the caller saw it
     steps_per_process: int
     rss_mib: float
+    cpu_seconds: float = 0.0  # CPU this Python process used meanwhile (all its threads)
+    limit_per_s: float | None = None  # the limit of the same mode, measured in the same moments (``interleaved``)
+
+    @property
+    def cpu_ms_per_step(self) -> float:
+        return self.cpu_seconds * 1000 / self.steps
+
+    @property
+    def share(self) -> float | None:
+        """Steps/s as a share of the limit."""
+        return self.steps_per_s / self.limit_per_s if self.limit_per_s else None
 
     @property
     def steps_per_s(self) -> float:
@@ -211,27 +274,68 @@ def run_concurrently(key: str, n: int, concurrency: int = CONCURRENCY) -> list[f
     return latencies
 
 
-def bench_persisted(backend: str, uri: str, n: int, counts: dict[str, int]) -> Iterator[Result]:
+Limit = Callable[[int, int], Result]  # (connections, transactions) -> the limit, measured now
+CHUNKS = 10  # a row is measured in as many parts, each right after the limit did as much work
+
+
+def interleaved(
+    limit: Limit | None, connections: int, measure: Callable[[int], Result], count: int, steps_each: int
+) -> Result:
+    """``measure`` of ``count`` processes of ``steps_each`` steps (or transactions: 1) in ``CHUNKS`` parts,
+    each right after the limit did as many steps: on a shared machine the database's speed drifts within
+    a run, the share of what it could do in the same moments holds. The limit is its steps over its
+    time in all the parts."""
+    if limit is None:
+        return measure(count)
+    parts, limits = [], []
+    for i in range(CHUNKS):
+        if size := count // CHUNKS + (1 if i < count % CHUNKS else 0):
+            limits.append(limit(connections, size * steps_each))
+            parts.append(measure(size))
+    merged = Result(
+        parts[0].backend,
+        parts[0].workflow,
+        parts[0].mode,
+        sum(p.processes for p in parts),
+        sum(p.steps for p in parts),
+        sum(p.seconds for p in parts),
+        [latency for p in parts for latency in p.latencies],
+        parts[0].steps_per_process,
+        max(p.rss_mib for p in parts),
+        sum(p.cpu_seconds for p in parts),
+    )
+    merged.limit_per_s = sum(r.steps for r in limits) / sum(r.seconds for r in limits)
+    return merged
+
+
+def bench_persisted(backend: str, uri: str, n: int, counts: dict[str, int], limit: Limit | None) -> Iterator[Result]:
     database = init_database(uri)
+    BenchRecord.__table__.create(database.engine, checkfirst=True)  # type: ignore[attr-defined]
     executor = ThreadPoolExecutor(current(), max_workers=MAX_WORKERS)
     previous = set_executor(executor)
     try:
-        modes: list[tuple[str, Callable[[str, int], list[float]]]] = [
-            ("1 at a time", run_one_at_a_time),
-            (f"{CONCURRENCY} concurrent", run_concurrently),
+        modes: list[tuple[str, int, Callable[[str, int], list[float]]]] = [
+            ("1 at a time", 1, run_one_at_a_time),
+            (f"{CONCURRENCY} concurrent", CONCURRENCY, run_concurrently),
         ]
-        for key in (SEED, TWELVE):
-            for mode, runner in modes:
+        for key in WORKFLOWS:
+            for mode, connections, runner in modes:
                 runner(key, max(10, n // 20))  # warm-up: connections, statement caches, type adapters
-                before = _history_rows(database)
-                t0 = time.perf_counter()
-                latencies = runner(key, n)
-                seconds = time.perf_counter() - t0
-                steps = _history_rows(database) - before
-                expected = n * counts[key]
-                if steps != expected:
-                    raise RuntimeError(f"{steps} history rows written, expected {expected}")
-                yield Result(backend, key, mode, n, steps, seconds, latencies, counts[key], peak_rss_mib())
+
+                def measure(
+                    size: int, key: str = key, mode: str = mode, runner: Callable[..., list[float]] = runner
+                ) -> Result:
+                    before = _history_rows(database)
+                    t0, cpu0 = time.perf_counter(), time.process_time()
+                    latencies = runner(key, size)
+                    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+                    steps = _history_rows(database) - before
+                    if steps != size * counts[key]:
+                        raise RuntimeError(f"{steps} history rows written, expected {size * counts[key]}")
+                    rss = peak_rss_mib()
+                    return Result(backend, key, mode, size, steps, seconds, latencies, counts[key], rss, cpu)
+
+                yield interleaved(limit, connections, measure, n, counts[key])
     finally:
         set_executor(previous)
         executor.shutdown(wait=True)
@@ -246,11 +350,12 @@ def bench_memory(n: int, counts: dict[str, int]) -> Iterator[Result]:
         states = [_initial_state(wf, key) for _ in range(n)]
         _run_memory(wf, states[: max(10, n // 20)])  # warm-up
         t0 = time.perf_counter()
+        cpu0 = time.process_time()
         steps, latencies = _run_memory(wf, states)
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         if steps != n * counts[key]:
             raise RuntimeError(f"{steps} steps recorded, expected {n * counts[key]}")
-        yield Result("memory", key, "1 at a time", n, steps, seconds, latencies, counts[key], peak_rss_mib())
+        yield Result("memory", key, "1 at a time", n, steps, seconds, latencies, counts[key], peak_rss_mib(), cpu)
 
 
 def _initial_state(wf: Workflow, key: str) -> State:
@@ -311,16 +416,18 @@ RAW_STEP_DDL = (
 RAW_STATE = '{"product": "0b0b0b0b-0000-4000-8000-000000000001", "user_input": "benchmark", "n": 1}'
 
 
-def raw_baseline(backend: str, target: str, transactions: int, connections: int) -> Result:
+def raw_baseline(backend: str, target: str, transactions: int, connections: int, *, single: bool = False) -> Result:
     """``INSERT`` a step row + ``UPDATE ... RETURNING`` the process row + ``COMMIT``, from Python, no engine.
 
-    What one checkpoint-sized transaction costs on this machine right now: the ceiling the
-    persisted rows are compared with. ``target`` is a psycopg URI or a SQLite file path.
+    What one checkpoint-sized transaction costs on this machine right now. ``single``: the
+    cheapest durable step the database allows instead, one ``INSERT`` in autocommit mode (one
+    round trip, one commit): the limit the persisted rows are given as a percentage of.
+    ``target`` is a psycopg URI or a SQLite file path.
     """
     connect: Callable[[], Any]
     if backend == "postgres":
         placeholder = "%s"
-        connect = lambda: psycopg.connect(target)  # noqa: E731
+        connect = lambda: psycopg.connect(target, autocommit=single)  # noqa: E731
     else:
         placeholder = "?"
 
@@ -340,36 +447,44 @@ def raw_baseline(backend: str, target: str, transactions: int, connections: int)
     ph = placeholder
     insert = f"INSERT INTO bench_raw_step VALUES ({ph}, {ph}, {ph}, {ph}, {ph})"
     update = f"UPDATE bench_raw_process SET seq = {ph}, state = {ph}, at = {ph} WHERE id = {ph} RETURNING seq"
-    per_connection = transactions // connections
+    per_connection = max(1, transactions // connections)
     latencies: list[float] = []
+    started: list[float] = []
+    finished: list[float] = []
+    ready = threading.Barrier(connections, action=lambda: started.extend((time.perf_counter(), time.process_time())))
 
     def worker() -> None:
         conn = connect()
         pid = str(uuid.uuid4())
         conn.execute(f"INSERT INTO bench_raw_process VALUES ({ph}, 0, {ph}, {ph})", (pid, RAW_STATE, _now()))
         conn.commit()
+        ready.wait()  # the clock starts once every connection is open
         mine = []
         for seq in range(1, per_connection + 1):
             t0 = time.perf_counter()
+            if single:  # autocommit: the statement is its own transaction
+                conn.execute(insert, (str(uuid.uuid4()), pid, seq, RAW_STATE, _now()))
+                mine.append(time.perf_counter() - t0)
+                continue
             if backend == "sqlite":
                 conn.execute("BEGIN IMMEDIATE")
             conn.execute(insert, (str(uuid.uuid4()), pid, seq, RAW_STATE, _now()))
             conn.execute(update, (seq, RAW_STATE, _now(), pid)).fetchall()
             conn.commit()
             mine.append(time.perf_counter() - t0)
+        finished.append(time.perf_counter())
         conn.close()
         latencies.extend(mine)
 
     threads = [threading.Thread(target=worker) for _ in range(connections)]
-    t0 = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    seconds = time.perf_counter() - t0
+    seconds, cpu = max(finished) - started[0], time.process_time() - started[1]
     mode = "1 at a time" if connections == 1 else f"{connections} concurrent"
     done_tx = per_connection * connections
-    return Result(backend, RAW, mode, connections, done_tx, seconds, latencies, 1, peak_rss_mib())
+    return Result(backend, RAW, mode, connections, done_tx, seconds, latencies, 1, peak_rss_mib(), cpu)
 
 
 def _now() -> str:
@@ -379,17 +494,19 @@ def _now() -> str:
 # --- output ---------------------------------------------------------------------------------------
 
 HEADER = (
-    f"{'backend':<10} {'workflow':<9} {'mode':<13} {'procs':>6} {'steps':>7} {'wall s':>8} "
-    f"{'steps/s':>9} {'ms/step':>8} {'peak RSS MiB':>13}"
+    f"{'backend':<10} {'workflow':<12} {'mode':<13} {'procs':>6} {'steps':>7} {'wall s':>8} "
+    f"{'steps/s':>9} {'ms/step':>8} {'CPU ms':>7} {'limit/s':>8} {'% limit':>8} {'peak RSS MiB':>13}"
 )
+LABELS = {SEED: "3 steps", TWELVE: "12 steps", TWELVE_ORM: "12 steps ORM", RAW: "raw tx"}
 
 
 def format_row(r: Result) -> str:
-    label = {TWELVE: "12 steps", SEED: "3 steps", RAW: "raw tx"}[r.workflow]
     procs = "-" if r.workflow == RAW else str(r.processes)
+    limit = f"{r.limit_per_s:>8,.0f}" if r.limit_per_s else f"{'-':>8}"
+    share = f"{100 * r.share:>7.0f}%" if r.share is not None else f"{'-':>8}"
     return (
-        f"{r.backend:<10} {label:<9} {r.mode:<13} {procs:>6} {r.steps:>7} {r.seconds:>8.2f} "
-        f"{r.steps_per_s:>9,.0f} {r.ms_per_step:>8.3f} {r.rss_mib:>13.1f}"
+        f"{r.backend:<10} {LABELS[r.workflow]:<12} {r.mode:<13} {procs:>6} {r.steps:>7} {r.seconds:>8.2f} "
+        f"{r.steps_per_s:>9,.0f} {r.ms_per_step:>8.3f} {r.cpu_ms_per_step:>7.3f} {limit} {share} {r.rss_mib:>13.1f}"
     )
 
 
@@ -400,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-baseline",
         action="store_true",
-        help="skip the raw INSERT+UPDATE+COMMIT rows (the bare driver's ceiling on this machine)",
+        help="skip the limit (one INSERT in autocommit) and the raw INSERT+UPDATE+COMMIT rows",
     )
     parser.add_argument(
         "--postgres-uri",
@@ -420,27 +537,39 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="orchestrion-bench-") as tmp:
         for backend in backends:
             rows: Iterable[Result]
-            raw_target = ""
+            if backend == "sqlite":
+                raw_target = f"{tmp}/raw.db"
+            elif backend == "postgres":
+                print(f"# {prepare_postgres(args.postgres_uri)}", flush=True)
+                raw_target = make_url(args.postgres_uri).set(drivername="postgresql").render_as_string(False)
+            limit: Limit | None = None
+            if backend != "memory" and not args.no_baseline:
+
+                def limit(connections: int, transactions: int, target: str = raw_target, name: str = backend) -> Result:
+                    return raw_baseline(name, target, transactions, connections, single=True)
+
             if backend == "memory":
                 rows = bench_memory(args.n, counts)
             elif backend == "sqlite":
-                rows = bench_persisted("sqlite", f"sqlite:///{tmp}/orchestrion.db", args.n, counts)
-                raw_target = f"{tmp}/raw.db"
+                rows = bench_persisted("sqlite", f"sqlite:///{tmp}/orchestrion.db", args.n, counts, limit)
             else:
-                print(f"# {prepare_postgres(args.postgres_uri)}", flush=True)
-                rows = bench_persisted("postgres", args.postgres_uri, args.n, counts)
-                raw_target = make_url(args.postgres_uri).set(drivername="postgresql").render_as_string(False)
+                rows = bench_persisted("postgres", args.postgres_uri, args.n, counts, limit)
             for r in rows:
                 print(format_row(r), flush=True)
-            if backend != "memory" and not args.no_baseline:
+            if limit is not None:
                 for connections in (1, CONCURRENCY):
-                    print(format_row(raw_baseline(backend, raw_target, 3 * args.n, connections)), flush=True)
+                    raw = partial(raw_baseline, backend, raw_target, connections=connections)
+                    print(format_row(interleaved(limit, connections, raw, 3 * args.n, 1)), flush=True)
     print("-" * len(HEADER))
     print(f"peak RSS of the benchmark process: {peak_rss_mib():.1f} MiB")
     print(
         "steps/s: history rows written / wall time (start_process + run + wait_for_process); ms/step: a process's\n"
-        "latency from start_process until wait_for_process returned, per step; raw tx: INSERT + UPDATE + COMMIT\n"
-        "with the bare driver (steps = transactions), the ceiling for one checkpoint-sized transaction right now."
+        "latency from start_process until wait_for_process returned, per step; limit/s: the cheapest durable step,\n"
+        "one INSERT in autocommit with the bare driver (one round trip, one commit), on 1 connection for the rows\n"
+        f"run 1 at a time and on 8 for the others, measured in turn with the row ({CHUNKS} parts each);\n"
+        "% limit: steps/s as a share of it; CPU ms: CPU time of this Python process (all its threads: the callers\n"
+        "and the workers) per step; raw tx: INSERT + UPDATE + COMMIT with the bare driver (steps =\n"
+        "transactions), one checkpoint-sized transaction."
     )
     return 0
 

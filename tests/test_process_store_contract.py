@@ -30,6 +30,7 @@ from orchestrion.engine.runner import Signals, make_record, run
 from orchestrion.engine.serialization import roundtrip
 from orchestrion.engine.steps import AwaitCallbackStep
 from orchestrion.errors import (
+    EnginePausedError,
     InvalidCallbackTokenError,
     NotAwaitingCallbackError,
     ProcessConflictError,
@@ -631,6 +632,23 @@ def test_a_paused_engine_takes_a_lapsed_claim_back_and_continuing_lists_every_un
 
     assert sorted(store.set_paused(False)) == sorted([lapsed.process_id, unclaimed.process_id])
     assert store.claim(held.process_id, W3, LEASE) is None
+
+
+def test_a_paused_engine_creates_no_process(store: ProcessStore) -> None:
+    known = workflow("contract_paused_start", init >> one >> done)
+    start(store, known, worker=None)  # its workflow row exists: the insert itself finds the engine paused
+    new = workflow("contract_paused_first", init >> one >> done)  # none yet: the transaction that makes it does
+    store.set_paused(True)
+
+    for wf in (known, new):
+        state, _ = roundtrip({"process_id": (process_id := uuid.uuid4()), "workflow_name": wf.name})
+        with pytest.raises(EnginePausedError):
+            store.create_process(wf, state, {}, "tester", worker_id=W1, lease=LEASE)
+        with pytest.raises(ProcessNotFoundError):
+            store.get(process_id)
+
+    store.set_paused(False)
+    assert store.get(start(store, new).process_id).status == ProcessStatus.CREATED
 
 
 def test_a_stopping_worker_hands_the_process_back_at_the_next_boundary(store: ProcessStore) -> None:

@@ -163,7 +163,8 @@ class StartPredicateError(PreconditionError):
 
 
 class EnginePausedError(UnavailableError):
-    pass
+    def __init__(self, message: str = "The engine is paused; processes cannot be started or resumed") -> None:
+        super().__init__(message)
 
 
 class WorkflowImportError(ApplicationCodeError):

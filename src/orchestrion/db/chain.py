@@ -42,24 +42,28 @@ def step_hash(
     action: str | None,
     started_at: datetime,
     completed_at: datetime,
+    state_json: bytes | None = None,
 ) -> str:
-    """A history row's hash; ``prev``: the hash of the process's row before it (None for its first)."""
-    return _digest(
-        {
-            "prev": prev,
-            "step_id": str(step_id),
-            "process_id": str(process_id),
-            "seq": seq,
-            "name": name,
-            "step_key": step_key,
-            "status": status,
-            "state": state,
-            "created_by": created_by,
-            "action": action,
-            "started_at": _when(started_at),
-            "completed_at": _when(completed_at),
-        }
-    )
+    """A history row's hash; ``prev``: the hash of the process's row before it (None for its first).
+
+    ``state_json``: the canonical JSON of ``state``, when the caller has it (the engine writes it so):
+    hashed as it is instead of serialising ``state`` again; the hash is the same.
+    """
+    fields: dict[str, Any] = {
+        "prev": prev,
+        "step_id": str(step_id),
+        "process_id": str(process_id),
+        "seq": seq,
+        "name": name,
+        "step_key": step_key,
+        "status": status,
+        "created_by": created_by,
+        "action": action,
+        "started_at": _when(started_at),
+        "completed_at": _when(completed_at),
+    }
+    fields["state"] = state if state_json is None else orjson.Fragment(state_json)  # written as it is
+    return _digest(fields)
 
 
 def step_row_hash(row: Any, prev: str | None) -> str:

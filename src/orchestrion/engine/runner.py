@@ -30,7 +30,7 @@ from orchestrion.engine.context import (
 )
 from orchestrion.engine.outcomes import Abort, Complete, Failed, Outcome, Skipped, Waiting
 from orchestrion.engine.retry import DEFAULT_POLICY, RetryPolicy
-from orchestrion.engine.serialization import StateSerializationError, dumps, roundtrip
+from orchestrion.engine.serialization import StateSerializationError, canonical_roundtrip, dumps
 from orchestrion.engine.status import TERMINAL_STATUSES, ProcessStatus, StepStatus
 from orchestrion.engine.steps import Step
 from orchestrion.engine.workflow import Path, Workflow
@@ -64,6 +64,7 @@ class StepRecord:
     traceback: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     retry_at: datetime | None = None  # a retrystep failure: when the next try is due
+    row_canonical: bool = False  # row_json is the canonical JSON of row_state (the hash chain hashes those bytes)
 
 
 # A step that met an infrastructure error this many times in a row, each time after the journal
@@ -176,9 +177,10 @@ def make_record(
     """
     new_state: State | None = None
     raw: bytes | None = None
+    canonical = False
     if not isinstance(outcome, Failed | Waiting):
         try:
-            new_state, raw = roundtrip(outcome.s)
+            new_state, raw, canonical = canonical_roundtrip(outcome.s)
         except StateSerializationError as e:
             error = TypeError(f"Step {step.name!r} returned a state that cannot be stored: {e}")
             error.__cause__ = e.cause  # the exception a computed field or serializer raised, with its traceback
@@ -241,6 +243,7 @@ def make_record(
         started_at=started_at,
         completed_at=now,
         meta=outcome.meta or {},
+        row_canonical=canonical,
     )
     return record, outcome, new_state
 

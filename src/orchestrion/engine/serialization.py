@@ -19,7 +19,10 @@ from pydantic import BaseModel
 
 from orchestrion.errors import OrchestrionError
 
-_OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+# Keys sorted at every level (dataclasses too: through ``_default`` as dicts), so a state whose keys are
+# all text is written as canonical JSON, the very bytes the history's hash chain covers (``db.chain``).
+_CANONICAL = orjson.OPT_NAIVE_UTC | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
+_OPTIONS = _CANONICAL | orjson.OPT_NON_STR_KEYS
 
 _IP_TYPES = (
     ipaddress.IPv4Address,
@@ -97,9 +100,20 @@ def _own_error(error: TypeError) -> BaseException | None:
 
 
 def dumps(value: Any) -> bytes:
-    """Serialise to JSON bytes; on failure name the top-level key that could not be stored, and why."""
+    """Serialise to JSON bytes, keys sorted; on failure name the top-level key that could not be stored, and why."""
+    return canonical_dumps(value)[0]
+
+
+def canonical_dumps(value: Any) -> tuple[bytes, bool]:
+    """``dumps``, and whether the bytes are canonical JSON: what ``orjson.dumps(loads(them),
+    option=OPT_SORT_KEYS)`` writes. They are unless a key is not text (``{1: ...}`` is written as
+    ``{"1": ...}``, and two keys may then collide)."""
     try:
-        return orjson.dumps(value, default=_default, option=_OPTIONS)
+        return orjson.dumps(value, default=_default, option=_CANONICAL), True
+    except TypeError:
+        pass  # a key that is not text, or a value that cannot be stored: find out below
+    try:
+        return orjson.dumps(value, default=_default, option=_OPTIONS), False
     except TypeError as whole:
         if isinstance(value, dict):
             for key, item in value.items():
@@ -117,5 +131,11 @@ loads = orjson.loads
 
 def roundtrip(state: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
     """The state exactly as a later step (or a restarted process) will see it, and its JSON."""
-    raw = dumps(state)
-    return orjson.loads(raw), raw
+    parsed, raw, _ = canonical_roundtrip(state)
+    return parsed, raw
+
+
+def canonical_roundtrip(state: dict[str, Any]) -> tuple[dict[str, Any], bytes, bool]:
+    """``roundtrip``, and whether the JSON is canonical (``canonical_dumps``)."""
+    raw, canonical = canonical_dumps(state)
+    return orjson.loads(raw), raw, canonical

@@ -18,6 +18,7 @@ from orchestrion.db.sessions import database_scope
 from orchestrion.engine.outcomes import Outcome
 from orchestrion.engine.registry import get_workflow
 from orchestrion.engine.runner import Signals, StepRecord, run
+from orchestrion.engine.status import TERMINAL_STATUSES, ProcessStatus
 from orchestrion.engine.workflow import Path, Workflow
 from orchestrion.runtime import current
 from orchestrion.storage.claims import Claim
@@ -25,19 +26,26 @@ from orchestrion.storage.protocol import ProcessStore, StoreJournal
 
 logger = structlog.get_logger(__name__)
 
+
+class Stopped(threading.Event):
+    """Set when a worker stops working on the process; ``status``: how it ended the process, if it did."""
+
+    status: ProcessStatus | None = None  # completed or aborted, as the run committed it: final, no need to read it
+
+
 # Per process: events set when a worker here stops working on it (``watch_process``).
-_watchers: dict[uuid.UUID, list[threading.Event]] = {}
+_watchers: dict[uuid.UUID, list[Stopped]] = {}
 _watchers_lock = threading.Lock()
 
 
 @contextmanager
-def watch_process(process_id: uuid.UUID) -> Iterator[threading.Event]:
+def watch_process(process_id: uuid.UUID) -> Iterator[Stopped]:
     """An event that is set when a worker in this Python process next stops working on ``process_id``.
 
     Watch first, then look at the process: a stop in between still sets the event (no lost wake-up),
     and only this process's waiters wake, not every waiter for every process.
     """
-    event = threading.Event()
+    event = Stopped()
     with _watchers_lock:
         _watchers.setdefault(process_id, []).append(event)
     try:
@@ -51,10 +59,11 @@ def watch_process(process_id: uuid.UUID) -> Iterator[threading.Event]:
                     del _watchers[process_id]
 
 
-def _notify_stopped(process_id: uuid.UUID) -> None:
+def _notify_stopped(process_id: uuid.UUID, ended: ProcessStatus | None) -> None:
     with _watchers_lock:
         events = _watchers.pop(process_id, ())
     for event in events:
+        event.status = ended
         event.set()
 
 
@@ -76,6 +85,7 @@ def execute_process(
         claim = store.claim(process_id, worker_id, lease)
         if claim is None:
             return None
+    journal: _ObservedJournal | None = None
     try:
         wf = _workflow_of(claim)
         reason = _unrunnable_reason(wf, claim)
@@ -110,7 +120,7 @@ def execute_process(
         _stop_after_error(store, claim, e, log)
         return None
     finally:
-        _notify_stopped(process_id)
+        _notify_stopped(process_id, journal.ended if journal is not None else None)
 
 
 def _stop_after_error(store: ProcessStore, claim: Claim, error: Exception, log: Any) -> None:
@@ -145,6 +155,8 @@ class _ObservedJournal:
         self.wf = wf
         self.cursor = cursor  # the step about to run; each checkpoint says which is next
         self._tx: Any = None
+        self._status: ProcessStatus | None = None  # what the step's transaction sets the process's status to
+        self.ended: ProcessStatus | None = None  # the terminal status a committed step gave the process
 
     @contextmanager
     def step(self) -> Iterator[_ObservedJournal]:
@@ -171,16 +183,20 @@ class _ObservedJournal:
         if signals.kept:
             metrics.observe_step(self.wf.name, record)
             self.cursor = record.cursor
+            self._status = record.process_status
         return signals
 
     def abort(self, record: StepRecord) -> None:
         self._tx.abort(record)
+        self._status = ProcessStatus.ABORTED
 
     def hand_back(self) -> None:
         self._tx.hand_back()
 
     def commit(self) -> None:
         self._tx.commit()
+        if self._status in TERMINAL_STATUSES:
+            self.ended = self._status
         started = self.journal.started()
         if started:  # children the step started, a parent its end woke: theirs to run now
             _hand_on(started)

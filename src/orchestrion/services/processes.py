@@ -96,7 +96,7 @@ def _workflow(name: str) -> Workflow:
 
 def _check_not_paused(runtime: Runtime) -> None:
     if runtime.store.is_paused():
-        raise EnginePausedError("The engine is paused; processes cannot be started or resumed")
+        raise EnginePausedError
 
 
 def _check_predicate(wf: Workflow, key: str) -> None:
@@ -138,8 +138,8 @@ def start_process(
     keyed = _Keyed.of(runtime, idempotency_key, workflow_key, user_inputs, user)
     if keyed is not None and (earlier := keyed.earlier()) is not None:
         return earlier
+    # after the form: its pages open while paused, only starting is refused (by create_process, in its statement)
     new = prepare_start(runtime, wf, workflow_key, user_inputs, user)
-    _check_not_paused(runtime)  # after the form: its pages open while paused, only starting is refused
     process_id = new.process_id
     worker_id, lease = _local_claim(runtime)
     within = partial(_commit_with_process, process_id, keyed, new.reservations) if keyed or new.reservations else None
@@ -498,7 +498,8 @@ def wait_for_process(process_id: uuid.UUID, timeout: float = 30.0) -> ProcessSta
             remaining = deadline - time.monotonic()
             if status not in IN_FLIGHT_STATUSES or remaining <= 0:
                 return status
-            stopped.wait(min(remaining, 0.05))
+            if stopped.wait(min(remaining, 0.05)) and stopped.status is not None:
+                return stopped.status  # the worker here ended it: final, nothing to read
 
 
 def recover() -> list[uuid.UUID]:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import Connection, bindparam, false, insert, select, update
 
 from orchestrion.db.chain import step_hash
 from orchestrion.db.database import Database, RawJSON
@@ -31,7 +31,7 @@ from orchestrion.engine.runner import CheckpointRejectedError, Signals, StepReco
 from orchestrion.engine.serialization import dumps, loads
 from orchestrion.engine.status import SETTLED_STATUSES, ProcessStatus, StepStatus
 from orchestrion.storage.claims import ChainTip, Claim, confirm
-from orchestrion.storage.tables import GLOBAL_LOCK, P, S, bind, update_process
+from orchestrion.storage.tables import ENGINE_RUNS, GLOBAL_LOCK, P, S, bind, update_process
 from orchestrion.storage.wakeups import wake_parent
 
 logger = structlog.get_logger(__name__)
@@ -100,9 +100,51 @@ def _checkpoint_statement(combined: bool, row: str | None, keys: tuple[str, ...]
     return found
 
 
-def _chained_state(record: StepRecord) -> Any:
-    """The row's state as the chain hashes it: as stored and read back (a failure's error: its JSON, parsed)."""
-    return record.row_state if record.process_state_json is record.row_json else loads(record.row_json)
+_single_statements: dict[tuple[str, tuple[str, ...]], FastStatement] = {}
+_UNSTOPPED = (P.c.abort_requested == false(), ENGINE_RUNS)
+
+
+def _single_statement(row: str, keys: tuple[str, ...]) -> FastStatement:
+    """PostgreSQL, committed on its own: the process row's UPDATE (in a CTE) and the history row's INSERT
+    (``row="insert"``) or the group row's UPDATE (``row="group"``), both only if the claim still holds,
+    no abort was requested and the engine is not paused. ``RETURNING`` says whether it applied.
+
+    The history row is written from the CTE's row, so when the process row is not updated nothing is:
+    the statement is its own transaction, there is nothing to roll back.
+    """
+    key = (row, keys)
+    if (found := _single_statements.get(key)) is not None:
+        return found
+    claimed = (
+        update(P)
+        .where(P.c.process_id == bindparam("w_pid", type_=P.c.process_id.type))
+        .where(P.c.claimed_by == bindparam("w_worker", type_=P.c.claimed_by.type), *_UNSTOPPED)
+        .values({c: bind(P, c, "p_") for c in keys})
+        .returning(P.c.process_id)
+        .cte("claimed")
+    )
+    statement: Any
+    if row == "insert":
+        values = select(*[bind(S, c, "s_") for c in _STEP_COLUMNS]).select_from(claimed)
+        statement = insert(S).from_select(list(_STEP_COLUMNS), values)
+    else:
+        statement = (
+            update(S)
+            .where(S.c.process_id == claimed.c.process_id, S.c.seq == bindparam("s_row_seq", type_=S.c.seq.type))
+            .values({c: bind(S, c, "s_") for c in _GROUP_COLUMNS})
+        )
+    found = _single_statements[key] = FastStatement(statement.add_cte(claimed).returning(S.c.seq))
+    return found
+
+
+def _chained_state(record: StepRecord) -> dict[str, Any]:
+    """The row's state as the chain hashes it: its canonical JSON when the engine wrote that (a step's
+    new state, almost always), else the state as stored and read back (a failure's error: its JSON, parsed)."""
+    if record.row_canonical:
+        return {"state": None, "state_json": record.row_json}
+    if record.process_state_json is record.row_json:
+        return {"state": record.row_state}
+    return {"state": loads(record.row_json)}
 
 
 def _step_row_params(claim: Claim, record: StepRecord, state: RawJSON) -> tuple[str, dict[str, Any]]:
@@ -125,7 +167,7 @@ def _step_row_params(claim: Claim, record: StepRecord, state: RawJSON) -> tuple[
                 name=record.row_name,
                 step_key=record.path[0],
                 status=record.status.value,
-                state=_chained_state(record),
+                **_chained_state(record),
                 created_by=claim.user,
                 action=claim.action,
                 started_at=tip.started_at,
@@ -152,7 +194,7 @@ def _step_row_params(claim: Claim, record: StepRecord, state: RawJSON) -> tuple[
         step_key=record.path[0],
         status=record.status.value,
         state=state,
-        parsed=_chained_state(record),
+        chained=_chained_state(record),
         created_by=claim.user,
         action=claim.action,
         started_at=record.started_at,
@@ -161,12 +203,15 @@ def _step_row_params(claim: Claim, record: StepRecord, state: RawJSON) -> tuple[
     return "insert", params
 
 
-def _new_row(claim: Claim, *, state: RawJSON, parsed: Any, started_at: datetime, **fields: Any) -> dict[str, Any]:
-    """The parameters of history row ``claim.seq``, chained to the claim's tip (which it becomes)."""
+def _new_row(
+    claim: Claim, *, state: RawJSON, chained: dict[str, Any], started_at: datetime, **fields: Any
+) -> dict[str, Any]:
+    """The parameters of history row ``claim.seq``, chained to the claim's tip (which it becomes);
+    ``chained``: the state as the chain hashes it (``_chained_state``)."""
     step_id = uuid.uuid4()
     prev = claim.tip.row_hash if claim.tip is not None else None
     row_hash = step_hash(
-        prev, step_id=step_id, process_id=claim.process_id, seq=claim.seq, state=parsed, started_at=started_at, **fields
+        prev, step_id=step_id, process_id=claim.process_id, seq=claim.seq, started_at=started_at, **chained, **fields
     )
     claim.tip = ChainTip(step_id, started_at, prev, row_hash)
     params = {"s_" + name: value for name, value in fields.items()}
@@ -248,7 +293,7 @@ def _abort_row(
         step_key="User Aborted",
         status=StepStatus.ABORT.value,
         state=state_json,
-        parsed=loads(state_json.encode()),
+        chained={"state": loads(state_json.encode())},
         created_by=user,
         action="abort",
         started_at=now,
@@ -307,6 +352,8 @@ class DbJournal:
         self._step: StepSession | None = None
         self._tx: RawTransaction | None = None  # the bare transaction of a step that did not use the session
         self._connection: Connection | RawConnection | None = None
+        self._committed = False  # the checkpoint was one statement, committed on its own
+        self._keys: tuple[str, ...] = ()  # the process columns the checkpoint sets
         # the claim's bookkeeping before the checkpoint: seq, last_row_key, retry_count, tip
         self._before: tuple[int, str | None, int, ChainTip | None] | None = None
 
@@ -365,7 +412,7 @@ class DbJournal:
                 current.session.close()
             if self._tx is not None:
                 self._tx.close()  # rolls back what was not committed
-            self._step, self._tx, self._connection = None, None, None
+            self._step, self._tx, self._connection, self._committed = None, None, None, False
 
     def discard(self) -> None:
         assert self._step is not None
@@ -397,6 +444,12 @@ class DbJournal:
         self._before = claim.seq, claim.last_row_key, claim.retry_count, claim.tip
         session = self._step.session
         try:
+            if session is None and self._single_statement_applies(record):
+                if self._write_single(record):
+                    self._committed = True
+                    return Signals(kept=True)
+                # the claim was lost, an abort was requested or the engine paused: decided in a transaction
+                claim.seq, claim.last_row_key, claim.retry_count, claim.tip = self._before
             if session is not None:  # the step's own work is in this session's transaction: it commits with it
                 self._connection = session.connection()
             else:
@@ -410,7 +463,25 @@ class DbJournal:
                 raise
             raise self._rejected(e) from e
 
-    def _write(self, record: StepRecord, connection: Connection | RawConnection) -> Signals:
+    def _single_statement_applies(self, record: StepRecord) -> bool:
+        """Whether the checkpoint can be one statement committed on its own (PostgreSQL, most steps).
+
+        Not when the step used the session (its effects are in that transaction), nor when ending the
+        process may wake its parent (more statements, under the parent's row lock), nor while the
+        worker shuts down (the process is handed back in the checkpoint's transaction).
+        """
+        if self.db.is_sqlite or self.should_stop():
+            return False
+        return self.claim.parent_process_id is None or record.process_status not in SETTLED_STATUSES
+
+    def _write_single(self, record: StepRecord) -> bool:
+        """The checkpoint as one statement in autocommit mode (one round trip); whether it applied."""
+        row, params = self._params(record)
+        with self.db.single_statements() as single:
+            return _single_statement(row, self._keys).fetchone(single, params) is not None
+
+    def _params(self, record: StepRecord) -> tuple[str, dict[str, Any]]:
+        """The history row's kind (``"insert"``/``"group"``) and the parameters of the checkpoint's statements."""
         claim = self.claim
         state = RawJSON(record.row_json.decode())
         row, params = _step_row_params(claim, record, state)
@@ -419,11 +490,18 @@ class DbJournal:
         params["w_worker"] = claim.worker_id
         for column, value in values.items():
             params["p_" + column] = value
+        self._keys = tuple(values)
+        return row, params
+
+    def _write(self, record: StepRecord, connection: Connection | RawConnection) -> Signals:
+        claim = self.claim
+        row, params = self._params(record)
+        values = self._keys
         if self.db.is_sqlite:
             (_INSERT_STEP_FAST if row == "insert" else _UPDATE_GROUP_ROW_FAST).run(connection, params)
-            returned = _checkpoint_statement(False, None, tuple(values)).fetchone(connection, params)
+            returned = _checkpoint_statement(False, None, values).fetchone(connection, params)
         else:
-            returned = _checkpoint_statement(True, row, tuple(values)).fetchone(connection, params)
+            returned = _checkpoint_statement(True, row, values).fetchone(connection, params)
         if returned is None:  # the claim was lost: none of this step may count
             self._rollback()
             logger.warning("Lost the claim on a process; its step was rolled back", process_id=str(claim.process_id))
@@ -449,11 +527,19 @@ class DbJournal:
 
     def hand_back(self) -> None:
         # stop at this boundary; unpausing (or any other worker) picks the process up again
+        released = {"claimed_by": None, "lease_until": None}
+        if self._committed:  # the worker began shutting down after the checkpoint committed on its own
+            with self.db.single_statements() as single:
+                update_process(single, self.claim.process_id, released)
+            return
         assert self._connection is not None
-        update_process(self._connection, self.claim.process_id, {"claimed_by": None, "lease_until": None})
+        update_process(self._connection, self.claim.process_id, released)
 
     def commit(self) -> None:
         assert self._step is not None
+        if self._committed:
+            self._before = None
+            return
         try:
             if self._step.session is not None:
                 self._step.session.commit()

@@ -23,7 +23,6 @@ from sqlalchemy import (
     bindparam,
     case,
     exists,
-    false,
     func,
     insert,
     literal_column,
@@ -41,7 +40,18 @@ from orchestrion.engine.clock import utcnow
 from orchestrion.engine.serialization import dumps
 from orchestrion.engine.status import ProcessStatus
 from orchestrion.engine.workflow import Path, Workflow
-from orchestrion.storage.tables import GLOBAL_LOCK, IN_FLIGHT, I, P, S, bind, is_dead_local_worker, local_worker_prefix
+from orchestrion.errors import EnginePausedError
+from orchestrion.storage.tables import (
+    ENGINE_RUNS,
+    IN_FLIGHT,
+    PAUSED,
+    I,
+    P,
+    S,
+    bind,
+    is_dead_local_worker,
+    local_worker_prefix,
+)
 from orchestrion.storage.workflow_rows import ensure_workflow_row
 from orchestrion.types import State
 
@@ -164,17 +174,20 @@ _PROCESS_CREATE_COLUMNS = (
 _INPUT_COLUMNS = ("input_state_id", "input_state", "input_time", "input_type")
 
 
-def _insert_process_statement(columns: tuple[str, ...] = _PROCESS_CREATE_COLUMNS) -> Any:
+def _insert_process_statement(columns: tuple[str, ...] = _PROCESS_CREATE_COLUMNS, *, started: bool = True) -> Any:
     """``INSERT INTO processes ... SELECT <values>, workflow_id, is_task FROM workflows WHERE name = :wf_name``.
 
     Whether the process is a task is its workflow row's say (the catalogue may mark a VALIDATE
     workflow as a task). Inserts nothing when the workflow has no row yet (the caller creates it
-    and tries again).
+    and tries again), nor, for a process ``started`` by someone (not a step's child), while the
+    engine is paused.
     """
     wf = WorkflowTable.__table__
     values = select(*[bind(P, c, "p_") for c in columns], wf.c.workflow_id, wf.c.is_task).where(
         wf.c.name == bindparam("wf_name", type_=wf.c.name.type)
     )
+    if started:
+        values = values.where(ENGINE_RUNS)
     return insert(P).from_select([*columns, "workflow_id", "is_task"], values)
 
 
@@ -192,10 +205,11 @@ def _create_process_combined_statement() -> Any:
 
 _INSERT_PROCESS_FAST = FastStatement(_insert_process_statement().returning(P.c.is_task))
 _INSERT_CHILD_FAST = FastStatement(
-    _insert_process_statement((*_PROCESS_CREATE_COLUMNS, "parent_process_id", "child_group", "branch")).returning(
-        P.c.is_task
-    )
+    _insert_process_statement(
+        (*_PROCESS_CREATE_COLUMNS, "parent_process_id", "child_group", "branch"), started=False
+    ).returning(P.c.is_task)
 )
+_IS_PAUSED = FastStatement(select(PAUSED))
 _INSERT_INPUT_FAST = FastStatement(_insert_input_statement())
 _CREATE_PROCESS_FAST = FastStatement(_create_process_combined_statement())
 
@@ -214,7 +228,8 @@ def create_process(
     """Insert a ``created`` process and its initial input; claimed for ``worker_id`` when given.
 
     One transaction. On PostgreSQL it is a single statement (committed on its own: no BEGIN round
-    trip); the ``workflows`` row is looked up inside it, and created first when it is missing.
+    trip); the ``workflows`` row is looked up inside it, and created first when it is missing, and
+    the engine's pause flag too: a paused engine starts nothing (``EnginePausedError``).
     ``within``: more work that must commit with the process or not at all (reserving its
     subscriptions, remembering its idempotency key), run in the same transaction after the insert.
     """
@@ -228,6 +243,8 @@ def create_process(
             try:
                 with db.write() as session:
                     connection = session.connection()
+                    if _paused(connection):
+                        raise EnginePausedError
                     if (inserted := _INSERT_PROCESS_FAST.fetchone(connection, params)) is None:
                         ensure_workflow_row(session, wf.name, wf.target, description=wf.description)
                         inserted = _INSERT_PROCESS_FAST.fetchone(connection, params)
@@ -240,6 +257,11 @@ def create_process(
                     raise
     is_task = bool(inserted[0]) if inserted else wf.is_task
     return Claim.new(process_id, wf, cursor, state, is_task=is_task, user=user, worker_id=worker_id, lease=lease)
+
+
+def _paused(connection: Connection) -> bool:
+    row = _IS_PAUSED.fetchone(connection, {})
+    return bool(row[0]) if row is not None else False
 
 
 def _create_params(
@@ -348,7 +370,6 @@ _TIP_COLUMNS = tuple(
     )
     for column in ("step_id", "started_at", "prev_hash", "row_hash")
 )
-_PAUSED = func.coalesce(GLOBAL_LOCK, false())
 _TAKEN_OVER = P.c.claimed_by.is_not(None)  # a claim some worker still held (its lease lapsed: it crashed or hangs)
 _CLAIM = FastStatement(
     update(P)
@@ -359,12 +380,12 @@ _CLAIM = FastStatement(
     )
     .values(
         # a paused engine gives no claims, and takes a lapsed one back
-        claimed_by=case((_PAUSED, None), else_=bind(P, "claimed_by", "p_")),
-        lease_until=case((_PAUSED, None), else_=bind(P, "lease_until", "p_")),
-        run_by=case((and_(_TAKEN_OVER, ~_PAUSED), "SYSTEM"), else_=P.c.run_by),
-        run_action=case((and_(_TAKEN_OVER, ~_PAUSED), "takeover"), else_=P.c.run_action),
+        claimed_by=case((PAUSED, None), else_=bind(P, "claimed_by", "p_")),
+        lease_until=case((PAUSED, None), else_=bind(P, "lease_until", "p_")),
+        run_by=case((and_(_TAKEN_OVER, ~PAUSED), "SYSTEM"), else_=P.c.run_by),
+        run_action=case((and_(_TAKEN_OVER, ~PAUSED), "takeover"), else_=P.c.run_action),
     )
-    .returning(*[P.c[c] for c in _CLAIMED_COLUMNS], *_TIP_COLUMNS, _WORKFLOW_NAME, _PAUSED)
+    .returning(*[P.c[c] for c in _CLAIMED_COLUMNS], *_TIP_COLUMNS, _WORKFLOW_NAME, PAUSED)
 )
 
 

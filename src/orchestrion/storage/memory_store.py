@@ -37,6 +37,7 @@ from orchestrion.engine.serialization import dumps, loads
 from orchestrion.engine.status import IN_FLIGHT_STATUSES, TERMINAL_STATUSES, ProcessStatus, StepStatus
 from orchestrion.engine.workflow import Path, Workflow
 from orchestrion.errors import (
+    EnginePausedError,
     InvalidCallbackTokenError,
     NotAwaitingCallbackError,
     ProcessConflictError,
@@ -404,6 +405,8 @@ class MemoryProcessStore:
         now = utcnow()
         cursor = wf.first_path()
         with self._lock:
+            if self._paused:
+                raise EnginePausedError
             if process_id in self._processes:
                 raise ProcessConflictError(f"Process {process_id} exists already")
             is_task = self._workflows.setdefault(wf.name, wf.is_task)

@@ -49,6 +49,7 @@ class ProcessStore(Protocol):
     ) -> Claim:
         """Store a new ``created`` process with its initial input; claimed for ``worker_id`` when given.
 
+        A paused engine starts nothing: ``EnginePausedError`` (checked with the insert, not before it).
         ``within``: database work that commits with the new process or not at all (a store without a
         database refuses it).
         """

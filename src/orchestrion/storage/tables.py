@@ -7,7 +7,7 @@ import socket
 import uuid
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy import Connection, Table, bindparam, false, func, select, update
 
 from orchestrion.db.models import EngineSettingsTable, InputStateTable, ProcessStepTable, ProcessTable
 from orchestrion.db.statements import FastStatement, RawConnection
@@ -18,6 +18,8 @@ S = cast(Table, ProcessStepTable.__table__)
 I = cast(Table, InputStateTable.__table__)  # noqa: E741
 IN_FLIGHT = [s.value for s in IN_FLIGHT_STATUSES]
 GLOBAL_LOCK = select(EngineSettingsTable.global_lock).where(EngineSettingsTable.id == 1).scalar_subquery()
+PAUSED = func.coalesce(GLOBAL_LOCK, false())  # the engine's pause flag
+ENGINE_RUNS = false() == PAUSED
 
 
 def bind(table: Any, column: str, prefix: str) -> Any:
