@@ -339,3 +339,13 @@ def _wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the condition did not come true in time"
         time.sleep(0.01)
+
+
+def test_a_refusal_whose_details_no_json_column_stores_is_still_recorded(client: TestClient) -> None:
+    huge = 2**70  # valid JSON, but beyond what a JSON column or the chain's hash takes
+    body = {"name": "huge", "workflow_name": TASK, "trigger": "interval", "interval_seconds": huge}
+    answer = client.post("/api/schedules/", json=body)
+    assert 400 <= answer.status_code < 500, answer.text
+    [entry] = entries(client)
+    assert (entry["action"], entry["outcome"]) == ("schedule.create", "refused")
+    assert str(huge) in entry["details"]["unstorable"]

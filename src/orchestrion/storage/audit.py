@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
@@ -65,6 +66,16 @@ def _storable(text: str | None, limit: int | None = None) -> str | None:
     return text[:limit] if text is not None and limit is not None else text
 
 
+def _storable_details(details: Any) -> Any:
+    """Details as the entry keeps them: a refused request's may hold what no JSON column stores (a NUL, a
+    lone surrogate, an integer beyond 64 bits); then they are kept as their text."""
+    try:
+        orjson.dumps(details)
+    except TypeError:
+        return {"unstorable": _storable(repr(details))}
+    return details if texts_storable(details) else {"unstorable": _storable(repr(details))}
+
+
 def _insert(session: Session, entry: Entry, at: datetime, last_id: int, last_hash: str | None) -> int:
     entry_id = last_id + 1
     row = AuditLogTable(
@@ -75,7 +86,7 @@ def _insert(session: Session, entry: Entry, at: datetime, last_id: int, last_has
         action=entry.action,
         target_kind=entry.target_kind,
         target_id=_storable(entry.target_id, _TEXT),
-        details=entry.details if texts_storable(entry.details) else {"unstorable": _storable(repr(entry.details))},
+        details=_storable_details(entry.details),
         outcome=entry.outcome,
         reason=_storable(entry.reason),
         prev_hash=last_hash,
