@@ -24,7 +24,6 @@ from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable,
 from orchestrion.domain import SubscriptionModel
 from orchestrion.runtime import current
 from orchestrion.testing import (
-    assert_awaiting_callback,
     assert_complete,
     assert_failed,
     assert_suspended,
@@ -228,8 +227,7 @@ def test_a_large_circuit_waits_for_approval_then_is_provisioned(products: dict[s
     with pytest.raises(FormValidationError) as refused:
         resume_workflow(process, step_log, [{"approved": False}])
     assert "Approve the circuit, or abort the process" in str(refused.value)
-    result, step_log = resume_workflow(process, step_log, [{"approved": True}])
-    assert_awaiting_callback(result)
+    resume_workflow(process, step_log, [{"approved": True}])  # awaits the inventory's call (or has had it)
     result = finished(process)
     circuit_id = str(extract_state(result)["subscription_id"])
     circuit = _load(circuit_id)
@@ -266,15 +264,12 @@ def test_the_first_change_of_a_port_is_answered_busy_and_a_retry_succeeds(
 def test_the_inventory_activates_a_circuit_by_calling_the_process_back(products: dict[str, str]) -> None:
     _, port_a, port_b, _ = _network(products)
     pages = [{"product": products["Circuit"]}, {"port_a": port_a, "port_b": port_b}, {"bandwidth": 5}]
-    result, process, step_log = run_workflow("create_circuit", pages)
-    assert_awaiting_callback(result)
-    assert step_log[-1].name == "Activate circuit"
+    result, process, _ = run_workflow("create_circuit", pages)
+    # the inventory answers from a thread of its own once the request committed: by now, or soon
     route = extract_state(result)["callback_route"]
-    assert (
-        route
-        == f"/api/processes/{process.process_id}/callback/{current().store.get(process.process_id).callback_token}"
-    )
+    assert route.startswith(f"/api/processes/{process.process_id}/callback/")
     result = finished(process)
+    assert "Activate circuit" in [name for name, _status, _state in current().store.history(process.process_id)]
     circuit_id = str(extract_state(result)["subscription_id"])
     circuit = _load(circuit_id)
     assert isinstance(circuit, Circuit) and circuit.status == "active"
