@@ -252,8 +252,11 @@ def status_counts(session: Session) -> dict[str, dict[str, int]]:
     counts: dict[str, dict[str, int]] = {"processes": {}, "tasks": {}}
     query = select(_P.is_task, _P.last_status, func.count()).group_by(_P.is_task, _P.last_status)
     kinds = [(is_task, status.value) for is_task in (False, True) for status in ProcessStatus]
-    planned = {kind: planned_rows(session, select(_P.process_id).where(_of_kind(kind))) for kind in kinds}
-    estimated = {kind: rows for kind, rows in planned.items() if rows is not None and rows > listing.ESTIMATE_ABOVE}
+    estimated: dict[tuple[bool, str], int] = {}
+    whole = planned_rows(session, select(_P.process_id))
+    if whole is not None and whole > listing.ESTIMATE_ABOVE:  # a small table is counted at once, without more plans
+        planned = {kind: planned_rows(session, select(_P.process_id).where(_of_kind(kind))) for kind in kinds}
+        estimated = {kind: n for kind, n in planned.items() if n is not None and n > listing.ESTIMATE_ABOVE}
     for (is_task, status), rows in estimated.items():
         counts["tasks" if is_task else "processes"][status] = Estimate(rows)
     if estimated:  # count the others: an index range each

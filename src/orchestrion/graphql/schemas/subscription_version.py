@@ -25,22 +25,24 @@ from orchestrion.services import subscription_history
 from orchestrion.services.subscription_history import VersionNotFoundError
 
 
-@strawberry.type(description="A version of a subscription in a list: who made it, and what it changed")
-class SubscriptionVersionSummary:
+@strawberry.type
+class _VersionHead:
+    """What every version says of itself: its number, when, and which process and step made it."""
+
     version: int
     created_at: datetime
     process_id: UUID | None = strawberry.field(description="The process that made it (null outside a process)")
     step_name: str | None = strawberry.field(description="Its step (null or empty outside a step)")
+
+
+@strawberry.type(description="A version of a subscription in a list: who made it, and what it changed")
+class SubscriptionVersionSummary(_VersionHead):
     summary: str = strawberry.field(description="What changed, in one line")
     changes: JSON = strawberry.field(description="The diff against the version before (docs/history.md)")
 
 
 @strawberry.type(description="A version of a subscription, with the subscription as it was then")
-class SubscriptionVersion:
-    version: int
-    created_at: datetime
-    process_id: UUID | None = strawberry.field(description="The process that made it (null outside a process)")
-    step_name: str | None = strawberry.field(description="Its step (null or empty outside a step)")
+class SubscriptionVersion(_VersionHead):
     subscription: JSON = strawberry.field(description="The snapshot: columns, blocks, references (docs/history.md)")
 
 
