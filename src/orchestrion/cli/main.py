@@ -18,6 +18,7 @@ from orchestrion.cli.progress import progress
 from orchestrion.cli.subscriptions import subscription_app
 from orchestrion.logs import configure_logging
 from orchestrion.settings import app_settings
+from orchestrion.utils.allocator import tune_allocator
 
 if TYPE_CHECKING:
     from orchestrion.catalogue import CatalogueReport
@@ -73,6 +74,7 @@ def run(
 
     from orchestrion.app import OrchestratorCore
 
+    tune_allocator()
     import_modules(imports)
     typer.echo(f"orchestrion: database {app_settings.database_display()}")
     application = OrchestratorCore()
@@ -106,6 +108,7 @@ def worker(
     from orchestrion.db import init_database
     from orchestrion.executors.celery import KINDS, run_worker
 
+    tune_allocator()
     kinds = [q.strip() for q in queues.split(",") if q.strip()]
     if not kinds or set(kinds) - set(KINDS):
         raise typer.BadParameter(f"choose from {', '.join(KINDS)}", param_hint="--queues")
@@ -183,6 +186,7 @@ def scheduler_run(imports: Imports = []) -> None:  # noqa: B006 - Typer reads th
     from orchestrion.executors import set_executor
     from orchestrion.scheduler.runner import Scheduler
 
+    tune_allocator()
     import_modules(imports)
     init_database(wait=True)
     scheduler = Scheduler()
