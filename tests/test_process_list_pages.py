@@ -34,6 +34,9 @@ LISTINGS = (
     ((), (("workflow_name", "empty_wf"),)),
     ((("workflow_name", "ASC"),), (("q", "alpha"),)),
     ((), (("customer", "customer-1"),)),
+    ((), (("customer", "customer-1"), ("tag", "TAGB"))),  # counted off the links alone
+    ((), (("customer", "customer-1"), ("customer_id", "customer-0"))),  # none
+    ((("last_status", "ASC"),), (("subscriptions", "S2"),)),
     ((("started_at", "ASC"),), (("tag", "TAGB"),)),
     ((("workflow_name", "ASC"),), (("product", "P"), ("customer", "customer-0"))),
 )

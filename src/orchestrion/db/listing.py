@@ -178,18 +178,24 @@ class ListSpec:
         return [*order, *self.tiebreak]
 
     def fetch_ids(
-        self, session: Session, ids: Select[Any], listing: ListQuery, read: Callable[[], list[Any]] | None = None
+        self,
+        session: Session,
+        ids: Select[Any],
+        listing: ListQuery,
+        read: Callable[[], list[Any]] | None = None,
+        counted: Select[Any] | None = None,
     ) -> tuple[list[Any], int]:
         """The first column of ``ids`` on one page, in order, and the total: the first half of a deferred join.
 
         ``ids`` selects as few columns and tables as the order and filters need, so a deep page is read
         off an index instead of carrying whole rows past the offset; the caller fetches the page's
-        rows by id (``in_order``). ``read``: another way to the same page's ids.
+        rows by id (``in_order``). ``read``: another way to the same page's ids; ``counted``: a
+        cheaper query with as many rows as match.
         """
         applied = self.apply(ids, listing)
         first, size = listing.page.first, listing.page.size
         page = read() if read else list(session.scalars(applied.offset(first).limit(size)))
-        return page, total(session, applied, first, len(page), len(page) >= size)
+        return page, total(session, applied if counted is None else counted, first, len(page), len(page) >= size)
 
     def fetch(self, session: Session, query: Select[Any], listing: ListQuery) -> tuple[list[Any], int]:
         """One page of ``query``'s rows, and how many rows match in all (see ``count``)."""

@@ -8,11 +8,12 @@ for the REST API, the CLI and the UI alike.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, func, intersect, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.util import ClauseAdapter
 
@@ -44,20 +45,55 @@ def _uuid(value: str) -> uuid.UUID:
         raise QueryError(f"{value!r} is not a UUID") from None
 
 
-def _on_subscriptions(condition: ColumnElement[bool], *, of_product: bool = False) -> ColumnElement[bool]:
-    """Processes linked to a subscription (``of_product``: whose product) matching ``condition``.
+def _linked(condition: ColumnElement[bool], of_product: bool = False) -> Select[Any]:
+    """The ids of processes linked to a subscription (``of_product``: whose product) matching ``condition``.
 
-    ``IN`` rather than a correlated ``EXISTS``: SQLite then starts from the few matching
-    subscriptions (through their indexes) instead of testing every process, which at 100,000
-    processes made a customer filter, and above all its count, take seconds. The products table is
-    joined only for a condition on it: a customer's links are then read off indexes alone.
+    The products table is joined only for a condition on it: a customer's links are then read off
+    indexes alone.
     """
     linked = select(ProcessSubscriptionTable.process_id).join(
         SubscriptionTable, SubscriptionTable.subscription_id == ProcessSubscriptionTable.subscription_id
     )
     if of_product:
         linked = linked.join(ProductTable, ProductTable.product_id == SubscriptionTable.product_id)
-    return _P.process_id.in_(linked.where(condition))
+    return linked.where(condition)
+
+
+def _on_subscriptions(condition: ColumnElement[bool], of_product: bool = False) -> ColumnElement[bool]:
+    """Processes ``_linked`` to a matching subscription.
+
+    ``IN`` rather than a correlated ``EXISTS``: SQLite then starts from the few matching
+    subscriptions (through their indexes) instead of testing every process, which at 100,000
+    processes made a customer filter, and above all its count, take seconds.
+    """
+    return _P.process_id.in_(_linked(condition, of_product))
+
+
+# filters on the subscriptions a process worked on: value -> (condition, whether on the product)
+_BY_SUBSCRIPTION: dict[str, Callable[[str], tuple[ColumnElement[bool], bool]]] = {
+    "customer": lambda v: (SubscriptionTable.customer_id == v, False),
+    "customer_id": lambda v: (SubscriptionTable.customer_id == v, False),
+    "subscription_id": lambda v: (SubscriptionTable.subscription_id == _uuid(v), False),
+    "subscriptions": lambda v: (contains(SubscriptionTable.description, v), False),
+    "product": lambda v: (or_(ProductTable.name == v, ProductTable.product_type == v), True),
+    "tag": lambda v: (ProductTable.tag.in_(any_of(v)), True),
+}
+
+
+def _subscription_filter(
+    on: Callable[[str], tuple[ColumnElement[bool], bool]],
+) -> Callable[[str], ColumnElement[bool]]:
+    return lambda value: _on_subscriptions(*on(value))
+
+
+def _counted_by_links(listing: ListQuery) -> Select[Any] | None:
+    """The processes matching only filters on subscriptions, counted off ``processes_subscriptions``
+    alone (its foreign key says each of them exists) instead of looking up every process; None
+    for other filters."""
+    if not listing.filters or any(name not in _BY_SUBSCRIPTION for name, _ in listing.filters):
+        return None
+    linked = [_linked(*_BY_SUBSCRIPTION[name](value)) for name, value in listing.filters]
+    return intersect(*linked).subquery().select() if len(linked) > 1 else linked[0].distinct()
 
 
 PROCESS_LIST = ListSpec(
@@ -97,14 +133,7 @@ PROCESS_LIST = ListSpec(
             *(contains(c, v) for c in (_W.name, _P.last_step, _P.created_by)),
             _on_subscriptions(contains(SubscriptionTable.description, v)),
         ),
-        "customer": lambda v: _on_subscriptions(SubscriptionTable.customer_id == v),
-        "customer_id": lambda v: _on_subscriptions(SubscriptionTable.customer_id == v),
-        "subscription_id": lambda v: _on_subscriptions(SubscriptionTable.subscription_id == _uuid(v)),
-        "subscriptions": lambda v: _on_subscriptions(contains(SubscriptionTable.description, v)),
-        "product": lambda v: _on_subscriptions(
-            or_(ProductTable.name == v, ProductTable.product_type == v), of_product=True
-        ),
-        "tag": lambda v: _on_subscriptions(ProductTable.tag.in_(any_of(v)), of_product=True),
+        **{name: _subscription_filter(on) for name, on in _BY_SUBSCRIPTION.items()},
         # a process some step started (a child, a parallel branch), or one started from outside
         "top_level": lambda v: _P.parent_process_id.is_(None) if truth(v) else _P.parent_process_id.is_not(None),
         "parent_process_id": lambda v: _P.parent_process_id == _uuid(v),
@@ -160,7 +189,7 @@ def list_processes(session: Session, listing: ListQuery) -> tuple[list[dict[str,
         ids = ids.join(_W, _W.workflow_id == _P.workflow_id)
     per_workflow = (sorts | filters) & _ON_WORKFLOW and session.get_bind().dialect.name == "postgresql"
     read = partial(_per_workflow_page, session, listing) if per_workflow else None
-    page, matched = PROCESS_LIST.fetch_ids(session, ids, listing, read)
+    page, matched = PROCESS_LIST.fetch_ids(session, ids, listing, read, _counted_by_links(listing))
     rows = session.execute(_joined(*_ITEM_COLUMNS).where(_P.process_id.in_(page))).all() if page else []
     items = in_order((dict(row._mapping) for row in rows), page, lambda item: item["process_id"])
     linked = subscriptions_of(session, [item["process_id"] for item in items])
