@@ -202,6 +202,7 @@ SCALE_INDEXES = (
     "ix_processes_workflow_newest_first",
     "ix_processes_workflow_status",
     "ix_processes_subscriptions_subscription_process",
+    "ix_processes_children",
 )
 TRIGRAM_INDEXES = (  # PostgreSQL only (with pg_trgm)
     "ix_subscriptions_description_trgm",

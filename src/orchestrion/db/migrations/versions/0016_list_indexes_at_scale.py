@@ -5,7 +5,9 @@ each in the list's order (``orchestrion.storage.process_queries``): ``(workflow_
 process_id)`` is that order within a workflow, ``(workflow_id, last_status, started_at DESC,
 process_id)`` the order by status within one; both are read without touching the table.
 ``processes_subscriptions (subscription_id, process_id)`` gives a customer's processes off the index
-alone (the filter and above all its count).
+alone (the filter and above all its count). ``ix_processes_children``, partial, holds only the
+processes that have a parent: SQLite's statistics find ``parent_process_id`` NULL nearly everywhere
+and so disregard ``ix_processes_parent_group``, scanning every process for a detail's children.
 
 On PostgreSQL, where the ``pg_trgm`` extension exists or may be created, trigram indexes serve the
 ``LIKE '%...%'`` of the subscription list's text filters and free text (description, customer,
@@ -60,6 +62,14 @@ def upgrade() -> None:
     op.create_index(
         "ix_processes_subscriptions_subscription_process", "processes_subscriptions", ["subscription_id", "process_id"]
     )
+    has_parent = sa.text("parent_process_id IS NOT NULL")
+    op.create_index(
+        "ix_processes_children",
+        "processes",
+        ["parent_process_id"],
+        sqlite_where=has_parent,
+        postgresql_where=has_parent,
+    )
     connection = op.get_bind()
     if connection.dialect.name != "postgresql" or (schema := _trigram_schema(connection)) is None:
         return
@@ -70,6 +80,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in TRIGRAM_INDEXES:
         op.execute(f"DROP INDEX IF EXISTS {name}")
+    op.drop_index("ix_processes_children", table_name="processes")
     op.drop_index("ix_processes_subscriptions_subscription_process", table_name="processes_subscriptions")
     op.drop_index("ix_processes_workflow_status", table_name="processes")
     op.drop_index("ix_processes_workflow_newest_first", table_name="processes")
