@@ -187,10 +187,10 @@ def connect(uri: str) -> Iterator[Connection]:
 
 
 def drop_columns_since_0009(conn: Connection) -> None:
-    """Undo 0009, 0010, 0012 and 0014 (columns, indexes, and 0010's table): a database from before them
+    """Undo 0009, 0010, 0012, 0014 and 0016 (columns, indexes, and 0010's table): a database from before them
     (they run again)."""
-    for index in ("ix_processes_parent_group", *LIST_INDEXES):
-        conn.execute(text(f"DROP INDEX {index}"))
+    for index in ("ix_processes_parent_group", *LIST_INDEXES, *SCALE_INDEXES, *TRIGRAM_INDEXES):
+        conn.execute(text(f"DROP INDEX IF EXISTS {index}"))
     chain = (("process_steps", "prev_hash"), ("process_steps", "row_hash"))
     for table, column in (*STEP_ACTOR_COLUMNS, *chain, *CHILD_COLUMNS):
         conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
@@ -198,6 +198,17 @@ def drop_columns_since_0009(conn: Connection) -> None:
 
 
 LIST_INDEXES = ("ix_processes_newest_first", "ix_processes_task_status")
+SCALE_INDEXES = (
+    "ix_processes_workflow_newest_first",
+    "ix_processes_workflow_status",
+    "ix_processes_subscriptions_subscription_process",
+    "ix_processes_children",
+)
+TRIGRAM_INDEXES = (  # PostgreSQL only (with pg_trgm)
+    "ix_subscriptions_description_trgm",
+    "ix_subscriptions_customer_id_trgm",
+    "ix_subscription_instance_values_value_trgm",
+)
 STEP_ACTOR_COLUMNS = (
     ("process_steps", "action"),
     ("processes", "run_by"),
@@ -990,8 +1001,10 @@ def _columns_present(uri: str, expected: tuple[tuple[str, str], ...]) -> set[obj
 
 
 def _indexes_present(uri: str, expected: tuple[str, ...]) -> set[object]:
+    tables = ("processes", "processes_subscriptions", "subscriptions", "subscription_instance_values")
     with connect(uri) as conn:
-        return {i["name"] for i in inspect(conn).get_indexes("processes")} & set(expected)
+        found = inspect(conn)
+        return {i["name"] for table in tables for i in found.get_indexes(table)} & set(expected)
 
 
 @pytest.mark.parametrize(
@@ -1003,6 +1016,8 @@ def _indexes_present(uri: str, expected: tuple[str, ...]) -> set[object]:
         pytest.param("0011", _columns_present, CHILD_COLUMNS, id="0012"),
         # the process list's default order and the dashboard's counts are read off indexes
         pytest.param("0013", _indexes_present, LIST_INDEXES, id="0014"),
+        # lists by workflow and by customer read off indexes
+        pytest.param("0014", _indexes_present, SCALE_INDEXES, id="0016"),
     ],
 )
 def test_a_revision_adds_its_schema_and_its_downgrade_removes_it(
@@ -1021,6 +1036,16 @@ def test_a_revision_adds_its_schema_and_its_downgrade_removes_it(
     command.upgrade(config, "heads")
     assert present(uri, expected) == set(expected)
     assert versions(uri) == {ORCHESTRION_HEAD, APP_HEAD}
+
+
+def test_postgres_gets_trigram_indexes_for_the_subscription_lists_text_filters(
+    upgraded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_dir, uri = upgraded
+    expected = set() if uri.startswith("sqlite") else set(TRIGRAM_INDEXES)  # the test server has pg_trgm
+    assert _indexes_present(uri, TRIGRAM_INDEXES) == expected
+    command.downgrade(in_process(app_dir, uri, monkeypatch), "schema@0014")
+    assert _indexes_present(uri, TRIGRAM_INDEXES) == set()
 
 
 def test_the_head_constant_names_alembics_newest_revision() -> None:

@@ -160,7 +160,12 @@ class ProductTable(Base):
 
 
 class SubscriptionTable(Base):
-    """A customer's subscription on a product; ``version`` is raised by every save that changes it."""
+    """A customer's subscription on a product; ``version`` is raised by every save that changes it.
+
+    On PostgreSQL with ``pg_trgm``, migration 0016 adds trigram indexes on ``lower(description)`` and
+    ``lower(customer_id)`` (and on resource values) for the text filters; they are not declared here,
+    as they exist only where the extension could be created.
+    """
 
     __tablename__ = "subscriptions"
 
@@ -319,6 +324,8 @@ class ProcessSubscriptionTable(Base):
     """Which processes worked on which subscriptions (the subscription's audit trail)."""
 
     __tablename__ = "processes_subscriptions"
+    # (0016) a subscription's processes off the index alone: a customer filter on the process list and its count
+    __table_args__ = (Index("ix_processes_subscriptions_subscription_process", "subscription_id", "process_id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     process_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("processes.process_id", ondelete="CASCADE"), index=True)

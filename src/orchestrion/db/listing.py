@@ -13,7 +13,7 @@ then (an ``Estimate``, which the REST API flags with ``X-Total-Count-Estimated: 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,7 +86,7 @@ def count(session: Session, query: Select[Any], at_least: int = 0) -> int:
     return int(session.execute(select(func.count()).select_from(query.subquery())).scalar_one())
 
 
-def _total(session: Session, query: Select[Any], first: int, rows: int, more: bool) -> int:
+def total(session: Session, query: Select[Any], first: int, rows: int, more: bool) -> int:
     """A page that ends the list (``more`` false, from its start or with rows) tells the total without counting."""
     if not more and (rows or not first):
         return first + rows
@@ -163,6 +163,10 @@ class ListSpec:
             if name not in self.filters:
                 raise QueryError(f"cannot filter on {name!r}; choose from {', '.join(sorted(self.filters))}")
             query = query.where(self.filters[name](value))
+        return query.order_by(*self.order(listing))
+
+    def order(self, listing: ListQuery) -> list[Any]:
+        """The requested sort, then the tiebreak: the ``ORDER BY`` of ``apply``."""
         order = []
         for name, direction in listing.sort:
             if name not in self.sorts or direction.upper() not in ("ASC", "DESC"):
@@ -171,14 +175,40 @@ class ListSpec:
                 )
             column = self.sorts[name]
             order.append(column.asc() if direction.upper() == "ASC" else column.desc())
-        return query.order_by(*order, *self.tiebreak)
+        return [*order, *self.tiebreak]
+
+    def fetch_ids(
+        self,
+        session: Session,
+        ids: Select[Any],
+        listing: ListQuery,
+        read: Callable[[], list[Any]] | None = None,
+        counted: Select[Any] | None = None,
+    ) -> tuple[list[Any], int]:
+        """The first column of ``ids`` on one page, in order, and the total: the first half of a deferred join.
+
+        ``ids`` selects as few columns and tables as the order and filters need, so a deep page is read
+        off an index instead of carrying whole rows past the offset; the caller fetches the page's
+        rows by id (``in_order``). ``read``: another way to the same page's ids; ``counted``: a
+        cheaper query with as many rows as match.
+        """
+        applied = self.apply(ids, listing)
+        first, size = listing.page.first, listing.page.size
+        page = read() if read else list(session.scalars(applied.offset(first).limit(size)))
+        return page, total(session, applied if counted is None else counted, first, len(page), len(page) >= size)
 
     def fetch(self, session: Session, query: Select[Any], listing: ListQuery) -> tuple[list[Any], int]:
         """One page of ``query``'s rows, and how many rows match in all (see ``count``)."""
         applied = self.apply(query, listing)
         first, size = listing.page.first, listing.page.size
         rows = session.execute(applied.offset(first).limit(size)).all()
-        return list(rows), _total(session, applied, first, len(rows), len(rows) >= size)
+        return list(rows), total(session, applied, first, len(rows), len(rows) >= size)
+
+
+def in_order(rows: Iterable[Any], ids: Sequence[Any], key: Callable[[Any], Any]) -> list[Any]:
+    """``rows`` (fetched by id) in the order of ``ids``."""
+    position = {value: i for i, value in enumerate(ids)}
+    return sorted(rows, key=lambda row: position[key(row)])
 
 
 def offset_page(session: Session, query: Select[Any], first: int, after: int) -> tuple[list[Any], int]:
@@ -187,4 +217,4 @@ def offset_page(session: Session, query: Select[Any], first: int, after: int) ->
     if first < 0 or after < 0:
         raise QueryError("first and after must not be negative")
     rows = session.execute(query.offset(after).limit(first + 1)).all() if first else []
-    return list(rows), _total(session, query, after, min(len(rows), first), len(rows) > first or not first)
+    return list(rows), total(session, query, after, min(len(rows), first), len(rows) > first or not first)

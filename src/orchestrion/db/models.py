@@ -55,6 +55,16 @@ class ProcessTable(Base):
         # for lists at scale (migration 0014): the default order, the dashboard's counts
         Index("ix_processes_newest_first", text("started_at DESC"), "process_id"),
         Index("ix_processes_task_status", "is_task", "last_status"),
+        # (0016) one workflow's processes in the list's order, or by status: a list sorted by or filtered on workflow
+        Index("ix_processes_workflow_newest_first", "workflow_id", text("started_at DESC"), "process_id"),
+        Index("ix_processes_workflow_status", "workflow_id", "last_status", text("started_at DESC"), "process_id"),
+        # (0016) only processes with a parent: SQLite disregards ix_processes_parent_group, the column being mostly NULL
+        Index(
+            "ix_processes_children",
+            "parent_process_id",
+            sqlite_where=text("parent_process_id IS NOT NULL"),
+            postgresql_where=text("parent_process_id IS NOT NULL"),
+        ),
     )
 
     process_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

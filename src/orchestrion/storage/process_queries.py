@@ -8,11 +8,14 @@ for the REST API, the CLI and the UI alike.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, intersect, or_, select, true
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.util import ClauseAdapter
 
 from orchestrion.db import listing
 from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable, SubscriptionTable
@@ -23,6 +26,7 @@ from orchestrion.db.listing import (
     QueryError,
     any_of,
     contains,
+    in_order,
     planned_rows,
     truth,
 )
@@ -41,19 +45,55 @@ def _uuid(value: str) -> uuid.UUID:
         raise QueryError(f"{value!r} is not a UUID") from None
 
 
-def _on_subscriptions(condition: ColumnElement[bool]) -> ColumnElement[bool]:
-    """Processes linked to a subscription (of a product) matching ``condition``.
+def _linked(condition: ColumnElement[bool], of_product: bool = False) -> Select[Any]:
+    """The ids of processes linked to a subscription (``of_product``: whose product) matching ``condition``.
+
+    The products table is joined only for a condition on it: a customer's links are then read off
+    indexes alone.
+    """
+    linked = select(ProcessSubscriptionTable.process_id).join(
+        SubscriptionTable, SubscriptionTable.subscription_id == ProcessSubscriptionTable.subscription_id
+    )
+    if of_product:
+        linked = linked.join(ProductTable, ProductTable.product_id == SubscriptionTable.product_id)
+    return linked.where(condition)
+
+
+def _on_subscriptions(condition: ColumnElement[bool], of_product: bool = False) -> ColumnElement[bool]:
+    """Processes ``_linked`` to a matching subscription.
 
     ``IN`` rather than a correlated ``EXISTS``: SQLite then starts from the few matching
     subscriptions (through their indexes) instead of testing every process, which at 100,000
     processes made a customer filter, and above all its count, take seconds.
     """
-    return _P.process_id.in_(
-        select(ProcessSubscriptionTable.process_id)
-        .join(SubscriptionTable, SubscriptionTable.subscription_id == ProcessSubscriptionTable.subscription_id)
-        .join(ProductTable, ProductTable.product_id == SubscriptionTable.product_id)
-        .where(condition)
-    )
+    return _P.process_id.in_(_linked(condition, of_product))
+
+
+# filters on the subscriptions a process worked on: value -> (condition, whether on the product)
+_BY_SUBSCRIPTION: dict[str, Callable[[str], tuple[ColumnElement[bool], bool]]] = {
+    "customer": lambda v: (SubscriptionTable.customer_id == v, False),
+    "customer_id": lambda v: (SubscriptionTable.customer_id == v, False),
+    "subscription_id": lambda v: (SubscriptionTable.subscription_id == _uuid(v), False),
+    "subscriptions": lambda v: (contains(SubscriptionTable.description, v), False),
+    "product": lambda v: (or_(ProductTable.name == v, ProductTable.product_type == v), True),
+    "tag": lambda v: (ProductTable.tag.in_(any_of(v)), True),
+}
+
+
+def _subscription_filter(
+    on: Callable[[str], tuple[ColumnElement[bool], bool]],
+) -> Callable[[str], ColumnElement[bool]]:
+    return lambda value: _on_subscriptions(*on(value))
+
+
+def _counted_by_links(listing: ListQuery) -> Select[Any] | None:
+    """The processes matching only filters on subscriptions, counted off ``processes_subscriptions``
+    alone (its foreign key says each of them exists) instead of looking up every process; None
+    for other filters."""
+    if not listing.filters or any(name not in _BY_SUBSCRIPTION for name, _ in listing.filters):
+        return None
+    linked = [_linked(*_BY_SUBSCRIPTION[name](value)) for name, value in listing.filters]
+    return intersect(*linked).subquery().select() if len(linked) > 1 else linked[0].distinct()
 
 
 PROCESS_LIST = ListSpec(
@@ -93,17 +133,12 @@ PROCESS_LIST = ListSpec(
             *(contains(c, v) for c in (_W.name, _P.last_step, _P.created_by)),
             _on_subscriptions(contains(SubscriptionTable.description, v)),
         ),
-        "customer": lambda v: _on_subscriptions(SubscriptionTable.customer_id == v),
-        "customer_id": lambda v: _on_subscriptions(SubscriptionTable.customer_id == v),
-        "subscription_id": lambda v: _on_subscriptions(SubscriptionTable.subscription_id == _uuid(v)),
-        "subscriptions": lambda v: _on_subscriptions(contains(SubscriptionTable.description, v)),
-        "product": lambda v: _on_subscriptions(or_(ProductTable.name == v, ProductTable.product_type == v)),
-        "tag": lambda v: _on_subscriptions(ProductTable.tag.in_(any_of(v))),
+        **{name: _subscription_filter(on) for name, on in _BY_SUBSCRIPTION.items()},
         # a process some step started (a child, a parallel branch), or one started from outside
         "top_level": lambda v: _P.parent_process_id.is_(None) if truth(v) else _P.parent_process_id.is_not(None),
         "parent_process_id": lambda v: _P.parent_process_id == _uuid(v),
     },
-    tiebreak=(_P.started_at.desc(), _P.process_id),
+    tiebreak=(_P.started_at.desc(), _P.process_id.asc()),
 )
 
 _ITEM_COLUMNS = (
@@ -138,14 +173,51 @@ def _joined(*columns: Any) -> Any:
     return select(*columns).join(_W, _W.workflow_id == _P.workflow_id)
 
 
+# the sorts and filters on the workflows table (free text ``q`` too, but it does not single out workflows)
+_ON_WORKFLOW = frozenset({"workflow_name", "workflow", "workflow_target", "target"})
+
+
 def list_processes(session: Session, listing: ListQuery) -> tuple[list[dict[str, Any]], int]:
-    """One page of processes (each with its subscriptions), and how many match the filters."""
-    rows, total = PROCESS_LIST.fetch(session, _joined(*_ITEM_COLUMNS), listing)
-    items = [dict(row._mapping) for row in rows]
+    """One page of processes (each with its subscriptions), and how many match the filters.
+
+    The page's ids come first, from as few columns as the order and filters need (a deep offset is
+    then read off an index alone), and only those rows are fetched in full: a deferred join.
+    """
+    sorts, filters = {name for name, _ in listing.sort}, {name for name, _ in listing.filters}
+    ids = select(_P.process_id)
+    if (sorts | filters) & (_ON_WORKFLOW | {"q"}):
+        ids = ids.join(_W, _W.workflow_id == _P.workflow_id)
+    per_workflow = (sorts | filters) & _ON_WORKFLOW and session.get_bind().dialect.name == "postgresql"
+    read = partial(_per_workflow_page, session, listing) if per_workflow else None
+    page, matched = PROCESS_LIST.fetch_ids(session, ids, listing, read, _counted_by_links(listing))
+    rows = session.execute(_joined(*_ITEM_COLUMNS).where(_P.process_id.in_(page))).all() if page else []
+    items = in_order((dict(row._mapping) for row in rows), page, lambda item: item["process_id"])
     linked = subscriptions_of(session, [item["process_id"] for item in items])
     for item in items:
         item["subscriptions"] = linked[item["process_id"]]
-    return items, total
+    return items, matched
+
+
+def _per_workflow_page(session: Session, listing: ListQuery) -> list[uuid.UUID]:
+    """A page's ids when the order or a filter involves the workflow, on PostgreSQL.
+
+    Sorting by a workflow's name would sort every matching process (the key is in another table).
+    Instead each workflow gives its own first ``first + size`` matches (a ``LATERAL`` subquery per
+    workflow), in which the workflow's columns are constants: it reads them off a ``(workflow_id,
+    ...)`` index in the list's order and stops. The page's rows are always among those merged,
+    because each workflow's rows keep the list's order.
+    """
+    first, size = listing.page.first, listing.page.size
+    workflow = _W.__table__.alias("per_workflow")
+    keys = [PROCESS_LIST.sorts[name] for name, _ in listing.sort if PROCESS_LIST.sorts[name].table is _P.__table__]
+    of_workflow = select(*{id(k): k for k in (*keys, _P.started_at, _P.process_id)}.values())
+    of_workflow = PROCESS_LIST.apply(of_workflow.where(_P.workflow_id == _W.workflow_id), listing)
+    inner = ClauseAdapter(workflow).traverse(of_workflow).limit(first + size).lateral("first_of_workflow")
+    adapt = ClauseAdapter(inner).chain(ClauseAdapter(workflow)).traverse
+    query = select(adapt(_P.__table__.c.process_id)).select_from(workflow).join(inner, true())
+    return list(
+        session.scalars(query.order_by(*(adapt(o) for o in PROCESS_LIST.order(listing))).offset(first).limit(size))
+    )
 
 
 def get_process(session: Session, process_id: uuid.UUID) -> dict[str, Any]:
