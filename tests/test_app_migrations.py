@@ -187,10 +187,12 @@ def connect(uri: str) -> Iterator[Connection]:
 
 
 def drop_columns_since_0009(conn: Connection) -> None:
-    """Undo 0009, 0010, 0012 and 0014 (columns, indexes, and 0010's table): a database from before them
+    """Undo 0009, 0010, 0012, 0014 and 0015 (columns, indexes, and 0010's table): a database from before them
     (they run again)."""
     for index in ("ix_processes_parent_group", *LIST_INDEXES):
         conn.execute(text(f"DROP INDEX {index}"))
+    for index, column in SINGLE_COLUMN_INDEXES:
+        conn.execute(text(f"CREATE INDEX {index} ON processes ({column})"))
     chain = (("process_steps", "prev_hash"), ("process_steps", "row_hash"))
     for table, column in (*STEP_ACTOR_COLUMNS, *chain, *CHILD_COLUMNS):
         conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
@@ -198,6 +200,8 @@ def drop_columns_since_0009(conn: Connection) -> None:
 
 
 LIST_INDEXES = ("ix_processes_newest_first", "ix_processes_task_status")
+# 0015 dropped them: each is the leading column of one of LIST_INDEXES
+SINGLE_COLUMN_INDEXES = (("ix_processes_started_at", "started_at"), ("ix_processes_is_task", "is_task"))
 STEP_ACTOR_COLUMNS = (
     ("process_steps", "action"),
     ("processes", "run_by"),
@@ -1020,6 +1024,21 @@ def test_a_revision_adds_its_schema_and_its_downgrade_removes_it(
     assert versions(uri) == {before, APP_HEAD}
     command.upgrade(config, "heads")
     assert present(uri, expected) == set(expected)
+    assert versions(uri) == {ORCHESTRION_HEAD, APP_HEAD}
+
+
+def test_0015_drops_the_indexes_a_composite_one_leads_with_and_its_downgrade_restores_them(
+    upgraded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_dir, uri = upgraded
+    names = tuple(name for name, _ in SINGLE_COLUMN_INDEXES)
+    assert _indexes_present(uri, names) == set()
+    assert _indexes_present(uri, LIST_INDEXES) == set(LIST_INDEXES)  # what serves their queries now
+    config = in_process(app_dir, uri, monkeypatch)
+    command.downgrade(config, "schema@0014")
+    assert _indexes_present(uri, names) == set(names)
+    command.upgrade(config, "heads")
+    assert _indexes_present(uri, names) == set()
     assert versions(uri) == {ORCHESTRION_HEAD, APP_HEAD}
 
 

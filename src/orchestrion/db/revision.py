@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 
 from orchestrion.db.database import Database
 
-HEAD = "0014"
+HEAD = "0015"
 
 
 def at_head(database: Database) -> bool:
