@@ -109,18 +109,29 @@ class Database:
         A lone statement is atomic by itself, so reads and single-statement writes need no BEGIN
         and COMMIT round trips around them.
         """
-        connection = RawConnection(self)
+        connection = self.autocommit_connection()
         try:
-            if self.is_sqlite:  # the driver runs in autocommit mode; transactions are begun explicitly
-                yield connection
-                return
-            raw = connection.dbapi_connection
-            raw.autocommit = True
+            yield connection
+        finally:
+            self.release_autocommit(connection)
+
+    def autocommit_connection(self) -> RawConnection:
+        """``single_statements``' connection, for a caller that keeps it a while; hand it back with
+        ``release_autocommit`` (SQLite's driver runs in autocommit mode anyway; transactions are begun explicitly)."""
+        connection = RawConnection(self)
+        if not self.is_sqlite:
             try:
-                yield connection
-            finally:
+                connection.dbapi_connection.autocommit = True
+            except BaseException:
+                connection.close()
+                raise
+        return connection
+
+    def release_autocommit(self, connection: RawConnection) -> None:
+        try:
+            if not self.is_sqlite:
                 try:
-                    raw.autocommit = False
+                    connection.dbapi_connection.autocommit = False
                 except Exception:
                     connection._pooled.invalidate()
         finally:
@@ -203,6 +214,15 @@ def _check_liveness_on_checkout(engine: Engine) -> None:
             if dialect.is_disconnect(e, dbapi_connection, None):  # type: ignore[arg-type]
                 raise exc.DisconnectionError(str(e)) from e
             raise
+
+
+def still_fresh(connection: RawConnection, idle_since: float) -> bool:
+    """Whether a connection kept out of the pool may be used again as it is: what the pool's checkout
+    would hand out without a ping (see ``_check_liveness_on_checkout``)."""
+    dbapi_connection = connection.dbapi_connection
+    if getattr(dbapi_connection, "closed", False) or getattr(dbapi_connection, "broken", False):
+        return False
+    return time.monotonic() - idle_since <= PING_AFTER_IDLE_SECONDS and not _socket_readable(dbapi_connection)
 
 
 def _socket_readable(dbapi_connection: Any) -> bool:
