@@ -191,7 +191,7 @@ def _check_liveness_on_checkout(engine: Engine) -> None:
     socket (the server's farewell or EOF); one that sat idle for a while may have died silently.
     Either is pinged, and a failed ping makes the pool replace it, as ``pool_pre_ping`` would. A
     connection that was in use moments ago, with nothing waiting on its socket, is handed out as it
-    is: that is the common case in a running process, one checkout per step.
+    is: that is the common case in a running process (a step's session, the connection a run checkpoints on).
     """
     dialect = engine.dialect
 
