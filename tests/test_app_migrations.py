@@ -187,10 +187,12 @@ def connect(uri: str) -> Iterator[Connection]:
 
 
 def drop_columns_since_0009(conn: Connection) -> None:
-    """Undo 0009, 0010, 0012, 0014 and 0016 (columns, indexes, and 0010's table): a database from before them
-    (they run again)."""
+    """Undo 0009, 0010, 0012, 0014, 0015 and 0016 (columns, indexes, and 0010's table): a database from before
+    them (they run again)."""
     for index in ("ix_processes_parent_group", *LIST_INDEXES, *SCALE_INDEXES, *TRIGRAM_INDEXES):
         conn.execute(text(f"DROP INDEX IF EXISTS {index}"))
+    for index, column in SINGLE_COLUMN_INDEXES:
+        conn.execute(text(f"CREATE INDEX {index} ON processes ({column})"))
     chain = (("process_steps", "prev_hash"), ("process_steps", "row_hash"))
     for table, column in (*STEP_ACTOR_COLUMNS, *chain, *CHILD_COLUMNS):
         conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
@@ -208,6 +210,12 @@ TRIGRAM_INDEXES = (  # PostgreSQL only (with pg_trgm)
     "ix_subscriptions_description_trgm",
     "ix_subscriptions_customer_id_trgm",
     "ix_subscription_instance_values_value_trgm",
+)
+# 0015 and 0016 dropped them: each is the leading column of one of LIST_INDEXES or SCALE_INDEXES
+SINGLE_COLUMN_INDEXES = (
+    ("ix_processes_started_at", "started_at"),
+    ("ix_processes_is_task", "is_task"),
+    ("ix_processes_workflow_id", "workflow_id"),
 )
 STEP_ACTOR_COLUMNS = (
     ("process_steps", "action"),
@@ -1046,6 +1054,22 @@ def test_postgres_gets_trigram_indexes_for_the_subscription_lists_text_filters(
     assert _indexes_present(uri, TRIGRAM_INDEXES) == expected
     command.downgrade(in_process(app_dir, uri, monkeypatch), "schema@0014")
     assert _indexes_present(uri, TRIGRAM_INDEXES) == set()
+
+
+def test_0015_and_0016_drop_the_indexes_a_composite_one_leads_with_and_their_downgrades_restore_them(
+    upgraded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_dir, uri = upgraded
+    names = tuple(name for name, _ in SINGLE_COLUMN_INDEXES)
+    assert _indexes_present(uri, names) == set()
+    composites = (*LIST_INDEXES, *SCALE_INDEXES)
+    assert _indexes_present(uri, composites) == set(composites)  # what serves their queries now
+    config = in_process(app_dir, uri, monkeypatch)
+    command.downgrade(config, "schema@0014")
+    assert _indexes_present(uri, names) == set(names)
+    command.upgrade(config, "heads")
+    assert _indexes_present(uri, names) == set()
+    assert versions(uri) == {ORCHESTRION_HEAD, APP_HEAD}
 
 
 def test_the_head_constant_names_alembics_newest_revision() -> None:

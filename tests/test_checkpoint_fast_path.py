@@ -12,7 +12,7 @@ from contextlib import ExitStack
 
 import psycopg
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import event, select, text, update
 
 from orchestrion import db
 from orchestrion.db import Database, FastStatement, RawTransaction, get_database
@@ -196,3 +196,134 @@ def test_pooled_connections_closed_by_the_server_are_replaced(
 
     for _ in range(3):  # every pooled connection that was closed is noticed and replaced, none fails a call
         assert wait_for_process(start_process("fp_reconnect"), 5) == ProcessStatus.COMPLETED
+
+
+def _checkouts(database: Database) -> Callable[[], int]:
+    """How many connections the pool has handed out since this was called."""
+    counted = [0]
+
+    def count(*_: object) -> None:
+        counted[0] += 1
+
+    event.listen(database.engine, "checkout", count)
+    return lambda: counted[0]
+
+
+def test_a_run_of_bare_steps_checkpoints_on_one_connection_and_hands_it_back(
+    database: Database, register: Callable[[str, StepList], Workflow]
+) -> None:
+    """The pool is not asked once per step: the checkpoints of a run share a connection, returned at its end,
+    and handed back before a step's own session takes one (a worker holds one connection at a time)."""
+    if database.is_sqlite:
+        pytest.skip("one-statement checkpoints are PostgreSQL's")
+    register("fp_short", init >> plain >> done)
+    register("fp_long", init >> plain >> plain_again >> plain_again_2 >> plain_again_3 >> done)
+    register("fp_session", init >> plain >> counting_connections >> plain_again >> done)
+    for name in ("fp_short", "fp_long"):  # warm: statements compiled, workflow rows written
+        assert wait_for_process(start_process(name), 5) == ProcessStatus.COMPLETED
+
+    checkouts = _checkouts(database)
+    assert wait_for_process(start_process("fp_short"), 5) == ProcessStatus.COMPLETED
+    short = checkouts()
+    assert wait_for_process(start_process("fp_long"), 5) == ProcessStatus.COMPLETED
+    assert checkouts() - short == short  # three steps more, no connection more
+    assert database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+    session = start_process("fp_session")
+    assert wait_for_process(session, 5) == ProcessStatus.COMPLETED
+    assert _process(session).state["checked_out"] == 1
+    assert database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def _take_every_place(database: Database) -> int:
+    taken = 0
+    while database.may_keep():
+        taken += 1
+    return taken
+
+
+def test_a_run_keeps_no_connection_when_the_databases_places_for_kept_ones_are_taken(
+    database: Database, register: Callable[[str, StepList], Workflow]
+) -> None:
+    """At most half the pool is kept between steps (long steps would hold them idle): beyond that a run's
+    checkpoints take a connection and hand it back each, and a run gives its place back when it ends."""
+    if database.is_sqlite:
+        pytest.skip("one-statement checkpoints are PostgreSQL's")
+    register("fp_short_2", init >> plain >> done)
+    register("fp_long_2", init >> plain >> plain_again >> plain_again_2 >> plain_again_3 >> done)
+    for name in ("fp_short_2", "fp_long_2"):
+        assert wait_for_process(start_process(name), 5) == ProcessStatus.COMPLETED
+    places = _take_every_place(database)
+    assert places >= 1
+    try:
+        checkouts = _checkouts(database)
+        assert wait_for_process(start_process("fp_short_2"), 5) == ProcessStatus.COMPLETED
+        short = checkouts()
+        assert wait_for_process(start_process("fp_long_2"), 5) == ProcessStatus.COMPLETED
+        assert checkouts() - short == short + 3  # one connection more for each of the three steps more
+    finally:
+        for _ in range(places):
+            database.kept_released()
+    assert wait_for_process(start_process("fp_long_2"), 5) == ProcessStatus.COMPLETED
+    taken = _take_every_place(database)  # the run gave its place back
+    for _ in range(taken):
+        database.kept_released()
+    assert taken == places
+
+
+@step("Counting connections")
+def counting_connections() -> State:
+    db.session().execute(text("SELECT 1"))
+    return {"checked_out": get_database().engine.pool.checkedout()}  # type: ignore[attr-defined]
+
+
+@step("Plain again 2")
+def plain_again_2() -> State:
+    return {"again_2": True}
+
+
+@step("Plain again 3")
+def plain_again_3() -> State:
+    return {"again_3": True}
+
+
+@step("Plain again")
+def plain_again() -> State:
+    return {"again": True}
+
+
+_HANDED_OUT: set[int] = set()  # backend pids of the connections the pool handed out in the test below
+
+
+@step("Server closes the connections")
+def server_closes_the_connections() -> State:
+    """Between two checkpoints the server closes the connections this test's pool handed out (a restart, say)."""
+    url = get_database().engine.url.set(drivername="postgresql", query={})
+    pids = list(_HANDED_OUT)
+    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (pids,))
+        deadline = time.monotonic() + 5
+        while admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)).fetchone() != (0,):
+            assert time.monotonic() < deadline, "the server did not close the connections"
+            time.sleep(0.01)
+    _record("ran")
+    return {"closed": True}
+
+
+def test_a_kept_connection_the_server_closed_is_replaced_and_the_step_not_run_again(
+    database: Database, register: Callable[[str, StepList], Workflow], effects: Callable[[], list[str]]
+) -> None:
+    if database.is_sqlite:
+        pytest.skip("PostgreSQL connections only")
+    register("fp_closed", init >> plain >> server_closes_the_connections >> plain_again >> done)
+    _HANDED_OUT.clear()
+
+    def handed_out(dbapi_connection: psycopg.Connection[object], *_: object) -> None:
+        _HANDED_OUT.add(dbapi_connection.info.backend_pid)
+
+    event.listen(database.engine, "checkout", handed_out)
+    process_id = start_process("fp_closed")
+
+    assert wait_for_process(process_id, 5) == ProcessStatus.COMPLETED
+    assert effects() == ["ran"]
+    assert [name for name, _ in _history(process_id)][2:] == ["Server closes the connections", "Plain again", "Done"]

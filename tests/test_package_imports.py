@@ -73,7 +73,7 @@ def test_an_applications_main_py_extends_the_command_line(tmp_path: Path) -> Non
     assert greeted.stdout.splitlines()[-1] == "hello world"
     heads = main("db", "heads")
     assert heads.returncode == 0, heads.stderr
-    assert "0014" in heads.stdout and "(head)" in heads.stdout
+    assert "0015" in heads.stdout and "(head)" in heads.stdout
 
 
 def test_a_server_on_sqlite_never_loads_the_postgresql_driver() -> None:

@@ -174,15 +174,18 @@ def start(store: ProcessStore, wf: Workflow, worker: str | None = W1, lease: tim
 def drive(store: ProcessStore, wf: Workflow, claim: Claim, should_stop: Callable[[], bool] | None = None) -> Outcome:
     """Run a claimed process until it stops, as a worker does."""
     journal = store.journal(claim, should_stop)
-    return run(
-        wf,
-        claim.cursor,
-        claim.state,
-        journal,
-        is_task=claim.is_task,
-        retries=claim.retry_count,
-        retry_policy=POLICY,
-    )
+    try:
+        return run(
+            wf,
+            claim.cursor,
+            claim.state,
+            journal,
+            is_task=claim.is_task,
+            retries=claim.retry_count,
+            retry_policy=POLICY,
+        )
+    finally:
+        journal.close()
 
 
 def retry(store: ProcessStore, process_id: uuid.UUID, worker: str = W1) -> Claim:

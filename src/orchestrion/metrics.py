@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
@@ -32,9 +33,16 @@ STEP_DURATION = Histogram(
 )
 
 
+# each (workflow, status)'s histogram, looked up once: ``labels`` checks and locks on every call
+_step_histograms: dict[tuple[str, str], Any] = {}
+
+
 def observe_step(workflow: str, record: StepRecord) -> None:
     seconds = (record.completed_at - record.started_at).total_seconds()
-    STEP_DURATION.labels(workflow, record.status.value).observe(seconds)
+    key = (workflow, record.status.value)
+    if (histogram := _step_histograms.get(key)) is None:
+        histogram = _step_histograms[key] = STEP_DURATION.labels(*key)
+    histogram.observe(seconds)
 
 
 class ScrapeTimeCollector(Collector):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import select
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -91,6 +92,9 @@ class Database:
         self._read = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         # ``db.session`` outside a step: one session per scope (see orchestrion.db.sessions)
         self.scoped = scoped_session(sessionmaker(self.engine, expire_on_commit=False), scopefunc=scope_key)
+        # Workers keep a connection between their steps (orchestrion.storage.checkpoints); at most half
+        # the pool's, so steps that run long while holding theirs idle never starve the API of connections.
+        self._keepable = threading.BoundedSemaphore(max(1, pool_size // 2))
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -109,22 +113,41 @@ class Database:
         A lone statement is atomic by itself, so reads and single-statement writes need no BEGIN
         and COMMIT round trips around them.
         """
-        connection = RawConnection(self)
+        connection = self.autocommit_connection()
         try:
-            if self.is_sqlite:  # the driver runs in autocommit mode; transactions are begun explicitly
-                yield connection
-                return
-            raw = connection.dbapi_connection
-            raw.autocommit = True
+            yield connection
+        finally:
+            self.release_autocommit(connection)
+
+    def autocommit_connection(self) -> RawConnection:
+        """``single_statements``' connection, for a caller that keeps it a while; hand it back with
+        ``release_autocommit`` (SQLite's driver runs in autocommit mode anyway; transactions are begun explicitly)."""
+        connection = RawConnection(self)
+        if not self.is_sqlite:
             try:
-                yield connection
-            finally:
+                connection.dbapi_connection.autocommit = True
+            except BaseException:
+                connection.close()
+                raise
+        return connection
+
+    def release_autocommit(self, connection: RawConnection) -> None:
+        try:
+            if not self.is_sqlite:
                 try:
-                    raw.autocommit = False
+                    connection.dbapi_connection.autocommit = False
                 except Exception:
                     connection._pooled.invalidate()
         finally:
             connection.close()
+
+    def may_keep(self) -> bool:
+        """Take a place for a connection kept between steps; False when all are taken (then hand it back)."""
+        return self._keepable.acquire(blocking=False)
+
+    def kept_released(self) -> None:
+        """Give back the place ``may_keep`` gave."""
+        self._keepable.release()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -180,7 +203,7 @@ def _check_liveness_on_checkout(engine: Engine) -> None:
     socket (the server's farewell or EOF); one that sat idle for a while may have died silently.
     Either is pinged, and a failed ping makes the pool replace it, as ``pool_pre_ping`` would. A
     connection that was in use moments ago, with nothing waiting on its socket, is handed out as it
-    is: that is the common case in a running process, one checkout per step.
+    is: that is the common case in a running process (a step's session, the connection a run checkpoints on).
     """
     dialect = engine.dialect
 
@@ -203,6 +226,15 @@ def _check_liveness_on_checkout(engine: Engine) -> None:
             if dialect.is_disconnect(e, dbapi_connection, None):  # type: ignore[arg-type]
                 raise exc.DisconnectionError(str(e)) from e
             raise
+
+
+def still_fresh(connection: RawConnection, idle_since: float) -> bool:
+    """Whether a connection kept out of the pool may be used again as it is: what the pool's checkout
+    would hand out without a ping (see ``_check_liveness_on_checkout``)."""
+    dbapi_connection = connection.dbapi_connection
+    if getattr(dbapi_connection, "closed", False) or getattr(dbapi_connection, "broken", False):
+        return False
+    return time.monotonic() - idle_since <= PING_AFTER_IDLE_SECONDS and not _socket_readable(dbapi_connection)
 
 
 def _socket_readable(dbapi_connection: Any) -> bool:

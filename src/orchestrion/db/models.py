@@ -52,7 +52,8 @@ class ProcessTable(Base):
     __tablename__ = "processes"
     __table_args__ = (
         Index("ix_processes_parent_group", "parent_process_id", "child_group"),
-        # for lists at scale (migration 0014): the default order, the dashboard's counts
+        # for lists at scale (migration 0014): the default order, the dashboard's counts; they also serve
+        # ``started_at`` and ``is_task`` alone (migration 0015 dropped those indexes, which every checkpoint wrote)
         Index("ix_processes_newest_first", text("started_at DESC"), "process_id"),
         Index("ix_processes_task_status", "is_task", "last_status"),
         # (0016) one workflow's processes in the list's order, or by status: a list sorted by or filtered on workflow
@@ -68,17 +69,18 @@ class ProcessTable(Base):
     )
 
     process_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    workflow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workflows.workflow_id"), index=True)
+    # ix_processes_workflow_newest_first leads with it (0016 dropped its own index)
+    workflow_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workflows.workflow_id"))
     workflow_fingerprint: Mapped[str] = mapped_column(String(64))
     assignee: Mapped[str] = mapped_column(String(50), default="SYSTEM")
     last_status: Mapped[str] = mapped_column(String(50), index=True)
     last_step: Mapped[str | None] = mapped_column(String(255))
-    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)  # ix_processes_newest_first
     last_modified_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     failed_reason: Mapped[str | None] = mapped_column(Text)
     traceback: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str | None] = mapped_column(String(255))
-    is_task: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    is_task: Mapped[bool] = mapped_column(Boolean, default=False)  # ix_processes_task_status
     note: Mapped[str | None] = mapped_column(Text)
     cursor: Mapped[list[str] | None] = mapped_column(JsonColumn)
     state: Mapped[dict[str, Any]] = mapped_column(JsonColumn)

@@ -10,7 +10,7 @@ with orchestrator-core; it commits or rolls back itself.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, TypeVar
@@ -27,14 +27,17 @@ class StepSession:
     Most steps never touch the database themselves; their checkpoint then needs no ORM session.
     """
 
-    __slots__ = ("_db", "session")
+    __slots__ = ("_before_open", "_db", "session")
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, before_open: Callable[[], None] | None = None) -> None:
         self._db = db
+        self._before_open = before_open  # the journal hands back the connection it kept: one per worker at a time
         self.session: Session | None = None
 
     def get(self) -> Session:
         if self.session is None:
+            if self._before_open is not None:
+                self._before_open()
             self.session = self._db.write_session()
         return self.session
 

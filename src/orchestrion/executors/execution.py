@@ -120,7 +120,11 @@ def execute_process(
         _stop_after_error(store, claim, e, log)
         return None
     finally:
-        _notify_stopped(process_id, journal.ended if journal is not None else None)
+        try:
+            if journal is not None:
+                journal.journal.close()
+        finally:
+            _notify_stopped(process_id, journal.ended if journal is not None else None)
 
 
 def _stop_after_error(store: ProcessStore, claim: Claim, error: Exception, log: Any) -> None:

@@ -21,7 +21,7 @@ import structlog
 from sqlalchemy import Connection, bindparam, false, insert, select, update
 
 from orchestrion.db.chain import step_hash
-from orchestrion.db.database import Database, RawJSON
+from orchestrion.db.database import Database, RawJSON, still_fresh
 from orchestrion.db.failures import is_transient, rejects_data, retry_delay
 from orchestrion.db.sessions import StepSession, bind_session
 from orchestrion.db.statements import FastStatement, RawConnection, RawTransaction
@@ -327,7 +327,9 @@ class DbJournal:
     The step's session is opened only if the step (or a result hook) uses the database; the
     checkpoint then commits in it, with the step's effects. A step that did not touch the database
     is checkpointed on a bare pooled connection: same statements, same single transaction, without
-    the ORM session's bookkeeping.
+    the ORM session's bookkeeping. While the process runs on, one-statement checkpoints keep their
+    connection from step to step instead of taking it from the pool and handing it back each time
+    (``close`` hands it back at the end of the run).
     """
 
     def __init__(
@@ -353,6 +355,9 @@ class DbJournal:
         self._tx: RawTransaction | None = None  # the bare transaction of a step that did not use the session
         self._connection: Connection | RawConnection | None = None
         self._committed = False  # the checkpoint was one statement, committed on its own
+        self._single: RawConnection | None = None  # the one-statement checkpoints' connection, kept between steps
+        self._single_since = 0.0  # when it last answered (monotonic)
+        self._keeping = False  # holds one of the database's places for a kept connection
         self._keys: tuple[str, ...] = ()  # the process columns the checkpoint sets
         # the claim's bookkeeping before the checkpoint: seq, last_row_key, retry_count, tip
         self._before: tuple[int, str | None, int, ChainTip | None] | None = None
@@ -388,6 +393,24 @@ class DbJournal:
             attempt += 1
         return False
 
+    def close(self) -> None:
+        """The run ended: hand the connection kept between steps back to the pool."""
+        if self._single is not None:
+            single, self._single = self._single, None
+            self.db.release_autocommit(single)
+        if self._keeping:
+            self._keeping = False
+            self.db.kept_released()
+
+    def _single_connection(self) -> RawConnection:
+        """The kept connection, unless it sat idle long enough that the pool should check it (or the server
+        spoke on it): then a fresh one from the pool."""
+        if self._single is not None and not still_fresh(self._single, self._single_since):
+            self.close()
+        if self._single is None:
+            self._single = self.db.autocommit_connection()
+        return self._single
+
     def started(self) -> list[uuid.UUID]:
         """The processes the committed step made runnable (taken: each is handed out once)."""
         if not self.pending:  # almost every step: no copy
@@ -399,7 +422,7 @@ class DbJournal:
     @contextmanager
     def step(self) -> Iterator[DbJournal]:
         self.pending.clear()
-        current = StepSession(self.db)
+        current = StepSession(self.db, before_open=self.close)
         self._step = current
         try:
             with bind_session(current):
@@ -450,6 +473,7 @@ class DbJournal:
                     return Signals(kept=True)
                 # the claim was lost, an abort was requested or the engine paused: decided in a transaction
                 claim.seq, claim.last_row_key, claim.retry_count, claim.tip = self._before
+            self.close()  # a transaction follows: the process stops, or the step used the session
             if session is not None:  # the step's own work is in this session's transaction: it commits with it
                 self._connection = session.connection()
             else:
@@ -475,10 +499,28 @@ class DbJournal:
         return self.claim.parent_process_id is None or record.process_status not in SETTLED_STATUSES
 
     def _write_single(self, record: StepRecord) -> bool:
-        """The checkpoint as one statement in autocommit mode (one round trip); whether it applied."""
+        """The checkpoint as one statement in autocommit mode (one round trip); whether it applied.
+
+        The connection is kept for the next step while the process runs on and the database has a
+        place for it (``Database.may_keep``), else handed back.
+        """
         row, params = self._params(record)
-        with self.db.single_statements() as single:
-            return _single_statement(row, self._keys).fetchone(single, params) is not None
+        single = self._single_connection()
+        try:
+            applied = _single_statement(row, self._keys).fetchone(single, params) is not None
+        except BaseException:
+            self.close()
+            raise
+        if applied and record.process_status == ProcessStatus.RUNNING and self._may_keep():
+            self._single_since = time.monotonic()
+        else:
+            self.close()
+        return applied
+
+    def _may_keep(self) -> bool:
+        if not self._keeping:
+            self._keeping = self.db.may_keep()
+        return self._keeping
 
     def _params(self, record: StepRecord) -> tuple[str, dict[str, Any]]:
         """The history row's kind (``"insert"``/``"group"``) and the parameters of the checkpoint's statements."""
@@ -529,8 +571,10 @@ class DbJournal:
         # stop at this boundary; unpausing (or any other worker) picks the process up again
         released = {"claimed_by": None, "lease_until": None}
         if self._committed:  # the worker began shutting down after the checkpoint committed on its own
-            with self.db.single_statements() as single:
-                update_process(single, self.claim.process_id, released)
+            try:
+                update_process(self._single_connection(), self.claim.process_id, released)
+            finally:
+                self.close()
             return
         assert self._connection is not None
         update_process(self._connection, self.claim.process_id, released)

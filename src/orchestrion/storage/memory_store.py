@@ -326,6 +326,9 @@ class MemoryStoreJournal:
     def started(self) -> list[uuid.UUID]:
         return []  # no child processes without a database
 
+    def close(self) -> None:
+        pass  # it keeps nothing between steps
+
     def abort(self, record: StepRecord) -> None:
         assert self._staged is not None
         state_json = record.process_state_json or dumps(self.claim.state)

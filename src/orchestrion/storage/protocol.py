@@ -32,6 +32,9 @@ class StoreJournal(Journal, Protocol):
         """The processes the step just committed made runnable (children it started or retried, a parent
         its end woke), for the executor to run; each is returned once."""
 
+    def close(self) -> None:
+        """The run ended: let go of what the journal kept from step to step."""
+
 
 class ProcessStore(Protocol):
     # --- creating and running ---------------------------------------------------------------

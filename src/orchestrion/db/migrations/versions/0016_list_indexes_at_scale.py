@@ -3,7 +3,10 @@
 A process list sorted by workflow name (or filtered on the workflow) is read one workflow at a time,
 each in the list's order (``orchestrion.storage.process_queries``): ``(workflow_id, started_at DESC,
 process_id)`` is that order within a workflow, ``(workflow_id, last_status, started_at DESC,
-process_id)`` the order by status within one; both are read without touching the table.
+process_id)`` the order by status within one; both are read without touching the table, and the
+first makes ``ix_processes_workflow_id`` (its leading column) one more index for every checkpoint
+to write: it is dropped.
+
 ``processes_subscriptions (subscription_id, process_id)`` gives a customer's processes off the index
 alone (the filter and above all its count). ``ix_processes_children``, partial, holds only the
 processes that have a parent: SQLite's statistics find ``parent_process_id`` NULL nearly everywhere
@@ -14,7 +17,7 @@ On PostgreSQL, where the ``pg_trgm`` extension exists or may be created, trigram
 resource values); without it (no right to create it) those still work, by scanning.
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-02
 """
 
@@ -22,7 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
@@ -54,6 +57,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_processes_workflow_newest_first", "processes", ["workflow_id", sa.text("started_at DESC"), "process_id"]
     )
+    op.drop_index("ix_processes_workflow_id", table_name="processes")
     op.create_index(
         "ix_processes_workflow_status",
         "processes",
@@ -83,4 +87,5 @@ def downgrade() -> None:
     op.drop_index("ix_processes_children", table_name="processes")
     op.drop_index("ix_processes_subscriptions_subscription_process", table_name="processes_subscriptions")
     op.drop_index("ix_processes_workflow_status", table_name="processes")
+    op.create_index("ix_processes_workflow_id", "processes", ["workflow_id"])
     op.drop_index("ix_processes_workflow_newest_first", table_name="processes")
