@@ -183,6 +183,12 @@ class Service:
         assert self.proc is not None
         return f"{socket.gethostname()}:{self.proc.pid}:"
 
+    def check_running(self) -> None:
+        """A service that exited by itself ends the run at once, with the end of its log."""
+        if self.proc is not None and (code := self.proc.poll()) is not None:
+            tail = (self.work_dir / f"{self.name}.log").read_text(errors="replace").splitlines()[-15:]
+            raise SystemExit(f"{self.name} exited ({code}) by itself; the end of its log:\n" + "\n".join(tail))
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
@@ -242,8 +248,9 @@ class Api:
             return response
         return None
 
-    def wait_healthy(self, url: str) -> None:
+    def wait_healthy(self, url: str, server: Service) -> None:
         def healthy() -> bool:
+            server.check_running()
             try:
                 return self.http.get(url + "/api/health/").status_code == 200
             except httpx.TransportError:
@@ -311,8 +318,8 @@ class Cluster:
 
     def wait_ready(self) -> None:
         """Until every server answers its health check and every worker answers the servers' status question."""
-        for url in self.api.urls:
-            self.api.wait_healthy(url)
+        for url, server in zip(self.api.urls, self.servers, strict=True):
+            self.api.wait_healthy(url, server)
         if self.workers:
             wait_until(lambda: self._workers_online() >= len(self.workers), "the Celery workers")
 

@@ -8,7 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
 
+import psycopg
+import pytest
 from sqlalchemy import delete, select
+from sqlalchemy.exc import OperationalError
 from tests.example_support import create, modify_port
 
 import examples
@@ -17,6 +20,7 @@ from orchestrion.catalogue import ensure_catalogue, load_file
 from orchestrion.db import Database, open_database
 from orchestrion.db.domain_models import ProductTable, SubscriptionVersionTable
 from orchestrion.db.listing import Page
+from orchestrion.domain import history_backfill
 from orchestrion.domain.history_backfill import BACKFILL, backfill
 from orchestrion.services import subscription_history
 
@@ -100,4 +104,29 @@ def test_backfills_running_together_write_each_first_version_once(database: Data
         written = list(pool.map(lambda _: backfill(database), range(2)))
 
     assert sum(written) == len(network)
+    assert sorted(str(row["subscription_id"]) for row in _rows(database)) == sorted(network.values())
+
+
+def test_a_starting_service_waits_out_an_outage_that_meets_the_backfill(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server restarted while the database drops connections (a failover, a terminated backend) comes up
+    once the backfill succeeds, as after the migrations; a one-shot command says at once that it failed."""
+    network = _network(database)
+    with database.write() as session:
+        session.execute(delete(_V))
+    failures = [0]
+
+    def first_attempts_lose_the_connection(target: Database) -> int:
+        if failures[0] < 2:
+            failures[0] += 1
+            raise OperationalError("backfill", {}, psycopg.errors.AdminShutdown("terminating connection"))
+        return backfill(target)
+
+    monkeypatch.setattr(history_backfill, "backfill", first_attempts_lose_the_connection)
+    with pytest.raises(OperationalError):
+        open_database(database.uri)
+    open_database(database.uri, wait=True).engine.dispose()
+
+    assert failures == [2]
     assert sorted(str(row["subscription_id"]) for row in _rows(database)) == sorted(network.values())

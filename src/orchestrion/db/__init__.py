@@ -128,19 +128,20 @@ def open_database(settings: AppSettings | str | None = None, *, migrate: bool = 
     if migrate:
         patience = chosen.DATABASE_STARTUP_WAIT_SECONDS if wait else 0.0
         wait_out(lambda: _migrate(database), patience=patience, what="start-up")
-        from orchestrion.domain.history_backfill import backfill
-
-        backfill(database)  # subscriptions older than their history get its first version (docs/history.md)
     return database
 
 
 def _migrate(database: Database) -> None:
+    """Migrate to the head, then give subscriptions older than their history its first version
+    (docs/history.md); both idempotent, so a start-up that met an outage in either does it again."""
     from orchestrion.db.revision import at_head
+    from orchestrion.domain.history_backfill import backfill
 
     if not at_head(database):
         from orchestrion.db.migrate import upgrade
 
         upgrade(database)
+    backfill(database)
 
 
 def init_database(settings: AppSettings | str | None = None, *, migrate: bool = True, wait: bool = False) -> Database:
