@@ -186,6 +186,14 @@ def test_pooled_connections_closed_by_the_server_are_replaced(
     with ExitStack() as stack:  # several pooled connections, all of which the server will close
         connections = [stack.enter_context(database.engine.connect()) for _ in range(3)]
         pids = [c.execute(text("SELECT pg_backend_pid()")).scalar_one() for c in connections]
+    _close_on_the_server(database, pids)
+
+    for _ in range(3):  # every pooled connection that was closed is noticed and replaced, none fails a call
+        assert wait_for_process(start_process("fp_reconnect"), 5) == ProcessStatus.COMPLETED
+
+
+def _close_on_the_server(database: Database, pids: list[int]) -> None:
+    """Terminate these backends and wait until the server has closed them (as a restart would)."""
     url = database.engine.url.set(drivername="postgresql", query={})
     with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (pids,))
@@ -193,9 +201,6 @@ def test_pooled_connections_closed_by_the_server_are_replaced(
         while admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)).fetchone() != (0,):
             assert time.monotonic() < deadline, "the server did not close the connections"
             time.sleep(0.01)
-
-    for _ in range(3):  # every pooled connection that was closed is noticed and replaced, none fails a call
-        assert wait_for_process(start_process("fp_reconnect"), 5) == ProcessStatus.COMPLETED
 
 
 def _checkouts(database: Database) -> Callable[[], int]:
@@ -298,14 +303,7 @@ _HANDED_OUT: set[int] = set()  # backend pids of the connections the pool handed
 @step("Server closes the connections")
 def server_closes_the_connections() -> State:
     """Between two checkpoints the server closes the connections this test's pool handed out (a restart, say)."""
-    url = get_database().engine.url.set(drivername="postgresql", query={})
-    pids = list(_HANDED_OUT)
-    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (pids,))
-        deadline = time.monotonic() + 5
-        while admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)).fetchone() != (0,):
-            assert time.monotonic() < deadline, "the server did not close the connections"
-            time.sleep(0.01)
+    _close_on_the_server(get_database(), list(_HANDED_OUT))
     _record("ran")
     return {"closed": True}
 
