@@ -399,6 +399,26 @@ def test_wait_for_process_returns_the_final_status(register: Callable[[str, Step
     assert wait_for_process(started["ctl_wait_fail"], timeout=10) == ProcessStatus.FAILED
 
 
+def test_waiting_for_a_process_run_here_reads_its_status_only_at_the_deadline(
+    register: Callable[[str, StepList], Workflow], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker here has it in hand, so its stop wakes the waiter: no query every 50 ms meanwhile."""
+    register("ctl_wait_held", init >> hold >> done)
+    _threadpool()
+    store = current().store
+    reads: list[uuid.UUID] = []
+    read = store.last_status
+    monkeypatch.setattr(store, "last_status", lambda process_id: reads.append(process_id) or read(process_id))
+
+    process_id = start_process("ctl_wait_held", [{}])
+    assert gate.entered.wait(10)
+
+    assert wait_for_process(process_id, timeout=0.3) == ProcessStatus.RUNNING
+    assert reads == [process_id]  # once, when the time was up
+    gate.release.set()
+    assert wait_for_process(process_id, timeout=10) == ProcessStatus.COMPLETED
+
+
 X_CALLS = {"count": 0}
 
 

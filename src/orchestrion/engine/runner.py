@@ -14,7 +14,7 @@ from __future__ import annotations
 import traceback as tb
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 from typing import Any, NamedTuple, Protocol
@@ -32,7 +32,7 @@ from orchestrion.engine.outcomes import Abort, Complete, Failed, Outcome, Skippe
 from orchestrion.engine.retry import DEFAULT_POLICY, RetryPolicy
 from orchestrion.engine.serialization import StateSerializationError, canonical_roundtrip, dumps
 from orchestrion.engine.status import TERMINAL_STATUSES, ProcessStatus, StepStatus
-from orchestrion.engine.steps import Step
+from orchestrion.engine.steps import PureStep, Step
 from orchestrion.engine.workflow import Path, Workflow
 from orchestrion.errors import (
     ApiUnavailableError,
@@ -85,6 +85,7 @@ class Signals(NamedTuple):
     kept: bool  # False: another worker took the process over; nothing of the step was written
     abort_requested: bool = False
     paused: bool = False
+    followed: bool = False  # the followers were written with the record (then nothing else was found)
 
 
 _KEPT = Signals(kept=True)
@@ -94,8 +95,12 @@ class StepTransaction(Protocol):
     def discard(self) -> None:
         """Roll back what the step did to the database; the checkpoint still follows."""
 
-    def checkpoint(self, record: StepRecord) -> Signals:
-        """Write the record with the step's effects, not committing yet; say what was found."""
+    def checkpoint(self, record: StepRecord, followers: tuple[StepRecord, ...] = ()) -> Signals:
+        """Write the record with the step's effects, not committing yet; say what was found.
+
+        ``followers``: the records of the pure steps right after it (see ``pure_followers``), which the
+        transaction may write with it, all or none (``Signals.followed``); those it does not write run next.
+        """
 
     def abort(self, record: StepRecord) -> None:
         """End the process aborted (an abort was requested), in the checkpoint's transaction."""
@@ -223,12 +228,6 @@ def make_record(
         )
         return record, outcome, None
     assert new_state is not None and raw is not None
-    if outcome.continues:
-        cursor = workflow.next_path(path)
-    elif isinstance(outcome, Complete | Abort):
-        cursor = None
-    else:  # Suspend, AwaitingCallback: the step at the cursor is completed by the resume
-        cursor = path
     record = StepRecord(
         path=path,
         row_name=row_name,
@@ -238,7 +237,7 @@ def make_record(
         row_json=raw,
         process_status=outcome.overall_status,
         process_state_json=raw,
-        cursor=cursor,
+        cursor=_next_cursor(workflow, path, outcome),
         assignee=step.assignee.value,
         started_at=started_at,
         completed_at=now,
@@ -248,27 +247,74 @@ def make_record(
     return record, outcome, new_state
 
 
+def _next_cursor(workflow: Workflow, path: Path, outcome: Outcome) -> Path | None:
+    if outcome.continues:
+        return workflow.next_path(path)
+    if isinstance(outcome, Complete | Abort):
+        return None
+    return path  # Suspend, AwaitingCallback: the step at the cursor is completed by the resume
+
+
+def pure_followers(workflow: Workflow, record: StepRecord, outcome: Outcome) -> tuple[tuple[StepRecord, Outcome], ...]:
+    """The records (and outcomes) of the pure steps that come right after a step which goes on: ``done`` at the
+    end of every workflow, say.
+
+    A pure step does nothing but give its outcome, so writing it with the step before (in that
+    step's transaction, at that moment) is what a run without a pause between the two writes: it
+    saves the pure step a checkpoint of its own. Its row has the state the step before returned.
+    """
+    found: list[tuple[StepRecord, Outcome]] = []
+    while outcome.continues and record.process_status == ProcessStatus.RUNNING and record.cursor is not None:
+        path = record.cursor
+        step = workflow.step_at(path)
+        if not isinstance(step, PureStep) or step.predicate is not None:
+            break
+        outcome = step(outcome.s)
+        record = replace(
+            record,
+            path=path,
+            row_name=workflow.step_at(path[:1]).name,
+            step_name=step.name,
+            status=outcome.status,
+            process_status=outcome.overall_status,
+            cursor=_next_cursor(workflow, path, outcome),
+            assignee=step.assignee.value,
+            started_at=record.completed_at,
+            meta={},
+            retry_at=None,
+        )
+        found.append((record, outcome))
+    return tuple(found)
+
+
 class _Decision(Enum):
     GO_ON = "go on"  # committed; continue with the next step if the outcome does
     STOPPED = "stopped"  # committed; the process was handed back, aborted, or its claim lost
 
 
-def _persist(tx: StepTransaction, journal: Journal, record: StepRecord) -> tuple[_Decision, bool]:
-    """Write the record and decide what follows from what the checkpoint found; (decision, aborted)."""
-    signals = tx.checkpoint(record)
+def _persist(
+    tx: StepTransaction, journal: Journal, record: StepRecord, followers: tuple[StepRecord, ...] = ()
+) -> tuple[_Decision, bool, bool]:
+    """Write the record (with its followers, where the transaction can) and decide what follows from
+    what the checkpoint found; (decision, aborted, followed)."""
+    signals = tx.checkpoint(record, followers)
     if not signals.kept:
-        return _Decision.STOPPED, False
+        return _Decision.STOPPED, False, False
+    if signals.followed:
+        tx.commit()
+        last = followers[-1]
+        return (_Decision.GO_ON if last.process_status == ProcessStatus.RUNNING else _Decision.STOPPED), False, True
     if signals.abort_requested and record.process_status not in TERMINAL_STATUSES:
         tx.abort(record)
         tx.commit()
-        return _Decision.STOPPED, True
+        return _Decision.STOPPED, True, False
     running = record.process_status == ProcessStatus.RUNNING
     if running and (signals.paused or journal.should_stop()):
         tx.hand_back()
         tx.commit()
-        return _Decision.STOPPED, False
+        return _Decision.STOPPED, False, False
     tx.commit()
-    return (_Decision.GO_ON if running else _Decision.STOPPED), False
+    return (_Decision.GO_ON if running else _Decision.STOPPED), False, False
 
 
 def run(
@@ -360,14 +406,17 @@ def _run_step(
         record = rules.retry_policy.decide(record, retries)
         if new_state is None:
             tx.discard()
+        followers = pure_followers(workflow, record, outcome)
         try:
-            decision, aborted = _persist(tx, journal, record)
+            decision, aborted, followed = _persist(tx, journal, record, tuple(f for f, _ in followers))
         except CheckpointRejectedError as rejected:
             tx.discard()
             record, outcome, new_state = make_record(
                 workflow, path, step, Failed(rejected), started_at, is_task=rules.is_task
             )
-            decision, aborted = _persist(tx, journal, record)
+            decision, aborted, followed = _persist(tx, journal, record)
+        if followed:
+            record, outcome = followers[-1]
     return decision, aborted, record, outcome, new_state
 
 
@@ -395,7 +444,7 @@ class MemoryJournal:
     def discard(self) -> None:
         pass
 
-    def checkpoint(self, record: StepRecord) -> Signals:
+    def checkpoint(self, record: StepRecord, followers: tuple[StepRecord, ...] = ()) -> Signals:
         self.records.append(record)
         return _KEPT
 

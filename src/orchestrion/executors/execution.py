@@ -31,11 +31,25 @@ class Stopped(threading.Event):
     """Set when a worker stops working on the process; ``status``: how it ended the process, if it did."""
 
     status: ProcessStatus | None = None  # completed or aborted, as the run committed it: final, no need to read it
+    held: bool = False  # a worker here had the process in hand when the watch began: its stop sets the event
 
 
 # Per process: events set when a worker here stops working on it (``watch_process``).
 _watchers: dict[uuid.UUID, list[Stopped]] = {}
 _watchers_lock = threading.Lock()
+_held: set[uuid.UUID] = set()  # processes a worker here has in hand (queued or running), under ``_watchers_lock``
+
+
+def hold(process_id: uuid.UUID) -> None:
+    """A worker here took the process in hand: until it stops (or ``let_go``), its waiters need not look."""
+    with _watchers_lock:
+        _held.add(process_id)
+
+
+def let_go(process_id: uuid.UUID) -> None:
+    """The worker gave the process up without running it (another worker had it): waiters look again."""
+    with _watchers_lock:
+        _held.discard(process_id)
 
 
 @contextmanager
@@ -43,11 +57,13 @@ def watch_process(process_id: uuid.UUID) -> Iterator[Stopped]:
     """An event that is set when a worker in this Python process next stops working on ``process_id``.
 
     Watch first, then look at the process: a stop in between still sets the event (no lost wake-up),
-    and only this process's waiters wake, not every waiter for every process.
+    and only this process's waiters wake, not every waiter for every process. ``held``: a worker here
+    has it in hand, so the event will be set when it stops, and there is no need to look.
     """
     event = Stopped()
     with _watchers_lock:
         _watchers.setdefault(process_id, []).append(event)
+        event.held = process_id in _held
     try:
         yield event
     finally:
@@ -60,7 +76,8 @@ def watch_process(process_id: uuid.UUID) -> Iterator[Stopped]:
 
 
 def _notify_stopped(process_id: uuid.UUID, ended: ProcessStatus | None) -> None:
-    with _watchers_lock:
+    with _watchers_lock:  # no longer held and its waiters woken at once: a later watch looks for itself
+        _held.discard(process_id)
         events = _watchers.pop(process_id, ())
     for event in events:
         event.status = ended
@@ -182,12 +199,13 @@ class _ObservedJournal:
     def discard(self) -> None:
         self._tx.discard()
 
-    def checkpoint(self, record: StepRecord) -> Signals:
-        signals = self._tx.checkpoint(record)
+    def checkpoint(self, record: StepRecord, followers: tuple[StepRecord, ...] = ()) -> Signals:
+        signals = self._tx.checkpoint(record, followers)
         if signals.kept:
-            metrics.observe_step(self.wf.name, record)
-            self.cursor = record.cursor
-            self._status = record.process_status
+            for written in (record, *followers) if signals.followed else (record,):
+                metrics.observe_step(self.wf.name, written)
+                self.cursor = written.cursor
+                self._status = written.process_status
         return signals
 
     def abort(self, record: StepRecord) -> None:

@@ -25,7 +25,7 @@ import structlog
 
 from orchestrion.db.failures import is_transient
 from orchestrion.executors import WorkerStatus
-from orchestrion.executors.execution import execute_process
+from orchestrion.executors.execution import execute_process, hold, let_go
 from orchestrion.runtime import Runtime, activate
 from orchestrion.storage.claims import Claim
 from orchestrion.storage.tables import new_worker_id
@@ -81,7 +81,8 @@ class ThreadPoolExecutor:
             self._owned.add(process_id)
             if taken:
                 self._taken.add(process_id)
-            return True
+        hold(process_id)
+        return True
 
     def _run(self, process_id: uuid.UUID, claim: Claim | None) -> None:
         assert self.lease is not None
@@ -95,6 +96,7 @@ class ThreadPoolExecutor:
         except Exception:
             logger.exception("process run ended with an error", process_id=str(process_id))
         finally:
+            let_go(process_id)  # when it ran, its stop let it go already
             with self._owned_lock:
                 self._owned.discard(process_id)
                 self._running.discard(process_id)

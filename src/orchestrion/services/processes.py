@@ -494,10 +494,11 @@ def wait_for_process(process_id: uuid.UUID, timeout: float = 30.0) -> ProcessSta
     store = current().store
     while True:
         with watch_process(process_id) as stopped:  # woken by this Python process's workers; polls for others
-            status = store.last_status(process_id)
             remaining = deadline - time.monotonic()
-            if status not in IN_FLIGHT_STATUSES or remaining <= 0:
-                return status
+            if not stopped.held or remaining <= 0:
+                status = store.last_status(process_id)
+                if status not in IN_FLIGHT_STATUSES or remaining <= 0:
+                    return status
             if stopped.wait(min(remaining, 0.05)) and stopped.status is not None:
                 return stopped.status  # the worker here ended it: final, nothing to read
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, bindparam, false, insert, select, update
+from sqlalchemy import Connection, bindparam, false, insert, select, union_all, update
 
 from orchestrion.db.chain import step_hash
 from orchestrion.db.database import Database, RawJSON, still_fresh
@@ -100,19 +100,25 @@ def _checkpoint_statement(combined: bool, row: str | None, keys: tuple[str, ...]
     return found
 
 
-_single_statements: dict[tuple[str, tuple[str, ...]], FastStatement] = {}
+_single_statements: dict[tuple[str, tuple[str, ...], int], FastStatement] = {}
 _UNSTOPPED = (P.c.abort_requested == false(), ENGINE_RUNS)
 
 
-def _single_statement(row: str, keys: tuple[str, ...]) -> FastStatement:
-    """PostgreSQL, committed on its own: the process row's UPDATE (in a CTE) and the history row's INSERT
-    (``row="insert"``) or the group row's UPDATE (``row="group"``), both only if the claim still holds,
-    no abort was requested and the engine is not paused. ``RETURNING`` says whether it applied.
+def _follower_prefix(i: int) -> str:
+    """The parameters of the ``i``-th history row a statement inserts after its first: ``s1_``, ``s2_``, ..."""
+    return f"s{i}_"
 
-    The history row is written from the CTE's row, so when the process row is not updated nothing is:
+
+def _single_statement(row: str, keys: tuple[str, ...], followers: int = 0) -> FastStatement:
+    """PostgreSQL, committed on its own: the process row's UPDATE (in a CTE) and the history row's INSERT
+    (``row="insert"``, with ``followers`` more rows after it: pure steps' rows) or the group row's UPDATE
+    (``row="group"``), all only if the claim still holds, no abort was requested and the engine is not
+    paused. ``RETURNING`` says whether it applied.
+
+    The history rows are written from the CTE's row, so when the process row is not updated nothing is:
     the statement is its own transaction, there is nothing to roll back.
     """
-    key = (row, keys)
+    key = (row, keys, followers)
     if (found := _single_statements.get(key)) is not None:
         return found
     claimed = (
@@ -125,8 +131,9 @@ def _single_statement(row: str, keys: tuple[str, ...]) -> FastStatement:
     )
     statement: Any
     if row == "insert":
-        values = select(*[bind(S, c, "s_") for c in _STEP_COLUMNS]).select_from(claimed)
-        statement = insert(S).from_select(list(_STEP_COLUMNS), values)
+        prefixes = ["s_", *(_follower_prefix(i) for i in range(1, followers + 1))]
+        rows = [select(*[bind(S, c, prefix) for c in _STEP_COLUMNS]).select_from(claimed) for prefix in prefixes]
+        statement = insert(S).from_select(list(_STEP_COLUMNS), rows[0] if len(rows) == 1 else union_all(*rows))
     else:
         statement = (
             update(S)
@@ -155,7 +162,7 @@ def _step_row_params(claim: Claim, record: StepRecord, state: RawJSON) -> tuple[
     is computed here from the values at hand, the previous one is the claim's.
     """
     tip = claim.tip
-    if len(record.path) > 1 and claim.last_row_key == record.path[0]:
+    if _is_group_part(claim, record):
         row_hash = (
             None
             if tip is None
@@ -201,6 +208,11 @@ def _step_row_params(claim: Claim, record: StepRecord, state: RawJSON) -> tuple[
         completed_at=record.completed_at,
     )
     return "insert", params
+
+
+def _is_group_part(claim: Claim, record: StepRecord) -> bool:
+    """The step is the next part of the group the process's last history row records (it updates that row)."""
+    return len(record.path) > 1 and claim.last_row_key == record.path[0]
 
 
 def _new_row(
@@ -461,16 +473,18 @@ class DbJournal:
         self._rollback()
         return CheckpointRejectedError(f"The database refused the step's result: {error}")
 
-    def checkpoint(self, record: StepRecord) -> Signals:
+    def checkpoint(self, record: StepRecord, followers: tuple[StepRecord, ...] = ()) -> Signals:
         assert self._step is not None
         claim = self.claim
         self._before = claim.seq, claim.last_row_key, claim.retry_count, claim.tip
         session = self._step.session
+        if followers and (_is_group_part(claim, record) or any(len(f.path) > 1 for f in followers)):
+            followers = ()  # each of a group's parts updates the group's row: one statement writes one
         try:
-            if session is None and self._single_statement_applies(record):
-                if self._write_single(record):
+            if session is None and self._single_statement_applies((record, *followers)[-1]):
+                if self._write_single(record, followers):
                     self._committed = True
-                    return Signals(kept=True)
+                    return Signals(kept=True, followed=bool(followers))
                 # the claim was lost, an abort was requested or the engine paused: decided in a transaction
                 claim.seq, claim.last_row_key, claim.retry_count, claim.tip = self._before
             self.close()  # a transaction follows: the process stops, or the step used the session
@@ -498,20 +512,21 @@ class DbJournal:
             return False
         return self.claim.parent_process_id is None or record.process_status not in SETTLED_STATUSES
 
-    def _write_single(self, record: StepRecord) -> bool:
-        """The checkpoint as one statement in autocommit mode (one round trip); whether it applied.
+    def _write_single(self, record: StepRecord, followers: tuple[StepRecord, ...]) -> bool:
+        """The checkpoint, with its followers' rows, as one statement in autocommit mode (one round trip);
+        whether it applied.
 
         The connection is kept for the next step while the process runs on and the database has a
         place for it (``Database.may_keep``), else handed back.
         """
-        row, params = self._params(record)
+        row, params = self._params(record, followers)
         single = self._single_connection()
         try:
-            applied = _single_statement(row, self._keys).fetchone(single, params) is not None
+            applied = _single_statement(row, self._keys, len(followers)).fetchone(single, params) is not None
         except BaseException:
             self.close()
             raise
-        if applied and record.process_status == ProcessStatus.RUNNING and self._may_keep():
+        if applied and (record, *followers)[-1].process_status == ProcessStatus.RUNNING and self._may_keep():
             self._single_since = time.monotonic()
         else:
             self.close()
@@ -522,11 +537,18 @@ class DbJournal:
             self._keeping = self.db.may_keep()
         return self._keeping
 
-    def _params(self, record: StepRecord) -> tuple[str, dict[str, Any]]:
-        """The history row's kind (``"insert"``/``"group"``) and the parameters of the checkpoint's statements."""
+    def _params(self, record: StepRecord, followers: tuple[StepRecord, ...] = ()) -> tuple[str, dict[str, Any]]:
+        """The history row's kind (``"insert"``/``"group"``) and the parameters of the checkpoint's statements;
+        the process row's values are the last follower's, their rows' parameters ``_follower_prefix``ed."""
         claim = self.claim
         state = RawJSON(record.row_json.decode())
         row, params = _step_row_params(claim, record, state)
+        for i, follower in enumerate(followers, 1):
+            if follower.row_json is not record.row_json:
+                state = RawJSON(follower.row_json.decode())
+            prefix = _follower_prefix(i)
+            params.update((prefix + k[2:], v) for k, v in _step_row_params(claim, follower, state)[1].items())
+            record = follower
         values = _process_values(claim, record, state)
         params["w_pid"] = claim.process_id
         params["w_worker"] = claim.worker_id

@@ -306,7 +306,8 @@ class MemoryStoreJournal:
     def discard(self) -> None:
         """Nothing to roll back: a step in memory has no effects in the store of its own."""
 
-    def checkpoint(self, record: StepRecord) -> Signals:
+    def checkpoint(self, record: StepRecord, followers: tuple[StepRecord, ...] = ()) -> Signals:
+        """The record alone: the followers run next (in memory a checkpoint costs no round trip)."""
         claim = self.claim
         self._before = claim.seq, claim.last_row_key, claim.retry_count
         if not self._holding:
