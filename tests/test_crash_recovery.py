@@ -103,6 +103,9 @@ class _BusyWorker:
         assert claim is not None and claim.worker_id == self.worker_id
         self.submitted.append(process_id)
 
+    def runs_at_once(self) -> bool:
+        return False  # it never runs them
+
     def shutdown(self, wait: bool = True) -> None:
         pass
 

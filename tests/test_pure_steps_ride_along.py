@@ -1,10 +1,12 @@
 """Pure steps (``done``, ``abort``, ``init`` after a step) are written with the checkpoint of the step before
 them where nothing stands in the way: the same rows, statuses and hash chain as a checkpoint each, one
 statement fewer. An abort asked for or a pause met at that checkpoint still stops the process before them.
+A process a free worker here runs at once is created running, with the rows of the pure steps it begins with.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -14,11 +16,15 @@ from sqlalchemy import select
 from orchestrion.db import Database, get_database
 from orchestrion.db.models import ProcessStepTable, ProcessTable
 from orchestrion.engine.outcomes import Success
-from orchestrion.engine.runner import MemoryJournal, StepRecord, pure_followers, run
+from orchestrion.engine.runner import MemoryJournal, StepRecord, opening_records, pure_followers, run
 from orchestrion.engine.steps import abort
+from orchestrion.executors import set_executor
+from orchestrion.executors.threadpool import ThreadPoolExecutor
+from orchestrion.runtime import current
 from orchestrion.services.audit import verify
 from orchestrion.services.engine import pause_engine, unpause_engine
 from orchestrion.services.processes import abort_process, resume_process, start_process, wait_for_process
+from orchestrion.storage.workflow_rows import ensure_workflow_row
 from orchestrion.types import State
 from orchestrion.workflow import ProcessStatus, Workflow, done, init, step
 
@@ -53,6 +59,13 @@ def _rows(process_id: uuid.UUID) -> list[ProcessStepTable]:
                 select(ProcessStepTable).where(ProcessStepTable.process_id == process_id).order_by(ProcessStepTable.seq)
             )
         )
+
+
+def _with_row(wf: Workflow) -> Workflow:
+    """Its ``workflows`` row, as any start but a workflow's very first finds it."""
+    with get_database().write() as s:
+        ensure_workflow_row(s, wf.name, wf.target, description=wf.description)
+    return wf
 
 
 def _process(process_id: uuid.UUID) -> ProcessTable:
@@ -191,3 +204,88 @@ def test_pure_followers_stop_at_a_step_that_does_something() -> None:
 
 def _success(record: StepRecord) -> Success:
     return Success(record.row_state)
+
+
+@step("Provision again")
+def provision_again() -> State:
+    return {"again": True}
+
+
+def test_a_process_created_running_has_the_rows_of_the_pure_steps_it_begins_with(
+    database: Database, register: Callable[..., Workflow]
+) -> None:
+    wf = _with_row(register("ride_opening", init >> init >> provision >> done))
+    executor = ThreadPoolExecutor(current(), max_workers=1)
+    set_executor(executor)  # the database fixture shuts it down at teardown
+    assert executor.lease is not None
+    process_id = uuid.uuid4()
+    state = {"process_id": str(process_id), "reporter": "tester", "customer": "c1"}
+    opening = opening_records(wf, state)
+    assert [(r.step_name, r.path, r.cursor) for r in opening] == [
+        ("Start", ("Start",), ("Start#2",)),
+        ("Start", ("Start#2",), ("Provision",)),
+    ]
+
+    claim = current().store.create_process(
+        wf, state, {"customer": "c1"}, "tester", worker_id=executor.worker_id, lease=executor.lease, opening=opening
+    )
+
+    assert (claim.cursor, claim.seq, claim.last_row_key, claim.state["customer"]) == (
+        ("Provision",),
+        2,
+        "Start#2",
+        "c1",
+    )
+    p = _process(process_id)
+    assert (p.last_status, p.last_step, p.cursor, p.seq, p.last_row_key, p.claimed_by) == (
+        "running",
+        "Start",
+        ["Provision"],
+        2,
+        "Start#2",
+        executor.worker_id,
+    )
+    rows = _rows(process_id)
+    assert [(r.seq, r.name, r.status, r.created_by, r.action) for r in rows] == [
+        (1, "Start", "success", "tester", "start"),
+        (2, "Start", "success", "tester", "start"),
+    ]
+    assert rows[1].state["customer"] == "c1"
+    assert verify([process_id])[0].broken is None
+
+    executor.submit(process_id, claim)  # the run goes on from there, and its chain from theirs
+    assert wait_for_process(process_id, 10) == ProcessStatus.COMPLETED
+    assert [r.name for r in _rows(process_id)] == ["Start", "Start", "Provision", "Done"]
+    assert verify([process_id])[0].broken is None
+
+
+@step("Wait for the test")
+def wait_for_the_test() -> State:
+    assert released.wait(10), "the test did not let the step go on"
+    return {}
+
+
+released = threading.Event()
+
+
+def test_a_process_no_free_worker_runs_is_created_as_before(
+    database: Database, register: Callable[..., Workflow]
+) -> None:
+    _with_row(register("ride_busy", init >> wait_for_the_test >> done))
+    _with_row(register("ride_queued", init >> provision >> done))
+    executor = ThreadPoolExecutor(current(), max_workers=1)
+    set_executor(executor)  # the database fixture shuts it down at teardown
+    released.clear()
+    try:
+        busy = start_process("ride_busy")
+        assert _process(busy).last_status == "running"  # created running: the one thread was free
+        assert not executor.runs_at_once()
+
+        queued = start_process("ride_queued")
+        p = _process(queued)
+        assert (p.last_status, p.seq, p.cursor) == ("created", 0, ["Start"])
+        assert _rows(queued) == []
+    finally:
+        released.set()
+    assert wait_for_process(busy, 10) == wait_for_process(queued, 10) == ProcessStatus.COMPLETED
+    assert [r.name for r in _rows(queued)] == ["Start", "Provision", "Done"]

@@ -199,6 +199,9 @@ class _BusyWorker:
     def submit(self, process_id: uuid.UUID, claim: Claim | None = None, **kind: bool) -> None:
         assert claim is not None
 
+    def runs_at_once(self) -> bool:
+        return False  # it never runs them
+
     def shutdown(self, wait: bool = True) -> None:
         pass
 

@@ -287,6 +287,24 @@ def pure_followers(workflow: Workflow, record: StepRecord, outcome: Outcome) -> 
     return tuple(found)
 
 
+def opening_records(workflow: Workflow, state: State) -> tuple[StepRecord, ...]:
+    """The records of the pure steps a process of ``workflow`` begins with (``init``), as a run from ``state``
+    would make them, for a process created running: its row is then written with theirs, and its run
+    begins after them. Only those that leave it running (``init >> done`` leaves ``done`` to the run).
+    """
+    path = workflow.first_path()
+    step = workflow.step_at(path)
+    if not isinstance(step, PureStep) or step.predicate is not None:
+        return ()
+    record, outcome, _ = make_record(workflow, path, step, step(state), utcnow(), is_task=False)
+    if record.process_status != ProcessStatus.RUNNING:
+        return ()
+    found = [record, *(f for f, _ in pure_followers(workflow, record, outcome))]
+    while found[-1].process_status != ProcessStatus.RUNNING:
+        found.pop()
+    return tuple(found)
+
+
 class _Decision(Enum):
     GO_ON = "go on"  # committed; continue with the next step if the outcome does
     STOPPED = "stopped"  # committed; the process was handed back, aborted, or its claim lost

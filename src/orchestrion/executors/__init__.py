@@ -41,6 +41,9 @@ class Executor(Protocol):
         ``is_task``/``resume`` say what kind of work it is, for executors that route kinds to queues.
         """
 
+    def runs_at_once(self) -> bool:
+        """Whether a process submitted now starts at once (a worker here is free): it may be created running."""
+
     def start_heartbeat(self) -> None:
         """Renew this executor's leases and take over what dead workers left, from now on (if it runs any)."""
 

@@ -91,6 +91,9 @@ class CeleryExecutor:
             # The process is in the database: a worker's heartbeat runs it once the grace period passed.
             logger.warning("Could not send a process to the broker", process_id=str(process_id), error=str(e))
 
+    def runs_at_once(self) -> bool:
+        return False  # a worker elsewhere takes it from a queue
+
     def start_heartbeat(self) -> None:
         pass  # the workers beat, each in its own process
 

@@ -33,6 +33,9 @@ class InlineExecutor:
             with self._running_lock:
                 self._running -= 1
 
+    def runs_at_once(self) -> bool:
+        return True  # in the caller's thread
+
     def start_heartbeat(self) -> None:
         pass  # it runs processes only while a caller waits: nothing to renew or take over
 

@@ -67,6 +67,11 @@ class ThreadPoolExecutor:
         self.start_heartbeat()
         self._pool.submit(self._run, process_id, claim)
 
+    def runs_at_once(self) -> bool:
+        """A worker thread is free: nothing submitted waits for one (takeovers have threads of their own)."""
+        with self._owned_lock:
+            return not self._stopping.is_set() and len(self._owned) - len(self._taken) < self.max_workers
+
     def run(self, process_id: uuid.UUID) -> None:
         """Claim and run a process in the calling thread (a Celery task's) as one of this worker's."""
         if self._stopping.is_set() or not self._own(process_id):

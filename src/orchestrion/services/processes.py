@@ -22,6 +22,7 @@ import orjson
 import structlog
 from sqlalchemy.orm import Session
 
+from orchestrion import metrics
 from orchestrion.auth import Action, authorize
 from orchestrion.db.database import Database
 from orchestrion.db.sessions import database_scope
@@ -29,7 +30,7 @@ from orchestrion.db.types import as_uuid, texts_storable
 from orchestrion.engine.answers import answer_callback, answer_input, form_view
 from orchestrion.engine.clock import utcnow
 from orchestrion.engine.registry import get_workflow, loaded_workflow
-from orchestrion.engine.runner import StepRecord
+from orchestrion.engine.runner import StepRecord, opening_records
 from orchestrion.engine.serialization import StateSerializationError, roundtrip
 from orchestrion.engine.status import IN_FLIGHT_STATUSES, RESUMABLE_STATUSES, ProcessStatus
 from orchestrion.engine.steps import AwaitCallbackStep, Step
@@ -143,12 +144,16 @@ def start_process(
     process_id = new.process_id
     worker_id, lease = _local_claim(runtime)
     within = partial(_commit_with_process, process_id, keyed, new.reservations) if keyed or new.reservations else None
+    # a worker here is free: create it running, its opening pure steps (init) done with it
+    opening = opening_records(wf, new.state) if worker_id and runtime.executor.runs_at_once() else ()
     try:
         claim = runtime.store.create_process(
-            wf, new.state, new.user_input, user, worker_id=worker_id, lease=lease, within=within
+            wf, new.state, new.user_input, user, worker_id=worker_id, lease=lease, within=within, opening=opening
         )
     except _KeyTakenError as taken:
         return taken.process_id
+    for record in opening[: claim.seq]:  # the steps written with the process ran here, as a worker's do
+        metrics.observe_step(wf.name, record)
     runtime.executor.submit(process_id, claim if worker_id else None, is_task=claim.is_task)
     return process_id
 

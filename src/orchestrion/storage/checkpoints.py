@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -30,9 +30,12 @@ from orchestrion.engine.context import StepContext
 from orchestrion.engine.runner import CheckpointRejectedError, Signals, StepRecord
 from orchestrion.engine.serialization import dumps, loads
 from orchestrion.engine.status import SETTLED_STATUSES, ProcessStatus, StepStatus
+from orchestrion.engine.workflow import Workflow
+from orchestrion.storage import claims
 from orchestrion.storage.claims import ChainTip, Claim, confirm
-from orchestrion.storage.tables import ENGINE_RUNS, GLOBAL_LOCK, P, S, bind, update_process
+from orchestrion.storage.tables import ENGINE_RUNS, GLOBAL_LOCK, I, P, S, bind, update_process
 from orchestrion.storage.wakeups import wake_parent
+from orchestrion.types import State
 
 logger = structlog.get_logger(__name__)
 
@@ -331,6 +334,105 @@ def _aborted_values(claim: Claim, now: datetime) -> dict[str, Any]:
         "run_by": None,
         "run_action": None,
     }
+
+
+# --- a process created running: the rows of the pure steps it begins with, written with its own ----------
+
+_running_statements: dict[tuple[tuple[str, ...], int, bool], FastStatement] = {}
+
+
+def _created_running_statement(columns: tuple[str, ...], rows: int, combined: bool) -> FastStatement:
+    """``combined`` (PostgreSQL): the process row, its initial input and its first ``rows`` history rows in one
+    statement, each written only if the process row was (``RETURNING`` its ``is_task``). Otherwise the
+    process row's ``INSERT ... RETURNING is_task`` alone, the others following in its transaction."""
+    key = (columns, rows, combined)
+    if (found := _running_statements.get(key)) is not None:
+        return found
+    process = claims.insert_process_statement(columns)
+    if not combined:
+        found = _running_statements[key] = FastStatement(process.returning(P.c.is_task))
+        return found
+    new_process = process.returning(P.c.process_id, P.c.is_task).cte("new_process")
+    input_values = select(*[bind(I, c, "i_") for c in claims.INPUT_COLUMNS], new_process.c.process_id)
+    new_input = insert(I).from_select([*claims.INPUT_COLUMNS, "process_id"], input_values).cte("new_input")
+    prefixes = ["s_", *(_follower_prefix(i) for i in range(1, rows))]
+    selects = [select(*[bind(S, c, prefix) for c in _STEP_COLUMNS]).select_from(new_process) for prefix in prefixes]
+    is_task = select(new_process.c.is_task).scalar_subquery().label("is_task")
+    statement = (
+        insert(S)
+        .from_select(list(_STEP_COLUMNS), selects[0] if rows == 1 else union_all(*selects))
+        .add_cte(new_process)
+        .add_cte(new_input)
+        .returning(is_task)
+    )
+    found = _running_statements[key] = FastStatement(statement)
+    return found
+
+
+def create_running(
+    db: Database,
+    wf: Workflow,
+    state: State,
+    initial_input: State,
+    user: str,
+    *,
+    worker_id: str,
+    lease: timedelta,
+    opening: tuple[StepRecord, ...],
+) -> Claim | None:
+    """Create a process that ``worker_id`` runs at once, with the history rows of the pure steps it begins with
+    (``runner.opening_records``: ``init``) and their checkpoint's values: it is created running, its
+    claim's cursor after them, and the run saves their checkpoint (one statement, or transaction,
+    per process).
+
+    None when nothing was written: the workflow has no row yet, or the engine is paused
+    (``claims.create_process`` then tells which, and creates the process as usual or refuses it).
+    """
+    process_id = uuid.UUID(str(state["process_id"]))
+    params = claims.create_params(
+        wf.name, wf.fingerprint, wf.first_path(), state, initial_input, user, worker_id, lease
+    )
+    claim = Claim.new(
+        process_id, wf, wf.first_path(), state, is_task=wf.is_task, user=user, worker_id=worker_id, lease=lease
+    )
+    rows: list[dict[str, Any]] = []
+    row_state = RawJSON(opening[0].row_json.decode())
+    for record in opening:
+        if record.row_json is not opening[0].row_json:
+            row_state = RawJSON(record.row_json.decode())
+        rows.append(_step_row_params(claim, record, row_state)[1])
+    values = _process_values(claim, opening[-1], row_state)
+    params.update(("p_" + column, value) for column, value in values.items())
+    columns = tuple(dict.fromkeys((*claims.PROCESS_CREATE_COLUMNS, *values)))
+    if db.is_sqlite:
+        inserted = _create_running_in_transaction(db, params, rows, columns)
+    else:
+        for i, row in enumerate(rows[1:], 1):
+            params.update((_follower_prefix(i) + k[2:], v) for k, v in row.items())
+        params.update(rows[0])
+        with db.single_statements() as single:
+            inserted = _created_running_statement(columns, len(rows), True).fetchone(single, params)
+    if inserted is None:
+        return None
+    claim.is_task = bool(inserted[0])
+    claim.cursor = opening[-1].cursor
+    claim.state = opening[-1].row_state
+    return claim
+
+
+def _create_running_in_transaction(
+    db: Database, params: dict[str, Any], rows: list[dict[str, Any]], columns: tuple[str, ...]
+) -> tuple[Any, ...] | None:
+    tx = RawTransaction(db)
+    try:
+        if inserted := _created_running_statement(columns, len(rows), False).fetchone(tx, params):
+            claims.INSERT_INPUT_FAST.run(tx, params)
+            for row in rows:
+                _INSERT_STEP_FAST.run(tx, row)
+            tx.commit()
+        return inserted
+    finally:
+        tx.close()  # rolls back what was not committed
 
 
 class DbJournal:

@@ -155,7 +155,7 @@ class Claim:
         )
 
 
-_PROCESS_CREATE_COLUMNS = (
+PROCESS_CREATE_COLUMNS = (
     "process_id",
     "workflow_fingerprint",
     "assignee",
@@ -171,10 +171,10 @@ _PROCESS_CREATE_COLUMNS = (
     "claimed_by",
     "lease_until",
 )
-_INPUT_COLUMNS = ("input_state_id", "input_state", "input_time", "input_type")
+INPUT_COLUMNS = ("input_state_id", "input_state", "input_time", "input_type")
 
 
-def _insert_process_statement(columns: tuple[str, ...] = _PROCESS_CREATE_COLUMNS, *, started: bool = True) -> Any:
+def insert_process_statement(columns: tuple[str, ...] = PROCESS_CREATE_COLUMNS, *, started: bool = True) -> Any:
     """``INSERT INTO processes ... SELECT <values>, workflow_id, is_task FROM workflows WHERE name = :wf_name``.
 
     Whether the process is a task is its workflow row's say (the catalogue may mark a VALIDATE
@@ -191,26 +191,26 @@ def _insert_process_statement(columns: tuple[str, ...] = _PROCESS_CREATE_COLUMNS
     return insert(P).from_select([*columns, "workflow_id", "is_task"], values)
 
 
-def _insert_input_statement() -> Any:
-    return insert(I).values({c: bind(I, c, "i_") for c in (*_INPUT_COLUMNS, "process_id")})
+def insert_input_statement() -> Any:
+    return insert(I).values({c: bind(I, c, "i_") for c in (*INPUT_COLUMNS, "process_id")})
 
 
 def _create_process_combined_statement() -> Any:
     """PostgreSQL: the process row (in a CTE) and its initial input in one statement, hence one transaction."""
-    new_process = _insert_process_statement().returning(P.c.process_id, P.c.is_task).cte("new_process")
-    values = select(*[bind(I, c, "i_") for c in _INPUT_COLUMNS], new_process.c.process_id)
+    new_process = insert_process_statement().returning(P.c.process_id, P.c.is_task).cte("new_process")
+    values = select(*[bind(I, c, "i_") for c in INPUT_COLUMNS], new_process.c.process_id)
     is_task = select(new_process.c.is_task).scalar_subquery().label("is_task")
-    return insert(I).from_select([*_INPUT_COLUMNS, "process_id"], values).returning(is_task)
+    return insert(I).from_select([*INPUT_COLUMNS, "process_id"], values).returning(is_task)
 
 
-_INSERT_PROCESS_FAST = FastStatement(_insert_process_statement().returning(P.c.is_task))
+_INSERT_PROCESS_FAST = FastStatement(insert_process_statement().returning(P.c.is_task))
 _INSERT_CHILD_FAST = FastStatement(
-    _insert_process_statement(
-        (*_PROCESS_CREATE_COLUMNS, "parent_process_id", "child_group", "branch"), started=False
+    insert_process_statement(
+        (*PROCESS_CREATE_COLUMNS, "parent_process_id", "child_group", "branch"), started=False
     ).returning(P.c.is_task)
 )
 _IS_PAUSED = FastStatement(select(PAUSED))
-_INSERT_INPUT_FAST = FastStatement(_insert_input_statement())
+INSERT_INPUT_FAST = FastStatement(insert_input_statement())
 _CREATE_PROCESS_FAST = FastStatement(_create_process_combined_statement())
 
 
@@ -235,7 +235,7 @@ def create_process(
     """
     process_id = uuid.UUID(str(state["process_id"]))
     cursor = wf.first_path()
-    params = _create_params(wf.name, wf.fingerprint, cursor, state, initial_input, user, worker_id, lease)
+    params = create_params(wf.name, wf.fingerprint, cursor, state, initial_input, user, worker_id, lease)
     # (is_task,) of the inserted process; ``within``'s work needs the ORM session's transaction below
     inserted = _insert_fast(db, params) if within is None else None
     if inserted is None:  # the workflow's first process (create its row, then insert), or work ``within``
@@ -248,7 +248,7 @@ def create_process(
                     if (inserted := _INSERT_PROCESS_FAST.fetchone(connection, params)) is None:
                         ensure_workflow_row(session, wf.name, wf.target, description=wf.description)
                         inserted = _INSERT_PROCESS_FAST.fetchone(connection, params)
-                    _INSERT_INPUT_FAST.run(connection, params)
+                    INSERT_INPUT_FAST.run(connection, params)
                     if within is not None:
                         within(session)
                 break
@@ -264,7 +264,7 @@ def _paused(connection: Connection) -> bool:
     return bool(row[0]) if row is not None else False
 
 
-def _create_params(
+def create_params(
     workflow_name: str,
     fingerprint: str,
     cursor: Path,
@@ -315,13 +315,13 @@ def create_child(
 
     Its workflow's row is created if it has none yet (a branch uses its parent's, which exists).
     """
-    params = _create_params(wf.name, wf.fingerprint, wf.first_path(), state, initial_input, user, None, timedelta(0))
+    params = create_params(wf.name, wf.fingerprint, wf.first_path(), state, initial_input, user, None, timedelta(0))
     params.update(p_parent_process_id=parent, p_child_group=group, p_branch=branch)
     connection = session.connection()
     if _INSERT_CHILD_FAST.fetchone(connection, params) is None:
         ensure_workflow_row(session, wf.name, wf.target, description=wf.description)
         _INSERT_CHILD_FAST.fetchone(connection, params)
-    _INSERT_INPUT_FAST.run(connection, params)
+    INSERT_INPUT_FAST.run(connection, params)
     return uuid.UUID(str(state["process_id"]))
 
 
@@ -333,7 +333,7 @@ def _insert_fast(db: Database, params: dict[str, Any]) -> tuple[Any, ...] | None
     tx = RawTransaction(db)
     try:
         if inserted := _INSERT_PROCESS_FAST.fetchone(tx, params):
-            _INSERT_INPUT_FAST.run(tx, params)
+            INSERT_INPUT_FAST.run(tx, params)
             tx.commit()
         return inserted
     finally:

@@ -403,8 +403,9 @@ class MemoryProcessStore:
         worker_id: str | None,
         lease: timedelta,
         within: Callable[[Any], None] | None = None,
+        opening: tuple[StepRecord, ...] = (),
     ) -> Claim:
-        _no_database(within)
+        _no_database(within)  # ``opening``: left to the run (in memory a checkpoint costs nothing)
         process_id = uuid.UUID(str(state["process_id"]))
         now = utcnow()
         cursor = wf.first_path()

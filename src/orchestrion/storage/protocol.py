@@ -49,12 +49,15 @@ class ProcessStore(Protocol):
         worker_id: str | None,
         lease: timedelta,
         within: Callable[[Session], None] | None = None,
+        opening: tuple[StepRecord, ...] = (),
     ) -> Claim:
         """Store a new ``created`` process with its initial input; claimed for ``worker_id`` when given.
 
         A paused engine starts nothing: ``EnginePausedError`` (checked with the insert, not before it).
         ``within``: database work that commits with the new process or not at all (a store without a
-        database refuses it).
+        database refuses it). ``opening``: the records of the pure steps it begins with, for a process
+        ``worker_id`` runs at once (``runner.opening_records``); a store may write them with it (the process
+        is then created running, the claim's cursor after them) or leave them to the run.
         """
 
     def claim(self, process_id: uuid.UUID, worker_id: str, lease: timedelta) -> Claim | None:

@@ -24,7 +24,7 @@ from orchestrion.engine.context import StepContext, rest_callback_route
 from orchestrion.engine.runner import StepRecord
 from orchestrion.engine.status import ProcessStatus
 from orchestrion.engine.workflow import Path, Workflow
-from orchestrion.storage import claims, process_queries, steering, sweeps, switch
+from orchestrion.storage import checkpoints, claims, process_queries, steering, sweeps, switch
 from orchestrion.storage.checkpoints import DbJournal
 from orchestrion.storage.children import SqlChildren, abort_descendants
 from orchestrion.storage.claims import Claim
@@ -64,7 +64,14 @@ class SqlProcessStore:
         worker_id: str | None,
         lease: timedelta,
         within: Callable[[Session], None] | None = None,
+        opening: tuple[StepRecord, ...] = (),
     ) -> Claim:
+        if opening and worker_id and within is None:
+            started = checkpoints.create_running(
+                self.db, wf, state, initial_input, user, worker_id=worker_id, lease=lease, opening=opening
+            )
+            if started is not None:
+                return started
         return claims.create_process(
             self.db, wf, state, initial_input, user, worker_id=worker_id, lease=lease, within=within
         )
