@@ -11,8 +11,9 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from orchestrion import db
 from orchestrion.db import Database, get_database
 from orchestrion.db.models import ProcessStepTable, ProcessTable
 from orchestrion.engine.outcomes import Success
@@ -92,8 +93,48 @@ def test_done_is_written_with_the_last_step(database: Database, register: Callab
     assert (p.last_status, p.last_step, p.seq, p.cursor, p.claimed_by) == ("completed", "Done", 3, None, None)
     assert p.state["provisioned"] is True
     assert verify([process_id])[0].broken is None
-    if not database.is_sqlite:  # one statement wrote both: Done began when Provision ended, and took no time
-        assert rows[2].started_at == rows[1].completed_at == rows[2].completed_at
+    # one checkpoint wrote both: Done began when Provision ended, and took no time
+    assert rows[2].started_at == rows[1].completed_at == rows[2].completed_at
+
+
+@step("Write a row")
+def write_a_row() -> State:
+    db.session().execute(text("INSERT INTO ride_along_effects (name) VALUES ('written')"))
+    return {"written": True}
+
+
+@pytest.fixture
+def effects(database: Database) -> Iterator[Callable[[], list[str]]]:
+    with database.write() as s:
+        s.execute(text("CREATE TABLE IF NOT EXISTS ride_along_effects (name VARCHAR(50))"))
+        s.execute(text("DELETE FROM ride_along_effects"))
+
+    def read() -> list[str]:
+        with database.read() as s:
+            return [r[0] for r in s.execute(text("SELECT name FROM ride_along_effects"))]
+
+    yield read
+    with database.write() as s:
+        s.execute(text("DROP TABLE IF EXISTS ride_along_effects"))
+
+
+def test_done_is_written_in_the_transaction_of_a_step_that_used_the_database(
+    database: Database, register: Callable[..., Workflow], effects: Callable[[], list[str]]
+) -> None:
+    register("ride_session", init >> write_a_row >> done)
+
+    process_id = start_process("ride_session")
+
+    assert wait_for_process(process_id, 10) == ProcessStatus.COMPLETED
+    assert effects() == ["written"]
+    rows = _rows(process_id)
+    assert [(r.name, r.status) for r in rows] == [
+        ("Start", "success"),
+        ("Write a row", "success"),
+        ("Done", "complete"),
+    ]
+    assert rows[1].completed_at == rows[2].started_at == rows[2].completed_at
+    assert verify([process_id])[0].broken is None
 
 
 def test_consecutive_pure_steps_ride_along_to_the_end(database: Database, register: Callable[..., Workflow]) -> None:
@@ -111,8 +152,7 @@ def test_consecutive_pure_steps_ride_along_to_the_end(database: Database, regist
     ]
     assert [r.step_key for r in rows] == ["Start", "Provision", "Start#2", "Abort"]
     assert verify([process_id])[0].broken is None
-    if not database.is_sqlite:
-        assert rows[1].completed_at == rows[2].started_at == rows[3].completed_at
+    assert rows[1].completed_at == rows[2].started_at == rows[3].completed_at
 
 
 def test_an_abort_asked_for_during_the_last_step_ends_the_process_before_done(
@@ -183,8 +223,7 @@ def test_a_failed_step_takes_no_followers_and_its_retry_does(
         ("Done", "complete"),
     ]
     assert verify([process_id])[0].broken is None
-    if not database.is_sqlite:
-        assert rows[2].completed_at == rows[3].started_at
+    assert rows[2].completed_at == rows[3].started_at
 
 
 def test_pure_followers_stop_at_a_step_that_does_something() -> None:
