@@ -100,3 +100,26 @@ def test_status_counts_estimate_only_the_big_statuses_on_postgres(
         return
     assert answer.headers.get(listing.ESTIMATED_HEADER) == "true"
     assert counts["completed"] > 3  # the planner's figure for the many
+
+
+@pytest.mark.postgres
+def test_frequent_values_name_the_values_that_may_need_an_estimate(postgres_db: Database) -> None:
+    with postgres_db.write() as s:
+        s.execute(text("DROP TABLE IF EXISTS frequent_values_probe"))
+        s.execute(text("CREATE TABLE frequent_values_probe (kind TEXT, unique_kind TEXT)"))
+        s.execute(
+            text(
+                "INSERT INTO frequent_values_probe SELECT CASE WHEN n <= 25000 THEN 'many' ELSE 'few' END, n::text "
+                "FROM generate_series(1, 25010) AS n"
+            )
+        )
+    try:
+        with postgres_db.write() as s:
+            assert listing.frequent_values(s, "frequent_values_probe", "kind", 25010) is None  # not analysed
+            s.execute(text("ANALYZE frequent_values_probe"))
+            assert listing.frequent_values(s, "frequent_values_probe", "kind", 25010) == {"many"}
+            # every value differs: none is common, all together are many, any may be big
+            assert listing.frequent_values(s, "frequent_values_probe", "unique_kind", 25010) is None
+    finally:
+        with postgres_db.write() as s:
+            s.execute(text("DROP TABLE frequent_values_probe"))

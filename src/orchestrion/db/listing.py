@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ClauseElement, ColumnElement, Executable, Select, func, select
+from sqlalchemy import ClauseElement, ColumnElement, Executable, Select, func, select, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -75,6 +75,31 @@ def planned_rows(session: Session, query: Select[Any]) -> int | None:
     if session.get_bind().dialect.name != "postgresql":
         return None
     return int(session.execute(_Explain(query.order_by(None))).scalar_one()[0]["Plan"]["Plan Rows"])
+
+
+_COLUMN_STATISTICS = text(
+    "SELECT most_common_vals::text::text[], most_common_freqs, null_frac FROM pg_stats "
+    "WHERE schemaname = current_schema() AND tablename = :table AND attname = :column"
+)
+
+
+def frequent_values(session: Session, table: str, column: str, rows: int) -> set[str] | None:
+    """The values of ``column`` that PostgreSQL's statistics say may have more than ``ESTIMATE_ABOVE`` of the
+    table's ``rows`` rows (its most common values, with their shares): those whose count may need an estimate.
+
+    None when that cannot be told: no statistics (not analysed yet, another database), or the values
+    outside the most common ones may be that many together. The planner's estimates come from
+    these statistics, so planning each other value would find it smaller anyway.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    found = session.execute(_COLUMN_STATISTICS, {"table": table, "column": column}).first()
+    if found is None:
+        return None
+    values, shares, null_share = found[0] or [], found[1] or [], found[2] or 0.0
+    if (1.0 - sum(shares) - null_share) * rows > ESTIMATE_ABOVE:
+        return None
+    return {value for value, share in zip(values, shares, strict=True) if share * rows > ESTIMATE_ABOVE}
 
 
 def count(session: Session, query: Select[Any], at_least: int = 0) -> int:
