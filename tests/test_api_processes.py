@@ -111,6 +111,9 @@ def test_unknown_workflow_and_process(client: TestClient) -> None:
 
 def test_resume_callback_and_complete(client: TestClient, database: Database) -> None:
     process_id = _start(client)
+    asked = client.put(f"/api/processes/{process_id}/resume", json=[])  # no page yet: the form, as orchestrator-core
+    assert asked.status_code == 510
+    assert set(asked.json()["form"]["properties"]) == {"approved"}
     bad = client.put(f"/api/processes/{process_id}/resume", json=[{"approved": "perhaps"}])
     assert bad.status_code == 400
     assert client.put(f"/api/processes/{process_id}/resume", json=[{"approved": True}]).status_code == 204

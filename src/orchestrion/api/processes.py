@@ -142,9 +142,10 @@ def start(
 
 @router.put("/{process_id}/resume", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(403, 409, 510))
 def resume(process_id: uuid.UUID, user: Caller, body: ResumePages = None) -> Response:
-    """Resume a suspended process with its form pages, or retry a failed one (body ``[{}]`` or ``{}``)."""
+    """Resume a suspended process with its form pages, or retry a failed one (body ``[{}]`` or ``{}``); pages
+    ``[]`` ask for the step's form (510 with it), as orchestrator-core answers."""
     pages = [body] if isinstance(body, dict) else body
-    processes.resume_process(process_id, pages or [{}], user=user.name, user_model=user)
+    processes.resume_process(process_id, [{}] if pages is None else pages, user=user.name, user_model=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -384,7 +384,8 @@ def resume_process(
     answer: State = {}
     if seen.status == ProcessStatus.SUSPENDED:
         with database_scope(runtime.database):
-            form_input = run_form(step.form, form_view(step, seen.state), user_inputs or [{}], f"step {step.name!r}")
+            pages = [{}] if user_inputs is None else user_inputs  # [] asks for the form: FormNotCompleteError
+            form_input = run_form(step.form, form_view(step, seen.state), pages, f"step {step.name!r}")
             answer, _ = _storable(form_input)
     if seen.status in (ProcessStatus.SUSPENDED, ProcessStatus.AWAITING_CALLBACK):
         record = answer_input(wf, cursor, step, seen.state, answer, is_task=seen.is_task)
