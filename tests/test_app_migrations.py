@@ -187,9 +187,15 @@ def connect(uri: str) -> Iterator[Connection]:
 
 
 def drop_columns_since_0009(conn: Connection) -> None:
-    """Undo 0009, 0010, 0012, 0014, 0015 and 0016 (columns, indexes, and 0010's table): a database from before
+    """Undo 0009, 0010, 0012, 0014, 0015, 0016 and 0017 (columns, indexes, and 0010's table): a database from before
     them (they run again)."""
-    for index in ("ix_processes_parent_group", *LIST_INDEXES, *SCALE_INDEXES, *TRIGRAM_INDEXES):
+    for index in (
+        "ix_processes_parent_group",
+        *LIST_INDEXES,
+        *SCALE_INDEXES,
+        *TRIGRAM_INDEXES,
+        *SUBSCRIPTION_LIST_INDEXES,
+    ):
         conn.execute(text(f"DROP INDEX IF EXISTS {index}"))
     for index, column in SINGLE_COLUMN_INDEXES:
         conn.execute(text(f"CREATE INDEX {index} ON processes ({column})"))
@@ -206,6 +212,7 @@ SCALE_INDEXES = (
     "ix_processes_subscriptions_subscription_process",
     "ix_processes_children",
 )
+SUBSCRIPTION_LIST_INDEXES = ("ix_subscriptions_newest_first",)
 TRIGRAM_INDEXES = (  # PostgreSQL only (with pg_trgm)
     "ix_subscriptions_description_trgm",
     "ix_subscriptions_customer_id_trgm",
@@ -1026,6 +1033,8 @@ def _indexes_present(uri: str, expected: tuple[str, ...]) -> set[object]:
         pytest.param("0013", _indexes_present, LIST_INDEXES, id="0014"),
         # lists by workflow and by customer read off indexes
         pytest.param("0014", _indexes_present, SCALE_INDEXES, id="0016"),
+        # the subscription list newest first (orchestrator-ui's default order) reads off an index
+        pytest.param("0016", _indexes_present, SUBSCRIPTION_LIST_INDEXES, id="0017"),
     ],
 )
 def test_a_revision_adds_its_schema_and_its_downgrade_removes_it(

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -168,6 +169,8 @@ class SubscriptionTable(Base):
     """
 
     __tablename__ = "subscriptions"
+    # (0017) the list's default order in orchestrator-ui, newest first: a page reads only its rows
+    __table_args__ = (Index("ix_subscriptions_newest_first", text("start_date DESC"), "subscription_id"),)
 
     subscription_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     customer_id: Mapped[str] = mapped_column(String(255), index=True)
