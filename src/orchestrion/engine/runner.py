@@ -89,6 +89,7 @@ class Signals(NamedTuple):
 
 
 _KEPT = Signals(kept=True)
+_FOLLOWED = Signals(kept=True, followed=True)
 
 
 class StepTransaction(Protocol):
@@ -464,7 +465,10 @@ class MemoryJournal:
 
     def checkpoint(self, record: StepRecord, followers: tuple[StepRecord, ...] = ()) -> Signals:
         self.records.append(record)
-        return _KEPT
+        if not followers:
+            return _KEPT
+        self.records.extend(followers)
+        return _FOLLOWED
 
     def abort(self, record: StepRecord) -> None:
         raise AssertionError("nothing asks a memory journal to abort")
