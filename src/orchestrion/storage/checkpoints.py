@@ -582,8 +582,9 @@ class DbJournal:
         session = self._step.session
         if followers and (_is_group_part(claim, record) or any(len(f.path) > 1 for f in followers)):
             followers = ()  # each of a group's parts updates the group's row: one statement writes one
+        last = followers[-1] if followers else record  # what the process row ends at
         try:
-            if session is None and self._single_statement_applies((record, *followers)[-1]):
+            if session is None and self._single_statement_applies(last):
                 if self._write_single(record, followers):
                     self._committed = True
                     return Signals(kept=True, followed=bool(followers))
@@ -629,7 +630,8 @@ class DbJournal:
         except BaseException:
             self.close()
             raise
-        if applied and (record, *followers)[-1].process_status == ProcessStatus.RUNNING and self._may_keep():
+        last = followers[-1] if followers else record
+        if applied and last.process_status == ProcessStatus.RUNNING and self._may_keep():
             self._single_since = time.monotonic()
         else:
             self.close()

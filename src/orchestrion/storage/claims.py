@@ -191,7 +191,7 @@ def insert_process_statement(columns: tuple[str, ...] = PROCESS_CREATE_COLUMNS, 
     return insert(P).from_select([*columns, "workflow_id", "is_task"], values)
 
 
-def insert_input_statement() -> Any:
+def _insert_input_statement() -> Any:
     return insert(I).values({c: bind(I, c, "i_") for c in (*INPUT_COLUMNS, "process_id")})
 
 
@@ -210,7 +210,7 @@ _INSERT_CHILD_FAST = FastStatement(
     ).returning(P.c.is_task)
 )
 _IS_PAUSED = FastStatement(select(PAUSED))
-INSERT_INPUT_FAST = FastStatement(insert_input_statement())
+INSERT_INPUT_FAST = FastStatement(_insert_input_statement())
 _CREATE_PROCESS_FAST = FastStatement(_create_process_combined_statement())
 
 
