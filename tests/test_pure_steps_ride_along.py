@@ -19,6 +19,7 @@ from orchestrion.db.models import ProcessStepTable, ProcessTable
 from orchestrion.engine.outcomes import Success
 from orchestrion.engine.runner import MemoryJournal, StepRecord, opening_records, pure_followers, run
 from orchestrion.engine.steps import abort
+from orchestrion.errors import EnginePausedError
 from orchestrion.executors import set_executor
 from orchestrion.executors.threadpool import ThreadPoolExecutor
 from orchestrion.runtime import current
@@ -328,3 +329,72 @@ def test_a_process_no_free_worker_runs_is_created_as_before(
         released.set()
     assert wait_for_process(busy, 10) == wait_for_process(queued, 10) == ProcessStatus.COMPLETED
     assert [r.name for r in _rows(queued)] == ["Start", "Provision", "Done"]
+
+
+def _create_running(wf: Workflow, **kwargs: object) -> tuple[uuid.UUID, object]:
+    executor = ThreadPoolExecutor(current(), max_workers=1)
+    set_executor(executor)  # the database fixture shuts it down at teardown
+    assert executor.lease is not None
+    process_id = uuid.uuid4()
+    state = {"process_id": str(process_id), "reporter": "tester"}
+    claim = current().store.create_process(
+        wf,
+        state,
+        {},
+        "tester",
+        worker_id=executor.worker_id,
+        lease=executor.lease,
+        opening=opening_records(wf, state),
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return process_id, claim
+
+
+def test_a_workflows_first_process_is_created_running_with_its_workflows_row(
+    database: Database, register: Callable[..., Workflow]
+) -> None:
+    wf = register("ride_first", init >> provision >> done)  # no workflows row yet
+
+    process_id, _ = _create_running(wf)
+
+    p = _process(process_id)
+    assert (p.last_status, p.cursor, p.seq, p.workflow.name) == ("running", ["Provision"], 1, "ride_first")
+    rows = _rows(process_id)
+    assert [(r.seq, r.name) for r in rows] == [(1, "Start")]
+    assert p.started_at == rows[0].started_at, "created when its opening step ran, not after it"
+
+
+def test_work_that_commits_with_a_process_created_running_commits_with_its_rows(
+    database: Database, register: Callable[..., Workflow]
+) -> None:
+    wf = _with_row(register("ride_within", init >> provision >> done))
+    seen: list[int] = []
+
+    def within(session: object) -> None:  # runs in the creating transaction: the rows are already there
+        seen.append(len(session.execute(text("SELECT seq FROM process_steps")).all()))  # type: ignore[attr-defined]
+
+    process_id, _ = _create_running(wf, within=within)
+    assert seen == [1]
+    assert _process(process_id).last_status == "running"
+
+    def refuse(session: object) -> None:
+        raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError, match="refused"):
+        _create_running(wf, within=refuse)
+    with get_database().read() as s:  # neither the refused process nor its rows were written
+        assert s.scalar(text("SELECT count(*) FROM processes")) == 1
+        assert s.scalar(text("SELECT count(*) FROM process_steps")) == 1
+
+
+def test_a_paused_engine_creates_no_process_running(
+    database: Database, register: Callable[..., Workflow], unpaused: None
+) -> None:
+    wf = _with_row(register("ride_paused", init >> provision >> done))
+    pause_engine()
+
+    with pytest.raises(EnginePausedError):
+        _create_running(wf)
+    with get_database().read() as s:
+        assert s.scalar(text("SELECT count(*) FROM processes")) == 0
+        assert s.scalar(text("SELECT count(*) FROM process_steps")) == 0

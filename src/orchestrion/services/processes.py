@@ -144,8 +144,10 @@ def start_process(
     process_id = new.process_id
     worker_id, lease = _local_claim(runtime)
     within = partial(_commit_with_process, process_id, keyed, new.reservations) if keyed or new.reservations else None
-    # a worker here is free: create it running, its opening pure steps (init) done with it
-    opening = opening_records(wf, new.state) if worker_id and runtime.executor.runs_at_once() else ()
+    # a worker here is free: create it running, its opening pure steps (init) done with it; not a start that
+    # reserves subscriptions, whose links date from its creation, before any step
+    at_once = worker_id and not new.reservations and runtime.executor.runs_at_once()
+    opening = opening_records(wf, new.state) if at_once else ()
     try:
         claim = runtime.store.create_process(
             wf, new.state, new.user_input, user, worker_id=worker_id, lease=lease, within=within, opening=opening

@@ -14,11 +14,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, bindparam, false, insert, select, union_all, update
+from sqlalchemy import Connection, bindparam, false, update
 
 from orchestrion.db.chain import step_hash
 from orchestrion.db.database import Database, RawJSON, still_fresh
@@ -30,38 +31,28 @@ from orchestrion.engine.context import StepContext
 from orchestrion.engine.runner import CheckpointRejectedError, Signals, StepRecord
 from orchestrion.engine.serialization import dumps, loads
 from orchestrion.engine.status import SETTLED_STATUSES, ProcessStatus, StepStatus
-from orchestrion.engine.workflow import Workflow
 from orchestrion.storage import claims
 from orchestrion.storage.claims import ChainTip, Claim, confirm
-from orchestrion.storage.tables import ENGINE_RUNS, GLOBAL_LOCK, I, P, S, bind, update_process
+from orchestrion.storage.tables import (
+    ENGINE_RUNS,
+    GLOBAL_LOCK,
+    INSERT_STEP,
+    P,
+    S,
+    bind,
+    history_rows_params,
+    insert_history_rows,
+    insert_step_statement,
+    update_process,
+)
 from orchestrion.storage.wakeups import wake_parent
-from orchestrion.types import State
 
 logger = structlog.get_logger(__name__)
 
 
-_STEP_COLUMNS = (
-    "step_id",
-    "process_id",
-    "seq",
-    "name",
-    "step_key",
-    "status",
-    "state",
-    "created_by",
-    "action",
-    "started_at",
-    "completed_at",
-    "prev_hash",
-    "row_hash",
-)
 # a group's row names who moved it on last (the callback that answered its await step, say); its hash changes
 # with it, linked to the same row before it
 _GROUP_COLUMNS = ("status", "state", "created_by", "action", "completed_at", "row_hash")
-
-
-def _insert_step_statement() -> Any:
-    return insert(S).values({c: bind(S, c, "s_") for c in _STEP_COLUMNS})
 
 
 def _update_group_row_statement() -> Any:
@@ -72,7 +63,6 @@ def _update_group_row_statement() -> Any:
     )
 
 
-_INSERT_STEP_FAST = FastStatement(_insert_step_statement())
 _UPDATE_GROUP_ROW_FAST = FastStatement(_update_group_row_statement())
 _CHECKPOINT_RETURNING = (P.c.abort_requested, GLOBAL_LOCK, P.c.abort_requested_by)
 _checkpoint_statements: dict[tuple[bool, str | None, tuple[str, ...]], FastStatement] = {}
@@ -97,7 +87,7 @@ def _checkpoint_statement(combined: bool, row: str | None, keys: tuple[str, ...]
         .returning(*_CHECKPOINT_RETURNING)
     )
     if combined:
-        row_statement = _insert_step_statement() if row == "insert" else _update_group_row_statement()
+        row_statement = insert_step_statement() if row == "insert" else _update_group_row_statement()
         statement = statement.add_cte(row_statement.cte("step_row"))
     found = _checkpoint_statements[key] = FastStatement(statement)
     return found
@@ -105,11 +95,6 @@ def _checkpoint_statement(combined: bool, row: str | None, keys: tuple[str, ...]
 
 _single_statements: dict[tuple[str, tuple[str, ...], int], FastStatement] = {}
 _UNSTOPPED = (P.c.abort_requested == false(), ENGINE_RUNS)
-
-
-def _follower_prefix(i: int) -> str:
-    """The parameters of the ``i``-th history row a statement inserts after its first: ``s1_``, ``s2_``, ..."""
-    return f"s{i}_"
 
 
 def _single_statement(row: str, keys: tuple[str, ...], followers: int = 0) -> FastStatement:
@@ -134,9 +119,7 @@ def _single_statement(row: str, keys: tuple[str, ...], followers: int = 0) -> Fa
     )
     statement: Any
     if row == "insert":
-        prefixes = ["s_", *(_follower_prefix(i) for i in range(1, followers + 1))]
-        rows = [select(*[bind(S, c, prefix) for c in _STEP_COLUMNS]).select_from(claimed) for prefix in prefixes]
-        statement = insert(S).from_select(list(_STEP_COLUMNS), rows[0] if len(rows) == 1 else union_all(*rows))
+        statement = insert_history_rows(claimed, 1 + followers)
     else:
         statement = (
             update(S)
@@ -245,7 +228,7 @@ def _new_row(
 def write_step_row(connection: Connection | RawConnection, claim: Claim, record: StepRecord) -> None:
     """Insert the history row, or update it when the step is the next part of the group the last row records."""
     row, params = _step_row_params(claim, record, RawJSON(record.row_json.decode()))
-    (_INSERT_STEP_FAST if row == "insert" else _UPDATE_GROUP_ROW_FAST).run(connection, params)
+    (INSERT_STEP if row == "insert" else _UPDATE_GROUP_ROW_FAST).run(connection, params)
 
 
 def _process_values(claim: Claim, record: StepRecord, row_state: RawJSON | None = None) -> dict[str, Any]:
@@ -314,7 +297,7 @@ def _abort_row(
         started_at=now,
         completed_at=now,
     )
-    _INSERT_STEP_FAST.run(connection, params)
+    INSERT_STEP.run(connection, params)
 
 
 def _aborted_values(claim: Claim, now: datetime) -> dict[str, Any]:
@@ -336,103 +319,31 @@ def _aborted_values(claim: Claim, now: datetime) -> dict[str, Any]:
     }
 
 
-# --- a process created running: the rows of the pure steps it begins with, written with its own ----------
-
-_running_statements: dict[tuple[tuple[str, ...], int, bool], FastStatement] = {}
+# --- a process created running ----------------------------------------------------------------------
 
 
-def _created_running_statement(columns: tuple[str, ...], rows: int, combined: bool) -> FastStatement:
-    """``combined`` (PostgreSQL): the process row, its initial input and its first ``rows`` history rows in one
-    statement, each written only if the process row was (``RETURNING`` its ``is_task``). Otherwise the
-    process row's ``INSERT ... RETURNING is_task`` alone, the others following in its transaction."""
-    key = (columns, rows, combined)
-    if (found := _running_statements.get(key)) is not None:
-        return found
-    process = claims.insert_process_statement(columns)
-    if not combined:
-        found = _running_statements[key] = FastStatement(process.returning(P.c.is_task))
-        return found
-    new_process = process.returning(P.c.process_id, P.c.is_task).cte("new_process")
-    input_values = select(*[bind(I, c, "i_") for c in claims.INPUT_COLUMNS], new_process.c.process_id)
-    new_input = insert(I).from_select([*claims.INPUT_COLUMNS, "process_id"], input_values).cte("new_input")
-    prefixes = ["s_", *(_follower_prefix(i) for i in range(1, rows))]
-    selects = [select(*[bind(S, c, prefix) for c in _STEP_COLUMNS]).select_from(new_process) for prefix in prefixes]
-    is_task = select(new_process.c.is_task).scalar_subquery().label("is_task")
-    statement = (
-        insert(S)
-        .from_select(list(_STEP_COLUMNS), selects[0] if rows == 1 else union_all(*selects))
-        .add_cte(new_process)
-        .add_cte(new_input)
-        .returning(is_task)
-    )
-    found = _running_statements[key] = FastStatement(statement)
-    return found
+def opening(records: tuple[StepRecord, ...], claim: Claim) -> claims.Opening:
+    """What a process created running is written with: the history rows of the pure steps it begins with
+    (``runner.opening_records``: ``init``) and the process row's values after them. Moves the new claim past them:
+    the run goes on from there and saves their checkpoint."""
+    _, rows, state = _history_rows(claim, records)
+    values = _process_values(claim, records[-1], state)
+    claim.cursor = records[-1].cursor
+    claim.state = records[-1].row_state
+    return claims.Opening(values, rows)
 
 
-def create_running(
-    db: Database,
-    wf: Workflow,
-    state: State,
-    initial_input: State,
-    user: str,
-    *,
-    worker_id: str,
-    lease: timedelta,
-    opening: tuple[StepRecord, ...],
-) -> Claim | None:
-    """Create a process that ``worker_id`` runs at once, with the history rows of the pure steps it begins with
-    (``runner.opening_records``: ``init``) and their checkpoint's values: it is created running, its
-    claim's cursor after them, and the run saves their checkpoint (one statement, or transaction,
-    per process).
-
-    None when nothing was written: the workflow has no row yet, or the engine is paused
-    (``claims.create_process`` then tells which, and creates the process as usual or refuses it).
-    """
-    process_id = uuid.UUID(str(state["process_id"]))
-    params = claims.create_params(
-        wf.name, wf.fingerprint, wf.first_path(), state, initial_input, user, worker_id, lease
-    )
-    claim = Claim.new(
-        process_id, wf, wf.first_path(), state, is_task=wf.is_task, user=user, worker_id=worker_id, lease=lease
-    )
-    rows: list[dict[str, Any]] = []
-    row_state = RawJSON(opening[0].row_json.decode())
-    for record in opening:
-        if record.row_json is not opening[0].row_json:
-            row_state = RawJSON(record.row_json.decode())
-        rows.append(_step_row_params(claim, record, row_state)[1])
-    values = _process_values(claim, opening[-1], row_state)
-    params.update(("p_" + column, value) for column, value in values.items())
-    columns = tuple(dict.fromkeys((*claims.PROCESS_CREATE_COLUMNS, *values)))
-    if db.is_sqlite:
-        inserted = _create_running_in_transaction(db, params, rows, columns)
-    else:
-        for i, row in enumerate(rows[1:], 1):
-            params.update((_follower_prefix(i) + k[2:], v) for k, v in row.items())
-        params.update(rows[0])
-        with db.single_statements() as single:
-            inserted = _created_running_statement(columns, len(rows), True).fetchone(single, params)
-    if inserted is None:
-        return None
-    claim.is_task = bool(inserted[0])
-    claim.cursor = opening[-1].cursor
-    claim.state = opening[-1].row_state
-    return claim
-
-
-def _create_running_in_transaction(
-    db: Database, params: dict[str, Any], rows: list[dict[str, Any]], columns: tuple[str, ...]
-) -> tuple[Any, ...] | None:
-    tx = RawTransaction(db)
-    try:
-        if inserted := _created_running_statement(columns, len(rows), False).fetchone(tx, params):
-            claims.INSERT_INPUT_FAST.run(tx, params)
-            for row in rows:
-                _INSERT_STEP_FAST.run(tx, row)
-            tx.commit()
-        return inserted
-    finally:
-        tx.close()  # rolls back what was not committed
+def _history_rows(claim: Claim, records: tuple[StepRecord, ...]) -> tuple[str, list[dict[str, Any]], RawJSON]:
+    """Whether the first record inserts its history row or updates its group's (``_step_row_params``), the
+    parameters of the records' rows and the last one's state, each state decoded once however many rows share it."""
+    state = RawJSON(records[0].row_json.decode())
+    kind, first = _step_row_params(claim, records[0], state)
+    rows = [first]
+    for before, record in pairwise(records):
+        if record.row_json is not before.row_json:
+            state = RawJSON(record.row_json.decode())
+        rows.append(_step_row_params(claim, record, state)[1])
+    return kind, rows, state
 
 
 class DbJournal:
@@ -644,17 +555,12 @@ class DbJournal:
 
     def _params(self, record: StepRecord, followers: tuple[StepRecord, ...] = ()) -> tuple[str, dict[str, Any]]:
         """The history row's kind (``"insert"``/``"group"``) and the parameters of the checkpoint's statements;
-        the process row's values are the last follower's, their rows' parameters ``_follower_prefix``ed."""
+        the process row's values are the last follower's, their rows' parameters ``history_rows_params``."""
         claim = self.claim
-        state = RawJSON(record.row_json.decode())
-        row, params = _step_row_params(claim, record, state)
-        for i, follower in enumerate(followers, 1):
-            if follower.row_json is not record.row_json:
-                state = RawJSON(follower.row_json.decode())
-            prefix = _follower_prefix(i)
-            params.update((prefix + k[2:], v) for k, v in _step_row_params(claim, follower, state)[1].items())
-            record = follower
-        values = _process_values(claim, record, state)
+        records = (record, *followers)
+        row, rows, state = _history_rows(claim, records)
+        params = history_rows_params(rows)
+        values = _process_values(claim, records[-1], state)
         params["w_pid"] = claim.process_id
         params["w_worker"] = claim.worker_id
         for column, value in values.items():
@@ -671,7 +577,7 @@ class DbJournal:
         row, params = self._params(record)
         values = self._keys
         if self.db.is_sqlite:
-            (_INSERT_STEP_FAST if row == "insert" else _UPDATE_GROUP_ROW_FAST).run(connection, params)
+            (INSERT_STEP if row == "insert" else _UPDATE_GROUP_ROW_FAST).run(connection, params)
             returned = _checkpoint_statement(False, None, values).fetchone(connection, params)
         else:
             returned = _checkpoint_statement(True, row, values).fetchone(connection, params)

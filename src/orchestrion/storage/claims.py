@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from orchestrion.db.database import Database, RawJSON
 from orchestrion.db.models import ProcessTable, WorkflowTable
-from orchestrion.db.statements import FastStatement, RawTransaction
+from orchestrion.db.statements import FastStatement, RawConnection, RawTransaction
 from orchestrion.engine.clock import utcnow
 from orchestrion.engine.serialization import dumps
 from orchestrion.engine.status import ProcessStatus
@@ -44,11 +44,14 @@ from orchestrion.errors import EnginePausedError
 from orchestrion.storage.tables import (
     ENGINE_RUNS,
     IN_FLIGHT,
+    INSERT_STEP,
     PAUSED,
     I,
     P,
     S,
     bind,
+    history_rows_params,
+    insert_history_rows,
     is_dead_local_worker,
     local_worker_prefix,
 )
@@ -195,23 +198,75 @@ def _insert_input_statement() -> Any:
     return insert(I).values({c: bind(I, c, "i_") for c in (*INPUT_COLUMNS, "process_id")})
 
 
-def _create_process_combined_statement() -> Any:
-    """PostgreSQL: the process row (in a CTE) and its initial input in one statement, hence one transaction."""
-    new_process = insert_process_statement().returning(P.c.process_id, P.c.is_task).cte("new_process")
+_created_statements: dict[tuple[tuple[str, ...], int], FastStatement] = {}
+
+
+def _created_statement(columns: tuple[str, ...], rows: int) -> FastStatement:
+    """PostgreSQL: the process row (in a CTE), its initial input and its first ``rows`` history rows in one
+    statement, hence one transaction, each written only if the process row was; ``RETURNING`` its ``is_task``."""
+    key = (columns, rows)
+    if (found := _created_statements.get(key)) is not None:
+        return found
+    new_process = insert_process_statement(columns).returning(P.c.process_id, P.c.is_task).cte("new_process")
     values = select(*[bind(I, c, "i_") for c in INPUT_COLUMNS], new_process.c.process_id)
+    new_input = insert(I).from_select([*INPUT_COLUMNS, "process_id"], values)
     is_task = select(new_process.c.is_task).scalar_subquery().label("is_task")
-    return insert(I).from_select([*INPUT_COLUMNS, "process_id"], values).returning(is_task)
+    statement = (
+        insert_history_rows(new_process, rows).add_cte(new_process).add_cte(new_input.cte("new_input"))
+        if rows
+        else new_input
+    )
+    found = _created_statements[key] = FastStatement(statement.returning(is_task))
+    return found
 
 
-_INSERT_PROCESS_FAST = FastStatement(insert_process_statement().returning(P.c.is_task))
+_inserted_statements: dict[tuple[str, ...], FastStatement] = {}
+
+
+def _insert_process(columns: tuple[str, ...]) -> FastStatement:
+    """The process row alone, ``RETURNING`` its ``is_task``; its input and history rows follow in its transaction."""
+    if (found := _inserted_statements.get(columns)) is None:
+        found = _inserted_statements[columns] = FastStatement(insert_process_statement(columns).returning(P.c.is_task))
+    return found
+
+
 _INSERT_CHILD_FAST = FastStatement(
     insert_process_statement(
         (*PROCESS_CREATE_COLUMNS, "parent_process_id", "child_group", "branch"), started=False
     ).returning(P.c.is_task)
 )
 _IS_PAUSED = FastStatement(select(PAUSED))
-INSERT_INPUT_FAST = FastStatement(_insert_input_statement())
-_CREATE_PROCESS_FAST = FastStatement(_create_process_combined_statement())
+_INSERT_INPUT_FAST = FastStatement(_insert_input_statement())
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What a process created running is created with (``checkpoints.opening``): its process row's values after
+    the pure steps it begins with, and their history rows' parameters (``s_``-prefixed)."""
+
+    values: dict[str, Any]
+    rows: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _Creation:
+    """One new process as its statements write it: their parameters, its row's columns, its history rows."""
+
+    params: dict[str, Any]
+    columns: tuple[str, ...] = PROCESS_CREATE_COLUMNS
+    rows: tuple[dict[str, Any], ...] = ()
+
+    def single(self, connection: RawConnection) -> tuple[Any, ...] | None:
+        params = history_rows_params(self.rows) | self.params if self.rows else self.params
+        return _created_statement(self.columns, len(self.rows)).fetchone(connection, params)
+
+    def insert_process(self, connection: Connection | RawConnection) -> tuple[Any, ...] | None:
+        return _insert_process(self.columns).fetchone(connection, self.params)
+
+    def insert_rest(self, connection: Connection | RawConnection) -> None:
+        _INSERT_INPUT_FAST.run(connection, self.params)
+        for row in self.rows:
+            INSERT_STEP.run(connection, row)
 
 
 def create_process(
@@ -224,8 +279,11 @@ def create_process(
     worker_id: str | None,
     lease: timedelta,
     within: Callable[[Session], None] | None = None,
+    opening: Callable[[Claim], Opening] | None = None,
 ) -> Claim:
-    """Insert a ``created`` process and its initial input; claimed for ``worker_id`` when given.
+    """Insert a process and its initial input: ``created``, claimed for ``worker_id`` when given; or, with
+    ``opening`` (and ``worker_id``), created running with the history rows of the pure steps it begins with,
+    its claim moved past them (``checkpoints.opening``).
 
     One transaction. On PostgreSQL it is a single statement (committed on its own: no BEGIN round
     trip); the ``workflows`` row is looked up inside it, and created first when it is missing, and
@@ -235,9 +293,18 @@ def create_process(
     """
     process_id = uuid.UUID(str(state["process_id"]))
     cursor = wf.first_path()
-    params = create_params(wf.name, wf.fingerprint, cursor, state, initial_input, user, worker_id, lease)
+    claim = Claim.new(process_id, wf, cursor, state, is_task=wf.is_task, user=user, worker_id=worker_id, lease=lease)
+    opened = opening(claim) if opening is not None and worker_id else None
+    # a process created running was created when its opening steps ran: none of its rows is older than it
+    now = opened.rows[0]["s_started_at"] if opened else utcnow()
+    params = _create_params(wf.name, wf.fingerprint, cursor, state, initial_input, user, worker_id, lease, now)
+    creation = _Creation(params)
+    if opened:
+        params.update(("p_" + column, value) for column, value in opened.values.items())
+        columns = tuple(dict.fromkeys((*PROCESS_CREATE_COLUMNS, *opened.values)))
+        creation = _Creation(params, columns, tuple(opened.rows))
     # (is_task,) of the inserted process; ``within``'s work needs the ORM session's transaction below
-    inserted = _insert_fast(db, params) if within is None else None
+    inserted = _insert_fast(db, creation) if within is None else None
     if inserted is None:  # the workflow's first process (create its row, then insert), or work ``within``
         for attempt in (1, 2):
             try:
@@ -245,18 +312,18 @@ def create_process(
                     connection = session.connection()
                     if _paused(connection):
                         raise EnginePausedError
-                    if (inserted := _INSERT_PROCESS_FAST.fetchone(connection, params)) is None:
+                    if (inserted := creation.insert_process(connection)) is None:
                         ensure_workflow_row(session, wf.name, wf.target, description=wf.description)
-                        inserted = _INSERT_PROCESS_FAST.fetchone(connection, params)
-                    INSERT_INPUT_FAST.run(connection, params)
+                        inserted = creation.insert_process(connection)
+                    creation.insert_rest(connection)
                     if within is not None:
                         within(session)
                 break
             except IntegrityError:
                 if attempt == 2:  # not a concurrent first start creating the same workflow row
                     raise
-    is_task = bool(inserted[0]) if inserted else wf.is_task
-    return Claim.new(process_id, wf, cursor, state, is_task=is_task, user=user, worker_id=worker_id, lease=lease)
+    claim.is_task = bool(inserted[0]) if inserted else wf.is_task
+    return claim
 
 
 def _paused(connection: Connection) -> bool:
@@ -264,7 +331,7 @@ def _paused(connection: Connection) -> bool:
     return bool(row[0]) if row is not None else False
 
 
-def create_params(
+def _create_params(
     workflow_name: str,
     fingerprint: str,
     cursor: Path,
@@ -273,9 +340,9 @@ def create_params(
     user: str,
     worker_id: str | None,
     lease: timedelta,
+    now: datetime,
 ) -> dict[str, Any]:
     process_id = uuid.UUID(str(state["process_id"]))
-    now = utcnow()
     return {
         "wf_name": workflow_name,
         "p_process_id": process_id,
@@ -315,25 +382,28 @@ def create_child(
 
     Its workflow's row is created if it has none yet (a branch uses its parent's, which exists).
     """
-    params = create_params(wf.name, wf.fingerprint, wf.first_path(), state, initial_input, user, None, timedelta(0))
+    params = _create_params(
+        wf.name, wf.fingerprint, wf.first_path(), state, initial_input, user, None, timedelta(0), utcnow()
+    )
     params.update(p_parent_process_id=parent, p_child_group=group, p_branch=branch)
     connection = session.connection()
     if _INSERT_CHILD_FAST.fetchone(connection, params) is None:
         ensure_workflow_row(session, wf.name, wf.target, description=wf.description)
         _INSERT_CHILD_FAST.fetchone(connection, params)
-    INSERT_INPUT_FAST.run(connection, params)
+    _INSERT_INPUT_FAST.run(connection, params)
     return uuid.UUID(str(state["process_id"]))
 
 
-def _insert_fast(db: Database, params: dict[str, Any]) -> tuple[Any, ...] | None:
-    """The process and its input in one transaction without the ORM; None when the workflow has no row yet."""
+def _insert_fast(db: Database, creation: _Creation) -> tuple[Any, ...] | None:
+    """The process and its input (and history rows) in one transaction without the ORM; None when nothing was
+    written: the workflow has no row yet, or the engine is paused (the caller's transaction tells which)."""
     if not db.is_sqlite:
         with db.single_statements() as single:
-            return _CREATE_PROCESS_FAST.fetchone(single, params)
+            return creation.single(single)
     tx = RawTransaction(db)
     try:
-        if inserted := _INSERT_PROCESS_FAST.fetchone(tx, params):
-            INSERT_INPUT_FAST.run(tx, params)
+        if inserted := creation.insert_process(tx):
+            creation.insert_rest(tx)
             tx.commit()
         return inserted
     finally:

@@ -66,14 +66,16 @@ class SqlProcessStore:
         within: Callable[[Session], None] | None = None,
         opening: tuple[StepRecord, ...] = (),
     ) -> Claim:
-        if opening and worker_id and within is None:
-            started = checkpoints.create_running(
-                self.db, wf, state, initial_input, user, worker_id=worker_id, lease=lease, opening=opening
-            )
-            if started is not None:
-                return started
         return claims.create_process(
-            self.db, wf, state, initial_input, user, worker_id=worker_id, lease=lease, within=within
+            self.db,
+            wf,
+            state,
+            initial_input,
+            user,
+            worker_id=worker_id,
+            lease=lease,
+            within=within,
+            opening=partial(checkpoints.opening, opening) if opening else None,
         )
 
     def claim(self, process_id: uuid.UUID, worker_id: str, lease: timedelta) -> Claim | None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, false, func, select, update
+from sqlalchemy import Connection, Table, bindparam, false, func, insert, select, union_all, update
 
 from orchestrion.db.models import EngineSettingsTable, InputStateTable, ProcessStepTable, ProcessTable
 from orchestrion.db.statements import FastStatement, RawConnection
@@ -25,6 +26,54 @@ ENGINE_RUNS = false() == PAUSED
 def bind(table: Any, column: str, prefix: str) -> Any:
     """A named parameter for ``column``, typed like it (so values are converted as the ORM would)."""
     return bindparam(f"{prefix}{column}", type_=table.c[column].type)
+
+
+STEP_COLUMNS = (
+    "step_id",
+    "process_id",
+    "seq",
+    "name",
+    "step_key",
+    "status",
+    "state",
+    "created_by",
+    "action",
+    "started_at",
+    "completed_at",
+    "prev_hash",
+    "row_hash",
+)
+
+
+def insert_step_statement() -> Any:
+    """``INSERT INTO process_steps``: one history row, of the ``s_`` parameters."""
+    return insert(S).values({c: bind(S, c, "s_") for c in STEP_COLUMNS})
+
+
+INSERT_STEP = FastStatement(insert_step_statement())
+
+
+def history_row_prefix(i: int) -> str:
+    """The parameters of the ``i``-th history row one statement inserts: ``s_``, then ``s1_``, ``s2_``, ..."""
+    return f"s{i}_" if i else "s_"
+
+
+def history_rows_params(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One statement's parameters for these history rows (each ``s_``-prefixed, as ``INSERT_STEP`` takes them)."""
+    params = dict(rows[0])
+    for i, row in enumerate(rows[1:], 1):
+        prefix = history_row_prefix(i)
+        params.update((prefix + key[2:], value) for key, value in row.items())
+    return params
+
+
+def insert_history_rows(source: Any, rows: int) -> Any:
+    """``INSERT INTO process_steps`` of ``rows`` rows (``history_rows_params``), one for each row of ``source``: a
+    data-modifying CTE's ``RETURNING``, so the history is written only if that statement's row was."""
+    selects = [
+        select(*[bind(S, c, history_row_prefix(i)) for c in STEP_COLUMNS]).select_from(source) for i in range(rows)
+    ]
+    return insert(S).from_select(list(STEP_COLUMNS), selects[0] if rows == 1 else union_all(*selects))
 
 
 def new_worker_id() -> str:
