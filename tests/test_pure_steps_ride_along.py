@@ -28,7 +28,7 @@ from orchestrion.services.engine import pause_engine, unpause_engine
 from orchestrion.services.processes import abort_process, resume_process, start_process, wait_for_process
 from orchestrion.storage.workflow_rows import ensure_workflow_row
 from orchestrion.types import State
-from orchestrion.workflow import ProcessStatus, Workflow, done, init, step
+from orchestrion.workflow import ProcessStatus, Workflow, done, init, step, step_group
 
 
 @step("Provision")
@@ -331,31 +331,37 @@ def test_a_process_no_free_worker_runs_is_created_as_before(
     assert [r.name for r in _rows(queued)] == ["Start", "Provision", "Done"]
 
 
-def _create_running(wf: Workflow, **kwargs: object) -> tuple[uuid.UUID, object]:
+@pytest.fixture
+def free_worker(database: Database) -> ThreadPoolExecutor:
     executor = ThreadPoolExecutor(current(), max_workers=1)
     set_executor(executor)  # the database fixture shuts it down at teardown
-    assert executor.lease is not None
+    return executor
+
+
+def _create_running(wf: Workflow, worker: ThreadPoolExecutor, **kwargs: object) -> uuid.UUID:
+    """Create a process as a start with ``worker`` free does (without running it)."""
+    assert worker.lease is not None
     process_id = uuid.uuid4()
     state = {"process_id": str(process_id), "reporter": "tester"}
-    claim = current().store.create_process(
+    current().store.create_process(
         wf,
         state,
         {},
         "tester",
-        worker_id=executor.worker_id,
-        lease=executor.lease,
+        worker_id=worker.worker_id,
+        lease=worker.lease,
         opening=opening_records(wf, state),
         **kwargs,  # type: ignore[arg-type]
     )
-    return process_id, claim
+    return process_id
 
 
 def test_a_workflows_first_process_is_created_running_with_its_workflows_row(
-    database: Database, register: Callable[..., Workflow]
+    register: Callable[..., Workflow], free_worker: ThreadPoolExecutor
 ) -> None:
     wf = register("ride_first", init >> provision >> done)  # no workflows row yet
 
-    process_id, _ = _create_running(wf)
+    process_id = _create_running(wf, free_worker)
 
     p = _process(process_id)
     assert (p.last_status, p.cursor, p.seq, p.workflow.name) == ("running", ["Provision"], 1, "ride_first")
@@ -365,7 +371,7 @@ def test_a_workflows_first_process_is_created_running_with_its_workflows_row(
 
 
 def test_work_that_commits_with_a_process_created_running_commits_with_its_rows(
-    database: Database, register: Callable[..., Workflow]
+    register: Callable[..., Workflow], free_worker: ThreadPoolExecutor
 ) -> None:
     wf = _with_row(register("ride_within", init >> provision >> done))
     seen: list[int] = []
@@ -373,7 +379,7 @@ def test_work_that_commits_with_a_process_created_running_commits_with_its_rows(
     def within(session: object) -> None:  # runs in the creating transaction: the rows are already there
         seen.append(len(session.execute(text("SELECT seq FROM process_steps")).all()))  # type: ignore[attr-defined]
 
-    process_id, _ = _create_running(wf, within=within)
+    process_id = _create_running(wf, free_worker, within=within)
     assert seen == [1]
     assert _process(process_id).last_status == "running"
 
@@ -381,20 +387,53 @@ def test_work_that_commits_with_a_process_created_running_commits_with_its_rows(
         raise RuntimeError("refused")
 
     with pytest.raises(RuntimeError, match="refused"):
-        _create_running(wf, within=refuse)
+        _create_running(wf, free_worker, within=refuse)
     with get_database().read() as s:  # neither the refused process nor its rows were written
         assert s.scalar(text("SELECT count(*) FROM processes")) == 1
         assert s.scalar(text("SELECT count(*) FROM process_steps")) == 1
 
 
 def test_a_paused_engine_creates_no_process_running(
-    database: Database, register: Callable[..., Workflow], unpaused: None
+    register: Callable[..., Workflow], free_worker: ThreadPoolExecutor, unpaused: None
 ) -> None:
     wf = _with_row(register("ride_paused", init >> provision >> done))
     pause_engine()
 
     with pytest.raises(EnginePausedError):
-        _create_running(wf)
+        _create_running(wf, free_worker)
     with get_database().read() as s:
         assert s.scalar(text("SELECT count(*) FROM processes")) == 0
         assert s.scalar(text("SELECT count(*) FROM process_steps")) == 0
+
+
+def test_a_group_of_pure_steps_after_init_runs_part_by_part(
+    register: Callable[..., Workflow], free_worker: ThreadPoolExecutor
+) -> None:
+    # each part of a group updates the group's one row: none is written with another step's row
+    register("ride_group", init >> step_group("Checks", init >> init) >> provision >> done)
+
+    process_id = start_process("ride_group")
+
+    assert wait_for_process(process_id, 10) == ProcessStatus.COMPLETED
+    assert [(r.seq, r.name, r.status) for r in _rows(process_id)] == [
+        (1, "Start", "success"),
+        (2, "Checks", "success"),
+        (3, "Provision", "success"),
+        (4, "Done", "complete"),
+    ]
+    assert verify([process_id])[0].broken is None
+
+
+def test_a_keyed_start_is_created_running_with_its_key(
+    register: Callable[..., Workflow], free_worker: ThreadPoolExecutor
+) -> None:
+    _with_row(register("ride_keyed", init >> provision >> done))
+
+    process_id = start_process("ride_keyed", idempotency_key="order-17")
+
+    assert wait_for_process(process_id, 10) == ProcessStatus.COMPLETED
+    rows = _rows(process_id)
+    # created running: the process began when its Start did (a run after the creation would begin later)
+    assert _process(process_id).started_at == rows[0].started_at
+    assert [r.name for r in rows] == ["Start", "Provision", "Done"]
+    assert start_process("ride_keyed", idempotency_key="order-17") == process_id  # the key committed with it

@@ -268,8 +268,8 @@ def pure_followers(workflow: Workflow, record: StepRecord, outcome: Outcome) -> 
     while outcome.continues and record.process_status == ProcessStatus.RUNNING and record.cursor is not None:
         path = record.cursor
         step = workflow.step_at(path)
-        if not isinstance(step, PureStep) or step.predicate is not None:
-            break
+        if len(path) > 1 or not isinstance(step, PureStep) or step.predicate is not None:
+            break  # a group's part updates the group's row: it is not written with another row
         outcome = step(outcome.s)
         record = replace(
             record,

@@ -491,8 +491,8 @@ class DbJournal:
         claim = self.claim
         self._before = claim.seq, claim.last_row_key, claim.retry_count, claim.tip
         session = self._step.session
-        if followers and (_is_group_part(claim, record) or any(len(f.path) > 1 for f in followers)):
-            followers = ()  # each of a group's parts updates the group's row: one statement writes one
+        if followers and _is_group_part(claim, record):
+            followers = ()  # a group's part updates the group's row: one statement writes one
         last = followers[-1] if followers else record  # what the process row ends at
         try:
             if session is None and self._single_statement_applies(last):

@@ -158,7 +158,7 @@ class Claim:
         )
 
 
-PROCESS_CREATE_COLUMNS = (
+_PROCESS_CREATE_COLUMNS = (
     "process_id",
     "workflow_fingerprint",
     "assignee",
@@ -174,10 +174,10 @@ PROCESS_CREATE_COLUMNS = (
     "claimed_by",
     "lease_until",
 )
-INPUT_COLUMNS = ("input_state_id", "input_state", "input_time", "input_type")
+_INPUT_COLUMNS = ("input_state_id", "input_state", "input_time", "input_type")
 
 
-def insert_process_statement(columns: tuple[str, ...] = PROCESS_CREATE_COLUMNS, *, started: bool = True) -> Any:
+def _insert_process_statement(columns: tuple[str, ...] = _PROCESS_CREATE_COLUMNS, *, started: bool = True) -> Any:
     """``INSERT INTO processes ... SELECT <values>, workflow_id, is_task FROM workflows WHERE name = :wf_name``.
 
     Whether the process is a task is its workflow row's say (the catalogue may mark a VALIDATE
@@ -195,7 +195,7 @@ def insert_process_statement(columns: tuple[str, ...] = PROCESS_CREATE_COLUMNS, 
 
 
 def _insert_input_statement() -> Any:
-    return insert(I).values({c: bind(I, c, "i_") for c in (*INPUT_COLUMNS, "process_id")})
+    return insert(I).values({c: bind(I, c, "i_") for c in (*_INPUT_COLUMNS, "process_id")})
 
 
 _created_statements: dict[tuple[tuple[str, ...], int], FastStatement] = {}
@@ -207,9 +207,9 @@ def _created_statement(columns: tuple[str, ...], rows: int) -> FastStatement:
     key = (columns, rows)
     if (found := _created_statements.get(key)) is not None:
         return found
-    new_process = insert_process_statement(columns).returning(P.c.process_id, P.c.is_task).cte("new_process")
-    values = select(*[bind(I, c, "i_") for c in INPUT_COLUMNS], new_process.c.process_id)
-    new_input = insert(I).from_select([*INPUT_COLUMNS, "process_id"], values)
+    new_process = _insert_process_statement(columns).returning(P.c.process_id, P.c.is_task).cte("new_process")
+    values = select(*[bind(I, c, "i_") for c in _INPUT_COLUMNS], new_process.c.process_id)
+    new_input = insert(I).from_select([*_INPUT_COLUMNS, "process_id"], values)
     is_task = select(new_process.c.is_task).scalar_subquery().label("is_task")
     statement = (
         insert_history_rows(new_process, rows).add_cte(new_process).add_cte(new_input.cte("new_input"))
@@ -226,13 +226,13 @@ _inserted_statements: dict[tuple[str, ...], FastStatement] = {}
 def _insert_process(columns: tuple[str, ...]) -> FastStatement:
     """The process row alone, ``RETURNING`` its ``is_task``; its input and history rows follow in its transaction."""
     if (found := _inserted_statements.get(columns)) is None:
-        found = _inserted_statements[columns] = FastStatement(insert_process_statement(columns).returning(P.c.is_task))
+        found = _inserted_statements[columns] = FastStatement(_insert_process_statement(columns).returning(P.c.is_task))
     return found
 
 
 _INSERT_CHILD_FAST = FastStatement(
-    insert_process_statement(
-        (*PROCESS_CREATE_COLUMNS, "parent_process_id", "child_group", "branch"), started=False
+    _insert_process_statement(
+        (*_PROCESS_CREATE_COLUMNS, "parent_process_id", "child_group", "branch"), started=False
     ).returning(P.c.is_task)
 )
 _IS_PAUSED = FastStatement(select(PAUSED))
@@ -253,7 +253,7 @@ class _Creation:
     """One new process as its statements write it: their parameters, its row's columns, its history rows."""
 
     params: dict[str, Any]
-    columns: tuple[str, ...] = PROCESS_CREATE_COLUMNS
+    columns: tuple[str, ...] = _PROCESS_CREATE_COLUMNS
     rows: tuple[dict[str, Any], ...] = ()
 
     def single(self, connection: RawConnection) -> tuple[Any, ...] | None:
@@ -285,9 +285,10 @@ def create_process(
     ``opening`` (and ``worker_id``), created running with the history rows of the pure steps it begins with,
     its claim moved past them (``checkpoints.opening``).
 
-    One transaction. On PostgreSQL it is a single statement (committed on its own: no BEGIN round
-    trip); the ``workflows`` row is looked up inside it, and created first when it is missing, and
-    the engine's pause flag too: a paused engine starts nothing (``EnginePausedError``).
+    One transaction. On PostgreSQL it is usually a single statement (committed on its own: no BEGIN
+    round trip); the ``workflows`` row is looked up inside it, and the engine's pause flag too. When
+    nothing was written, or with work ``within``, it is the ORM session's transaction: a paused engine
+    starts nothing (``EnginePausedError``), a missing ``workflows`` row is created first.
     ``within``: more work that must commit with the process or not at all (reserving its
     subscriptions, remembering its idempotency key), run in the same transaction after the insert.
     """
@@ -298,11 +299,12 @@ def create_process(
     # a process created running was created when its opening steps ran: none of its rows is older than it
     now = opened.rows[0]["s_started_at"] if opened else utcnow()
     params = _create_params(wf.name, wf.fingerprint, cursor, state, initial_input, user, worker_id, lease, now)
-    creation = _Creation(params)
     if opened:
         params.update(("p_" + column, value) for column, value in opened.values.items())
-        columns = tuple(dict.fromkeys((*PROCESS_CREATE_COLUMNS, *opened.values)))
+        columns = tuple(dict.fromkeys((*_PROCESS_CREATE_COLUMNS, *opened.values)))
         creation = _Creation(params, columns, tuple(opened.rows))
+    else:
+        creation = _Creation(params)
     # (is_task,) of the inserted process; ``within``'s work needs the ORM session's transaction below
     inserted = _insert_fast(db, creation) if within is None else None
     if inserted is None:  # the workflow's first process (create its row, then insert), or work ``within``

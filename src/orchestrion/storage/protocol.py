@@ -51,7 +51,8 @@ class ProcessStore(Protocol):
         within: Callable[[Session], None] | None = None,
         opening: tuple[StepRecord, ...] = (),
     ) -> Claim:
-        """Store a new ``created`` process with its initial input; claimed for ``worker_id`` when given.
+        """Store a new process with its initial input: ``created``, claimed for ``worker_id`` when given (or
+        created running: see ``opening``).
 
         A paused engine starts nothing: ``EnginePausedError`` (checked with the insert, not before it).
         ``within``: database work that commits with the new process or not at all (a store without a

@@ -53,7 +53,7 @@ def insert_step_statement() -> Any:
 INSERT_STEP = FastStatement(insert_step_statement())
 
 
-def history_row_prefix(i: int) -> str:
+def _history_row_prefix(i: int) -> str:
     """The parameters of the ``i``-th history row one statement inserts: ``s_``, then ``s1_``, ``s2_``, ..."""
     return f"s{i}_" if i else "s_"
 
@@ -62,7 +62,7 @@ def history_rows_params(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One statement's parameters for these history rows (each ``s_``-prefixed, as ``INSERT_STEP`` takes them)."""
     params = dict(rows[0])
     for i, row in enumerate(rows[1:], 1):
-        prefix = history_row_prefix(i)
+        prefix = _history_row_prefix(i)
         params.update((prefix + key[2:], value) for key, value in row.items())
     return params
 
@@ -71,7 +71,7 @@ def insert_history_rows(source: Any, rows: int) -> Any:
     """``INSERT INTO process_steps`` of ``rows`` rows (``history_rows_params``), one for each row of ``source``: a
     data-modifying CTE's ``RETURNING``, so the history is written only if that statement's row was."""
     selects = [
-        select(*[bind(S, c, history_row_prefix(i)) for c in STEP_COLUMNS]).select_from(source) for i in range(rows)
+        select(*[bind(S, c, _history_row_prefix(i)) for c in STEP_COLUMNS]).select_from(source) for i in range(rows)
     ]
     return insert(S).from_select(list(STEP_COLUMNS), selects[0] if rows == 1 else union_all(*selects))
 
