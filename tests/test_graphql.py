@@ -28,6 +28,13 @@ from orchestrion.domain import SUBSCRIPTION_MODEL_REGISTRY
 from orchestrion.domain.base import ProductBlockModel, SubscriptionModel
 from orchestrion.forms import SubmitFormPage
 from orchestrion.graphql import create_graphql_router
+from orchestrion.graphql.autoregistration import (
+    create_subscription_strawberry_type,
+    graphql_subscription_name,
+    register_domain_models,
+)
+from orchestrion.graphql.conversion import from_model
+from orchestrion.graphql.schemas.subscription import SubscriptionInterface
 from orchestrion.runtime import current
 from orchestrion.settings import AppSettings
 from orchestrion.testing import WorkflowInstanceForTests, assert_complete, extract_state, run_workflow
@@ -578,3 +585,20 @@ def test_a_page_costs_the_same_queries_however_many_items_it_holds(
     )
     for query in (processes, subscriptions):  # (both pages have more after them: neither tells the total unasked)
         assert _queries(database, client, query.format(n=2)) == _queries(database, client, query.format(n=5))
+
+
+def test_models_become_the_objects_strawberrys_own_conversion_makes(
+    client: TestClient, network: dict[str, Any]
+) -> None:
+    # from_model skips strawberry's per-object type resolution; the objects must be the same, nested blocks too
+    models = {
+        "subscription": create_subscription_strawberry_type("Subscription", SubscriptionModel, SubscriptionInterface)
+    }
+    models = register_domain_models(SubscriptionInterface, existing_models=models)
+    for key in ("node", "port_a", "port_b", "circuit"):
+        model = SubscriptionModel.from_subscription(network[key])
+        own = models[graphql_subscription_name((type(model).__base_type__ or type(model)).__name__)]
+        for typed in (own, models["subscription"]):
+            converted = from_model(typed, model)
+            assert converted == typed.from_pydantic(model)
+            assert converted._original_model is model

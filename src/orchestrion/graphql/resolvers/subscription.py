@@ -30,6 +30,7 @@ from orchestrion.db.search_query import Node, WhereCondGenerator
 from orchestrion.db.sorting import SortFunction, generic_column_sort
 from orchestrion.domain.base import SubscriptionModel
 from orchestrion.graphql.autoregistration import graphql_subscription_name
+from orchestrion.graphql.conversion import from_model
 from orchestrion.graphql.loaders import in_scope, load, load_many
 from orchestrion.graphql.pagination import Connection
 from orchestrion.graphql.resolvers.helpers import ListSpec, read_page
@@ -125,7 +126,7 @@ def _base_type(info: OrchestratorInfo) -> Any:
 
 
 def as_base(info: OrchestratorInfo, values: dict[str, Any]) -> SubscriptionInterface:
-    return _base_type(info).from_pydantic(base_model(values))
+    return from_model(_base_type(info), base_model(values))
 
 
 async def _as_model(info: OrchestratorInfo, values: dict[str, Any]) -> SubscriptionInterface:
@@ -135,7 +136,7 @@ async def _as_model(info: OrchestratorInfo, values: dict[str, Any]) -> Subscript
     if found is None:
         logger.warning("No GraphQL type for a product's model; answering with the base type", model=base.__name__)
         return as_base(info, values)
-    return found.from_pydantic(model)
+    return from_model(found, model)
 
 
 async def _items(info: OrchestratorInfo, rows: list[dict[str, Any]], detailed: bool) -> list[SubscriptionInterface]:
