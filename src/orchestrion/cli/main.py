@@ -19,6 +19,7 @@ from orchestrion.cli.subscriptions import subscription_app
 from orchestrion.logs import configure_logging
 from orchestrion.settings import app_settings
 from orchestrion.utils.allocator import tune_allocator
+from orchestrion.utils.startup_objects import freeze_startup_objects
 
 if TYPE_CHECKING:
     from orchestrion.catalogue import CatalogueReport
@@ -82,6 +83,8 @@ def run(
         with cli_caller():
             report = load_catalogue(catalogue)
         typer.echo(f"orchestrion: catalogue {catalogue} {'loaded' if report.changed else 'already up to date'}")
+    application.register_graphql()  # what its startup would do first, done here: the schema is then frozen too
+    freeze_startup_objects()
     typer.echo(f"orchestrion: web UI at http://{host}:{port}/")
     typer.echo(f"orchestrion: API docs at http://{host}:{port}/api/docs")
     uvicorn.run(application, host=host, port=port, log_level=app_settings.LOG_LEVEL.lower())
@@ -118,6 +121,7 @@ def worker(
         from prometheus_client import start_http_server
 
         start_http_server(metrics_port)
+    freeze_startup_objects()
     run_worker(concurrency, kinds, app_settings.LOG_LEVEL)
 
 
@@ -190,6 +194,7 @@ def scheduler_run(imports: Imports = []) -> None:  # noqa: B006 - Typer reads th
     import_modules(imports)
     init_database(wait=True)
     scheduler = Scheduler()
+    freeze_startup_objects()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: scheduler.request_stop())
     typer.echo(
