@@ -54,3 +54,36 @@ def test_a_large_block_stays_mapped_after_one_was_freed() -> None:
 def test_the_environment_decides_when_it_sets_glibcs_own_variables() -> None:
     # glibc's default then: the freed block raised the threshold, the next one comes from the heap
     assert probe(MALLOC_ARENA_MAX="4") == ["False", "0"]
+
+
+# Fills 64 MiB of the heap with small blocks, keeps the last (so the heap's top cannot shrink) and frees
+# the rest: that memory stays resident until something returns it. Prints the resident MiB freed by
+# then, and again once the trimmer has run (polled, up to 10 s).
+TRIMMED = """
+import ctypes, ctypes.util, time
+from orchestrion.utils.allocator import tune_allocator
+def resident():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+print(tune_allocator(trim_interval=0.2))
+blocks = [libc.malloc(1024) for _ in range(65536)]
+for block in blocks:
+    ctypes.memset(block, 1, 1024)
+full = resident()
+for block in blocks[:-1]:
+    libc.free(block)
+freed_now = full - resident()
+deadline = time.monotonic() + 10
+while full - resident() < 48 and time.monotonic() < deadline:
+    time.sleep(0.05)
+print(freed_now < 16, full - resident() >= 48)
+"""
+
+
+def test_free_memory_between_blocks_in_use_is_returned() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
+    answer = subprocess.run([sys.executable, "-c", TRIMMED], env=env, capture_output=True, text=True, check=True)
+    # freeing alone returned (almost) nothing; the trimmer returned most of the 64 MiB
+    assert answer.stdout.split() == ["True", "True", "True"]
