@@ -431,16 +431,17 @@ def test_a_subscriptions_processes_page_by_page_newest_first(client: TestClient,
         assert_complete(run_workflow("validate_port", [{"subscription_id": network["port_a"]}])[0])
     nested = (
         'query($first: Int!, $after: Int!) { subscriptions(sortBy: {field: "description", order: ASC}) { page { '
-        "description processes(first: $first, after: $after%s) { page { workflowName } pageInfo { totalItems "
-        "hasNextPage } } } } }"
+        "description processes(first: $first, after: $after%s) { page { workflowName product { name } "
+        "customer { customerId } } pageInfo { totalItems hasNextPage } } } } }"
     )
     batched = gql(client, nested % "", first=2, after=1)["subscriptions"]["page"]
     port_a = next(s for s in batched if s["description"].startswith("Port xe-0/0/1"))["processes"]
     assert [p["workflowName"] for p in port_a["page"]] == ["validate_port", "create_port"]
+    assert {p["product"]["name"] for p in port_a["page"]} == {"Port 10G"}  # each process's own subscription's
     assert port_a["pageInfo"] == {"totalItems": 3, "hasNextPage": False}
     sorted_ = gql(client, nested % ', sortBy: {field: "startedAt", order: DESC}', first=2, after=1)
     assert sorted_["subscriptions"]["page"] == batched
-    counted = gql(client, nested.replace("page { workflowName } ", "") % "", first=0, after=0)
+    counted = gql(client, re.sub(r"page \{ workflowName.*?\} \} ", "", nested) % "", first=0, after=0)
     assert [s["processes"]["pageInfo"]["totalItems"] for s in counted["subscriptions"]["page"]] == [1, 1, 1, 3]
 
 

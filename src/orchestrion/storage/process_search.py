@@ -161,21 +161,26 @@ def subscription_ids_of(session: Session, process_ids: list[uuid.UUID]) -> dict[
 
 
 def first_subscription_of(session: Session, process_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, uuid.UUID]]:
-    """The customer and product of the first subscription each process worked on (a process's own)."""
+    """The customer and product of the first subscription each process worked on (a process's own).
+
+    The links first, then their subscriptions, each by an index: the two joined in one query had
+    PostgreSQL hash every subscription (40 ms at 100,000) for a page of a thousand processes.
+    """
+    if not process_ids:
+        return {}
     link = ProcessSubscriptionTable
-    query = (
-        select(link.process_id, _S.customer_id, _S.product_id)
-        .join(_S, _S.subscription_id == link.subscription_id)
-        .where(link.process_id.in_(process_ids))
-        .order_by(link.created_at.desc())
-    )
-    return {process_id: (customer_id, product_id) for process_id, customer_id, product_id in session.execute(query)}
+    links = select(link.process_id, link.subscription_id).where(link.process_id.in_(process_ids))
+    first = {pid: sid for pid, sid in session.execute(links.order_by(link.created_at.desc()))}  # the earliest last
+    owned = select(_S.subscription_id, _S.customer_id, _S.product_id).where(_S.subscription_id.in_(set(first.values())))
+    owners = {sid: (customer_id, product_id) for sid, customer_id, product_id in session.execute(owned)}
+    return {pid: owners[sid] for pid, sid in first.items() if sid in owners}
 
 
 def processes_of_subscriptions(
     session: Session, subscription_ids: list[uuid.UUID], first: int, after: int
 ) -> dict[uuid.UUID, tuple[list[dict[str, Any]], int]]:
-    """A page of each subscription's processes (newest first) and how many it has, in one query.
+    """A page of each subscription's processes (newest first), each with the customer and product of its own
+    subscription (``first_subscription_of``), and how many it has, in one query.
 
     What a page of subscriptions with their ``processes`` needs: a window per subscription numbers
     its processes, so paging happens in the database whatever the number of subscriptions.
@@ -199,7 +204,12 @@ def processes_of_subscriptions(
     )
     in_page = (numbered.c.position > after) & (numbered.c.position <= after + first)
     # The first process of each subscription comes too, so its count comes when the page is empty.
-    query = select(numbered).where(in_page | (numbered.c.position == 1)).order_by(numbered.c.position)
+    owner = (_owner(_S.customer_id, numbered.c.process_id), _owner(_S.product_id, numbered.c.process_id))
+    query = (
+        select(numbered, owner[0].label("customer_id"), owner[1].label("product_id"))
+        .where(in_page | (numbered.c.position == 1))
+        .order_by(numbered.c.position)
+    )
     found: dict[uuid.UUID, tuple[list[dict[str, Any]], int]] = {sid: ([], 0) for sid in subscription_ids}
     for row in session.execute(query).mappings() if subscription_ids else ():
         values = dict(row)
@@ -209,3 +219,16 @@ def processes_of_subscriptions(
             page.append(values)
         found[subscription_id] = (page, total)
     return found
+
+
+def _owner(column: Any, process_id: Any) -> Any:
+    """``column`` of the first subscription the process ``process_id`` worked on (its own), looked up per row."""
+    link = ProcessSubscriptionTable
+    return (
+        select(column)
+        .join(link, link.subscription_id == _S.subscription_id)
+        .where(link.process_id == process_id)
+        .order_by(link.created_at)
+        .limit(1)
+        .scalar_subquery()
+    )
