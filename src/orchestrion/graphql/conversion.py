@@ -9,8 +9,9 @@ worked out the first time the type is met, and every later object only copies it
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from collections.abc import Callable
-from functools import cache, partial
+from functools import partial
 from typing import Any
 
 from strawberry.types.base import StrawberryList, StrawberryOptional, has_object_definition
@@ -34,14 +35,20 @@ def _as_is(value: Any) -> Any:
     return value
 
 
-@cache
-def _plan(cls: Any) -> tuple[tuple[str, _Convert], ...] | None:
+_Plan = tuple[tuple[str, _Convert], ...] | None
+_plans: weakref.WeakKeyDictionary[type, _Plan] = weakref.WeakKeyDictionary()  # an app's types go with the app
+
+
+def _plan(cls: Any) -> _Plan:
     """Each field the type's constructor takes, with how to convert the model's value; None: a type this module
     does not convert (private fields), left to strawberry."""
-    if dataclasses.is_dataclass(cls) and any(is_private(f.type) for f in dataclasses.fields(cls)):
-        return None
-    fields = cls.__strawberry_definition__.fields
-    return tuple((f.python_name, _converter(f.type)) for f in fields if f.init)
+    if cls in _plans:
+        return _plans[cls]
+    plan: _Plan = None
+    if not (dataclasses.is_dataclass(cls) and any(is_private(f.type) for f in dataclasses.fields(cls))):
+        plan = tuple((f.python_name, _converter(f.type)) for f in cls.__strawberry_definition__.fields if f.init)
+    _plans[cls] = plan
+    return plan
 
 
 def _converter(type_: Any) -> _Convert:
