@@ -179,8 +179,7 @@ def first_subscription_of(session: Session, process_ids: list[uuid.UUID]) -> dic
 def processes_of_subscriptions(
     session: Session, subscription_ids: list[uuid.UUID], first: int, after: int
 ) -> dict[uuid.UUID, tuple[list[dict[str, Any]], int]]:
-    """A page of each subscription's processes (newest first), each with the customer and product of its own
-    subscription (``first_subscription_of``), and how many it has, in one query.
+    """A page of each subscription's processes (newest first) and how many it has, in one query.
 
     What a page of subscriptions with their ``processes`` needs: a window per subscription numbers
     its processes, so paging happens in the database whatever the number of subscriptions.
@@ -204,12 +203,7 @@ def processes_of_subscriptions(
     )
     in_page = (numbered.c.position > after) & (numbered.c.position <= after + first)
     # The first process of each subscription comes too, so its count comes when the page is empty.
-    owner = (_owner(_S.customer_id, numbered.c.process_id), _owner(_S.product_id, numbered.c.process_id))
-    query = (
-        select(numbered, owner[0].label("customer_id"), owner[1].label("product_id"))
-        .where(in_page | (numbered.c.position == 1))
-        .order_by(numbered.c.position)
-    )
+    query = select(numbered).where(in_page | (numbered.c.position == 1)).order_by(numbered.c.position)
     found: dict[uuid.UUID, tuple[list[dict[str, Any]], int]] = {sid: ([], 0) for sid in subscription_ids}
     for row in session.execute(query).mappings() if subscription_ids else ():
         values = dict(row)
@@ -219,16 +213,3 @@ def processes_of_subscriptions(
             page.append(values)
         found[subscription_id] = (page, total)
     return found
-
-
-def _owner(column: Any, process_id: Any) -> Any:
-    """``column`` of the first subscription the process ``process_id`` worked on (its own), looked up per row."""
-    link = ProcessSubscriptionTable
-    return (
-        select(column)
-        .join(link, link.subscription_id == _S.subscription_id)
-        .where(link.process_id == process_id)
-        .order_by(link.created_at)
-        .limit(1)
-        .scalar_subquery()
-    )

@@ -82,6 +82,10 @@ def _processes_of_subscriptions(
         ids = [sid for sid, s, a in keys if (s, a) == (size, after)]
         for sid, page in processes_of_subscriptions(session, ids, size, after).items():
             found[(sid, size, after)] = page
+    rows = [row for page, _ in found.values() for row in page]
+    owners = first_subscription_of(session, list({row["process_id"] for row in rows}))
+    for row in rows:
+        row["customer_id"], row["product_id"] = owners.get(row["process_id"], (None, None))
     return found
 
 
