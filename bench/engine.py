@@ -4,7 +4,8 @@ Runs ``--n`` processes of a 3-step workflow (the founding document's seed workfl
 subscription row, so ``memory`` can run it too), of a 12-step variant, and of the 12 steps through
 the ORM (each step but init and done reads and writes one row of its own table with ``db.session``)
 through the public services (``start_process`` + ``wait_for_process``) with the thread-pool
-executor (8 workers):
+executor (8 workers), and that ORM work alone (``bare ORM``: a SQLAlchemy session per transaction, no
+engine, no checkpoint), SQLAlchemy's own floor for the ORM row:
 
 * ``1 at a time``: start a process, wait for it, start the next;
 * ``8 concurrent``: keep 8 processes in flight (8 callers, each starting a process, waiting for it,
@@ -48,8 +49,8 @@ if str(ROOT) not in sys.path:  # run as a script: make the example workflows imp
 
 import psycopg  # noqa: E402
 from sqlalchemy import Integer, String, func, select  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.orm import Mapped, mapped_column  # noqa: E402
+from sqlalchemy.engine import Engine, make_url  # noqa: E402
+from sqlalchemy.orm import Mapped, Session, mapped_column  # noqa: E402
 
 from orchestrion.db import Database, db, init_database  # noqa: E402
 from orchestrion.db.database import BaseModel  # noqa: E402
@@ -76,6 +77,7 @@ SEED = "bench_three_steps"
 TWELVE = "bench_twelve_steps"
 TWELVE_ORM = "bench_twelve_steps_orm"
 RAW = "raw"
+BARE_ORM = "bare_orm"
 
 
 # --- the workflows: init, create subscription, (nine provisioning steps,) done --------------------
@@ -336,6 +338,11 @@ def bench_persisted(backend: str, uri: str, n: int, counts: dict[str, int], limi
                     return Result(backend, key, mode, size, steps, seconds, latencies, counts[key], rss, cpu)
 
                 yield interleaved(limit, connections, measure, n, counts[key])
+        writes = database.engine.execution_options(sqlite_immediate=True)  # BEGIN IMMEDIATE on SQLite, as steps do
+        for _, connections, _ in modes:
+            orm = partial(orm_baseline, backend, writes, connections=connections)
+            orm(max(10, n // 20))  # warm-up
+            yield interleaved(limit, connections, orm, 3 * n, 1)
     finally:
         set_executor(previous)
         executor.shutdown(wait=True)
@@ -447,6 +454,64 @@ def raw_baseline(backend: str, target: str, transactions: int, connections: int,
     ph = placeholder
     insert = f"INSERT INTO bench_raw_step VALUES ({ph}, {ph}, {ph}, {ph}, {ph})"
     update = f"UPDATE bench_raw_process SET seq = {ph}, state = {ph}, at = {ph} WHERE id = {ph} RETURNING seq"
+
+    def open_connection() -> tuple[Callable[[int], None], Callable[[], None]]:
+        conn = connect()
+        pid = str(uuid.uuid4())
+        conn.execute(f"INSERT INTO bench_raw_process VALUES ({ph}, 0, {ph}, {ph})", (pid, RAW_STATE, _now()))
+        conn.commit()
+
+        def transaction(seq: int) -> None:
+            if single:  # autocommit: the statement is its own transaction
+                conn.execute(insert, (str(uuid.uuid4()), pid, seq, RAW_STATE, _now()))
+                return
+            if backend == "sqlite":
+                conn.execute("BEGIN IMMEDIATE")
+            conn.execute(insert, (str(uuid.uuid4()), pid, seq, RAW_STATE, _now()))
+            conn.execute(update, (seq, RAW_STATE, _now(), pid)).fetchall()
+            conn.commit()
+
+        return transaction, conn.close
+
+    return _on_connections(backend, RAW, transactions, connections, open_connection)
+
+
+def orm_baseline(backend: str, engine: Engine, transactions: int, connections: int) -> Result:
+    """The ORM step's own work without the engine: a session reads one ``BenchRecord`` by primary key,
+    changes it and commits, as plain SQLAlchemy code would (``engine``: orchestrion's, so the pool and
+    SQLite's settings are the same).
+
+    What SQLAlchemy's ORM costs by itself: the floor of the ORM row, which does the same in each
+    step and adds the checkpoint.
+    """
+
+    def open_session_loop() -> tuple[Callable[[int], None], Callable[[], None]]:
+        key = str(uuid.uuid4())
+        with Session(engine) as session:
+            session.add(BenchRecord(key=key, product=RAW, parts=0))
+            session.commit()
+
+        def transaction(seq: int) -> None:
+            with Session(engine) as session:
+                record = session.get(BenchRecord, key)
+                assert record is not None
+                record.parts = seq
+                session.commit()
+
+        return transaction, lambda: None
+
+    return _on_connections(backend, BARE_ORM, transactions, connections, open_session_loop)
+
+
+def _on_connections(
+    backend: str,
+    kind: str,
+    transactions: int,
+    connections: int,
+    open_connection: Callable[[], tuple[Callable[[int], None], Callable[[], None]]],
+) -> Result:
+    """``transactions`` in ``connections`` threads, each running its share of what ``open_connection``
+    gives it (a transaction, given its number, and how to close) once all are open."""
     per_connection = max(1, transactions // connections)
     latencies: list[float] = []
     started: list[float] = []
@@ -454,26 +519,15 @@ def raw_baseline(backend: str, target: str, transactions: int, connections: int,
     ready = threading.Barrier(connections, action=lambda: started.extend((time.perf_counter(), time.process_time())))
 
     def worker() -> None:
-        conn = connect()
-        pid = str(uuid.uuid4())
-        conn.execute(f"INSERT INTO bench_raw_process VALUES ({ph}, 0, {ph}, {ph})", (pid, RAW_STATE, _now()))
-        conn.commit()
+        transaction, close = open_connection()
         ready.wait()  # the clock starts once every connection is open
         mine = []
         for seq in range(1, per_connection + 1):
             t0 = time.perf_counter()
-            if single:  # autocommit: the statement is its own transaction
-                conn.execute(insert, (str(uuid.uuid4()), pid, seq, RAW_STATE, _now()))
-                mine.append(time.perf_counter() - t0)
-                continue
-            if backend == "sqlite":
-                conn.execute("BEGIN IMMEDIATE")
-            conn.execute(insert, (str(uuid.uuid4()), pid, seq, RAW_STATE, _now()))
-            conn.execute(update, (seq, RAW_STATE, _now(), pid)).fetchall()
-            conn.commit()
+            transaction(seq)
             mine.append(time.perf_counter() - t0)
         finished.append(time.perf_counter())
-        conn.close()
+        close()
         latencies.extend(mine)
 
     threads = [threading.Thread(target=worker) for _ in range(connections)]
@@ -484,7 +538,7 @@ def raw_baseline(backend: str, target: str, transactions: int, connections: int,
     seconds, cpu = max(finished) - started[0], time.process_time() - started[1]
     mode = "1 at a time" if connections == 1 else f"{connections} concurrent"
     done_tx = per_connection * connections
-    return Result(backend, RAW, mode, connections, done_tx, seconds, latencies, 1, peak_rss_mib(), cpu)
+    return Result(backend, kind, mode, connections, done_tx, seconds, latencies, 1, peak_rss_mib(), cpu)
 
 
 def _now() -> str:
@@ -497,11 +551,11 @@ HEADER = (
     f"{'backend':<10} {'workflow':<12} {'mode':<13} {'procs':>6} {'steps':>7} {'wall s':>8} "
     f"{'steps/s':>9} {'ms/step':>8} {'CPU ms':>7} {'limit/s':>8} {'% limit':>8} {'peak RSS MiB':>13}"
 )
-LABELS = {SEED: "3 steps", TWELVE: "12 steps", TWELVE_ORM: "12 steps ORM", RAW: "raw tx"}
+LABELS = {SEED: "3 steps", TWELVE: "12 steps", TWELVE_ORM: "12 steps ORM", RAW: "raw tx", BARE_ORM: "bare ORM"}
 
 
 def format_row(r: Result) -> str:
-    procs = "-" if r.workflow == RAW else str(r.processes)
+    procs = "-" if r.workflow in (RAW, BARE_ORM) else str(r.processes)
     limit = f"{r.limit_per_s:>8,.0f}" if r.limit_per_s else f"{'-':>8}"
     share = f"{100 * r.share:>7.0f}%" if r.share is not None else f"{'-':>8}"
     return (
@@ -569,7 +623,8 @@ def main(argv: list[str] | None = None) -> int:
         f"run 1 at a time and on 8 for the others, measured in turn with the row ({CHUNKS} parts each);\n"
         "% limit: steps/s as a share of it; CPU ms: CPU time of this Python process (all its threads: the callers\n"
         "and the workers) per step; raw tx: INSERT + UPDATE + COMMIT with the bare driver (steps =\n"
-        "transactions), one checkpoint-sized transaction."
+        "transactions), one checkpoint-sized transaction; bare ORM: the ORM row's work in a step (a session reads\n"
+        "one row by primary key, changes it and commits) in plain SQLAlchemy, no engine (steps = transactions)."
     )
     return 0
 

@@ -3,13 +3,14 @@ straightforward query's: the same rows in the same order, the same total, on a s
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, event, func, insert, select
 
 from orchestrion.db import Database
 from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable, SubscriptionTable
@@ -18,6 +19,7 @@ from orchestrion.db.models import ProcessTable, WorkflowTable
 from orchestrion.storage import process_queries
 from orchestrion.storage.process_queries import PROCESS_LIST
 
+_L = ProcessSubscriptionTable
 WORKFLOWS = {"beta_wf": 30, "alpha_wf": 20, "gamma_wf": 10, "empty_wf": 0}  # processes of each
 STATUSES = ("completed", "failed", "running", "aborted", "suspended")
 PAGES = (Page(0, 5), Page(3, 11), Page(0, 100), Page(55, 65), Page(100, 110))
@@ -38,6 +40,7 @@ LISTINGS = (
     ((), (("customer", "customer-1"), ("customer_id", "customer-0"))),  # none
     ((("last_status", "ASC"),), (("subscriptions", "S2"),)),
     ((("started_at", "ASC"),), (("tag", "TAGB"),)),
+    ((), (("tag", "TAGB"),)),  # most processes: read in order on SQLite, for the smaller pages
     ((("workflow_name", "ASC"),), (("product", "P"), ("customer", "customer-0"))),
 )
 
@@ -131,3 +134,64 @@ def test_every_page_is_the_straightforward_querys(
             expected_ids, expected_total = _straightforward(session, listing)
             assert ([item["process_id"] for item in items], total) == (expected_ids, expected_total), page
             assert all(item["workflow_name"] in WORKFLOWS for item in items)  # the full rows, not only ids
+
+
+def test_sqlite_reads_a_page_in_order_only_when_many_processes_match(processes: Database) -> None:
+    """A filter on subscriptions that most processes match is tested process by process along the list's
+    index (a correlated ``EXISTS``, no sort of every match); one that few match starts from its matches
+    (``IN``). Either way the page and the total are the straightforward query's."""
+    if not processes.is_sqlite:
+        pytest.skip("PostgreSQL plans this from its statistics")
+    with processes.read() as session:
+        links = func.count(ProcessSubscriptionTable.id)
+        fewest = select(ProcessSubscriptionTable.subscription_id).group_by(ProcessSubscriptionTable.subscription_id)
+        one = str(session.scalars(fewest.order_by(links, ProcessSubscriptionTable.subscription_id)).first())
+        matching = {
+            "tag": session.scalar(select(func.count(func.distinct(ProcessSubscriptionTable.process_id)))),
+            "subscription_id": session.scalar(
+                select(func.count()).where(ProcessSubscriptionTable.subscription_id == uuid.UUID(one))
+            ),
+        }
+    assert matching["tag"] > 30 > 18 > matching["subscription_id"]  # 60 processes: 18 decides the first 5
+    statements: list[str] = []
+    event.listen(processes.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    for (name, value), in_order in ((("tag", "TAGB"), True), (("subscription_id", one), False)):
+        listing = ListQuery(Page(0, 5), (), ((name, value),))
+        with processes.read() as session:
+            statements.clear()
+            items, total = process_queries.list_processes(session, listing)
+            assert ([item["process_id"] for item in items], total) == _straightforward(session, listing)
+        assert ("EXISTS (SELECT" in _page_queries(statements)[0]) is in_order, name
+
+
+def _page_queries(statements: list[str]) -> list[str]:
+    return [s for s in statements if s.startswith("SELECT processes.process_id") and "ORDER BY" in s]
+
+
+def test_sqlite_sorts_the_matches_when_they_are_all_older_than_a_bounded_read(processes: Database) -> None:
+    """Many matches, but all among the oldest processes: the read in order stops after a bounded number of
+    processes (``SCAN_BOUNDS`` times the bound) and the page is then sorted from the matches."""
+    if not processes.is_sqlite:
+        pytest.skip("PostgreSQL plans this from its statistics")
+    listing_order = select(ProcessTable.process_id, ProcessTable.started_at).order_by(*PROCESS_LIST.tiebreak)
+    with processes.write() as session:
+        ordered = session.execute(listing_order).all()
+        bound = math.isqrt(1 * len(ordered)) + 1  # a page of 1: 8 of the 60
+        edge = ordered[process_queries.SCAN_BOUNDS * bound].started_at
+        old = [row.process_id for row in ordered if row.started_at < edge]
+        assert len(old) >= bound
+        subscription = session.scalars(select(SubscriptionTable.subscription_id)).first()
+        session.execute(delete(_L).where(_L.subscription_id == subscription))
+        session.execute(
+            insert(ProcessSubscriptionTable),
+            [{"id": uuid.uuid4(), "process_id": p, "subscription_id": subscription} for p in old],
+        )
+    statements: list[str] = []
+    event.listen(processes.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    listing = ListQuery(Page(0, 1), (), (("subscription_id", str(subscription)),))
+    with processes.read() as session:
+        items, total = process_queries.list_processes(session, listing)
+        read = _page_queries(statements)
+        assert ([item["process_id"] for item in items], total) == _straightforward(session, listing)
+    assert total == len(old)
+    assert ["EXISTS (SELECT" in q for q in read] == [True, False]  # read in order, then sorted

@@ -7,13 +7,15 @@ for the REST API, the CLI and the UI alike.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, intersect, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, func, intersect, literal_column, or_, select, true
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.util import ClauseAdapter
 
@@ -28,6 +30,7 @@ from orchestrion.db.listing import (
     contains,
     in_order,
     planned_rows,
+    total,
     truth,
 )
 from orchestrion.db.models import ProcessStepTable, ProcessTable, WorkflowTable
@@ -64,7 +67,7 @@ def _on_subscriptions(condition: ColumnElement[bool], of_product: bool = False) 
 
     ``IN`` rather than a correlated ``EXISTS``: SQLite then starts from the few matching
     subscriptions (through their indexes) instead of testing every process, which at 100,000
-    processes made a customer filter, and above all its count, take seconds.
+    processes made a customer filter, and above all its count, take seconds (but see ``_page_in_order``).
     """
     return _P.process_id.in_(_linked(condition, of_product))
 
@@ -82,8 +85,15 @@ _BY_SUBSCRIPTION: dict[str, Callable[[str], tuple[ColumnElement[bool], bool]]] =
 
 def _subscription_filter(
     on: Callable[[str], tuple[ColumnElement[bool], bool]],
+    test: Callable[[ColumnElement[bool], bool], ColumnElement[bool]] = _on_subscriptions,
 ) -> Callable[[str], ColumnElement[bool]]:
-    return lambda value: _on_subscriptions(*on(value))
+    return lambda value: test(*on(value))
+
+
+def _on_subscriptions_correlated(condition: ColumnElement[bool], of_product: bool = False) -> ColumnElement[bool]:
+    """Processes ``_linked`` to a matching subscription, tested process by process (a correlated ``EXISTS``):
+    SQLite then reads the list's index in order and stops at the page's end (see ``_page_in_order``)."""
+    return _linked(condition, of_product).where(ProcessSubscriptionTable.process_id == _P.process_id).exists()
 
 
 def _counted_by_links(listing: ListQuery) -> Select[Any] | None:
@@ -141,6 +151,61 @@ PROCESS_LIST = ListSpec(
     tiebreak=(_P.started_at.desc(), _P.process_id.asc()),
 )
 
+# The same list, its filters on subscriptions tested process by process.
+_PROCESS_LIST_IN_ORDER = replace(
+    PROCESS_LIST,
+    filters={
+        **PROCESS_LIST.filters,
+        **{name: _subscription_filter(on, _on_subscriptions_correlated) for name, on in _BY_SUBSCRIPTION.items()},
+    },
+)
+
+
+# The filters on subscriptions that are index lookups: counting their matches stops where told to.
+_LOOKED_UP = frozenset({"customer", "customer_id", "subscription_id", "product", "tag"})
+SCAN_BOUNDS = 2  # a page read in order tests at most this many times the bound's processes
+
+
+def _page_in_order(
+    session: Session, ids: Select[Any], listing: ListQuery, counted: Select[Any] | None
+) -> tuple[list[Any], int] | None:
+    """SQLite: a page of processes filtered on one subscription lookup alone, in the default order, and
+    its total; None where sorting the matches as usual is the better way, and for other lists.
+
+    SQLite's planner always starts from the matches (it has no statistics for a subquery) and sorts
+    them: a tag on a quarter of 100,000 processes sorted 25,000 rows for a page of 20 (70 ms).
+    Reading the list's index in order and testing each process finds that page after about 80 (0.1
+    ms), but one subscription's processes read so are a scan of them all. Sorting m matches costs
+    about m, reading in order about (offset + size) * n / m of the n processes when the matches are
+    spread over time, so it is chosen from m >= sqrt((offset + size) * n), the matching links
+    counted up to that bound. Matches bunched among older processes would make it a scan too: it
+    reads at most ``SCAN_BOUNDS`` times the bound before sorting as before. PostgreSQL plans all
+    this from its statistics.
+    """
+    if counted is None or listing.sort or len(listing.filters) != 1 or listing.filters[0][0] not in _LOOKED_UP:
+        return None
+    if session.get_bind().dialect.name != "sqlite":
+        return None
+    first, size = listing.page.first, listing.page.size
+    # max(rowid): the largest rowid in use, at least n, found in one index step
+    largest = session.execute(select(func.max(literal_column("rowid"))).select_from(_P)).scalar() or 0
+    bound = math.isqrt((first + size) * largest) + 1
+    if 2 * bound > largest:  # a deep page: counting up to the bound would cost what sorting the matches does
+        return None
+    # the links, not the processes: with DISTINCT, SQLite reads every link in order to stop at the bound
+    links = _linked(*_BY_SUBSCRIPTION[listing.filters[0][0]](listing.filters[0][1])).limit(bound)
+    if session.execute(select(func.count()).select_from(links.subquery())).scalar_one() < bound:
+        return None  # fewer processes match: sorted
+    edge = session.execute(
+        select(_P.started_at).order_by(*PROCESS_LIST.tiebreak).offset(SCAN_BOUNDS * bound).limit(1)
+    ).scalar()
+    scanned = ids if edge is None else ids.where(_P.started_at >= edge)  # a prefix of the list's order
+    page = list(session.scalars(_PROCESS_LIST_IN_ORDER.apply(scanned, listing).offset(first).limit(size)))
+    if edge is not None and len(page) < size:  # not in that prefix: the matches are older, sorted
+        return None
+    return page, total(session, counted, first, len(page), len(page) >= size)
+
+
 _ITEM_COLUMNS = (
     _P.process_id,
     _P.workflow_id,
@@ -189,7 +254,9 @@ def list_processes(session: Session, listing: ListQuery) -> tuple[list[dict[str,
         ids = ids.join(_W, _W.workflow_id == _P.workflow_id)
     per_workflow = (sorts | filters) & _ON_WORKFLOW and session.get_bind().dialect.name == "postgresql"
     read = partial(_per_workflow_page, session, listing) if per_workflow else None
-    page, matched = PROCESS_LIST.fetch_ids(session, ids, listing, read, _counted_by_links(listing))
+    counted = _counted_by_links(listing)
+    found = _page_in_order(session, ids, listing, counted)
+    page, matched = found or PROCESS_LIST.fetch_ids(session, ids, listing, read, counted)
     rows = session.execute(_joined(*_ITEM_COLUMNS).where(_P.process_id.in_(page))).all() if page else []
     items = in_order((dict(row._mapping) for row in rows), page, lambda item: item["process_id"])
     linked = subscriptions_of(session, [item["process_id"] for item in items])
@@ -366,9 +433,9 @@ def processes_of_subscription(
         .join(ProcessSubscriptionTable, ProcessSubscriptionTable.process_id == _P.process_id)
         .where(ProcessSubscriptionTable.subscription_id == subscription_id)
     )
-    total = session.execute(select(func.count()).select_from(linked.subquery())).scalar_one()
+    matched = session.execute(select(func.count()).select_from(linked.subquery())).scalar_one()
     rows = session.execute(linked.order_by(_P.started_at.desc()).limit(limit))
-    return [dict(row._mapping) for row in rows], int(total)
+    return [dict(row._mapping) for row in rows], int(matched)
 
 
 def unfinished_processes_of_subscription(session: Session, subscription_id: uuid.UUID) -> list[uuid.UUID]:
