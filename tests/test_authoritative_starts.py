@@ -151,3 +151,23 @@ def test_the_process_is_linked_to_its_subscription_from_its_creation(
             select(func.min(ProcessStepTable.completed_at)).where(ProcessStepTable.process_id == process_id)
         ).scalar_one()
     assert linked_at <= first_step_done, "linked when the process was created, before any step ran"
+
+
+def test_a_start_that_reserves_its_subscription_is_created_running_as_of_its_opening_step(
+    database: Database, subscription_id: uuid.UUID
+) -> None:
+    """With a worker free, such a start is created running like any other: the process, its first row and
+    its link to the subscription are dated at one instant, when its opening step began."""
+    client = TestClient(OrchestratorCore(database=database))
+    status, body = _start(client, subscription_id)
+    assert status == 201
+    process_id = uuid.UUID(str(body["id"]))
+    with database.read() as session:
+        started_at = session.scalar(select(ProcessTable.started_at).where(ProcessTable.process_id == process_id))
+        first_row = session.scalar(
+            select(func.min(ProcessStepTable.started_at)).where(ProcessStepTable.process_id == process_id)
+        )
+        linked_at = session.scalar(
+            select(ProcessSubscriptionTable.created_at).where(ProcessSubscriptionTable.process_id == process_id)
+        )
+    assert started_at == first_row == linked_at

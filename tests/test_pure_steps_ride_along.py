@@ -9,9 +9,11 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from orchestrion import db
 from orchestrion.db import Database, get_database
@@ -374,16 +376,17 @@ def test_work_that_commits_with_a_process_created_running_commits_with_its_rows(
     register: Callable[..., Workflow], free_worker: ThreadPoolExecutor
 ) -> None:
     wf = _with_row(register("ride_within", init >> provision >> done))
-    seen: list[int] = []
+    seen: list[tuple[int, datetime]] = []
 
-    def within(session: object) -> None:  # runs in the creating transaction: the rows are already there
-        seen.append(len(session.execute(text("SELECT seq FROM process_steps")).all()))  # type: ignore[attr-defined]
+    def within(session: Session, created_at: datetime) -> None:  # in the creating transaction: the rows are there
+        seen.append((len(session.execute(text("SELECT seq FROM process_steps")).all()), created_at))
 
     process_id = _create_running(wf, free_worker, within=within)
-    assert seen == [1]
-    assert _process(process_id).last_status == "running"
+    p = _process(process_id)
+    assert seen == [(1, p.started_at)], "given the instant the process was created at: its opening row's start"
+    assert p.last_status == "running"
 
-    def refuse(session: object) -> None:
+    def refuse(session: Session, created_at: datetime) -> None:
         raise RuntimeError("refused")
 
     with pytest.raises(RuntimeError, match="refused"):

@@ -14,7 +14,7 @@ import time
 import uuid
 import weakref
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -144,9 +144,8 @@ def start_process(
     process_id = new.process_id
     worker_id, lease = _local_claim(runtime)
     within = partial(_commit_with_process, process_id, keyed, new.reservations) if keyed or new.reservations else None
-    # a worker here is free: create it running, its opening pure steps (init) done with it; not a start that
-    # reserves subscriptions, whose links date from its creation, before any step
-    at_once = worker_id and not new.reservations and runtime.executor.runs_at_once()
+    # a worker here is free: create it running, its opening pure steps (init) done with it
+    at_once = worker_id and runtime.executor.runs_at_once()
     opening = opening_records(wf, new.state) if at_once else ()
     try:
         claim = runtime.store.create_process(
@@ -259,12 +258,14 @@ def _commit_with_process(
     keyed: _Keyed | None,
     reservations: list[tuple[str, subscriptions.Reservation]],
     session: Session,
+    created_at: datetime,
 ) -> None:
     """What commits with the new process: its idempotency key first (a retry of a start in progress
-    waits for that start and answers its process), then its subscriptions' reservations."""
+    waits for that start and answers its process), then its subscriptions' reservations, linked as of
+    the process's creation."""
     if keyed is not None:
         keyed.remember(session, process_id)
-    _reserve(process_id, reservations, session)
+    _reserve(process_id, reservations, session, created_at)
 
 
 def _reservations(wf: Workflow, state: State) -> list[tuple[str, subscriptions.Reservation]]:
@@ -283,12 +284,15 @@ def _reservations(wf: Workflow, state: State) -> list[tuple[str, subscriptions.R
 
 
 def _reserve(
-    process_id: uuid.UUID, reservations: list[tuple[str, subscriptions.Reservation]], session: Session
+    process_id: uuid.UUID,
+    reservations: list[tuple[str, subscriptions.Reservation]],
+    session: Session,
+    linked_at: datetime | None = None,
 ) -> None:
     """Reserve the subscriptions in the new process's transaction; a refusal is the form's, on the naming field."""
     for key, reservation in reservations:
         try:
-            subscriptions.reserve(session, process_id, reservation)
+            subscriptions.reserve(session, process_id, reservation, linked_at)
         except (SubscriptionLockedError, StaleSubscriptionError, SubscriptionNotFoundError) as e:
             raise _refused(key, reservation, e) from e
 

@@ -114,7 +114,7 @@ def subscription_workflows(session: Session, subscription_id: uuid.UUID) -> dict
         return None
     used_by = in_use_by_subscription_ids(subscription_id, exclude_statuses=[SubscriptionLifecycle.TERMINATED])
     related = set(used_by) | set(depends_on_subscription_ids(subscription_id))
-    relations_in_sync = all(
+    relations_in_sync = not related or all(
         session.execute(
             select(SubscriptionTable.insync).where(SubscriptionTable.subscription_id.in_(related))
         ).scalars()
@@ -155,13 +155,16 @@ class Reservation:
     version: int | None = None  # None: whatever the version (the form did not read one)
 
 
-def reserve(session: Session, process_id: uuid.UUID, reservation: Reservation) -> None:
+def reserve(
+    session: Session, process_id: uuid.UUID, reservation: Reservation, linked_at: datetime | None = None
+) -> None:
     """Lock the subscriptions of a process being created, in the transaction that creates it.
 
     The same conditional update as ``lock``, and only while the subscription is still the version
     the start form saw: a start on a subscription another process holds, or one that changed after
     its form was validated, is refused before anything runs. The process is linked to the
-    subscription at once, so ``set_in_sync`` sees it as the holder from the start.
+    subscription at once, so ``set_in_sync`` sees it as the holder from the start (``linked_at``: the
+    process's creation instant; now when not given).
     """
     r = reservation
     query = update(SubscriptionTable).where(
@@ -175,7 +178,10 @@ def reserve(session: Session, process_id: uuid.UUID, reservation: Reservation) -
         assert refusal is not None  # the update found no row it may lock: one of the reasons holds
         raise refusal
     history.record(session, r.subscription_id, process_id=process_id)
-    session.add(ProcessSubscriptionTable(process_id=process_id, subscription_id=r.subscription_id))
+    link = ProcessSubscriptionTable(process_id=process_id, subscription_id=r.subscription_id)
+    if linked_at is not None:
+        link.created_at = linked_at
+    session.add(link)
     session.flush()
 
 

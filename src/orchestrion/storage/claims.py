@@ -278,7 +278,7 @@ def create_process(
     *,
     worker_id: str | None,
     lease: timedelta,
-    within: Callable[[Session], None] | None = None,
+    within: Callable[[Session, datetime], None] | None = None,
     opening: Callable[[Claim], Opening] | None = None,
 ) -> Claim:
     """Insert a process and its initial input: ``created``, claimed for ``worker_id`` when given; or, with
@@ -290,7 +290,8 @@ def create_process(
     nothing was written, or with work ``within``, it is the ORM session's transaction: a paused engine
     starts nothing (``EnginePausedError``), a missing ``workflows`` row is created first.
     ``within``: more work that must commit with the process or not at all (reserving its
-    subscriptions, remembering its idempotency key), run in the same transaction after the insert.
+    subscriptions, remembering its idempotency key), run in the same transaction after the insert and
+    given the process's creation instant (a process created running: when its opening steps began).
     """
     process_id = uuid.UUID(str(state["process_id"]))
     cursor = wf.first_path()
@@ -319,7 +320,7 @@ def create_process(
                         inserted = creation.insert_process(connection)
                     creation.insert_rest(connection)
                     if within is not None:
-                        within(session)
+                        within(session, now)
                 break
             except IntegrityError:
                 if attempt == 2:  # not a concurrent first start creating the same workflow row

@@ -402,7 +402,7 @@ class MemoryProcessStore:
         *,
         worker_id: str | None,
         lease: timedelta,
-        within: Callable[[Any], None] | None = None,
+        within: Callable[[Any, datetime], None] | None = None,
         opening: tuple[StepRecord, ...] = (),
     ) -> Claim:
         _no_database(within)  # ``opening``: left to the run (in memory a checkpoint costs nothing)

@@ -48,7 +48,7 @@ class ProcessStore(Protocol):
         *,
         worker_id: str | None,
         lease: timedelta,
-        within: Callable[[Session], None] | None = None,
+        within: Callable[[Session, datetime], None] | None = None,
         opening: tuple[StepRecord, ...] = (),
     ) -> Claim:
         """Store a new process with its initial input: ``created``, claimed for ``worker_id`` when given (or
@@ -56,7 +56,8 @@ class ProcessStore(Protocol):
 
         A paused engine starts nothing: ``EnginePausedError`` (checked with the insert, not before it).
         ``within``: database work that commits with the new process or not at all (a store without a
-        database refuses it). ``opening``: the records of the pure steps it begins with, for a process
+        database refuses it), given the instant the process is created at, so what it writes is dated so.
+        ``opening``: the records of the pure steps it begins with, for a process
         ``worker_id`` runs at once (``runner.opening_records``); a store may write them with it (the process
         is then created running, the claim's cursor after them) or leave them to the run.
         """

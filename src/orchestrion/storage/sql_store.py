@@ -63,7 +63,7 @@ class SqlProcessStore:
         *,
         worker_id: str | None,
         lease: timedelta,
-        within: Callable[[Session], None] | None = None,
+        within: Callable[[Session, datetime], None] | None = None,
         opening: tuple[StepRecord, ...] = (),
     ) -> Claim:
         return claims.create_process(

@@ -7,6 +7,7 @@ start form refuses a subscription the workflow may not run on, saying why.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -83,37 +84,43 @@ def _refusal(workflow_name: str, subscription_id: UUID) -> str | None:
     return "This workflow cannot be started: it is not available for this subscription's product"
 
 
+@cache
+def _modify_subscription_page(name: str) -> type[FormPage]:
+    """Page 1 of workflow ``name``'s modify form: made once per workflow (a pydantic model is costly to build)."""
+
+    class ModifySubscriptionPage(FormPage):
+        subscription_id: UUID
+        version: int | None = None
+
+        @field_validator("subscription_id")
+        @classmethod
+        def usable(cls, value: UUID) -> UUID:
+            if (reason := _refusal(name, value)) is not None:
+                raise PydanticCustomError("subscription_not_usable", reason)
+            return value
+
+        @model_validator(mode="after")
+        def current(self) -> ModifySubscriptionPage:
+            if self.version is not None:
+                with get_database().read() as session:
+                    stored = session.get(SubscriptionTable, self.subscription_id)
+                if stored is not None and stored.version != self.version:
+                    raise PydanticCustomError(
+                        "stale_data",
+                        "The subscription changed since you loaded it (version {stored} now, you saw {seen})",
+                        {"stored": stored.version, "seen": self.version},
+                    )
+            return self
+
+    return ModifySubscriptionPage
+
+
 def wrap_modify_initial_input_form(initial_input_form: FormFunc | None) -> Callable[[State], FormGenerator]:
     """Page 1 takes ``subscription_id`` (and optionally the ``version`` the client saw); then the author's form."""
 
     def modify_initial_input_form_generator(state: State) -> FormGenerator:
         name = state["workflow_name"]
-
-        class ModifySubscriptionPage(FormPage):
-            subscription_id: UUID
-            version: int | None = None
-
-            @field_validator("subscription_id")
-            @classmethod
-            def usable(cls, value: UUID) -> UUID:
-                if (reason := _refusal(name, value)) is not None:
-                    raise PydanticCustomError("subscription_not_usable", reason)
-                return value
-
-            @model_validator(mode="after")
-            def current(self) -> ModifySubscriptionPage:
-                if self.version is not None:
-                    with get_database().read() as session:
-                        stored = session.get(SubscriptionTable, self.subscription_id)
-                    if stored is not None and stored.version != self.version:
-                        raise PydanticCustomError(
-                            "stale_data",
-                            "The subscription changed since you loaded it (version {stored} now, you saw {seen})",
-                            {"stored": stored.version, "seen": self.version},
-                        )
-                return self
-
-        page = yield ModifySubscriptionPage
+        page: Any = yield _modify_subscription_page(name)
         with get_database().read() as session:
             subscription = session.get(SubscriptionTable, page.subscription_id)
             assert subscription is not None
