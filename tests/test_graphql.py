@@ -603,3 +603,19 @@ def test_models_become_the_objects_strawberrys_own_conversion_makes(
             converted = from_model(typed, model)
             assert converted == typed.from_pydantic(model)
             assert converted._original_model is model
+
+
+def test_processes_filtered_on_the_subscriptions_they_worked_on(client: TestClient, network: dict[str, Any]) -> None:
+    def workflows(filter_by: str) -> list[str]:
+        page = "page { workflowName } pageInfo { totalItems }"
+        found = gql(client, f"{{ processes(first: 100, filterBy: [{filter_by}]) {{ {page} }} }}")["processes"]
+        assert found["pageInfo"]["totalItems"] == len(found["page"])
+        return sorted(p["workflowName"] for p in found["page"])
+
+    assert workflows('{field: "tag", value: "CIRCUIT"}') == ["create_circuit"]
+    assert workflows('{field: "tag", value: "PORT"}') == ["create_port", "create_port"]
+    assert workflows('{field: "tag", value: "NODE|CIRCUIT"}') == ["create_circuit", "create_node"]
+    assert workflows('{field: "product", value: "Port 100G"}') == ["create_port"]
+    assert workflows(f'{{field: "subscriptionId", value: "{network["node"]}"}}') == ["create_node"]
+    assert workflows('{field: "customer", value: "no-such-customer"}') == []
+    assert workflows('{field: "tag", value: "PORT"}, {field: "product", value: "Port 10G"}') == ["create_port"]

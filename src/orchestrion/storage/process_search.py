@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from orchestrion.db import get_database
 from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable, SubscriptionTable
 from orchestrion.db.filters import QueryType
 from orchestrion.db.filters.search_filters import filter_exact, inferred_filter, text_contains
@@ -28,16 +29,25 @@ _PR = ProductTable
 
 
 def _linked(clause: WhereCondGenerator) -> WhereCondGenerator:
-    """A clause on the subscriptions (and their products) a process worked on."""
+    """A clause on the subscriptions (and their products) a process worked on.
+
+    A correlated ``EXISTS`` on PostgreSQL, which plans it as a semi-join either way round; ``IN`` on
+    SQLite, which tests an ``EXISTS`` process by process, the page's count too: at 100,000 processes
+    the first page of one subscription's processes took 85 ms (a scan of them all), of a customer's
+    300 and of a product tag's (a quarter) 460; starting from the matches 16, 67 and 173 (that page
+    then sorts its 25,000 matches).
+    """
 
     def on_subscriptions(node: Node) -> ColumnElement[bool]:
-        return (
+        linked = (
             select(ProcessSubscriptionTable.process_id)
             .join(_S, _S.subscription_id == ProcessSubscriptionTable.subscription_id)
             .join(_PR, _PR.product_id == _S.product_id)
-            .where(ProcessSubscriptionTable.process_id == _P.process_id, clause(node))
-            .exists()
+            .where(clause(node))
         )
+        if get_database().is_sqlite:
+            return _P.process_id.in_(linked)
+        return linked.where(ProcessSubscriptionTable.process_id == _P.process_id).exists()
 
     return on_subscriptions
 
