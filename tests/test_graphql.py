@@ -177,6 +177,18 @@ def test_filters_take_alternatives_negation_and_any_case(client: TestClient, net
     assert _descriptions(client, 'filterBy: {field: "description", value: "Port xe-0/0/1 on rt1 (10 Gbit/s)"}') == []
 
 
+def test_free_text_and_text_filters_ignore_case(client: TestClient, network: dict[str, Any]) -> None:
+    """On both databases (SQLite's ``LIKE`` folds the case itself, PostgreSQL's the ``lower`` of both sides)."""
+    assert _descriptions(client, 'query: "AMSTERDAM"') == ["Node rt1 (Amsterdam)"]
+    assert _descriptions(client, 'query: "XE-0/0/1 GBIT"') == [
+        "Circuit xe-0/0/1 <-> et-0/0/2 (10 Gbit/s)",
+        "Port xe-0/0/1 on rt1 (10 Gbit/s)",
+    ]
+    assert _descriptions(client, 'query: "-amsterdam tag:NODE"') == []  # a word left out, NULL notes included
+    found = gql(client, '{ processes(query: "CREATE_CIRCUIT") { page { workflowName } } }')["processes"]["page"]
+    assert found == [{"workflowName": "create_circuit"}]
+
+
 def test_an_unknown_filter_is_an_error_next_to_the_data(client: TestClient, network: dict[str, Any]) -> None:
     data, errors = gql_errors(
         client, '{ subscriptions(filterBy: [{field: "colour", value: "red"}]) { page { description } } }'

@@ -22,6 +22,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from orchestrion.db.types import case_folded
 from orchestrion.errors import InvalidInputError
 
 MAX_PAGE = 10_000
@@ -165,7 +166,7 @@ def any_of(value: str) -> list[str]:
 
 
 def contains(column: Any, value: str) -> ColumnElement[bool]:
-    return func.lower(column).contains(value.lower(), autoescape=True)
+    return case_folded(column).contains(value.lower(), autoescape=True)
 
 
 def truth(value: str) -> bool:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, Uuid
+from sqlalchemy import JSON, DateTime, Dialect, String, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -16,7 +16,7 @@ from sqlalchemy.types import TypeDecorator
 
 from orchestrion.engine.clock import utcnow
 
-__all__ = ["JsonColumn", "UUIDType", "UtcDateTime", "new_uuid", "texts_storable", "utcnow"]
+__all__ = ["JsonColumn", "UUIDType", "UtcDateTime", "case_folded", "new_uuid", "texts_storable", "utcnow"]
 
 JsonColumn = JSON().with_variant(JSONB(), "postgresql")
 
@@ -86,6 +86,29 @@ def _new_uuid_postgresql(_element: new_uuid, _compiler: SQLCompiler, **_kw: Any)
 @compiles(new_uuid, "sqlite")
 def _new_uuid_sqlite(_element: new_uuid, _compiler: SQLCompiler, **_kw: Any) -> str:
     return "lower(hex(randomblob(16)))"  # the 32 hex digits SQLAlchemy's Uuid stores on SQLite
+
+
+class case_folded(FunctionElement[str]):  # noqa: N801 - an SQL function, named like one
+    """A text as ``LIKE`` compares it ignoring case, with a lower-cased pattern: ``lower(text)``.
+
+    On SQLite the text itself: its ``LIKE`` ignores the case of ASCII letters, which is all its
+    ``lower`` folds, and ``lower`` copies every value it reads (a free-text count over 100,000
+    subscriptions: 232 ms with it, 90 without). PostgreSQL keeps ``lower``, which its trigram
+    indexes are built on. Not for ``=`` or ``IN``: only ``LIKE`` folds case.
+    """
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(case_folded)
+def _case_folded(element: case_folded, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(case_folded, "sqlite")
+def _case_folded_sqlite(element: case_folded, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, String, cast, false, func, inspect, or_
 from sqlalchemy.sql.functions import coalesce
 
 from orchestrion.db.search_query import Node, WhereCondGenerator, node_text
+from orchestrion.db.types import case_folded
 from orchestrion.errors import InvalidInputError
 
 __all__ = ["default_inferred_column_clauses", "filter_exact", "inferred_filter", "python_type_of", "text_contains"]
@@ -42,7 +43,7 @@ def _pattern(node: Node) -> str:
 
 def _like(column: Any, pattern: Callable[[Node], str]) -> WhereCondGenerator:
     """Any of a node's values matches ``pattern`` of it, ignoring case."""
-    lowered = func.lower(coalesce(column, ""))
+    lowered = case_folded(coalesce(column, ""))
 
     def clause(node: Node) -> ColumnElement[bool]:
         return or_(*(lowered.like(pattern(v).lower(), escape="\\") for v in _values(node)))
