@@ -208,19 +208,21 @@ class ListSpec:
         session: Session,
         ids: Select[Any],
         listing: ListQuery,
-        read: Callable[[], list[Any]] | None = None,
+        read: Callable[[], list[Any] | None] | None = None,
         counted: Select[Any] | None = None,
     ) -> tuple[list[Any], int]:
         """The first column of ``ids`` on one page, in order, and the total: the first half of a deferred join.
 
         ``ids`` selects as few columns and tables as the order and filters need, so a deep page is read
         off an index instead of carrying whole rows past the offset; the caller fetches the page's
-        rows by id (``in_order``). ``read``: another way to the same page's ids; ``counted``: a
-        cheaper query with as many rows as match.
+        rows by id (``in_order``). ``read``: another way to the same page's ids (None from it: this
+        page is read the usual way after all); ``counted``: a cheaper query with as many rows as match.
         """
         applied = self.apply(ids, listing)
         first, size = listing.page.first, listing.page.size
-        page = read() if read else list(session.scalars(applied.offset(first).limit(size)))
+        page = read() if read else None
+        if page is None:
+            page = list(session.scalars(applied.offset(first).limit(size)))
         return page, total(session, applied if counted is None else counted, first, len(page), len(page) >= size)
 
     def fetch(self, session: Session, query: Select[Any], listing: ListQuery) -> tuple[list[Any], int]:
