@@ -29,6 +29,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from fastapi.testclient import TestClient
@@ -127,13 +128,13 @@ def seed(database: Database, n: int, steps: int, m: int) -> None:
     """``n`` processes of 10 workflows with ``steps`` history rows each, process i linked to subscription
     i mod ``m`` (on one of four products, of 100 customers); generated inside the database (INSERT ... SELECT)."""
     now = datetime.now(UTC)
-    workflows = [
+    workflows = [  # the tenth is a task, as orchestrator-ui's task lists need some
         {
             "workflow_id": uuid.uuid4(),
-            "name": f"modify_{i}",
-            "target": "MODIFY",
+            "name": f"modify_{i}" if i < 9 else "task_9",
+            "target": "MODIFY" if i < 9 else "SYSTEM",
             "description": f"Modify {i}",
-            "is_task": False,
+            "is_task": i == 9,
             "created_at": now,
         }
         for i in range(10)
@@ -165,10 +166,11 @@ def seed(database: Database, n: int, steps: int, m: int) -> None:
             started_at, last_modified_at, created_by, is_task, state, cursor, seq, abort_requested, retry_count,
             claimed_by, lease_until)
         SELECT {q.uuid(1, "g.i")}, w.workflow_id, 'x', 'SYSTEM', {STATUS_OF.format(i="g.i")}, 'Step ' || (g.i % 7),
-            {q.ago(f"{n} - g.i")}, {q.ago(f"{n} - g.i")}, 'user' || (g.i % 13), {f}, {q.json("i", "g.i")},
+            {q.ago(f"{n} - g.i")}, {q.ago(f"{n} - g.i")}, 'user' || (g.i % 13), g.i % 10 = 9, {q.json("i", "g.i")},
             NULL, {steps}, {f}, 0, CASE WHEN g.i % 1000 = 999 THEN 'bench' END,
             CASE WHEN g.i % 1000 = 999 THEN {q.ago("-86400")} END
-        FROM {q.numbers(n)} JOIN workflows w ON w.name = 'modify_' || (g.i % 10)""",
+        FROM {q.numbers(n)} JOIN workflows w
+            ON w.name = CASE WHEN g.i % 10 = 9 THEN 'task_9' ELSE 'modify_' || (g.i % 10) END""",
         f"""INSERT INTO processes_subscriptions (id, process_id, subscription_id, created_at)
         SELECT {q.uuid(3, "g.i")}, {q.uuid(1, "g.i")}, {q.uuid(2, f"g.i % {m}")}, {q.ago(f"{n} - g.i")}
         FROM {q.numbers(n)}""",
@@ -257,6 +259,101 @@ GRAPHQL_PAGES = {
 }
 
 
+# orchestrator-ui 7.5.0's lists as it asks them (its fields, page sizes, default sorts and the filters its
+# tabs always add): the start page's five summary cards, then the workflow, task and subscription pages.
+_UI_PROCESSES = (
+    "query($first: Int!, $after: Int!, $sortBy: [GraphqlSort!], $filterBy: [GraphqlFilter!], $query: String) "
+    "{ processes(first: $first, after: $after, sortBy: $sortBy, filterBy: $filterBy, query: $query) { page { "
+    "workflowName lastStep lastStatus workflowTarget product { name tag } customer { fullname shortcode } "
+    "createdBy assignee processId startedAt lastModifiedAt isTask subscriptions { page { subscriptionId "
+    "description } } } pageInfo { hasNextPage totalItems sortFields filterFields } } }"
+)
+_UI_PROCESS_SUMMARY = (
+    "query($first: Int!, $after: Int!, $sortBy: [GraphqlSort!], $filterBy: [GraphqlFilter!]) "
+    "{ processes(first: $first, after: $after, sortBy: $sortBy, filterBy: $filterBy) { page { processId "
+    "workflowName startedAt } pageInfo { totalItems } } }"
+)
+_UI_SUBSCRIPTIONS = (
+    "query($first: Int!, $after: Int!, $sortBy: [GraphqlSort!], $filterBy: [GraphqlFilter!], $query: String) "
+    "{ subscriptions(first: $first, after: $after, sortBy: $sortBy, filterBy: $filterBy, query: $query) { page { "
+    "note startDate endDate description insync status subscriptionId product { name tag productType } "
+    "customer { fullname shortcode } metadata } pageInfo { hasNextPage totalItems sortFields filterFields } } }"
+)
+_UI_SUBSCRIPTION_SUMMARY = (
+    "query($first: Int!, $after: Int!, $sortBy: [GraphqlSort!], $filterBy: [GraphqlFilter!], $query: String) "
+    "{ subscriptions(first: $first, after: $after, sortBy: $sortBy, filterBy: $filterBy, query: $query) { page { "
+    "startDate description subscriptionId } pageInfo { totalItems } } }"
+)
+_IN_FLIGHT = "created-running-suspended-waiting-failed-resumed-inconsistent_data-api_unavailable-awaiting_callback"
+
+
+def _ui(
+    query: str, first: int, sort: str, *filters: tuple[str, str], after: int = 0, text: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    variables = {
+        "first": first,
+        "after": after,
+        "sortBy": {"field": sort, "order": "DESC"},
+        "filterBy": [{"field": field, "value": value} for field, value in filters],
+    }
+    return query, variables | ({"query": text} if text else {})
+
+
+def _workflows(tab: str, **page: Any) -> tuple[str, dict[str, Any]]:
+    return _ui(_UI_PROCESSES, 15, "lastModifiedAt", ("isTask", "false"), ("lastStatus", tab), **page)
+
+
+UI_PAGES = {
+    "start: active workflows": _ui(
+        _UI_PROCESS_SUMMARY, 5, "startedAt", ("isTask", "false"), ("lastStatus", _IN_FLIGHT)
+    ),
+    "start: failed tasks": _ui(
+        _UI_PROCESS_SUMMARY,
+        5,
+        "startedAt",
+        ("isTask", "true"),
+        ("lastStatus", "failed-inconsistent_data-api_unavailable"),
+    ),
+    "start: my workflows": _ui(_UI_PROCESS_SUMMARY, 5, "startedAt", ("isTask", "false"), ("createdBy", "user7")),
+    "start: active subscriptions": _ui(_UI_SUBSCRIPTION_SUMMARY, 5, "startDate", ("status", "Active")),
+    "start: out-of-sync subscriptions": _ui(
+        _UI_SUBSCRIPTION_SUMMARY, 5, "startDate", ("status", "Active-Provisioning"), text="insync:false"
+    ),
+    "workflows, active tab": _workflows(_IN_FLIGHT),
+    "workflows, completed tab": _workflows("completed-aborted"),
+    "workflows, completed tab, page 100": _workflows("completed-aborted", after=1485),
+    "workflows, completed tab, search": _workflows("completed-aborted", text="modify_3"),
+    "workflows, completed tab, search a subscription": _workflows("completed-aborted", text="4242"),
+    "tasks, completed tab": _ui(
+        _UI_PROCESSES, 15, "lastModifiedAt", ("isTask", "true"), ("lastStatus", "completed-aborted")
+    ),
+    "subscriptions, active tab": _ui(_UI_SUBSCRIPTIONS, 15, "startDate", ("status", "active")),
+    "subscriptions, active tab, search": _ui(_UI_SUBSCRIPTIONS, 15, "startDate", ("status", "active"), text="4242"),
+}
+
+
+def bench_ui_pages(client: TestClient, repeat: int) -> None:
+    """orchestrator-ui's lists, ``repeat`` rounds of one call each, as ``bench_lists`` times the REST ones."""
+    timings: dict[str, list[float]] = {label: [] for label in UI_PAGES}
+    for _ in range(repeat):
+        for label, (query, variables) in UI_PAGES.items():
+            started = time.perf_counter()
+            response = client.post("/api/graphql", json={"query": query, "variables": variables})
+            timings[label].append((time.perf_counter() - started) * 1000)
+            body = response.json()
+            assert response.status_code == 200 and "errors" not in body, body
+    print(f"\n{'orchestrator-ui page (GraphQL)':45} {'median ms':>10} {'p95 ms':>8} {'items':>6} {'total':>8}")
+    for label, (query, variables) in UI_PAGES.items():
+        found = next(
+            iter(client.post("/api/graphql", json={"query": query, "variables": variables}).json()["data"].values())
+        )
+        values = timings[label]
+        print(
+            f"{label:45} {statistics.median(values):10.1f} {_p95(values):8.1f} {len(found['page']):6} "
+            f"{found['pageInfo']['totalItems']:>8}"
+        )
+
+
 def graphql_page(client: TestClient, query: str, size: int, statements: list[str]) -> tuple[float, int, int]:
     """Median ms, SQL statements and items of one GraphQL page."""
     timings, counted = [], 0
@@ -319,6 +416,7 @@ def main() -> None:
     bench_lists(client, args.repeat)
     with client:
         bench_graphql(client, database)
+        bench_ui_pages(client, args.repeat)
 
 
 if __name__ == "__main__":

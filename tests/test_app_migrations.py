@@ -187,7 +187,7 @@ def connect(uri: str) -> Iterator[Connection]:
 
 
 def drop_columns_since_0009(conn: Connection) -> None:
-    """Undo 0009, 0010, 0012, 0014, 0015, 0016 and 0017 (columns, indexes, and 0010's table): a database from before
+    """Undo 0009, 0010, 0012 and 0014 to 0018 (columns, indexes, and 0010's table): a database from before
     them (they run again)."""
     for index in (
         "ix_processes_parent_group",
@@ -217,6 +217,7 @@ TRIGRAM_INDEXES = (  # PostgreSQL only (with pg_trgm)
     "ix_subscriptions_description_trgm",
     "ix_subscriptions_customer_id_trgm",
     "ix_subscription_instance_values_value_trgm",
+    "ix_subscriptions_note_trgm",  # 0018
 )
 # 0015 and 0016 dropped them: each is the leading column of one of LIST_INDEXES or SCALE_INDEXES
 SINGLE_COLUMN_INDEXES = (

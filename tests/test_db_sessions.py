@@ -16,7 +16,7 @@ import pytest
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import String, func, insert, select
+from sqlalchemy import String, func, insert, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from orchestrion import db as dbmod
@@ -212,3 +212,17 @@ def test_settings_keep_the_database_uri_secret_and_init_database_takes_them(sqli
     finally:
         dbmod.get_database().dispose()
         install(previous)
+
+
+@pytest.mark.postgres
+def test_postgres_connections_run_without_jit_unless_the_uri_chooses(postgres_uri: str) -> None:
+    """Compiling a statement costs more than it saves for orchestrion's short ones; a URI's options decide."""
+    chosen_uri = postgres_uri.replace("options=", "options=-cjit%3Don%20")
+    assert chosen_uri != postgres_uri
+    for uri, expected in ((postgres_uri, "off"), (chosen_uri, "on")):
+        database = Database(uri)
+        try:
+            with database.read() as session:
+                assert session.execute(text("SHOW jit")).scalar_one() == expected
+        finally:
+            database.dispose()

@@ -9,6 +9,7 @@ the same number of queries however many items it holds.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,7 +24,7 @@ from examples import inventory
 from orchestrion.app import OrchestratorCore
 from orchestrion.catalogue import ensure_catalogue, load_file
 from orchestrion.db import Database
-from orchestrion.db.domain_models import ProductTable
+from orchestrion.db.domain_models import ProductTable, SubscriptionTable
 from orchestrion.domain import SUBSCRIPTION_MODEL_REGISTRY
 from orchestrion.domain.base import ProductBlockModel, SubscriptionModel
 from orchestrion.forms import SubmitFormPage
@@ -184,11 +185,59 @@ def test_free_text_ignores_case(client: TestClient, network: dict[str, Any]) -> 
         "Circuit xe-0/0/1 <-> et-0/0/2 (10 Gbit/s)",
         "Port xe-0/0/1 on rt1 (10 Gbit/s)",
     ]
-    assert _descriptions(client, 'query: "-amsterdam tag:NODE"') == []  # a word left out, NULL notes included
+    assert _descriptions(client, 'query: "-amsterdam tag:NODE"') == []  # a word left out
+    assert _descriptions(client, 'query: "-amsterdam tag:PORT"') == [  # their notes are missing (NULL): no match
+        "Port et-0/0/2 on rt1 (100 Gbit/s)",
+        "Port xe-0/0/1 on rt1 (10 Gbit/s)",
+    ]
     found = gql(client, '{ processes(query: "CREATE_CIRCUIT") { page { workflowName } } }')["processes"]["page"]
     assert found == [{"workflowName": "create_circuit"}]
     found = gql(client, '{ processes(query: "AMSTERDAM") { page { workflowName } } }')["processes"]["page"]
     assert found == [{"workflowName": "create_node"}]  # a word in the description of its subscription
+
+
+def test_free_text_finds_a_note_and_processes_by_what_their_subscriptions_hold(
+    client: TestClient, network: dict[str, Any], database: Database
+) -> None:
+    with database.write() as session:
+        port = session.get(SubscriptionTable, uuid.UUID(network["port_a"]))
+        assert port is not None
+        port.note = "Planned MAINTENANCE window"
+    assert _descriptions(client, 'query: "maintenance"') == ["Port xe-0/0/1 on rt1 (10 Gbit/s)"]
+    found = gql(client, '{ processes(query: "maintenance") { page { workflowName } } }')["processes"]["page"]
+    assert found == [{"workflowName": "create_port"}]  # the process that worked on that port
+    found = gql(client, '{ processes(query: "-maintenance") { page { workflowName } } }')["processes"]["page"]
+    assert sorted(p["workflowName"] for p in found) == ["create_circuit", "create_node", "create_port"]
+
+
+def test_status_filters_take_any_case_and_compare_the_column_itself(
+    client: TestClient, network: dict[str, Any], database: Database
+) -> None:
+    """``lower(last_status)`` would serve no index and mislead the planner's estimates."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(database.engine, "before_cursor_execute", record)
+
+    def total(filter_by: str, entity: str = "processes") -> int:
+        found = gql(client, f"{{ {entity}(filterBy: [{filter_by}]) {{ pageInfo {{ totalItems }} }} }}")
+        return int(found[entity]["pageInfo"]["totalItems"])
+
+    try:
+        assert total('{field: "lastStatus", value: "COMPLETED"}') == 4
+        assert total('{field: "lastStatus", value: "Completed-failed"}') == total(
+            '{field: "lastStatus", value: "completed|FAILED"}'
+        )
+        assert total('{field: "lastStatus", value: "completd"}') == 0  # no such status: nothing, no error
+        assert total('{field: "status", value: "ACTIVE"}', "subscriptions") == 4
+        assert total('{field: "status", value: "Terminated"}', "subscriptions") == 0
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)
+    assert statements and not any(
+        "lower(processes.last_status)" in s or "lower(subscriptions.status)" in s for s in statements
+    )
 
 
 def test_an_unknown_filter_is_an_error_next_to_the_data(client: TestClient, network: dict[str, Any]) -> None:

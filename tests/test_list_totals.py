@@ -69,6 +69,25 @@ def test_many_rows_on_postgres_give_the_planners_estimate_flagged(
     assert page.json()["data"]["processes"]["pageInfo"]["totalItems"] >= 5
 
 
+def test_postgres_counts_a_total_its_planner_guesses_wrong(
+    client: TestClient, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Up to ``ESTIMATE_ABOVE`` rows are counted whatever the planner expects; its guess decides only above
+    ``TRUST_ABOVE`` (there, told to trust any guess: an estimate, flagged, with no count)."""
+    monkeypatch.setattr(listing, "ESTIMATE_ABOVE", STARTS)
+    monkeypatch.setattr(listing, "TRUST_ABOVE", 10**9)
+    assert _total(client.get("/api/processes/", params={"range": "0,5"})) == (STARTS, None)
+    monkeypatch.setattr(listing, "ESTIMATE_ABOVE", STARTS - 1)
+    total, estimated = _total(client.get("/api/processes/", params={"range": "0,5"}))
+    if database.is_sqlite:
+        assert (total, estimated) == (STARTS, None)  # SQLite always counts
+        return
+    assert (total >= STARTS, estimated) == (True, "true")  # counted past the threshold: at least that many
+    monkeypatch.setattr(listing, "ESTIMATE_ABOVE", STARTS)
+    monkeypatch.setattr(listing, "TRUST_ABOVE", 0)
+    assert _total(client.get("/api/processes/", params={"range": "0,5"}))[1] == "true"
+
+
 @step("Break")
 def break_() -> State:
     raise ValueError("broken on purpose")

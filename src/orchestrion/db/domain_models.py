@@ -163,9 +163,9 @@ class ProductTable(Base):
 class SubscriptionTable(Base):
     """A customer's subscription on a product; ``version`` is raised by every save that changes it.
 
-    On PostgreSQL with ``pg_trgm``, migration 0016 adds trigram indexes on ``lower(description)`` and
-    ``lower(customer_id)`` (and on resource values) for the text filters; they are not declared here,
-    as they exist only where the extension could be created.
+    On PostgreSQL with ``pg_trgm``, migrations 0016 and 0018 add trigram indexes on ``lower(description)``,
+    ``lower(customer_id)`` and ``lower(note)`` (and on resource values) for the text filters and free
+    text; they are not declared here, as they exist only where the extension could be created.
     """
 
     __tablename__ = "subscriptions"

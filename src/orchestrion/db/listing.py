@@ -6,9 +6,9 @@ and ``after`` offsets, ``sortBy``, ``filterBy``) both come down to a ``ListQuery
 keys and filters, applied to a select by a ``ListSpec`` that names what a list may be sorted and
 filtered on.
 
-Totals are counted, except on PostgreSQL when the planner expects more than ``ESTIMATE_ABOVE``
-rows: counting a million rows takes longer than any page, so the planner's estimate is the total
-then (an ``Estimate``, which the REST API flags with ``X-Total-Count-Estimated: true``).
+Totals are counted, except on PostgreSQL beyond ``ESTIMATE_ABOVE`` rows: counting a million rows
+takes longer than any page, so there the count stops and the planner's estimate is the total (an
+``Estimate``, which the REST API flags with ``X-Total-Count-Estimated: true``).
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from orchestrion.errors import InvalidInputError
 
 MAX_PAGE = 10_000
 ESTIMATE_ABOVE = 20_000  # more rows than PostgreSQL counts within a page's time budget on a small machine
+# a guess of more rows than this is taken without counting (the bounded count of a status tab: 15 ms)
+TRUST_ABOVE = 4 * ESTIMATE_ABOVE
 ESTIMATED_HEADER = "X-Total-Count-Estimated"
 
 
@@ -104,12 +106,23 @@ def frequent_values(session: Session, table: str, column: str, rows: int) -> set
 
 
 def count(session: Session, query: Select[Any], at_least: int = 0) -> int:
-    """How many rows ``query`` matches (``at_least``: rows known to exist): counted, or the planner's
-    ``Estimate`` when it expects many."""
+    """How many rows ``query`` matches (``at_least``: rows known to exist): counted, or on PostgreSQL an
+    ``Estimate`` when there are more than ``ESTIMATE_ABOVE``.
+
+    The planner's guess decides only when it expects far more (``TRUST_ABOVE``); below, PostgreSQL
+    counts, up to ``ESTIMATE_ABOVE`` rows: the guess misjudges text and combined filters by orders of
+    magnitude both ways (18 subscriptions taken for 20,690, so an estimate was shown; 69,231
+    processes for 4,500, so all were counted, in 130 ms).
+    """
     query = query.order_by(None)
-    if (planned := planned_rows(session, query)) is not None and planned > ESTIMATE_ABOVE:
+    if (planned := planned_rows(session, query)) is None:
+        return int(session.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+    if planned > TRUST_ABOVE:
         return Estimate(max(planned, at_least))
-    return int(session.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+    bounded = select(func.count()).select_from(query.limit(ESTIMATE_ABOVE + 1).subquery())
+    if (counted := int(session.execute(bounded).scalar_one())) <= ESTIMATE_ABOVE:
+        return counted
+    return Estimate(max(planned, counted, at_least))
 
 
 def total(session: Session, query: Select[Any], first: int, rows: int, more: bool) -> int:

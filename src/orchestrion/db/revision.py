@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 
 from orchestrion.db.database import Database
 
-HEAD = "0017"
+HEAD = "0018"
 
 
 def at_head(database: Database) -> bool:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, not_, or_, true
+from sqlalchemy import ColumnElement, and_, false, func, not_, or_, true
 
 from orchestrion.errors import InvalidInputError
 from orchestrion.names import camel_to_snake
@@ -157,8 +157,8 @@ def where(
 
     def term(node: Node) -> ColumnElement[bool]:
         kind, value = node
-        if kind == "Negation":
-            return not_(term(value))
+        if kind == "Negation":  # unknown on a missing (NULL) value, a clause did not match: its negation does
+            return not_(func.coalesce(term(value), false()))
         if kind == "Group":
             return or_(*(conjunction(e) for e in value)) if value else true()
         if kind == "KVTerm":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, CompoundSelect, Select, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -23,6 +23,8 @@ from orchestrion.db.listing import offset_page
 from orchestrion.db.models import ProcessTable, WorkflowTable
 from orchestrion.db.search_query import Node, WhereCondGenerator
 from orchestrion.db.sorting import SortFunction, generic_column_sort
+from orchestrion.engine.status import ProcessStatus
+from orchestrion.storage.subscription_search import matching_subscriptions
 
 _P = ProcessTable
 _W = WorkflowTable
@@ -58,6 +60,37 @@ def _worked_on_sqlite(element: _WorkedOn, compiler: SQLCompiler, **kw: Any) -> s
     return compiler.process(_P.process_id.in_(element.linked), **kw)
 
 
+class _OneOf(ColumnElement[bool]):
+    """``column`` is one of the values ``found`` selects, which is read once.
+
+    ``= ANY(ARRAY(found))`` on PostgreSQL: an InitPlan, run once. Inside the correlated ``EXISTS`` of
+    ``_WorkedOn``, ``IN (found)`` was planned as a join redone for every process (a rare word's
+    search among a million processes: 2 s, against 0.6 s with it). ``IN`` on SQLite, which reads
+    it once anyway.
+    """
+
+    inherit_cache = True
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("found", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: Any, found: CompoundSelect[Any]) -> None:
+        self.column = column
+        self.found = found
+
+
+@compiles(_OneOf)
+def _one_of(element: _OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    found = compiler.process(element.found, **kw)
+    return f"{compiler.process(element.column, **kw)} = ANY(ARRAY({found}))"
+
+
+@compiles(_OneOf, "sqlite")
+def _one_of_sqlite(element: _OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.in_(element.found), **kw)
+
+
 def _linked(clause: WhereCondGenerator) -> WhereCondGenerator:
     """A clause on the subscriptions (and their products) a process worked on."""
 
@@ -79,7 +112,7 @@ PROCESS_CLAUSES: dict[str, WhereCondGenerator] = {
     "target": filter_exact(_W.target),
     "workflow_target": filter_exact(_W.target),
     "is_task": inferred_filter(_P.is_task),
-    "last_status": filter_exact(_P.last_status),
+    "last_status": filter_exact(_P.last_status, ProcessStatus),
     "last_step": inferred_filter(_P.last_step),
     "assignee": filter_exact(_P.assignee),
     "created_by": inferred_filter(_P.created_by),
@@ -98,12 +131,12 @@ PROCESS_CLAUSES: dict[str, WhereCondGenerator] = {
 
 
 def _free_text(node: Node) -> ColumnElement[bool]:
-    """A bare word of a search: the workflow, last step, creator, or a subscription's description or product."""
-    return or_(
-        *(text_contains(column)(node) for column in (_W.name, _P.last_step, _P.created_by)),
-        _linked(text_contains(_S.description))(node),
-        _linked(text_contains(_PR.name))(node),
+    """A bare word of a search: the workflow, last step or creator, or what it finds in a subscription the
+    process worked on (``matching_subscriptions``: those first, then their links)."""
+    linked = select(ProcessSubscriptionTable.process_id).where(
+        _OneOf(ProcessSubscriptionTable.subscription_id, matching_subscriptions(node))
     )
+    return or_(*(text_contains(column)(node) for column in (_W.name, _P.last_step, _P.created_by)), _WorkedOn(linked))
 
 
 PROCESS_FREE_TEXT: WhereCondGenerator = _free_text

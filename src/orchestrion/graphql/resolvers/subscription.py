@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 import structlog
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 from strawberry.types.base import get_object_definition
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
@@ -23,7 +23,6 @@ from orchestrion.db.filters.search_filters import (
     default_inferred_column_clauses,
     filter_exact,
     inferred_filter,
-    text_contains,
 )
 from orchestrion.db.listing import offset_page
 from orchestrion.db.search_query import Node, WhereCondGenerator
@@ -38,6 +37,8 @@ from orchestrion.graphql.schemas.product import product_values
 from orchestrion.graphql.schemas.subscription import SubscriptionInterface, base_model
 from orchestrion.graphql.types import GraphqlFilter, GraphqlSort, OrchestratorInfo
 from orchestrion.names import to_camel
+from orchestrion.storage.subscription_search import matching_subscriptions
+from orchestrion.types import SubscriptionLifecycle
 
 logger = structlog.get_logger(__name__)
 
@@ -45,7 +46,7 @@ _S = SubscriptionTable
 _PR = ProductTable
 
 SUBSCRIPTION_CLAUSES: dict[str, WhereCondGenerator] = default_inferred_column_clauses(_S) | {
-    "status": filter_exact(_S.status),
+    "status": filter_exact(_S.status, SubscriptionLifecycle),
     "product": inferred_filter(_PR.name),
     "tag": filter_exact(_PR.tag),
     "type": filter_exact(_PR.product_type),
@@ -54,8 +55,7 @@ SUBSCRIPTION_CLAUSES: dict[str, WhereCondGenerator] = default_inferred_column_cl
 
 
 def _free_text(node: Node) -> ColumnElement[bool]:
-    columns = (_S.description, _S.note, _S.customer_id, _PR.name, _PR.tag, _PR.product_type)
-    return or_(*(text_contains(column)(node) for column in columns))
+    return _S.subscription_id.in_(matching_subscriptions(node))
 
 
 SUBSCRIPTION_SORTS: dict[str, SortFunction] = {

@@ -11,12 +11,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, cast, false, func, inspect, or_
-from sqlalchemy.sql.functions import coalesce
 
 from orchestrion.db.search_query import Node, WhereCondGenerator, node_text
 from orchestrion.db.types import case_folded
@@ -42,8 +41,10 @@ def _pattern(node: Node) -> str:
 
 
 def _like(column: Any, pattern: Callable[[Node], str]) -> WhereCondGenerator:
-    """Any of a node's values matches ``pattern`` of it, ignoring case."""
-    lowered = case_folded(coalesce(column, ""))
+    """Any of a node's values matches ``pattern`` of it, ignoring case. The column itself, not
+    ``coalesce(column, '')``: a missing value matches no pattern either, and PostgreSQL's trigram
+    indexes (migration 0016) are built on ``lower(column)``."""
+    lowered = case_folded(column)
 
     def clause(node: Node) -> ColumnElement[bool]:
         return or_(*(lowered.like(pattern(v).lower(), escape="\\") for v in _values(node)))
@@ -61,12 +62,24 @@ def text_contains(column: Any) -> WhereCondGenerator:
     return _like(column, lambda node: f"%{_escaped(node)}%")
 
 
-def filter_exact(column: Any) -> WhereCondGenerator:
-    """Equal to one of the values, ignoring case (tags, product types, statuses)."""
+def filter_exact(column: Any, spellings: Iterable[str] = ()) -> WhereCondGenerator:
+    """Equal to one of the values, ignoring case (tags, product types, statuses).
+
+    ``spellings``: every value the column can hold (an enum's), each spelled one way. A value is then
+    matched to its spelling and the column compared as it is, which its index and the planner's
+    statistics serve (``lower(column)`` has neither: at a million processes a status tab's count took
+    160 ms where 15 would do, and its total, misjudged a thousandfold, was counted instead of
+    estimated); a value that is none of them matches nothing.
+    """
     lowered = func.lower(column)
+    spelled = {str(value).lower(): str(value) for value in spellings}
 
     def clause(node: Node) -> ColumnElement[bool]:
-        return lowered.in_([node_text(v).lower() for v in _values(node)])
+        wanted = [node_text(v).lower() for v in _values(node)]
+        if not spelled:
+            return lowered.in_(wanted)
+        known = [spelled[value] for value in wanted if value in spelled]
+        return column.in_(known) if known else false()
 
     return clause
 
