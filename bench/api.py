@@ -12,7 +12,9 @@ the same rounds (the machine's noise), and whether the total was an estimate.
 The GraphQL part asks pages of 10 and of 100 processes and subscriptions with the nested fields
 orchestrator-ui's lists ask (product, customer, subscriptions of a process, processes of a
 subscription) and prints the SQL statements each page costs (the same for 10 and 100: no N+1), and
-its time as a ratio to the REST page of the same size measured in the same run.
+its time as a ratio to the REST page of the same size measured in the same run. Last, the pages
+orchestrator-ui 7.5.0 itself asks for (its start page's cards, its workflow, task and subscription
+tabs, with and without a search), as it asks them.
 
     .venv/bin/python bench/api.py --processes 10000 --subscriptions 2000 --backend postgres
     .venv/bin/python bench/api.py --processes 1000000 --steps-per-process 20 --subscriptions 100000
