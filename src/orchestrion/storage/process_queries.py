@@ -14,7 +14,20 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, intersect, literal_column, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Select,
+    and_,
+    func,
+    intersect,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.util import ClauseAdapter
 
@@ -385,10 +398,18 @@ def status_counts(session: Session) -> dict[str, dict[str, int]]:
         estimated = {kind: n for kind, n in planned.items() if n is not None and n > listing.ESTIMATE_ABOVE}
     for (is_task, status), rows in estimated.items():
         counts["tasks" if is_task else "processes"][status] = Estimate(rows)
-    if estimated:  # count the others: an index range each
-        query = query.where(or_(*(_of_kind(kind) for kind in kinds if kind not in estimated)))
-    for is_task, status, count in session.execute(query):
-        counts["tasks" if is_task else "processes"][status] = count
+    counted: Executable = query
+    if estimated:  # count the others, an index range each (as one OR, PostgreSQL scanned all the index: 99 ms)
+        counted = union_all(
+            *(
+                select(literal(kind[0]), literal(kind[1]), func.count()).where(_of_kind(kind))
+                for kind in kinds
+                if kind not in estimated
+            )
+        )
+    for is_task, status, count in session.execute(counted):
+        if count:  # as the grouped count, which has no row for a status no process is in
+            counts["tasks" if is_task else "processes"][status] = count
     return counts
 
 

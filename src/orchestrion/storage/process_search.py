@@ -91,6 +91,40 @@ def _one_of_sqlite(element: _OneOf, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(element.column.in_(element.found), **kw)
 
 
+class _Broad(ColumnElement[bool]):
+    """A status filter, told to SQLite's planner as one that matches many processes: ``likelihood(clause, 0.9)``.
+
+    SQLite keeps no statistics of a column's values (``sqlite_stat1`` has the average rows per value
+    only), so it took the two statuses of orchestrator-ui's completed tab for a few rows, and sorted
+    the 81,000 completed processes of 100,000 for a page of 15 (65 ms) instead of reading the list's
+    order until the page was full (1.4 ms); its count still reads the status index. A rare status
+    costs a longer read in order instead (the failed tasks' 900: 12 ms). Elsewhere the clause as it is.
+    """
+
+    inherit_cache = True
+    _traverse_internals = [("clause", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, clause: ColumnElement[bool]) -> None:
+        self.clause = clause
+
+
+@compiles(_Broad)
+def _broad(element: _Broad, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clause, **kw)
+
+
+@compiles(_Broad, "sqlite")
+def _broad_sqlite(element: _Broad, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"likelihood({compiler.process(element.clause, **kw)}, 0.9)"
+
+
+_STATUS = filter_exact(_P.last_status, ProcessStatus)
+
+
+def _statuses(node: Node) -> ColumnElement[bool]:
+    return _Broad(_STATUS(node))
+
+
 def _linked(clause: WhereCondGenerator) -> WhereCondGenerator:
     """A clause on the subscriptions (and their products) a process worked on."""
 
@@ -112,7 +146,7 @@ PROCESS_CLAUSES: dict[str, WhereCondGenerator] = {
     "target": filter_exact(_W.target),
     "workflow_target": filter_exact(_W.target),
     "is_task": inferred_filter(_P.is_task),
-    "last_status": filter_exact(_P.last_status, ProcessStatus),
+    "last_status": _statuses,
     "last_step": inferred_filter(_P.last_step),
     "assignee": filter_exact(_P.assignee),
     "created_by": inferred_filter(_P.created_by),
