@@ -324,7 +324,7 @@ UI_PAGES = {
     "workflows, active tab": _workflows(_IN_FLIGHT),
     "workflows, completed tab": _workflows("completed-aborted"),
     "workflows, completed tab, page 100": _workflows("completed-aborted", after=1485),
-    "workflows, completed tab, search": _workflows("completed-aborted", text="modify_3"),
+    "workflows, completed tab, search a workflow": _workflows("completed-aborted", text="modify_3"),
     "workflows, completed tab, search a subscription": _workflows("completed-aborted", text="4242"),
     "tasks, completed tab": _ui(
         _UI_PROCESSES, 15, "lastModifiedAt", ("isTask", "true"), ("lastStatus", "completed-aborted")

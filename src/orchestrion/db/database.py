@@ -204,8 +204,10 @@ def _without_jit(engine: Engine) -> None:
     compiling one costs more than it saves. The planner's guesses inflate a list page's cost past
     the JIT threshold: compiling took 20-25 ms of a 35 ms search page at a million processes.
 
-    A ``SET`` when the connection is made, not libpq's ``options``, which PgBouncer refuses; where
-    those options (in the URI or ``PGOPTIONS``) set ``jit``, they decide.
+    A ``SET`` when the connection is made, not libpq's ``options``, which PgBouncer refuses (behind
+    PgBouncer's transaction pooling it holds only for the server connection it was made on). Where
+    those options (in the URI or ``PGOPTIONS``) set ``jit``, they decide; it overrides a ``jit`` set
+    with ``ALTER ROLE`` or ``ALTER DATABASE``.
     """
 
     @event.listens_for(engine, "connect")

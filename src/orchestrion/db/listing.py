@@ -112,12 +112,13 @@ def count(session: Session, query: Select[Any], at_least: int = 0) -> int:
     The planner's guess decides only when it expects far more (``TRUST_ABOVE``); below, PostgreSQL
     counts, up to ``ESTIMATE_ABOVE`` rows: the guess misjudges text and combined filters by orders of
     magnitude both ways (18 subscriptions taken for 20,690, so an estimate was shown; 69,231
-    processes for 4,500, so all were counted, in 130 ms).
+    processes for 4,500, so all were counted, in 130 ms). Past that count the total is the larger of
+    the guess and the rows known: an under-guess shows as just over ``ESTIMATE_ABOVE``.
     """
     query = query.order_by(None)
     if (planned := planned_rows(session, query)) is None:
         return int(session.execute(select(func.count()).select_from(query.subquery())).scalar_one())
-    if planned > TRUST_ABOVE:
+    if planned > TRUST_ABOVE or at_least > ESTIMATE_ABOVE:  # a deep page has seen more than a count would take
         return Estimate(max(planned, at_least))
     bounded = select(func.count()).select_from(query.limit(ESTIMATE_ABOVE + 1).subquery())
     if (counted := int(session.execute(bounded).scalar_one())) <= ESTIMATE_ABOVE:

@@ -149,6 +149,12 @@ def node_text(node: Node) -> str:
     return str(value)
 
 
+def negated(clause: ColumnElement[bool]) -> ColumnElement[bool]:
+    """``clause`` did not match: also where it is unknown, on a missing (NULL) value (``-note:x`` finds
+    the subscriptions without a note too)."""
+    return not_(func.coalesce(clause, false()))
+
+
 def where(
     tree: Node, clauses: Mapping[str, WhereCondGenerator], free_text: WhereCondGenerator | None
 ) -> ColumnElement[bool]:
@@ -157,8 +163,8 @@ def where(
 
     def term(node: Node) -> ColumnElement[bool]:
         kind, value = node
-        if kind == "Negation":  # unknown on a missing (NULL) value, a clause did not match: its negation does
-            return not_(func.coalesce(term(value), false()))
+        if kind == "Negation":
+            return negated(term(value))
         if kind == "Group":
             return or_(*(conjunction(e) for e in value)) if value else true()
         if kind == "KVTerm":

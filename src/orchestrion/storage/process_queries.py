@@ -380,7 +380,7 @@ def status_counts(session: Session) -> dict[str, dict[str, int]]:
     Counted, except on PostgreSQL for a status of which the planner expects more than
     ``ESTIMATE_ABOVE`` rows: that one is its ``Estimate`` (counting a million completed processes
     reads the whole index, most of a second), as list totals are. The small statuses, those in
-    flight or failed that operators act on, are always counted.
+    flight or failed that operators act on, are counted unless they are that many too.
     """
     counts: dict[str, dict[str, int]] = {"processes": {}, "tasks": {}}
     query = select(_P.is_task, _P.last_status, func.count()).group_by(_P.is_task, _P.last_status)
@@ -400,13 +400,14 @@ def status_counts(session: Session) -> dict[str, dict[str, int]]:
         counts["tasks" if is_task else "processes"][status] = Estimate(rows)
     counted: Executable = query
     if estimated:  # count the others, an index range each (as one OR, PostgreSQL scanned all the index: 99 ms)
-        counted = union_all(
-            *(
-                select(literal(kind[0]), literal(kind[1]), func.count()).where(_of_kind(kind))
-                for kind in kinds
-                if kind not in estimated
-            )
-        )
+        ranges = [
+            select(literal(kind[0]), literal(kind[1]), func.count()).where(_of_kind(kind))
+            for kind in kinds
+            if kind not in estimated
+        ]
+        if not ranges:
+            return counts
+        counted = union_all(*ranges)
     for is_task, status, count in session.execute(counted):
         if count:  # as the grouped count, which has no row for a status no process is in
             counts["tasks" if is_task else "processes"][status] = count

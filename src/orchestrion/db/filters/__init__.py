@@ -16,9 +16,9 @@ from functools import cache
 from typing import Any, Protocol, TypeAlias
 
 from pydantic import BaseModel
-from sqlalchemy import Select, and_, false, not_, true
+from sqlalchemy import Select, and_, false, true
 
-from orchestrion.db.search_query import Node, WhereCondGenerator
+from orchestrion.db.search_query import Node, WhereCondGenerator, negated
 from orchestrion.errors import InvalidInputError
 from orchestrion.names import camel_to_snake, to_camel
 
@@ -77,7 +77,7 @@ def _condition(clauses: ColumnMappings, item: Filter) -> Any:
     node = filter_node(item)
     clause = clauses[camel_to_snake(item.field)]
     if node[0] == "Negation":
-        return not_(clause(node[1]))
+        return negated(clause(node[1]))
     return clause(node)
 
 

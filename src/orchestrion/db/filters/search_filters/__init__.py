@@ -71,15 +71,18 @@ def filter_exact(column: Any, spellings: Iterable[str] = ()) -> WhereCondGenerat
     160 ms where 15 would do, and its total, misjudged a thousandfold, was counted instead of
     estimated); a value that is none of them matches nothing.
     """
-    lowered = func.lower(column)
     spelled = {str(value).lower(): str(value) for value in spellings}
 
-    def clause(node: Node) -> ColumnElement[bool]:
-        wanted = [node_text(v).lower() for v in _values(node)]
-        if not spelled:
-            return lowered.in_(wanted)
-        known = [spelled[value] for value in wanted if value in spelled]
+    def spelling(node: Node) -> ColumnElement[bool]:
+        known = [spelled[value] for value in (node_text(v).lower() for v in _values(node)) if value in spelled]
         return column.in_(known) if known else false()
+
+    if spelled:
+        return spelling
+    lowered = func.lower(column)
+
+    def clause(node: Node) -> ColumnElement[bool]:
+        return lowered.in_([node_text(v).lower() for v in _values(node)])
 
     return clause
 
