@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -23,6 +23,7 @@ from orchestrion.engine.runner import MemoryJournal, StepRecord, opening_records
 from orchestrion.engine.steps import abort
 from orchestrion.errors import EnginePausedError
 from orchestrion.executors import set_executor
+from orchestrion.executors.execution import execute_process
 from orchestrion.executors.threadpool import ThreadPoolExecutor
 from orchestrion.runtime import current
 from orchestrion.services.audit import verify
@@ -298,6 +299,33 @@ def test_a_process_created_running_has_the_rows_of_the_pure_steps_it_begins_with
     executor.submit(process_id, claim)  # the run goes on from there, and its chain from theirs
     assert wait_for_process(process_id, 10) == ProcessStatus.COMPLETED
     assert [r.name for r in _rows(process_id)] == ["Start", "Start", "Provision", "Done"]
+    assert verify([process_id])[0].broken is None
+
+
+def test_a_process_for_workers_elsewhere_is_created_waiting_with_the_rows_of_its_opening_steps(
+    database: Database, register: Callable[..., Workflow]
+) -> None:
+    """As a start with Celery creates it: unclaimed and ``created``, its Start written, for a worker to go on from."""
+    wf = _with_row(register("ride_elsewhere", init >> provision >> done))
+    process_id = uuid.uuid4()
+    state = {"process_id": str(process_id), "reporter": "tester"}
+    opening = opening_records(wf, state)
+    current().store.create_process(wf, state, {}, "tester", worker_id=None, lease=timedelta(0), opening=opening)
+
+    p = _process(process_id)
+    assert (p.last_status, p.last_step, p.cursor, p.seq, p.claimed_by, p.lease_until) == (
+        "created",
+        "Start",
+        ["Provision"],
+        1,
+        None,
+        None,
+    )
+    assert [(r.seq, r.name, r.status) for r in _rows(process_id)] == [(1, "Start", "success")]
+    # a worker elsewhere claims it and goes on from the next step, and its chain from that row
+    assert execute_process(process_id, "elsewhere-1", timedelta(seconds=10)) is not None
+    assert _process(process_id).last_status == "completed"
+    assert [r.name for r in _rows(process_id)] == ["Start", "Provision", "Done"]
     assert verify([process_id])[0].broken is None
 
 

@@ -144,9 +144,10 @@ def start_process(
     process_id = new.process_id
     worker_id, lease = _local_claim(runtime)
     within = partial(_commit_with_process, process_id, keyed, new.reservations) if keyed or new.reservations else None
-    # a worker here is free: create it running, its opening pure steps (init) done with it
+    # its opening pure steps (init) done with it: created running when a worker here is free, or, for
+    # workers elsewhere (Celery), created waiting for one, which then saves their checkpoint
     at_once = worker_id and runtime.executor.runs_at_once()
-    opening = opening_records(wf, new.state) if at_once else ()
+    opening = opening_records(wf, new.state) if at_once or worker_id is None else ()
     try:
         claim = runtime.store.create_process(
             wf, new.state, new.user_input, user, worker_id=worker_id, lease=lease, within=within, opening=opening

@@ -239,6 +239,9 @@ _IS_PAUSED = FastStatement(select(PAUSED))
 _INSERT_INPUT_FAST = FastStatement(_insert_input_statement())
 
 
+_WAITING = {"last_status": ProcessStatus.CREATED.value, "claimed_by": None, "lease_until": None}
+
+
 @dataclass(frozen=True)
 class Opening:
     """What a process created running is created with (``checkpoints.opening``): its process row's values after
@@ -282,8 +285,9 @@ def create_process(
     opening: Callable[[Claim], Opening] | None = None,
 ) -> Claim:
     """Insert a process and its initial input: ``created``, claimed for ``worker_id`` when given; or, with
-    ``opening`` (and ``worker_id``), created running with the history rows of the pure steps it begins with,
-    its claim moved past them (``checkpoints.opening``).
+    ``opening``, with the history rows of the pure steps it begins with, its claim moved past them
+    (``checkpoints.opening``): running for ``worker_id``, or, without one, ``created`` and unclaimed, for a
+    worker elsewhere to claim and go on from there.
 
     One transaction. On PostgreSQL it is usually a single statement (committed on its own: no BEGIN
     round trip); the ``workflows`` row is looked up inside it, and the engine's pause flag too. When
@@ -296,12 +300,14 @@ def create_process(
     process_id = uuid.UUID(str(state["process_id"]))
     cursor = wf.first_path()
     claim = Claim.new(process_id, wf, cursor, state, is_task=wf.is_task, user=user, worker_id=worker_id, lease=lease)
-    opened = opening(claim) if opening is not None and worker_id else None
+    opened = opening(claim) if opening is not None else None
     # a process created running was created when its opening steps ran: none of its rows is older than it
     now = opened.rows[0]["s_started_at"] if opened else utcnow()
     params = _create_params(wf.name, wf.fingerprint, cursor, state, initial_input, user, worker_id, lease, now)
     if opened:
-        params.update(("p_" + column, value) for column, value in opened.values.items())
+        # for workers elsewhere: no one's claim yet, and created until one takes it
+        values = opened.values if worker_id else opened.values | _WAITING
+        params.update(("p_" + column, value) for column, value in values.items())
         columns = tuple(dict.fromkeys((*_PROCESS_CREATE_COLUMNS, *opened.values)))
         creation = _Creation(params, columns, tuple(opened.rows))
     else:
