@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, CompoundSelect, Select, func, or_, select
+from sqlalchemy import ColumnElement, CompoundSelect, Select, any_, func, literal_column, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -32,104 +32,79 @@ _S = SubscriptionTable
 _PR = ProductTable
 
 
-class _WorkedOn(ColumnElement[bool]):
-    """The process worked on one of ``linked``'s subscriptions, as each database reads it best.
+class _OnSqlite(ColumnElement[bool]):
+    """A condition written one way for SQLite and another for PostgreSQL, chosen when the statement is
+    compiled, for the database it runs on: their planners read the same condition differently."""
+
+    inherit_cache = True
+    _traverse_internals = [
+        ("elsewhere", InternalTraversal.dp_clauseelement),
+        ("sqlite", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, elsewhere: ColumnElement[bool], sqlite: ColumnElement[bool]) -> None:
+        self.elsewhere = elsewhere
+        self.sqlite = sqlite
+
+
+@compiles(_OnSqlite)
+def _elsewhere(element: _OnSqlite, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.elsewhere, **kw)
+
+
+@compiles(_OnSqlite, "sqlite")
+def _on_sqlite(element: _OnSqlite, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.sqlite, **kw)
+
+
+def _worked_on(linked: Select[Any]) -> ColumnElement[bool]:
+    """The process worked on one of ``linked``'s subscriptions.
 
     A correlated ``EXISTS`` on PostgreSQL, which plans it as a semi-join; ``IN`` on SQLite, which
     tests an ``EXISTS`` process by process, the page's count too: at 100,000 processes the first
     page of one subscription's processes took 85 ms (a scan of them all), of a customer's 300 and of
     a product tag's (a quarter) 460; starting from the matches 16, 67 and 173 (that page then sorts
-    its 25,000 matches). Chosen when the statement is compiled, for the database it runs on.
+    its 25,000 matches).
     """
-
-    inherit_cache = True
-    _traverse_internals = [("linked", InternalTraversal.dp_clauseelement)]
-
-    def __init__(self, linked: Select[Any]) -> None:
-        self.linked = linked
+    correlated = linked.where(ProcessSubscriptionTable.process_id == _P.process_id).exists()
+    return _OnSqlite(correlated, _P.process_id.in_(linked))
 
 
-@compiles(_WorkedOn)
-def _worked_on(element: _WorkedOn, compiler: SQLCompiler, **kw: Any) -> str:
-    correlated = element.linked.where(ProcessSubscriptionTable.process_id == _P.process_id).exists()
-    return compiler.process(correlated, **kw)
-
-
-@compiles(_WorkedOn, "sqlite")
-def _worked_on_sqlite(element: _WorkedOn, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(_P.process_id.in_(element.linked), **kw)
-
-
-class _OneOf(ColumnElement[bool]):
+def _one_of(column: Any, found: CompoundSelect[Any]) -> ColumnElement[bool]:
     """``column`` is one of the values ``found`` selects, which is read once.
 
     ``= ANY(ARRAY(found))`` on PostgreSQL: an InitPlan, run once. Inside the correlated ``EXISTS`` of
-    ``_WorkedOn``, ``IN (found)`` was planned as a join redone for every process (orchestrator-ui's
+    ``_worked_on``, ``IN (found)`` was planned as a join redone for every process (orchestrator-ui's
     completed tab searched for a word that 190 of a million processes' subscriptions hold: 2.1 s,
     108 ms with it). ``IN`` on SQLite, which reads it once anyway.
     """
-
-    inherit_cache = True
-    _traverse_internals = [
-        ("column", InternalTraversal.dp_clauseelement),
-        ("found", InternalTraversal.dp_clauseelement),
-    ]
-
-    def __init__(self, column: Any, found: CompoundSelect[Any]) -> None:
-        self.column = column
-        self.found = found
+    return _OnSqlite(column == any_(func.array(found.scalar_subquery())), column.in_(found))
 
 
-@compiles(_OneOf)
-def _one_of(element: _OneOf, compiler: SQLCompiler, **kw: Any) -> str:
-    found = compiler.process(element.found, **kw)
-    return f"{compiler.process(element.column, **kw)} = ANY(ARRAY({found}))"
-
-
-@compiles(_OneOf, "sqlite")
-def _one_of_sqlite(element: _OneOf, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.column.in_(element.found), **kw)
-
-
-class _Broad(ColumnElement[bool]):
+def _broad(clause: ColumnElement[bool]) -> ColumnElement[bool]:
     """A status filter, told to SQLite's planner as one that matches many processes: ``likelihood(clause, 0.9)``.
 
     SQLite keeps no statistics of a column's values (``sqlite_stat1`` has the average rows per value
     only), so it took the two statuses of orchestrator-ui's completed tab for a few rows, and sorted
     the 81,000 completed processes of 100,000 for a page of 15 (65 ms) instead of reading the list's
     order until the page was full (1.4 ms); its count still reads the status index. A rare status
-    costs a longer read in order instead (the failed tasks' 900: 12 ms). Elsewhere the clause as it is.
+    costs a longer read in order instead (the failed tasks' 900: 12 ms). PostgreSQL: the clause as it is.
     """
-
-    inherit_cache = True
-    _traverse_internals = [("clause", InternalTraversal.dp_clauseelement)]
-
-    def __init__(self, clause: ColumnElement[bool]) -> None:
-        self.clause = clause
-
-
-@compiles(_Broad)
-def _broad(element: _Broad, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.clause, **kw)
-
-
-@compiles(_Broad, "sqlite")
-def _broad_sqlite(element: _Broad, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"likelihood({compiler.process(element.clause.self_group(), **kw)}, 0.9)"
+    return _OnSqlite(clause, func.likelihood(clause, literal_column("0.9")))  # a constant, as SQLite demands
 
 
 _STATUS = filter_exact(_P.last_status, ProcessStatus)
 
 
 def _statuses(node: Node) -> ColumnElement[bool]:
-    return _Broad(_STATUS(node))
+    return _broad(_STATUS(node))
 
 
 def _linked(clause: WhereCondGenerator) -> WhereCondGenerator:
     """A clause on the subscriptions (and their products) a process worked on."""
 
     def on_subscriptions(node: Node) -> ColumnElement[bool]:
-        return _WorkedOn(
+        return _worked_on(
             select(ProcessSubscriptionTable.process_id)
             .join(_S, _S.subscription_id == ProcessSubscriptionTable.subscription_id)
             .join(_PR, _PR.product_id == _S.product_id)
@@ -168,9 +143,9 @@ def _free_text(node: Node) -> ColumnElement[bool]:
     """A bare word of a search: the workflow, last step or creator, or what it finds in a subscription the
     process worked on (``matching_subscriptions``: those first, then their links)."""
     linked = select(ProcessSubscriptionTable.process_id).where(
-        _OneOf(ProcessSubscriptionTable.subscription_id, matching_subscriptions(node))
+        _one_of(ProcessSubscriptionTable.subscription_id, matching_subscriptions(node))
     )
-    return or_(*(text_contains(column)(node) for column in (_W.name, _P.last_step, _P.created_by)), _WorkedOn(linked))
+    return or_(*(text_contains(column)(node) for column in (_W.name, _P.last_step, _P.created_by)), _worked_on(linked))
 
 
 PROCESS_FREE_TEXT: WhereCondGenerator = _free_text
