@@ -241,6 +241,122 @@ def test_status_filters_take_any_case_and_compare_the_column_itself(
     )
 
 
+def _counted_alone(
+    client: TestClient, database: Database, entity: str, field: str, cases: dict[str, tuple[int, list[str]]]
+) -> list[str]:
+    """For each of ``cases`` (arguments: total, sorted ``field`` values): a page of one's total and the
+    whole list; returns the counts' SQL."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        for arguments, expected in cases.items():
+            one = gql(client, f"{{ {entity}(first: 1, {arguments}) {{ pageInfo {{ totalItems }} }} }}")[entity]
+            every = gql(client, f"{{ {entity}(first: 100, {arguments}) {{ page {{ {field} }} }} }}")[entity]
+            found = int(one["pageInfo"]["totalItems"]), sorted(str(item[field]) for item in every["page"])
+            assert found == expected, arguments
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)
+    return [s for s in statements if "count(" in s]
+
+
+def test_a_page_of_one_counts_the_processes_the_whole_list_holds(
+    client: TestClient, network: dict[str, Any], database: Database
+) -> None:
+    """A short page's total is counted apart from the page: by the processes table alone (a status
+    tab off its index), also where a condition is on the workflow (its name, target, free text)."""
+    ports, others = ["create_port", "create_port"], ["create_circuit", "create_node"]
+    counts = _counted_alone(
+        client,
+        database,
+        "processes",
+        "workflowName",
+        {
+            'filterBy: [{field: "lastStatus", value: "completed"}]': (4, sorted(ports + others)),
+            'filterBy: [{field: "workflowName", value: "create_port"}]': (2, ports),
+            'filterBy: [{field: "workflowName", value: "!create_port"}]': (2, others),
+            'filterBy: [{field: "target", value: "CREATE"}, {field: "isTask", value: "false"}]': (
+                4,
+                sorted(ports + others),
+            ),
+            'filterBy: [{field: "target", value: "TERMINATE"}]': (0, []),
+            'query: "create_port"': (2, ports),
+            'query: "-create_port"': (2, others),
+            'query: "workflow_name:create_c*"': (1, ["create_circuit"]),
+        },
+    )
+    assert counts and not any("JOIN workflows" in s for s in counts)
+
+
+def test_a_page_of_one_counts_the_subscriptions_the_whole_list_holds(
+    client: TestClient, network: dict[str, Any], database: Database
+) -> None:
+    every = sorted(_descriptions(client, "first: 100"))
+    ports = [d for d in every if d.startswith("Port ")]
+    counts = _counted_alone(
+        client,
+        database,
+        "subscriptions",
+        "description",
+        {
+            'filterBy: [{field: "status", value: "active"}]': (4, every),
+            'filterBy: [{field: "tag", value: "PORT"}]': (2, ports),
+            'filterBy: [{field: "tag", value: "!PORT"}]': (2, sorted(set(every) - set(ports))),
+            'filterBy: [{field: "product", value: "Port 100G"}]': (1, [p for p in ports if "100 Gbit/s" in p]),
+            'filterBy: [{field: "productType", value: "port"}, {field: "status", value: "active"}]': (2, ports),
+            'query: "tag:PORT"': (2, ports),
+        },
+    )
+    assert counts and not any("JOIN products" in s for s in counts)
+
+
+def test_a_creators_processes_are_counted_off_their_index(
+    client: TestClient, network: dict[str, Any], database: Database
+) -> None:
+    """orchestrator-ui's "my workflows": the filter compares the creator as migration 0019 indexes it."""
+    counts: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if "count(" in statement:
+            counts.append((statement, parameters))
+
+    creator = gql(client, "{ processes(first: 1) { page { createdBy } } }")["processes"]["page"][0]["createdBy"]
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        arguments = (
+            f'filterBy: [{{field: "isTask", value: "false"}}, {{field: "createdBy", value: "{creator.upper()}"}}]'
+        )
+        found = gql(client, f"{{ processes(first: 1, {arguments}) {{ pageInfo {{ totalItems }} }} }}")
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)
+    assert found["processes"]["pageInfo"]["totalItems"] == 4  # the creator in other letters: the same one
+    ((statement, parameters),) = counts
+    index = "ix_processes_creator_newest_first"
+    with database.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # four rows: a scan would be cheaper
+            plan = "\n".join(conn.exec_driver_sql("EXPLAIN " + statement, parameters).scalars())
+        else:  # SQLite's choice depends on its statistics (db.statistics); that it can use the index does not
+            forced = statement.replace("FROM processes", f"FROM processes INDEXED BY {index}", 1)
+            plan = "\n".join(row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + forced, parameters))
+    # an index condition on the creator, not a scan of the index
+    assert f"{index} (created_by>? AND created_by<?)" in plan or "Cond: ((lower((created_by)::text) = " in plan, plan
+
+
+def test_a_repeated_query_is_answered_as_the_first_time(client: TestClient, network: dict[str, Any]) -> None:
+    """Parsed and validated documents are cached by their text: an invalid one stays invalid."""
+    for _ in range(2):
+        data, errors = gql_errors(client, "{ processes { page { colour } } }")
+        assert data is None and "Cannot query field 'colour'" in errors[0]["message"]
+        data, errors = gql_errors(client, "query($first: Int!) { processes(first: $first) { page { workflowName } } }")
+        assert data is None and "$first" in errors[0]["message"]  # a variable is checked on each request
+        found = gql(client, "query($first: Int!) { processes(first: $first) { page { workflowName } } }", first=1)
+        assert len(found["processes"]["page"]) == 1
+
+
 def test_an_unknown_filter_is_an_error_next_to_the_data(client: TestClient, network: dict[str, Any]) -> None:
     data, errors = gql_errors(
         client, '{ subscriptions(filterBy: [{field: "colour", value: "red"}]) { page { description } } }'

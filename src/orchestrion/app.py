@@ -43,6 +43,7 @@ from orchestrion.api.scope import RuntimeMiddleware
 from orchestrion.api.security import Authenticator, anonymous, bearer_tokens
 from orchestrion.db import Database, open_database
 from orchestrion.db.failures import wait_out
+from orchestrion.db.statistics import StatisticsKeeper
 from orchestrion.domain.catalogue_diff import catalogue_mismatches
 from orchestrion.graphql import create_graphql_router
 from orchestrion.logs import configure_logging
@@ -178,11 +179,14 @@ class OrchestratorCore(FastAPI):
             if recovered:
                 logger.info("Recovered processes left in flight", count=len(recovered))
             scheduler = Scheduler(self.runtime.database) if self.settings.SCHEDULER_ENABLED else None
-        if scheduler is not None:
-            scheduler.start()
+        statistics = StatisticsKeeper(self.runtime.database) if self.runtime.database.is_sqlite else None
+        for service in (scheduler, statistics):
+            if service is not None:
+                service.start()
         try:
             yield
         finally:
-            if scheduler is not None:
-                scheduler.stop()
+            for service in (scheduler, statistics):
+                if service is not None:
+                    service.stop()
             self.runtime.close()

@@ -247,16 +247,33 @@ class ListSpec:
         return list(rows), total(session, applied, first, len(rows), len(rows) >= size)
 
 
+def counted_alone(query: Select[Any], key: Any) -> Select[Any]:
+    """A query with as many rows as ``query``: ``key`` and its conditions, on ``key``'s table alone, unless a
+    condition names a column of another table (then ``query`` itself).
+
+    What ``offset_page`` counts. A list's query joins what its page shows (a process's workflow, a
+    subscription's product), and SQLite joins every row it counts: orchestrator-ui's completed tab
+    read 81,000 processes' rows for their workflows (18 ms) where the status index counts them (3 ms).
+    Conditions on a joined table belong in a subquery (``key_column IN (SELECT ...)``) to be counted so.
+    """
+    where = query.whereclause
+    alone = select(key) if where is None else select(key).where(where)
+    return alone if len(alone.get_final_froms()) == 1 else query
+
+
 def in_order(rows: Iterable[Any], ids: Sequence[Any], key: Callable[[Any], Any]) -> list[Any]:
     """``rows`` (fetched by id) in the order of ``ids``."""
     position = {value: i for i, value in enumerate(ids)}
     return sorted(rows, key=lambda row: position[key(row)])
 
 
-def offset_page(session: Session, query: Select[Any], first: int, after: int) -> tuple[list[Any], int]:
+def offset_page(
+    session: Session, query: Select[Any], first: int, after: int, counted: Select[Any] | None = None
+) -> tuple[list[Any], int]:
     """GraphQL's pages: up to ``first + 1`` rows from offset ``after`` (the extra one says whether more
-    follow), and how many rows match in all."""
+    follow), and how many rows match in all (``counted``: a cheaper query with as many rows)."""
     if first < 0 or after < 0:
         raise QueryError("first and after must not be negative")
     rows = session.execute(query.offset(after).limit(first + 1)).all() if first else []
-    return list(rows), total(session, query, after, min(len(rows), first), len(rows) > first or not first)
+    more = len(rows) > first or not first
+    return list(rows), total(session, query if counted is None else counted, after, min(len(rows), first), more)

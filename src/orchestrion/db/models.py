@@ -59,6 +59,8 @@ class ProcessTable(Base):
         # (0016) one workflow's processes in the list's order, or by status: a list sorted by or filtered on workflow
         Index("ix_processes_workflow_newest_first", "workflow_id", text("started_at DESC"), "process_id"),
         Index("ix_processes_workflow_status", "workflow_id", "last_status", text("started_at DESC"), "process_id"),
+        # (0019, built per database, as the filters compare: lower(created_by) or created_by COLLATE NOCASE)
+        # ix_processes_creator_newest_first: one creator's processes or tasks in the list's order
         # (0016) only processes with a parent: SQLite disregards ix_processes_parent_group, the column being mostly NULL
         Index(
             "ix_processes_children",

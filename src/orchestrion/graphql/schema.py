@@ -12,6 +12,7 @@ from typing import Any
 
 import strawberry
 from fastapi import Request
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.fastapi import GraphQLRouter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -133,7 +134,7 @@ def create_graphql_router(
         query=query,
         mutation=mutation,
         types=tuple(models.values()),
-        extensions=[ErrorCollector, *(extensions or [])],
+        extensions=[ErrorCollector, ParserCache, ValidationCache, *(extensions or [])],
         config=StrawberryConfig(scalar_map=dict(scalar_overrides or SCALAR_OVERRIDES)),
     )
     context_getter = (custom_context_getter or default_context_getter)(models)

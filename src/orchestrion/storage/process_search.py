@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, CompoundSelect, Select, any_, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, CompoundSelect, FromClause, Select, any_, func, literal_column, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -18,8 +18,8 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 from orchestrion.db.domain_models import ProcessSubscriptionTable, ProductTable, SubscriptionTable
 from orchestrion.db.filters import QueryType
-from orchestrion.db.filters.search_filters import filter_exact, inferred_filter, text_contains
-from orchestrion.db.listing import offset_page
+from orchestrion.db.filters.search_filters import filter_exact, inferred_filter, text_contains, through
+from orchestrion.db.listing import counted_alone, offset_page
 from orchestrion.db.models import ProcessTable, WorkflowTable
 from orchestrion.db.search_query import Node, WhereCondGenerator
 from orchestrion.db.sorting import SortFunction, generic_column_sort
@@ -45,6 +45,11 @@ class _OnSqlite(ColumnElement[bool]):
     def __init__(self, elsewhere: ColumnElement[bool], sqlite: ColumnElement[bool]) -> None:
         self.elsewhere = elsewhere
         self.sqlite = sqlite
+
+    @property
+    def _from_objects(self) -> list[FromClause]:
+        """The tables either way names, so a select knows what it must read from (``counted_alone``)."""
+        return [*self.elsewhere._from_objects, *self.sqlite._from_objects]
 
 
 @compiles(_OnSqlite)
@@ -100,6 +105,10 @@ def _statuses(node: Node) -> ColumnElement[bool]:
     return _broad(_STATUS(node))
 
 
+def _of_workflows(clause: WhereCondGenerator) -> WhereCondGenerator:
+    return through(_P.workflow_id, _W.workflow_id, clause)
+
+
 def _linked(clause: WhereCondGenerator) -> WhereCondGenerator:
     """A clause on the subscriptions (and their products) a process worked on."""
 
@@ -117,9 +126,9 @@ def _linked(clause: WhereCondGenerator) -> WhereCondGenerator:
 PROCESS_CLAUSES: dict[str, WhereCondGenerator] = {
     "process_id": inferred_filter(_P.process_id),
     "workflow_id": inferred_filter(_P.workflow_id),
-    "workflow_name": inferred_filter(_W.name),
-    "target": filter_exact(_W.target),
-    "workflow_target": filter_exact(_W.target),
+    "workflow_name": _of_workflows(inferred_filter(_W.name)),
+    "target": _of_workflows(filter_exact(_W.target)),
+    "workflow_target": _of_workflows(filter_exact(_W.target)),
     "is_task": inferred_filter(_P.is_task),
     "last_status": _statuses,
     "last_step": inferred_filter(_P.last_step),
@@ -145,7 +154,8 @@ def _free_text(node: Node) -> ColumnElement[bool]:
     linked = select(ProcessSubscriptionTable.process_id).where(
         _one_of(ProcessSubscriptionTable.subscription_id, matching_subscriptions(node))
     )
-    return or_(*(text_contains(column)(node) for column in (_W.name, _P.last_step, _P.created_by)), _worked_on(linked))
+    own = (text_contains(column)(node) for column in (_P.last_step, _P.created_by))
+    return or_(_of_workflows(text_contains(_W.name))(node), *own, _worked_on(linked))
 
 
 PROCESS_FREE_TEXT: WhereCondGenerator = _free_text
@@ -214,7 +224,8 @@ def search_process(process_id: uuid.UUID) -> QueryType:
 
 def process_page(session: Session, query: QueryType, first: int, after: int) -> tuple[list[dict[str, Any]], int]:
     """A page of ``query`` (newest first after the requested order), as plain values, and the total."""
-    rows, total = offset_page(session, query.order_by(_P.started_at.desc(), _P.process_id), first, after)
+    ordered = query.order_by(_P.started_at.desc(), _P.process_id)
+    rows, total = offset_page(session, ordered, first, after, counted=counted_alone(query, _P.process_id))
     return [dict(row._mapping) for row in rows], total
 
 

@@ -23,8 +23,9 @@ from orchestrion.db.filters.search_filters import (
     default_inferred_column_clauses,
     filter_exact,
     inferred_filter,
+    through,
 )
-from orchestrion.db.listing import offset_page
+from orchestrion.db.listing import counted_alone, offset_page
 from orchestrion.db.search_query import Node, WhereCondGenerator
 from orchestrion.db.sorting import SortFunction, generic_column_sort
 from orchestrion.domain.base import SubscriptionModel
@@ -45,12 +46,17 @@ logger = structlog.get_logger(__name__)
 _S = SubscriptionTable
 _PR = ProductTable
 
+
+def _of_products(clause: WhereCondGenerator) -> WhereCondGenerator:
+    return through(_S.product_id, _PR.product_id, clause)
+
+
 SUBSCRIPTION_CLAUSES: dict[str, WhereCondGenerator] = default_inferred_column_clauses(_S) | {
     "status": filter_exact(_S.status, SubscriptionLifecycle),
-    "product": inferred_filter(_PR.name),
-    "tag": filter_exact(_PR.tag),
-    "type": filter_exact(_PR.product_type),
-    "product_type": filter_exact(_PR.product_type),
+    "product": _of_products(inferred_filter(_PR.name)),
+    "tag": _of_products(filter_exact(_PR.tag)),
+    "type": _of_products(filter_exact(_PR.product_type)),
+    "product_type": _of_products(filter_exact(_PR.product_type)),
 }
 
 
@@ -169,7 +175,8 @@ async def resolve_subscriptions(
 
 
 def _fetch(session: Session, query: QueryType, size: int, after: int) -> tuple[list[dict[str, Any]], int]:
-    rows, total = offset_page(session, query.order_by(_S.subscription_id), size, after)
+    ordered = query.order_by(_S.subscription_id)
+    rows, total = offset_page(session, ordered, size, after, counted=counted_alone(query, _S.subscription_id))
     return [_values(s, p) for s, p in rows], total
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, false, func, inspect, or_
+from sqlalchemy import ColumnElement, String, cast, false, func, inspect, or_, select
 
 from orchestrion.db.search_query import Node, WhereCondGenerator, node_text
 from orchestrion.db.types import case_folded
@@ -168,6 +168,17 @@ def inferred_filter(column: Any) -> WhereCondGenerator:
     if python_type is int:
         return _comparable(column, _integer)
     return lambda node: false()
+
+
+def through(column: Any, key: Any, clause: WhereCondGenerator) -> WhereCondGenerator:
+    """``clause`` on a joined table, as ``column IN (SELECT key WHERE clause)``: a process's workflow, a
+    subscription's product. The list's own table then answers it alone, so its total is counted
+    without the join (``listing.counted_alone``)."""
+
+    def through_key(node: Node) -> ColumnElement[bool]:
+        return column.in_(select(key).where(clause(node)))
+
+    return through_key
 
 
 def default_inferred_column_clauses(table: Any) -> dict[str, WhereCondGenerator]:
