@@ -54,7 +54,7 @@ def versions_pages(
 ) -> dict[uuid.UUID, tuple[list[dict[str, Any]], int]]:
     """``versions_page`` of several subscriptions in two queries (GraphQL's lists ask for a page's worth)."""
     counted = select(_V.subscription_id, func.count()).where(_V.subscription_id.in_(subscription_ids))
-    totals: dict[uuid.UUID, int] = dict(session.execute(counted.group_by(_V.subscription_id)).tuples().all())
+    totals: dict[uuid.UUID, int] = dict(session.execute(counted.group_by(_V.subscription_id)).all())
     newest = func.row_number().over(partition_by=_V.subscription_id, order_by=_V.version.desc()).label("place")
     numbered = select(_V.id, newest).where(_V.subscription_id.in_(subscription_ids)).subquery()
     # One row past the page: the version before the page's oldest, to diff it against.

@@ -77,7 +77,7 @@ def all_block_names_of_products(session: Session, ids: list[UUID]) -> dict[UUID,
     r = ProductBlockRelationTable
     for user, used in session.execute(select(r.in_use_by_id, r.depends_on_id)):
         holds.setdefault(user, set()).add(used)
-    names = dict(session.execute(select(ProductBlockTable.product_block_id, ProductBlockTable.name)).tuples())
+    names = dict(session.execute(select(ProductBlockTable.product_block_id, ProductBlockTable.name)).all())
     found = {}
     for product_id, start in direct.items():
         seen, todo = set(start), list(start)

@@ -159,7 +159,7 @@ def last_validated_of(session: Session, ids: list[UUID]) -> dict[UUID, datetime]
         .where(link.subscription_id.in_(ids), w.target == "VALIDATE", p.last_status == "completed")
         .group_by(link.subscription_id)
     )
-    return dict(session.execute(query).tuples())
+    return dict(session.execute(query).all())
 
 
 def _model_name(session: Session, subscription_id: UUID) -> str | None:
