@@ -7,10 +7,10 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from orchestrion.app import OrchestratorCore
-from orchestrion.db import Database
+from orchestrion.db import Database, statistics
 from orchestrion.db.statistics import MIN_ROWS, refresh, stale
 from orchestrion.settings import AppSettings
 
@@ -47,6 +47,25 @@ def test_a_grown_table_is_measured_and_every_later_connection_plans_with_it(sqli
     assert not refresh(sqlite_db)  # nothing changed enough
     _probe(sqlite_db, 2 * MIN_ROWS, start=3 * MIN_ROWS)  # 3,500 rows, measured at 1,500
     assert refresh(sqlite_db)
+
+
+def test_a_step_committing_meanwhile_does_not_stop_the_measuring(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check reads while steps commit; ``ANALYZE`` then waits for the write lock like any writer."""
+    _probe(sqlite_db, 2 * MIN_ROWS)
+    checked = statistics.stale
+
+    def stale_then_a_commit(connection: Connection) -> list[str]:
+        found = checked(connection)
+        with sqlite_db.write() as session:  # another connection writes after the check has read
+            session.execute(text("INSERT INTO probe (kind, creator) VALUES (1, 'meanwhile')"))
+        return found
+
+    monkeypatch.setattr(statistics, "stale", stale_then_a_commit)
+    assert statistics.refresh(sqlite_db)
+    with sqlite_db.engine.connect() as conn:
+        assert checked(conn) == []
 
 
 @pytest.mark.postgres

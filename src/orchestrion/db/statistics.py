@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 
 import structlog
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from orchestrion.db.database import Database
 
@@ -54,15 +54,20 @@ def stale(connection: Connection) -> list[str]:
 
 
 def refresh(database: Database) -> bool:
-    """``ANALYZE`` when a table is ``stale`` (SQLite only), then new connections; True when it ran."""
+    """``ANALYZE`` when a table is ``stale`` (SQLite only), then new connections; True when it ran.
+
+    The check reads; ``ANALYZE`` runs in a write transaction of its own (``BEGIN IMMEDIATE``), which
+    waits for the write lock as a step does: in the check's read transaction it would fail at once
+    whenever a step had committed meanwhile.
+    """
     if not database.is_sqlite:
         return False
     with database.engine.connect() as connection:
         changed = stale(connection)
-        if not changed:
-            return False
-        connection.exec_driver_sql("ANALYZE")
-        connection.commit()
+    if not changed:
+        return False
+    with database.write() as session:
+        session.execute(text("ANALYZE"))
     database.engine.dispose()  # connections in use are closed when they come back
     logger.info("Refreshed SQLite's planner statistics", tables=changed)
     return True
@@ -81,8 +86,9 @@ class StatisticsKeeper:
         self._thread.start()
 
     def stop(self) -> None:
+        """No new check; one running may wait for the write lock, which it then finishes on its own."""
         self._stopped.set()
-        self._thread.join()
+        self._thread.join(timeout=1.0)
 
     def _run(self) -> None:
         while True:

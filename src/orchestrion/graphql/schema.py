@@ -123,7 +123,12 @@ def create_graphql_router(
     custom_context_getter: Callable[[StrawberryModelType], ContextGetter] | None = None,
     graphql_ide: str | None = "graphiql",
 ) -> GraphQLRouter[OrchestratorContext, None]:
-    """The router serving the schema of ``query`` and ``mutation`` with a type per domain model."""
+    """The router serving the schema of ``query`` and ``mutation`` with a type per domain model.
+
+    ``extensions`` run before strawberry's ``ParserCache`` and ``ValidationCache``, so a validation rule
+    one adds is checked too. A document's validation is kept per query text and set of rules: a rule
+    whose verdict depends on who asks belongs in a resolver or in ``on_execute``, not in validation.
+    """
     models = dict(graphql_models if graphql_models is not None else DEFAULT_GRAPHQL_MODELS)
     models["subscription"] = create_subscription_strawberry_type(
         "Subscription", SubscriptionModel, subscription_interface
@@ -134,7 +139,7 @@ def create_graphql_router(
         query=query,
         mutation=mutation,
         types=tuple(models.values()),
-        extensions=[ErrorCollector, ParserCache, ValidationCache, *(extensions or [])],
+        extensions=[ErrorCollector, *(extensions or []), ParserCache, ValidationCache],
         config=StrawberryConfig(scalar_map=dict(scalar_overrides or SCALAR_OVERRIDES)),
     )
     context_getter = (custom_context_getter or default_context_getter)(models)

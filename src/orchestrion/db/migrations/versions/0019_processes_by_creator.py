@@ -8,6 +8,11 @@ creator as the filters compare it, ignoring case (``lower(created_by)`` on Postg
 ``LIKE`` ignores case), orchestrator-ui's ``isTask`` beside it, then the list's order. A process's
 creator, kind and start never change, so no checkpoint writes it.
 
+SQLAlchemy's reflection of SQLite indexes drops ``COLLATE NOCASE`` (and ``DESC``): a later batch
+operation on ``processes`` (SQLite's table rebuild) must create this index again as ``upgrade``
+does, or SQLite's ``LIKE`` can no longer use it. Like the trigram indexes (0016, 0018) it is not in
+the models' metadata, being different on each database.
+
 Revision ID: 0019
 Revises: 0018
 Create Date: 2026-12-04
