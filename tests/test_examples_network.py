@@ -127,13 +127,16 @@ def test_validate_finds_drift_in_the_inventory(products: dict[str, str]) -> None
 
 
 def test_modify_refuses_a_locked_subscription_and_an_unknown_one(products: dict[str, str]) -> None:
-    _, port_a, _, _ = _network(products)
+    _, port_a, _, circuit = _network(products)
     with db.get_database().write():
         inventory.deprovision(port_a)
     assert_failed(run_workflow("validate_port", [{"subscription_id": port_a}])[0])
     with pytest.raises(FormValidationError) as locked:
         run_workflow("modify_port", [{"subscription_id": port_a}, {"mode": "tagged"}])
     assert "This workflow cannot be started: Subscription already has a running process or task" in str(locked.value)
+    with pytest.raises(FormValidationError) as related:  # the circuit uses the locked port: orchestrator-core's words
+        run_workflow("terminate_circuit", [{"subscription_id": circuit}])
+    assert "This workflow cannot be started: related subscriptions are not insync" in str(related.value)
     with pytest.raises(FormValidationError) as unknown:
         run_workflow("modify_port", [{"subscription_id": "00000000-0000-0000-0000-000000000000"}])
     assert "Subscription not found" in str(unknown.value)

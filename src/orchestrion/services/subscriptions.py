@@ -65,7 +65,7 @@ IN_USE_BY_OTHERS = "subscription.no_modify_subscription_in_use_by_others"
 
 REASON_TEXT = {
     NOT_IN_SYNC: "Subscription already has a running process or task",
-    RELATIONS_NOT_IN_SYNC: "A related subscription has a running process or task",
+    RELATIONS_NOT_IN_SYNC: "related subscriptions are not insync",  # after "cannot be started: ", as in core
     INVALID_STATUS: "This subscription can not be modified because of the status it has",
     IN_USE_BY_OTHERS: "This subscription can not be modified as it is used in other subscriptions",
 }
