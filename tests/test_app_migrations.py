@@ -187,7 +187,7 @@ def connect(uri: str) -> Iterator[Connection]:
 
 
 def drop_columns_since_0009(conn: Connection) -> None:
-    """Undo 0009, 0010, 0012 and 0014 to 0019 (columns, indexes, and 0010's table): a database from before
+    """Undo 0009, 0010, 0012 and 0014 to 0020 (columns, indexes, and 0010's table): a database from before
     them (they run again)."""
     for index in (
         "ix_processes_parent_group",
@@ -196,6 +196,7 @@ def drop_columns_since_0009(conn: Connection) -> None:
         *TRIGRAM_INDEXES,
         *SUBSCRIPTION_LIST_INDEXES,
         *CREATOR_INDEXES,
+        *OUT_OF_SYNC_INDEXES,
     ):
         conn.execute(text(f"DROP INDEX IF EXISTS {index}"))
     for index, column in SINGLE_COLUMN_INDEXES:
@@ -215,6 +216,7 @@ SCALE_INDEXES = (
 )
 SUBSCRIPTION_LIST_INDEXES = ("ix_subscriptions_newest_first",)
 CREATOR_INDEXES = ("ix_processes_creator_newest_first",)  # 0019
+OUT_OF_SYNC_INDEXES = ("ix_subscriptions_insync_newest_first",)  # 0020
 TRIGRAM_INDEXES = (  # PostgreSQL only (with pg_trgm)
     "ix_subscriptions_description_trgm",
     "ix_subscriptions_customer_id_trgm",
@@ -1040,6 +1042,8 @@ def _indexes_present(uri: str, expected: tuple[str, ...]) -> set[object]:
         pytest.param("0016", _indexes_present, SUBSCRIPTION_LIST_INDEXES, id="0017"),
         # a creator's processes (orchestrator-ui's "my workflows") read off an index
         pytest.param("0018", _indexes_present, CREATOR_INDEXES, id="0019"),
+        # the out-of-sync subscriptions (orchestrator-ui's start page) read off an index
+        pytest.param("0019", _indexes_present, OUT_OF_SYNC_INDEXES, id="0020"),
     ],
 )
 def test_a_revision_adds_its_schema_and_its_downgrade_removes_it(

@@ -336,16 +336,56 @@ def test_a_creators_processes_are_counted_off_their_index(
         event.remove(database.engine, "before_cursor_execute", record)
     assert found["processes"]["pageInfo"]["totalItems"] == 4  # the creator in other letters: the same one
     ((statement, parameters),) = counts
-    index = "ix_processes_creator_newest_first"
+    plan = _plan(database, statement, parameters, "processes", "ix_processes_creator_newest_first")
+    # an index condition on the creator, not a scan of the index
+    assert "(created_by>? AND created_by<?)" in plan or "Cond: ((lower((created_by)::text) = " in plan, plan
+
+
+def _plan(database: Database, statement: str, parameters: Any, table: str, index: str) -> str:
+    """How the database would run ``statement`` with ``index``: on SQLite forced to it (its choice depends
+    on its statistics, ``db.statistics``; whether it can use it does not), on PostgreSQL with scans and
+    sorts off (a test's few rows would be cheaper to scan and sort than to read in order)."""
     with database.engine.connect() as conn:
         if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # four rows: a scan would be cheaper
+            for method in ("seqscan", "bitmapscan", "sort"):
+                conn.exec_driver_sql(f"SET LOCAL enable_{method} = off")
             plan = "\n".join(conn.exec_driver_sql("EXPLAIN " + statement, parameters).scalars())
-        else:  # SQLite's choice depends on its statistics (db.statistics); that it can use the index does not
-            forced = statement.replace("FROM processes", f"FROM processes INDEXED BY {index}", 1)
+        else:
+            forced = statement.replace(f"FROM {table}", f"FROM {table} INDEXED BY {index}", 1)
             plan = "\n".join(row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + forced, parameters))
-    # an index condition on the creator, not a scan of the index
-    assert f"{index} (created_by>? AND created_by<?)" in plan or "Cond: ((lower((created_by)::text) = " in plan, plan
+    assert index in plan, plan
+    return plan
+
+
+def test_out_of_sync_subscriptions_are_read_off_their_index_newest_first(
+    client: TestClient, network: dict[str, Any], database: Database
+) -> None:
+    """orchestrator-ui's start page card: active or provisioning subscriptions not in sync (migration 0020)."""
+    with database.write() as session:
+        for key in ("port_a", "circuit"):
+            found = session.get(SubscriptionTable, uuid.UUID(network[key]))
+            assert found is not None
+            found.insync = False
+    pages: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if statement.startswith("SELECT subscriptions.subscription_id") and "ORDER BY" in statement:
+            pages.append((statement, parameters))
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        found = gql(
+            client,
+            '{ subscriptions(first: 5, sortBy: {field: "startDate", order: DESC}, query: "insync:false", '
+            'filterBy: [{field: "status", value: "Active-Provisioning"}]) { page { subscriptionId startDate } } }',
+        )["subscriptions"]["page"]
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)
+    assert {s["subscriptionId"] for s in found} == {network["port_a"], network["circuit"]}
+    assert [s["startDate"] for s in found] == sorted((s["startDate"] for s in found), reverse=True)
+    ((statement, parameters),) = pages
+    plan = _plan(database, statement, parameters, "subscriptions", "ix_subscriptions_insync_newest_first")
+    assert "(insync=?)" in plan or "Index Cond: (insync = " in plan, plan
 
 
 class _NoTracebacks(ValidationRule):

@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 
 from orchestrion.db.database import Database
 
-HEAD = "0019"
+HEAD = "0020"
 
 
 def at_head(database: Database) -> bool:
