@@ -216,7 +216,7 @@ SCALE_INDEXES = (
 )
 SUBSCRIPTION_LIST_INDEXES = ("ix_subscriptions_newest_first",)
 CREATOR_INDEXES = ("ix_processes_creator_newest_first",)  # 0019
-OUT_OF_SYNC_INDEXES = ("ix_subscriptions_insync_newest_first",)  # 0020
+OUT_OF_SYNC_INDEXES = ("ix_subscriptions_insync_newest_first",)  # 0020, SQLite only
 TRIGRAM_INDEXES = (  # PostgreSQL only (with pg_trgm)
     "ix_subscriptions_description_trgm",
     "ix_subscriptions_customer_id_trgm",
@@ -1042,8 +1042,6 @@ def _indexes_present(uri: str, expected: tuple[str, ...]) -> set[object]:
         pytest.param("0016", _indexes_present, SUBSCRIPTION_LIST_INDEXES, id="0017"),
         # a creator's processes (orchestrator-ui's "my workflows") read off an index
         pytest.param("0018", _indexes_present, CREATOR_INDEXES, id="0019"),
-        # the out-of-sync subscriptions (orchestrator-ui's start page) read off an index
-        pytest.param("0019", _indexes_present, OUT_OF_SYNC_INDEXES, id="0020"),
     ],
 )
 def test_a_revision_adds_its_schema_and_its_downgrade_removes_it(
@@ -1062,6 +1060,19 @@ def test_a_revision_adds_its_schema_and_its_downgrade_removes_it(
     command.upgrade(config, "heads")
     assert present(uri, expected) == set(expected)
     assert versions(uri) == {ORCHESTRION_HEAD, APP_HEAD}
+
+
+def test_sqlite_reads_out_of_sync_subscriptions_off_an_index_postgres_keeps_its_updates_hot(
+    upgraded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_dir, uri = upgraded
+    expected = set(OUT_OF_SYNC_INDEXES) if uri.startswith("sqlite") else set()
+    assert _indexes_present(uri, OUT_OF_SYNC_INDEXES) == expected
+    config = in_process(app_dir, uri, monkeypatch)
+    command.downgrade(config, "schema@0019")
+    assert _indexes_present(uri, OUT_OF_SYNC_INDEXES) == set()
+    command.upgrade(config, "heads")
+    assert _indexes_present(uri, OUT_OF_SYNC_INDEXES) == expected
 
 
 def test_postgres_gets_trigram_indexes_for_the_subscription_lists_text_filters(

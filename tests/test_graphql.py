@@ -357,10 +357,11 @@ def _plan(database: Database, statement: str, parameters: Any, table: str, index
     return plan
 
 
-def test_out_of_sync_subscriptions_are_read_off_their_index_newest_first(
+def test_out_of_sync_subscriptions_are_listed_newest_first_off_sqlites_index(
     client: TestClient, network: dict[str, Any], database: Database
 ) -> None:
-    """orchestrator-ui's start page card: active or provisioning subscriptions not in sync (migration 0020)."""
+    """orchestrator-ui's start page card: active or provisioning subscriptions not in sync, newest first; on
+    SQLite off migration 0020's index."""
     with database.write() as session:
         for key in ("port_a", "circuit"):
             found = session.get(SubscriptionTable, uuid.UUID(network[key]))
@@ -384,8 +385,9 @@ def test_out_of_sync_subscriptions_are_read_off_their_index_newest_first(
     assert {s["subscriptionId"] for s in found} == {network["port_a"], network["circuit"]}
     assert [s["startDate"] for s in found] == sorted((s["startDate"] for s in found), reverse=True)
     ((statement, parameters),) = pages
-    plan = _plan(database, statement, parameters, "subscriptions", "ix_subscriptions_insync_newest_first")
-    assert "(insync=?)" in plan or "Index Cond: (insync = " in plan, plan
+    if database.is_sqlite:  # PostgreSQL has no such index: it would make the lock's updates not HOT
+        plan = _plan(database, statement, parameters, "subscriptions", "ix_subscriptions_insync_newest_first")
+        assert "(insync=?)" in plan, plan
 
 
 class _NoTracebacks(ValidationRule):

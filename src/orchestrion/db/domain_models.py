@@ -170,11 +170,8 @@ class SubscriptionTable(Base):
 
     __tablename__ = "subscriptions"
     # (0017) the list's default order in orchestrator-ui, newest first: a page reads only its rows;
-    # (0020) the out-of-sync ones (orchestrator-ui's start page) in that order
-    __table_args__ = (
-        Index("ix_subscriptions_newest_first", text("start_date DESC"), "subscription_id"),
-        Index("ix_subscriptions_insync_newest_first", "insync", text("start_date DESC"), "subscription_id"),
-    )
+    # (0020, SQLite only, so not here) ix_subscriptions_insync_newest_first: the out-of-sync ones in that order
+    __table_args__ = (Index("ix_subscriptions_newest_first", text("start_date DESC"), "subscription_id"),)
 
     subscription_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     customer_id: Mapped[str] = mapped_column(String(255), index=True)
