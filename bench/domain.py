@@ -12,6 +12,14 @@ int, a str and a two-element list), so a subscription with N item blocks has N +
   building the snapshot of the subscription and its one INSERT, and the snapshot's size in JSON.
   ``save new`` and ``save 1 change`` include it.
 
+Then whole processes on a one-block subscription, through the public services (``start_process`` +
+``wait_for_process``, the thread pool of 8 workers), one at a time, ``--repeat`` x 10 of each in
+turns: ``modify`` is a ``@modify_workflow`` whose one step loads the subscription, changes a value
+and returns it (so: the start form's checks, the reservation, the link, the lock's backup, the load,
+the save, the unlock, each with its history version); ``plain`` is ``init >> a step >> done`` on
+the same machine in the same run, the ratio's baseline. The statements are the modify's own
+(the checkpoints excluded).
+
     .venv/bin/python bench/domain.py --backend all
 """
 
@@ -36,10 +44,21 @@ from sqlalchemy.engine import make_url
 
 from orchestrion.db import Database, init_database
 from orchestrion.db.domain_models import FixedInputTable, ProductBlockTable, ProductTable, ResourceTypeTable
+from orchestrion.db.models import WorkflowTable
 from orchestrion.domain import history
 from orchestrion.domain.base import ProductBlockModel, SubscriptionModel
+from orchestrion.domain.registry import SUBSCRIPTION_MODEL_REGISTRY
 from orchestrion.domain.snapshot import rows_of
+from orchestrion.engine.status import ProcessStatus
+from orchestrion.executors import set_executor
+from orchestrion.executors.threadpool import ThreadPoolExecutor
 from orchestrion.logs import configure_logging
+from orchestrion.runtime import current
+from orchestrion.services.processes import start_process, wait_for_process
+from orchestrion.types import State, UUIDstr
+from orchestrion.workflow import StepList, begin, done, init, step, workflow
+from orchestrion.workflows import get_workflow, register_workflow
+from orchestrion.workflows.utils import modify_workflow
 
 DEFAULT_POSTGRES_URI = "postgresql://postgres@127.0.0.1/orchestrion_bench_domain"
 SIZES = (1, 10, 100)
@@ -60,6 +79,32 @@ class BenchSubscription(SubscriptionModel, is_base=True):
     root: BenchRootBlock
 
 
+SUBSCRIPTION_MODEL_REGISTRY["Bench Product"] = BenchSubscription
+MODIFY, PLAIN = "bench_modify", "bench_plain"
+
+
+@step("Change an item")
+def change_item(subscription_id: UUIDstr) -> State:
+    subscription = BenchSubscription.from_subscription(subscription_id)
+    subscription.root.items[0].number = (subscription.root.items[0].number or 0) + 1
+    return {"subscription": subscription}
+
+
+@modify_workflow("Benchmark: modify a subscription")
+def bench_modify() -> StepList:
+    return begin >> change_item
+
+
+@step("Do nothing")
+def nothing() -> State:
+    return {}
+
+
+@workflow("Benchmark: a plain process")
+def bench_plain() -> StepList:
+    return init >> nothing >> done
+
+
 def insert_catalogue(database: Database) -> uuid.UUID:
     with database.write() as session:
         types = [ResourceTypeTable(resource_type=name, description=name) for name in ("number", "title", "tags")]
@@ -73,6 +118,7 @@ def insert_catalogue(database: Database) -> uuid.UUID:
             status="active",
             product_blocks=[root, item],
             fixed_inputs=[FixedInputTable(name="bandwidth", value="1000")],
+            workflows=[WorkflowTable(name=MODIFY, target="MODIFY", description="benchmark")],
         )
         session.add(product)
         session.flush()
@@ -157,6 +203,53 @@ def bench_size(database: Database, backend: str, product_id: uuid.UUID, blocks: 
     )
 
 
+@dataclass
+class ProcessResult:
+    backend: str
+    modify_ms: float
+    plain_ms: float
+    statements: int
+
+
+def _one_process(key: str, pages: list[State]) -> float:
+    start = time.perf_counter()
+    process_id = start_process(key, pages)
+    status = wait_for_process(process_id, timeout=60)
+    if status != ProcessStatus.COMPLETED:
+        raise RuntimeError(f"{key}: process {process_id} ended {status}")
+    return (time.perf_counter() - start) * 1000
+
+
+def bench_processes(database: Database, backend: str, product_id: uuid.UUID, repeat: int) -> ProcessResult:
+    """A modify process and a plain one, ``repeat`` x 10 each, in turns (see the module's docstring)."""
+    for key, wf in ((MODIFY, bench_modify), (PLAIN, bench_plain)):
+        if get_workflow(key) is None:
+            register_workflow(wf, key)
+    subscriptions = []
+    with database.write():
+        for i in range(repeat * 10 + 10):
+            model = BenchSubscription.from_product_id(product_id, "bench", status="active", insync=True)
+            model.root.items = [BenchItemBlock.new(model.subscription_id, number=i, title="item", tags=["a"])]
+            model.save()
+            subscriptions.append(str(model.subscription_id))
+    executor = ThreadPoolExecutor(current(), max_workers=8)
+    previous = set_executor(executor)
+    modify_ms, plain_ms = [], []
+    try:
+        for sid in subscriptions[:10]:  # warm-up: connections, statement caches
+            _one_process(MODIFY, [{"subscription_id": sid}])
+            _one_process(PLAIN, [{}])
+        for sid in subscriptions[10:]:
+            modify_ms.append(_one_process(MODIFY, [{"subscription_id": sid}]))
+            plain_ms.append(_one_process(PLAIN, [{}]))
+        with counting(database) as statements:
+            _one_process(MODIFY, [{"subscription_id": subscriptions[0]}])
+    finally:
+        set_executor(previous)
+        executor.shutdown(wait=True)
+    return ProcessResult(backend, statistics.median(modify_ms), statistics.median(plain_ms), len(statements))
+
+
 def prepare_postgres(uri: str) -> str:
     """Create the dedicated benchmark database if needed and give it an empty ``public`` schema."""
     url = make_url(uri).set(drivername="postgresql")
@@ -203,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Python {sys.version.split()[0]}, median of {args.repeat} runs per row")
     print(HEADER)
     print("-" * len(HEADER))
+    processes = []
     for backend in backends:
         if backend == "sqlite":
             uri = f"sqlite:///{tempfile.mkdtemp(prefix='orchestrion-bench-domain-')}/orchestrion.db"
@@ -213,7 +307,13 @@ def main(argv: list[str] | None = None) -> int:
         product_id = insert_catalogue(database)
         for blocks in SIZES:
             print(format_row(bench_size(database, backend, product_id, blocks, args.repeat)), flush=True)
+        processes.append(bench_processes(database, backend, product_id, args.repeat))
         database.dispose()
+    print(f"\nwhole processes, one at a time, median of {args.repeat * 10} each, in turns")
+    print(f"{'backend':<9} {'modify ms':>10} {'plain ms':>9} {'x plain':>8} {'modify statements':>18}")
+    for p in processes:
+        ratio = p.modify_ms / p.plain_ms
+        print(f"{p.backend:<9} {p.modify_ms:>10.2f} {p.plain_ms:>9.2f} {ratio:>8.2f} {p.statements:>18}")
     return 0
 
 

@@ -7,8 +7,8 @@ block holds the port blocks of port subscriptions (references across subscriptio
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from enum import Enum
 from ipaddress import IPv4Address, IPv6Interface
@@ -176,18 +176,23 @@ def insert_catalogue(database: Database) -> dict[str, uuid.UUID]:
 
 
 @contextmanager
-def counting_statements(database: Database) -> Iterator[list[str]]:
-    """The SQL statements run on ``database`` inside the block (an executemany counts once)."""
-    statements: list[str] = []
+def engine_events(database: Database, name: str, take: Callable[..., Any] = lambda *args: args) -> Iterator[list[Any]]:
+    """What ``take`` makes of each ``name`` event of the database's (read) engine inside the block."""
+    seen: list[Any] = []
 
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
+    def record(*args: Any) -> None:
+        seen.append(take(*args))
 
-    event.listen(database.engine, "before_cursor_execute", record)
+    event.listen(database.engine, name, record)
     try:
-        yield statements
+        yield seen
     finally:
-        event.remove(database.engine, "before_cursor_execute", record)
+        event.remove(database.engine, name, record)
+
+
+def counting_statements(database: Database) -> AbstractContextManager[list[str]]:
+    """The SQL statements run on ``database`` inside the block (an executemany counts once)."""
+    return engine_events(database, "before_cursor_execute", lambda _conn, _cursor, statement, *_: statement)
 
 
 def data_statements(statements: list[str]) -> list[str]:

@@ -17,7 +17,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from orchestrion.db.domain_models import (
@@ -36,6 +36,20 @@ from orchestrion.engine.context import current_step, current_step_name
 _T = cast(Table, SubscriptionVersionTable.__table__)
 _I = SubscriptionInstanceTable
 _PENDING = "orchestrion_subscription_versions"  # session.info: (transaction, {subscription: version row})
+_VERSION_VALUES = {
+    name: bindparam(f"v_{name}", type_=_T.c[name].type)
+    for name in ("created_at", "process_id", "step_name", "snapshot")
+}
+_ROW_ID = bindparam("v_row_id", type_=_T.c.id.type)
+_SID = bindparam("v_subscription_id", type_=_T.c.subscription_id.type)
+# built once: building a statement cost more than running it; the version is the subscription's next
+_INSERT_VERSION = insert(_T).values(
+    id=_ROW_ID,
+    subscription_id=_SID,
+    version=select(func.coalesce(func.max(_T.c.version), 0) + 1).where(_T.c.subscription_id == _SID).scalar_subquery(),
+    **_VERSION_VALUES,
+)
+_UPDATE_VERSION = update(_T).where(_T.c.id == _ROW_ID).values(**_VERSION_VALUES)
 
 
 def record(
@@ -52,21 +66,17 @@ def record(
         process_id = current_step().process_id
     step_name = current_step_name()
     values = {
-        "created_at": utcnow(),
-        "process_id": process_id,
-        "step_name": step_name,
-        "snapshot": snapshot_of(subscription_id, rows),
+        "v_created_at": utcnow(),
+        "v_process_id": process_id,
+        "v_step_name": step_name,
+        "v_snapshot": snapshot_of(subscription_id, rows),
     }
-    pending = _pending(session)
-    if (row_id := pending.get(subscription_id)) is not None:
-        result = session.execute(update(_T).where(_T.c.id == row_id).values(**values))
-        if result.rowcount == 1:  # type: ignore[attr-defined]  # 0: a savepoint took the row back
-            return
+    connection, pending = session.connection(), _pending(session)
+    row_id = pending.get(subscription_id)
+    if row_id is not None and connection.execute(_UPDATE_VERSION, {"v_row_id": row_id, **values}).rowcount == 1:
+        return  # 0 rows: a savepoint took the row back
     row_id = uuid.uuid4()
-    number = select(func.coalesce(func.max(_T.c.version), 0) + 1).where(_T.c.subscription_id == subscription_id)
-    session.execute(
-        insert(_T).values(id=row_id, subscription_id=subscription_id, version=number.scalar_subquery(), **values)
-    )
+    connection.execute(_INSERT_VERSION, {"v_row_id": row_id, "v_subscription_id": subscription_id, **values})
     pending[subscription_id] = row_id
 
 
@@ -84,62 +94,62 @@ def stored_rows(session: Session, subscription_id: uuid.UUID) -> Rows:
     return stored_rows_of(session, [subscription_id])[subscription_id]
 
 
+_IDS = bindparam("ids", expanding=True, type_=SubscriptionTable.subscription_id.type)
+_OWN = _I.subscription_id.in_(_IDS)
+_V, _R, _HELD = SubscriptionInstanceValueTable, SubscriptionInstanceRelationTable, aliased(_I)
+_COLUMN_NAMES = (*SUBSCRIPTION_COLUMNS, "product_id")
+# built once: building the selects (and their cache keys) cost more than running them
+_SUBSCRIPTIONS = select(
+    SubscriptionTable.subscription_id, *(getattr(SubscriptionTable, name) for name in _COLUMN_NAMES)
+).where(SubscriptionTable.subscription_id.in_(_IDS))
+_INSTANCES = (
+    select(
+        _I.subscription_id,
+        _I.subscription_instance_id,
+        ProductBlockTable.name,
+        _I.label,
+        _I.domain_model_attr,
+        _I.order_id,
+    )
+    .join(ProductBlockTable, ProductBlockTable.product_block_id == _I.product_block_id)
+    .where(_OWN)
+)
+_VALUES = (
+    select(_I.subscription_id, _V.subscription_instance_id, ResourceTypeTable.resource_type, _V.order_id, _V.value)
+    .join(ResourceTypeTable, ResourceTypeTable.resource_type_id == _V.resource_type_id)
+    .join(_I, _I.subscription_instance_id == _V.subscription_instance_id)
+    .where(_OWN)
+)
+_RELATIONS = (
+    select(
+        _I.subscription_id,
+        _R.in_use_by_id,
+        _R.domain_model_attr,
+        _R.order_id,
+        _R.depends_on_id,
+        _HELD.subscription_id,
+        ProductBlockTable.name,
+    )
+    .join(_I, _I.subscription_instance_id == _R.in_use_by_id)
+    .join(_HELD, _HELD.subscription_instance_id == _R.depends_on_id)
+    .join(ProductBlockTable, ProductBlockTable.product_block_id == _HELD.product_block_id)
+    .where(_OWN)
+)
+
+
 def stored_rows_of(session: Session, subscription_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Rows]:
     """``stored_rows`` of several subscriptions in the same four queries (the backfill reads batches)."""
-    names = (*SUBSCRIPTION_COLUMNS, "product_id")
-    columns = [getattr(SubscriptionTable, name) for name in names]
+    connection, ids = session.connection(), {"ids": list(subscription_ids)}
     found = {
-        sid: Rows(subscription=dict(zip(names, values, strict=True)))
-        for sid, *values in session.execute(
-            select(SubscriptionTable.subscription_id, *columns).where(
-                SubscriptionTable.subscription_id.in_(subscription_ids)
-            )
-        )
+        sid: Rows(subscription=dict(zip(_COLUMN_NAMES, values, strict=True)))
+        for sid, *values in connection.execute(_SUBSCRIPTIONS, ids)
     }
-    own = _I.subscription_id.in_(found)
-    for owner, iid, name, label, attr, order in session.execute(
-        select(
-            _I.subscription_id,
-            _I.subscription_instance_id,
-            ProductBlockTable.name,
-            _I.label,
-            _I.domain_model_attr,
-            _I.order_id,
-        )
-        .join(ProductBlockTable, ProductBlockTable.product_block_id == _I.product_block_id)
-        .where(own)
-    ):
+    ids = {"ids": list(found)}
+    for owner, iid, name, label, attr, order in connection.execute(_INSTANCES, ids):
         found[owner].instances[iid] = InstanceState(name, label, attr, order)
-    value = SubscriptionInstanceValueTable
-    for owner, iid, resource_type, order, text in session.execute(
-        select(
-            _I.subscription_id,
-            value.subscription_instance_id,
-            ResourceTypeTable.resource_type,
-            value.order_id,
-            value.value,
-        )
-        .join(ResourceTypeTable, ResourceTypeTable.resource_type_id == value.resource_type_id)
-        .join(_I, _I.subscription_instance_id == value.subscription_instance_id)
-        .where(own)
-    ):
+    for owner, iid, resource_type, order, text in connection.execute(_VALUES, ids):
         found[owner].values[(iid, resource_type, order)] = text
-    relation, child = SubscriptionInstanceRelationTable, aliased(_I)
-    for owner, holder, attr, order, held, held_owner, name in session.execute(
-        select(
-            _I.subscription_id,
-            relation.in_use_by_id,
-            relation.domain_model_attr,
-            relation.order_id,
-            relation.depends_on_id,
-            child.subscription_id,
-            ProductBlockTable.name,
-        )
-        .join(_I, _I.subscription_instance_id == relation.in_use_by_id)
-        .join(child, child.subscription_instance_id == relation.depends_on_id)
-        .join(ProductBlockTable, ProductBlockTable.product_block_id == child.product_block_id)
-        .where(own)
-    ):
+    for owner, holder, attr, order, held, held_owner, name in connection.execute(_RELATIONS, ids):
         rows = found[owner]
         rows.relations[(holder, attr, order)] = held
         if held_owner != owner:

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
-from sqlalchemy import CTE, ColumnElement, Row, select
-from sqlalchemy.orm import Session
+from sqlalchemy import CTE, ColumnElement, Connection, Row, bindparam, select
 
 from orchestrion.db import get_database
 from orchestrion.db.domain_models import (
@@ -76,6 +75,22 @@ def reachable(start: ColumnElement[bool]) -> CTE:
     return cte.union(select(_R.depends_on_id).join(cte, _R.in_use_by_id == cte.c.id))
 
 
+_SID = bindparam("sid", type_=SubscriptionTable.subscription_id.type)
+# built once: building a select and its cache key cost more than running it (a load is run thrice a modify)
+_SUBSCRIPTION = (
+    select(
+        *(getattr(SubscriptionTable, name) for name in (*SUBSCRIPTION_COLUMNS, "version")),
+        # labelled: products and subscriptions share column names (status, description, end_date)
+        *(getattr(ProductTable, name).label(f"product_{name}") for name in _PRODUCT_COLUMNS),
+    )
+    .join(ProductTable, ProductTable.product_id == SubscriptionTable.product_id)
+    .where(SubscriptionTable.subscription_id == _SID)
+)
+_FIXED_INPUTS = select(FixedInputTable.name, FixedInputTable.value).where(
+    FixedInputTable.product_id == bindparam("product_id", type_=FixedInputTable.product_id.type)
+)
+
+
 def stored_status(subscription_id: UUID) -> SubscriptionLifecycle:
     with reading(get_database()) as session:
         status = session.scalar(
@@ -88,24 +103,14 @@ def stored_status(subscription_id: UUID) -> SubscriptionLifecycle:
 
 def load_subscription(cls: type[M], subscription_id: UUID | str) -> M:
     sid = as_uuid(subscription_id)
-    columns = [getattr(SubscriptionTable, name) for name in (*SUBSCRIPTION_COLUMNS, "version")]
-    # labelled: products and subscriptions share column names (status, description, end_date)
-    product_columns = [getattr(ProductTable, name).label(f"product_{name}") for name in _PRODUCT_COLUMNS]
     with reading(get_database()) as session:
-        row = session.execute(
-            select(*columns, *product_columns)
-            .join(ProductTable, ProductTable.product_id == SubscriptionTable.product_id)
-            .where(SubscriptionTable.subscription_id == sid)
-        ).one_or_none()
+        connection = session.connection()
+        row = connection.execute(_SUBSCRIPTION, {"sid": sid}).one_or_none()
         if row is None:
             raise SubscriptionNotFoundError(sid)
         model_cls = cls.model_class_for(row.product_name, row.status)
-        fixed_inputs = session.execute(
-            select(FixedInputTable.name, FixedInputTable.value).where(
-                FixedInputTable.product_id == row.product_product_id
-            )
-        ).all()
-        tree = _read_tree(session, sid, reachable(_I.subscription_id == sid))
+        fixed_inputs = connection.execute(_FIXED_INPUTS, {"product_id": row.product_product_id}).all()
+        tree = _SUBSCRIPTION_TREE.read(connection, sid, {"sid": sid})
     data: dict[str, Any] = {name: getattr(row, name) for name in SUBSCRIPTION_COLUMNS}
     data |= {"subscription_id": sid, "version": row.version, "product": _product_model(row, "product_")}
     fixed = {name: value for name, value in fixed_inputs}
@@ -125,54 +130,68 @@ def load_subscription(cls: type[M], subscription_id: UUID | str) -> M:
     return model
 
 
-def _read_tree(session: Session, owner: UUID, reach: CTE) -> _Tree:
-    """The instances in ``reach`` with their values and relations: three queries."""
-    instances = session.execute(
-        select(
-            _I.subscription_instance_id,
-            _I.subscription_id,
-            _I.label,
-            _I.domain_model_attr,
-            _I.order_id,
-            ProductBlockTable.name,
-            ProductBlockTable.product_block_id,
+class _TreeQueries:
+    """The three queries of the instances a ``reach`` finds, with their values and relations, built once."""
+
+    def __init__(self, reach: CTE) -> None:
+        self.instances = (
+            select(
+                _I.subscription_instance_id,
+                _I.subscription_id,
+                _I.label,
+                _I.domain_model_attr,
+                _I.order_id,
+                ProductBlockTable.name,
+                ProductBlockTable.product_block_id,
+            )
+            .join(reach, reach.c.id == _I.subscription_instance_id)
+            .join(ProductBlockTable, ProductBlockTable.product_block_id == _I.product_block_id)
         )
-        .join(reach, reach.c.id == _I.subscription_instance_id)
-        .join(ProductBlockTable, ProductBlockTable.product_block_id == _I.product_block_id)
-    ).all()
-    values = session.execute(
-        select(
-            _V.subscription_instance_id,
-            ResourceTypeTable.resource_type,
-            ResourceTypeTable.resource_type_id,
-            _V.order_id,
-            _V.value,
+        self.values = (
+            select(
+                _V.subscription_instance_id,
+                ResourceTypeTable.resource_type,
+                ResourceTypeTable.resource_type_id,
+                _V.order_id,
+                _V.value,
+            )
+            .join(ResourceTypeTable, ResourceTypeTable.resource_type_id == _V.resource_type_id)
+            .where(_V.subscription_instance_id.in_(select(reach.c.id)))
+            .order_by(_V.order_id)
         )
-        .join(ResourceTypeTable, ResourceTypeTable.resource_type_id == _V.resource_type_id)
-        .where(_V.subscription_instance_id.in_(select(reach.c.id)))
-        .order_by(_V.order_id)
-    ).all()
-    relations = session.execute(
-        select(_R.in_use_by_id, _R.domain_model_attr, _R.order_id, _R.depends_on_id)
-        .where(_R.in_use_by_id.in_(select(reach.c.id)))
-        .order_by(_R.order_id)
-    ).all()
-    return _Tree(owner, instances, values, relations)
+        self.relations = (
+            select(_R.in_use_by_id, _R.domain_model_attr, _R.order_id, _R.depends_on_id)
+            .where(_R.in_use_by_id.in_(select(reach.c.id)))
+            .order_by(_R.order_id)
+        )
+
+    def read(self, connection: Connection, owner: UUID, params: dict[str, Any]) -> _Tree:
+        instances, values, relations = (
+            connection.execute(query, params).all() for query in (self.instances, self.values, self.relations)
+        )
+        return _Tree(owner, instances, values, relations)
+
+
+_IID = bindparam("iid", type_=_I.subscription_instance_id.type)
+_SUBSCRIPTION_TREE = _TreeQueries(reachable(_I.subscription_id == _SID))
+_BLOCK_TREE = _TreeQueries(reachable(_I.subscription_instance_id == _IID))
+_BLOCK_OWNER = (
+    select(_I.subscription_id, SubscriptionTable.status, ProductBlockTable.name)
+    .join(SubscriptionTable, SubscriptionTable.subscription_id == _I.subscription_id)
+    .join(ProductBlockTable, ProductBlockTable.product_block_id == _I.product_block_id)
+    .where(_I.subscription_instance_id == _IID)
+)
 
 
 def load_block(cls: type[B], instance_id: UUID | str, status: SubscriptionLifecycle | str | None) -> B:
     """One stored block (and the blocks it holds), without its subscription: four queries."""
     iid = as_uuid(instance_id)
     with reading(get_database()) as session:
-        owner = session.execute(
-            select(_I.subscription_id, SubscriptionTable.status, ProductBlockTable.name)
-            .join(SubscriptionTable, SubscriptionTable.subscription_id == _I.subscription_id)
-            .join(ProductBlockTable, ProductBlockTable.product_block_id == _I.product_block_id)
-            .where(_I.subscription_instance_id == iid)
-        ).one_or_none()
+        connection = session.connection()
+        owner = connection.execute(_BLOCK_OWNER, {"iid": iid}).one_or_none()
         if owner is None:
             raise BlockNotFoundError(iid)
-        tree = _read_tree(session, owner.subscription_id, reachable(_I.subscription_instance_id == iid))
+        tree = _BLOCK_TREE.read(connection, owner.subscription_id, {"iid": iid})
     block_cls = cls.model_class_for(owner.name, status or owner.status)
     return cast(B, tree.build(block_cls, iid, ()))
 

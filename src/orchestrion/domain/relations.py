@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import Session, aliased
 
 from orchestrion.db import get_database
 from orchestrion.db.domain_models import SubscriptionInstanceRelationTable, SubscriptionInstanceTable, SubscriptionTable
@@ -25,37 +25,64 @@ _USER = aliased(SubscriptionInstanceTable, name="user_instance")
 _USED = aliased(SubscriptionInstanceTable, name="used_instance")
 
 
-def _subscription_ids(
-    subscription_id: UUID | str, *, ours: Any, theirs: Any, exclude_statuses: Iterable[SubscriptionLifecycle | str]
-) -> list[UUID]:
+_SUBSCRIPTION_ID = bindparam("subscription_id", type_=SubscriptionTable.subscription_id.type)
+_queries: dict[tuple[bool, tuple[str, ...]], Select[Any]] = {}
+
+
+def _query(used_by: bool, excluded: tuple[str, ...]) -> Select[Any]:
+    """The other subscriptions related to ``:subscription_id`` one way, built once per way and exclusion (building a
+    select and its cache key costs more than running it, and the start of every modify asks both ways)."""
+    if (found := _queries.get((used_by, excluded))) is not None:
+        return found
+    ours, theirs = (_USED, _USER) if used_by else (_USER, _USED)
     query = (
         select(theirs.subscription_id)
         .distinct()
         .select_from(_R)
         .join(_USER, _USER.subscription_instance_id == _R.in_use_by_id)
         .join(_USED, _USED.subscription_instance_id == _R.depends_on_id)
-        .where(ours.subscription_id == as_uuid(subscription_id), theirs.subscription_id != ours.subscription_id)
+        .where(ours.subscription_id == _SUBSCRIPTION_ID, theirs.subscription_id != ours.subscription_id)
     )
-    if excluded := [SubscriptionLifecycle(s).value for s in exclude_statuses]:
+    if excluded:
         query = query.join(SubscriptionTable, SubscriptionTable.subscription_id == theirs.subscription_id).where(
             SubscriptionTable.status.not_in(excluded)
         )
+    _queries[(used_by, excluded)] = query
+    return query
+
+
+def related_subscription_ids(
+    session: Session,
+    subscription_id: UUID | str,
+    *,
+    used_by: bool,
+    exclude_statuses: Iterable[SubscriptionLifecycle | str] = (),
+) -> list[UUID]:
+    """``in_use_by_subscription_ids`` (``used_by``) or ``depends_on_subscription_ids`` read in ``session``: a
+    caller reading more keeps to one transaction (a modify's start form asks both ways)."""
+    query = _query(used_by, tuple(sorted({SubscriptionLifecycle(s).value for s in exclude_statuses})))
+    return sorted(session.connection().execute(query, {"subscription_id": as_uuid(subscription_id)}).scalars())
+
+
+def _subscription_ids(
+    subscription_id: UUID | str, *, used_by: bool, exclude_statuses: Iterable[SubscriptionLifecycle | str]
+) -> list[UUID]:
     with reading(get_database()) as session:
-        return sorted(session.execute(query).scalars())
+        return related_subscription_ids(session, subscription_id, used_by=used_by, exclude_statuses=exclude_statuses)
 
 
 def in_use_by_subscription_ids(
     subscription_id: UUID | str, *, exclude_statuses: Iterable[SubscriptionLifecycle | str] = ()
 ) -> list[UUID]:
     """Subscriptions whose blocks hold a block of this one (optionally ignoring some statuses)."""
-    return _subscription_ids(subscription_id, ours=_USED, theirs=_USER, exclude_statuses=exclude_statuses)
+    return _subscription_ids(subscription_id, used_by=True, exclude_statuses=exclude_statuses)
 
 
 def depends_on_subscription_ids(
     subscription_id: UUID | str, *, exclude_statuses: Iterable[SubscriptionLifecycle | str] = ()
 ) -> list[UUID]:
     """Subscriptions owning a block that a block of this one holds."""
-    return _subscription_ids(subscription_id, ours=_USER, theirs=_USED, exclude_statuses=exclude_statuses)
+    return _subscription_ids(subscription_id, used_by=False, exclude_statuses=exclude_statuses)
 
 
 def in_use_by_instance_ids(subscription_id: UUID | str) -> list[UUID]:

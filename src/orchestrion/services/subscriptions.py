@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ from orchestrion.db.domain_models import (
     SubscriptionTable,
 )
 from orchestrion.domain import history
-from orchestrion.domain.relations import depends_on_subscription_ids, in_use_by_subscription_ids
+from orchestrion.domain.relations import in_use_by_subscription_ids, related_subscription_ids
 from orchestrion.errors import (
     OrchestrionError,
     ProcessConflictError,
@@ -112,8 +112,9 @@ def subscription_workflows(session: Session, subscription_id: uuid.UUID) -> dict
     subscription = session.get(SubscriptionTable, subscription_id)
     if subscription is None:
         return None
-    used_by = in_use_by_subscription_ids(subscription_id, exclude_statuses=[SubscriptionLifecycle.TERMINATED])
-    related = set(used_by) | set(depends_on_subscription_ids(subscription_id))
+    terminated = [SubscriptionLifecycle.TERMINATED]
+    used_by = related_subscription_ids(session, subscription_id, used_by=True, exclude_statuses=terminated)
+    related = set(used_by) | set(related_subscription_ids(session, subscription_id, used_by=False))
     relations_in_sync = not related or all(
         session.execute(
             select(SubscriptionTable.insync).where(SubscriptionTable.subscription_id.in_(related))
@@ -128,13 +129,22 @@ def subscription_workflows(session: Session, subscription_id: uuid.UUID) -> dict
     return found
 
 
+_S = SubscriptionTable
+# the lock's updates, built once (building a statement costs more than running it): any holder, the
+# lock free, the lock free at the version a start form saw
+_TAKE_LOCK = (
+    update(_S)
+    .where(_S.subscription_id == bindparam("lock_id", type_=_S.subscription_id.type))
+    .values(insync=False, version=_S.version + 1)
+)
+_TAKE_FREE_LOCK = _TAKE_LOCK.where(_S.insync.is_(True))
+_TAKE_FREE_LOCK_AT = _TAKE_FREE_LOCK.where(_S.version == bindparam("lock_version", type_=_S.version.type))
+
+
 def lock(session: Session, subscription_id: uuid.UUID, *, checked: bool = True) -> None:
     """Take the in-sync lock in the current transaction; refuses when another process holds it (``checked``)."""
-    query = update(SubscriptionTable).where(SubscriptionTable.subscription_id == subscription_id)
-    if checked:
-        query = query.where(SubscriptionTable.insync.is_(True))
-    result = session.execute(query.values(insync=False, version=SubscriptionTable.version + 1))
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    query = _TAKE_FREE_LOCK if checked else _TAKE_LOCK
+    if session.connection().execute(query, {"lock_id": subscription_id}).rowcount == 0:
         if session.get(SubscriptionTable, subscription_id) is None:
             raise SubscriptionNotFoundError(subscription_id)
         raise SubscriptionLockedError("Subscription is already out of sync, cannot continue!")
@@ -167,13 +177,8 @@ def reserve(
     process's creation instant; now when not given).
     """
     r = reservation
-    query = update(SubscriptionTable).where(
-        SubscriptionTable.subscription_id == r.subscription_id, SubscriptionTable.insync.is_(True)
-    )
-    if r.version is not None:
-        query = query.where(SubscriptionTable.version == r.version)
-    result = session.execute(query.values(insync=False, version=SubscriptionTable.version + 1))
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    query = _TAKE_FREE_LOCK if r.version is None else _TAKE_FREE_LOCK_AT
+    if session.connection().execute(query, {"lock_id": r.subscription_id, "lock_version": r.version}).rowcount == 0:
         refusal = reservation_refusal(session, r)
         assert refusal is not None  # the update found no row it may lock: one of the reasons holds
         raise refusal

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from orchestrion.db.domain_models import ProductTable, products_workflows
@@ -143,13 +143,20 @@ def products_of_workflow(session: Session, workflow_name: str) -> list[dict[str,
     return [dict(row._mapping) for row in rows]
 
 
+_W = WorkflowTable
+# built once: every start of a subscription's workflow asks it (its form checks the workflow is usable)
+_PRODUCT_WORKFLOWS = (
+    select(_W.workflow_id, _W.name, _W.target, _W.description, _W.is_task)
+    .join(products_workflows, products_workflows.c.workflow_id == _W.workflow_id)
+    .where(
+        products_workflows.c.product_id == bindparam("product_id", type_=products_workflows.c.product_id.type),
+        _W.deleted_at.is_(None),
+    )
+    .order_by(_W.name)
+)
+
+
 def workflows_of_product(session: Session, product_id: uuid.UUID) -> list[WorkflowRow]:
     """The live workflows linked to a product, by name."""
-
-    rows = session.execute(
-        select(WorkflowTable)
-        .join(products_workflows, products_workflows.c.workflow_id == WorkflowTable.workflow_id)
-        .where(products_workflows.c.product_id == product_id, WorkflowTable.deleted_at.is_(None))
-        .order_by(WorkflowTable.name)
-    ).scalars()
-    return [_row(w) for w in rows]
+    rows = session.connection().execute(_PRODUCT_WORKFLOWS, {"product_id": product_id})
+    return [WorkflowRow(*row, deleted=False) for row in rows]

@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from orchestrion.db import get_database
 from orchestrion.db.domain_models import SubscriptionTable
+from orchestrion.db.sessions import reading
 from orchestrion.engine.forms import state_form
 from orchestrion.engine.steps import Step, StepList, done, init, step
 from orchestrion.engine.workflow import RunPredicate, Workflow, make_workflow
@@ -36,7 +37,7 @@ class NoProductError(InvalidInputError, LookupError):
 
 
 def _products_of(workflow_name: str) -> list[dict[str, Any]]:
-    with get_database().read() as session:
+    with reading(get_database()) as session:
         return products_of_workflow(session, workflow_name)
 
 
@@ -73,7 +74,7 @@ def wrap_create_initial_input_form(initial_input_form: FormFunc | None) -> Calla
 
 
 def _refusal(workflow_name: str, subscription_id: UUID) -> str | None:
-    with get_database().read() as session:
+    with reading(get_database()) as session:
         usable = subscriptions.subscription_workflows(session, subscription_id)
     if usable is None:
         return "Subscription not found"
@@ -102,7 +103,7 @@ def _modify_subscription_page(name: str) -> type[FormPage]:
         @model_validator(mode="after")
         def current(self) -> ModifySubscriptionPage:
             if self.version is not None:
-                with get_database().read() as session:
+                with reading(get_database()) as session:
                     stored = session.get(SubscriptionTable, self.subscription_id)
                 if stored is not None and stored.version != self.version:
                     raise PydanticCustomError(
@@ -121,7 +122,7 @@ def wrap_modify_initial_input_form(initial_input_form: FormFunc | None) -> Calla
     def modify_initial_input_form_generator(state: State) -> FormGenerator:
         name = state["workflow_name"]
         page: Any = yield _modify_subscription_page(name)
-        with get_database().read() as session:
+        with reading(get_database()) as session:
             subscription = session.get(SubscriptionTable, page.subscription_id)
             assert subscription is not None
             found = {

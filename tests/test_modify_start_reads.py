@@ -1,0 +1,78 @@
+"""A modify workflow's start form reads the subscription in one transaction, the start's own.
+
+The form's first page checks that the workflow may run on the subscription (its status, its lock,
+the subscriptions related to it) and then reads the version the start will reserve against. Each
+of those reads used to open a transaction of its own (four, each a round trip to begin and one to
+end on PostgreSQL); inside the start's scope they share one, and what they find is unchanged.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pydantic_forms.exceptions import FormValidationError
+from sqlalchemy import update
+from tests.domain_support import engine_events
+from tests.subscription_support import add_subscription, load_product
+
+from orchestrion.db import Database
+from orchestrion.db.domain_models import SubscriptionTable
+from orchestrion.db.sessions import database_scope
+from orchestrion.services.forms import run_form
+from orchestrion.testing import WorkflowInstanceForTests
+from orchestrion.types import State
+from orchestrion.workflow import StepList, begin, step
+from orchestrion.workflows.utils import modify_workflow
+
+NAME = "modify_widget"
+
+
+@step("Touch the widget")
+def touch() -> State:
+    return {}
+
+
+@modify_workflow("Modify a widget")
+def modify_widget() -> StepList:
+    return begin >> touch
+
+
+@pytest.fixture
+def widget(database: Database) -> Iterator[uuid.UUID]:
+    product = load_product(database, "Widget", {NAME: "MODIFY"})
+    with WorkflowInstanceForTests(modify_widget, NAME):
+        yield add_subscription(database, product, version=3)
+
+
+def _first_page(database: Database, page: dict[str, Any]) -> State:
+    with database_scope(database):  # as ``start_process`` runs a start's form
+        return run_form(modify_widget.initial_input_form, {"workflow_name": NAME}, [page], NAME)
+
+
+@pytest.mark.parametrize("page", [{}, {"version": 3}], ids=["without a version", "with the version seen"])
+def test_the_first_page_reads_in_one_transaction(database: Database, widget: uuid.UUID, page: dict[str, Any]) -> None:
+    with engine_events(database, "begin") as begun:
+        state = _first_page(database, {"subscription_id": str(widget), **page})
+    assert state["subscription_id"] == str(widget)
+    assert state["version"] == 3
+    assert state["__subscription_versions__"] == {str(widget): 3}
+    assert len(begun) == 1
+
+
+def test_a_refusal_reads_in_one_transaction_and_says_why(database: Database, widget: uuid.UUID) -> None:
+    with database.write() as session:  # another process holds the lock
+        lock = update(SubscriptionTable).where(SubscriptionTable.subscription_id == widget)
+        session.execute(lock.values(insync=False))
+    with engine_events(database, "begin") as begun, pytest.raises(FormValidationError) as refused:
+        _first_page(database, {"subscription_id": str(widget)})
+    assert "Subscription already has a running process or task" in str(refused.value)
+    assert len(begun) == 1
+
+
+def test_a_stale_version_is_refused(database: Database, widget: uuid.UUID) -> None:
+    with pytest.raises(FormValidationError) as refused:
+        _first_page(database, {"subscription_id": str(widget), "version": 2})
+    assert "version 3 now, you saw 2" in str(refused.value)
