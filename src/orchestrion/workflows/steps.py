@@ -100,7 +100,11 @@ def store_process_subscription(workflow_target: Target | None = None) -> Step:
     """
 
     @step("Create Process Subscription relation")
-    def _store_process_subscription(process_id: UUIDstr, subscription_id: UUIDstr) -> None:
+    def _store_process_subscription(
+        process_id: UUIDstr, subscription_id: UUIDstr, __reserved_subscriptions__: list[str] | None = None
+    ) -> None:
+        if str(subscription_id) in (__reserved_subscriptions__ or ()):
+            return  # reserved when the process was created, and linked then: the step needs no transaction
         session = db.session()
         pid, sid = UUID(str(process_id)), UUID(str(subscription_id))
         exists = session.execute(

@@ -1,9 +1,12 @@
-"""A modify workflow's start form reads the subscription in one transaction, the start's own.
+"""The transactions of a modify process's start: its form reads in one, and its link step needs none.
 
 The form's first page checks that the workflow may run on the subscription (its status, its lock,
 the subscriptions related to it) and then reads the version the start will reserve against. Each
 of those reads used to open a transaction of its own (four, each a round trip to begin and one to
-end on PostgreSQL); inside the start's scope they share one, and what they find is unchanged.
+end on PostgreSQL); inside the start's scope they share one, and what they find is unchanged. The
+start reserves the subscription and links the process to it in the transaction that creates the
+process, so the link step that follows has nothing to write, and without a transaction its
+checkpoint is one statement.
 """
 
 from __future__ import annotations
@@ -19,12 +22,15 @@ from tests.domain_support import engine_events
 from tests.subscription_support import add_subscription, load_product
 
 from orchestrion.db import Database
-from orchestrion.db.domain_models import SubscriptionTable
+from orchestrion.db.domain_models import ProcessSubscriptionTable, SubscriptionTable
 from orchestrion.db.sessions import database_scope
+from orchestrion.engine.outcomes import Success
 from orchestrion.services.forms import run_form
+from orchestrion.services.processes import start_process, wait_for_process
 from orchestrion.testing import WorkflowInstanceForTests
 from orchestrion.types import State
 from orchestrion.workflow import StepList, begin, step
+from orchestrion.workflows.steps import store_process_subscription
 from orchestrion.workflows.utils import modify_workflow
 
 NAME = "modify_widget"
@@ -76,3 +82,23 @@ def test_a_stale_version_is_refused(database: Database, widget: uuid.UUID) -> No
     with pytest.raises(FormValidationError) as refused:
         _first_page(database, {"subscription_id": str(widget), "version": 2})
     assert "version 3 now, you saw 2" in str(refused.value)
+
+
+def test_the_link_step_needs_no_transaction_after_the_start_linked(database: Database, widget: uuid.UUID) -> None:
+    state = {
+        "process_id": str(uuid.uuid4()),
+        "subscription_id": str(widget),
+        "__reserved_subscriptions__": [str(widget)],
+    }
+    with engine_events(database, "begin") as begun:
+        outcome = store_process_subscription()(state)
+    assert isinstance(outcome, Success)
+    assert begun == []
+
+
+def test_a_modify_process_is_linked_to_its_subscription_once(database: Database, widget: uuid.UUID) -> None:
+    process_id = start_process(NAME, [{"subscription_id": str(widget)}])
+    assert wait_for_process(process_id, timeout=30) == "completed"
+    with database.read() as session:
+        links = session.query(ProcessSubscriptionTable).filter_by(subscription_id=widget).all()
+    assert [link.process_id for link in links] == [process_id]
