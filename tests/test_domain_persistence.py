@@ -199,7 +199,7 @@ def test_loading_takes_the_same_number_of_queries_for_1_and_100_blocks(
         assert loaded == widget
         counts.append(len(data_statements(statements)))
     assert len(blocks_of(large)) == len(blocks_of(small)) + 99
-    assert counts[0] == counts[1] == 5
+    assert counts[0] == counts[1] == 3
 
 
 def test_a_change_made_elsewhere_since_loading_is_not_overwritten(

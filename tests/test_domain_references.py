@@ -211,4 +211,4 @@ def test_a_subscription_with_references_loads_in_as_many_queries_as_one_without(
     for subscription_id in (link.subscription_id, widget.subscription_id):
         with counting_statements(database) as statements, database.read():
             SubscriptionModel.from_subscription(subscription_id)
-        assert len(data_statements(statements)) == 5
+        assert len(data_statements(statements)) == 3

@@ -153,7 +153,7 @@ def test_loading_a_subscription_does_not_read_its_history(products: dict[str, st
     with counting_statements(database) as statements, database.read():
         Circuit.from_subscription(circuit)
     read = data_statements(statements)
-    assert len(read) == 5 and not [s for s in read if "subscription_versions" in s]
+    assert len(read) == 3 and not [s for s in read if "subscription_versions" in s]
 
 
 def test_a_point_in_time_reads_the_version_current_then(products: dict[str, str], client: TestClient) -> None:

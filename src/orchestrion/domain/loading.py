@@ -1,8 +1,8 @@
 """Loading a subscription in a constant number of queries, however many blocks it has.
 
-Five queries: the subscription with its product, the product's fixed inputs, then every instance
-reachable from the subscription's own instances (a recursive CTE that follows relations into other
-subscriptions), their values and their relations. The block tree is then built in memory, each
+Three queries: the subscription with its product and the product's fixed inputs, then every
+instance reachable from the subscription's own instances (a recursive CTE that follows relations
+into other subscriptions) with its values, and their relations. The block tree is then built in memory, each
 block validated by the class its parent's field asks for, and the rows that were read are kept
 as the model's snapshot.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
-from sqlalchemy import CTE, ColumnElement, Connection, Row, bindparam, select
+from sqlalchemy import CTE, ColumnElement, Connection, bindparam, select
 
 from orchestrion.db import get_database
 from orchestrion.db.domain_models import (
@@ -47,7 +47,7 @@ _R = SubscriptionInstanceRelationTable
 _PRODUCT_COLUMNS = ("product_id", "name", "description", "product_type", "tag", "status", "created_at", "end_date")
 
 
-def _product_model(row: Row[Any], prefix: str = "") -> ProductModel:
+def _product_model(row: Any, prefix: str = "") -> ProductModel:
     from orchestrion.domain.base import ProductModel
 
     return ProductModel.model_validate({name: getattr(row, prefix + name) for name in _PRODUCT_COLUMNS})
@@ -82,12 +82,13 @@ _SUBSCRIPTION = (
         *(getattr(SubscriptionTable, name) for name in (*SUBSCRIPTION_COLUMNS, "version")),
         # labelled: products and subscriptions share column names (status, description, end_date)
         *(getattr(ProductTable, name).label(f"product_{name}") for name in _PRODUCT_COLUMNS),
+        # a row per fixed input of the product (one with NULLs when it has none)
+        FixedInputTable.name.label("fixed_name"),
+        FixedInputTable.value.label("fixed_value"),
     )
     .join(ProductTable, ProductTable.product_id == SubscriptionTable.product_id)
+    .outerjoin(FixedInputTable, FixedInputTable.product_id == ProductTable.product_id)
     .where(SubscriptionTable.subscription_id == _SID)
-)
-_FIXED_INPUTS = select(FixedInputTable.name, FixedInputTable.value).where(
-    FixedInputTable.product_id == bindparam("product_id", type_=FixedInputTable.product_id.type)
 )
 
 
@@ -105,15 +106,15 @@ def load_subscription(cls: type[M], subscription_id: UUID | str) -> M:
     sid = as_uuid(subscription_id)
     with reading(get_database()) as session:
         connection = session.connection()
-        row = connection.execute(_SUBSCRIPTION, {"sid": sid}).one_or_none()
-        if row is None:
+        rows = connection.execute(_SUBSCRIPTION, {"sid": sid}).all()
+        if not rows:
             raise SubscriptionNotFoundError(sid)
+        row = rows[0]
         model_cls = cls.model_class_for(row.product_name, row.status)
-        fixed_inputs = connection.execute(_FIXED_INPUTS, {"product_id": row.product_product_id}).all()
         tree = _SUBSCRIPTION_TREE.read(connection, sid, {"sid": sid})
     data: dict[str, Any] = {name: getattr(row, name) for name in SUBSCRIPTION_COLUMNS}
     data |= {"subscription_id": sid, "version": row.version, "product": _product_model(row, "product_")}
-    fixed = {name: value for name, value in fixed_inputs}
+    fixed = {r.fixed_name: r.fixed_value for r in rows if r.fixed_name is not None}
     for value_field in model_cls._fields().values.values():
         if value_field.name in fixed:
             data[value_field.name] = value_field.decode_item(fixed[value_field.name])
@@ -131,7 +132,8 @@ def load_subscription(cls: type[M], subscription_id: UUID | str) -> M:
 
 
 class _TreeQueries:
-    """The three queries of the instances a ``reach`` finds, with their values and relations, built once."""
+    """The two queries of the instances a ``reach`` finds, built once: the instances with their values (a row
+    per value, one with NULLs for an instance without any), and their relations."""
 
     def __init__(self, reach: CTE) -> None:
         self.instances = (
@@ -143,20 +145,15 @@ class _TreeQueries:
                 _I.order_id,
                 ProductBlockTable.name,
                 ProductBlockTable.product_block_id,
+                ResourceTypeTable.resource_type,
+                ResourceTypeTable.resource_type_id,
+                _V.order_id.label("value_order"),
+                _V.value,
             )
             .join(reach, reach.c.id == _I.subscription_instance_id)
             .join(ProductBlockTable, ProductBlockTable.product_block_id == _I.product_block_id)
-        )
-        self.values = (
-            select(
-                _V.subscription_instance_id,
-                ResourceTypeTable.resource_type,
-                ResourceTypeTable.resource_type_id,
-                _V.order_id,
-                _V.value,
-            )
-            .join(ResourceTypeTable, ResourceTypeTable.resource_type_id == _V.resource_type_id)
-            .where(_V.subscription_instance_id.in_(select(reach.c.id)))
+            .outerjoin(_V, _V.subscription_instance_id == _I.subscription_instance_id)
+            .outerjoin(ResourceTypeTable, ResourceTypeTable.resource_type_id == _V.resource_type_id)
             .order_by(_V.order_id)
         )
         self.relations = (
@@ -166,10 +163,8 @@ class _TreeQueries:
         )
 
     def read(self, connection: Connection, owner: UUID, params: dict[str, Any]) -> _Tree:
-        instances, values, relations = (
-            connection.execute(query, params).all() for query in (self.instances, self.values, self.relations)
-        )
-        return _Tree(owner, instances, values, relations)
+        instances = connection.execute(self.instances, params).all()
+        return _Tree(owner, instances, connection.execute(self.relations, params).all())
 
 
 _IID = bindparam("iid", type_=_I.subscription_instance_id.type)
@@ -184,7 +179,7 @@ _BLOCK_OWNER = (
 
 
 def load_block(cls: type[B], instance_id: UUID | str, status: SubscriptionLifecycle | str | None) -> B:
-    """One stored block (and the blocks it holds), without its subscription: four queries."""
+    """One stored block (and the blocks it holds), without its subscription: three queries."""
     iid = as_uuid(instance_id)
     with reading(get_database()) as session:
         connection = session.connection()
@@ -201,22 +196,23 @@ class _Tree:
     """The rows of one load, indexed for building blocks bottom-up."""
 
     owner: UUID
-    instance_rows: Sequence[Any]
-    value_rows: Sequence[Any]
+    value_rows: Sequence[Any]  # the instances' rows, one per value (``_TreeQueries.instances``)
     relation_rows: Sequence[Any]
     snapshot: Snapshot = field(default_factory=Snapshot)
 
     def __post_init__(self) -> None:
-        self.instances = {row.subscription_instance_id: row for row in self.instance_rows}
+        self.instances: dict[UUID, Any] = {}
         self.values: dict[UUID, dict[str, list[tuple[int, str | None]]]] = defaultdict(lambda: defaultdict(list))
         for row in self.value_rows:
-            self.values[row.subscription_instance_id][row.resource_type].append((row.order_id, row.value))
-            self.snapshot.resource_type_ids[row.resource_type] = row.resource_type_id
+            self.instances.setdefault(row.subscription_instance_id, row)
+            if row.resource_type is not None:
+                self.values[row.subscription_instance_id][row.resource_type].append((row.value_order, row.value))
+                self.snapshot.resource_type_ids[row.resource_type] = row.resource_type_id
         self.children: dict[UUID, dict[str, list[tuple[int, UUID]]]] = defaultdict(lambda: defaultdict(list))
         for row in self.relation_rows:
             self.children[row.in_use_by_id][row.domain_model_attr].append((row.order_id, row.depends_on_id))
         top_level: dict[str, list[tuple[int, UUID]]] = defaultdict(list)
-        for row in self.instance_rows:
+        for row in self.instances.values():
             self.snapshot.block_ids[row.name] = row.product_block_id
             if row.subscription_id == self.owner and row.domain_model_attr is not None:
                 top_level[row.domain_model_attr].append((row.order_id or 0, row.subscription_instance_id))
