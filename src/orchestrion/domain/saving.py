@@ -15,8 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Table, Update, bindparam, delete, insert, select, update
 
 from orchestrion.db import db
 from orchestrion.db.domain_models import (
@@ -40,6 +39,30 @@ _V = cast(Table, SubscriptionInstanceValueTable.__table__)
 _R = cast(Table, SubscriptionInstanceRelationTable.__table__)
 
 
+_updates: dict[tuple[str, ...], Update] = {}
+
+
+def _subscription_update(columns: tuple[str, ...]) -> Update:
+    """The subscription row's update of ``columns`` (and its version) if still at the version loaded, built once
+    per set of columns: building a statement costs more than running it."""
+    if (found := _updates.get(columns)) is not None:
+        return found
+    statement = (
+        update(_S)
+        .where(
+            _S.c.subscription_id == _param("s_id", _S.c.subscription_id),
+            _S.c.version == _param("s_loaded", _S.c.version),
+        )
+        .values({_S.c[name]: _param(f"s_{name}", _S.c[name]) for name in (*columns, "version")})
+    )
+    _updates[columns] = statement
+    return statement
+
+
+def _param(name: str, column: Any) -> Any:
+    return bindparam(name, type_=column.type)
+
+
 def save_subscription(model: SubscriptionModel) -> None:
     session = db.session  # the step's transaction; outside a step the scope's session, committed by its owner
     session.flush()  # ORM objects the step added (catalogue rows, say) must exist before our rows refer to them
@@ -49,31 +72,76 @@ def save_subscription(model: SubscriptionModel) -> None:
         return
     sid = model.subscription_id
     version = snapshot.version + 1 if snapshot.stored else 1
+    connection = session.connection()
     if snapshot.stored:
         changed = {k: v for k, v in new.subscription.items() if old.subscription.get(k) != v}
-        result = session.execute(
-            update(_S)
-            .where(_S.c.subscription_id == sid, _S.c.version == snapshot.version)
-            .values(**changed, version=version)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        params = {"s_id": sid, "s_loaded": snapshot.version, "s_version": version}
+        params.update({f"s_{k}": v for k, v in changed.items()})
+        if connection.execute(_subscription_update(tuple(changed)), params).rowcount != 1:
             raise StaleSubscriptionError(
                 f"subscription {sid} was changed or deleted since it was loaded (at version {snapshot.version})"
             )
     else:
         session.execute(insert(_S).values(subscription_id=sid, version=version, **new.subscription))
-    _write_instances(session, snapshot, old, new, sid)
+    _write_instances(connection, snapshot, old, new, sid)
     record(session, sid, new)
     model._snapshot = Snapshot(new, True, version, snapshot.block_ids, snapshot.resource_type_ids)
     model.version = version
 
 
-def _write_instances(session: Session, snapshot: Snapshot, old: Rows, new: Rows, sid: UUID) -> None:
+# The rows' statements, built once (executemany: one statement for each kind of change).
+_INSERT_INSTANCE = insert(_I).values(
+    subscription_instance_id=bindparam("b_id"),
+    subscription_id=bindparam("b_owner"),
+    product_block_id=bindparam("b_block"),
+    label=bindparam("b_label"),
+    domain_model_attr=bindparam("b_attr"),
+    order_id=bindparam("b_order"),
+)
+_UPDATE_INSTANCE = (
+    update(_I)
+    .where(_I.c.subscription_instance_id == bindparam("b_id"))
+    .values(
+        product_block_id=bindparam("b_block"),
+        label=bindparam("b_label"),
+        domain_model_attr=bindparam("b_attr"),
+        order_id=bindparam("b_order"),
+    )
+)
+_RELATION = (
+    (_R.c.in_use_by_id == bindparam("b_parent"))
+    & (_R.c.domain_model_attr == bindparam("b_attr"))
+    & (_R.c.order_id == bindparam("b_order"))
+)
+_DELETE_RELATION = delete(_R).where(_RELATION)
+_MOVE_RELATION = update(_R).where(_RELATION).values(depends_on_id=bindparam("b_child"))
+_INSERT_RELATION = insert(_R).values(
+    in_use_by_id=bindparam("b_parent"),
+    domain_model_attr=bindparam("b_attr"),
+    order_id=bindparam("b_order"),
+    depends_on_id=bindparam("b_child"),
+)
+_VALUE = (
+    (_V.c.subscription_instance_id == bindparam("b_instance"))
+    & (_V.c.resource_type_id == bindparam("b_type"))
+    & (_V.c.order_id == bindparam("b_order"))
+)
+_DELETE_VALUE = delete(_V).where(_VALUE)
+_UPDATE_VALUE = update(_V).where(_VALUE).values(value=bindparam("b_value"))
+_INSERT_VALUE = insert(_V).values(
+    subscription_instance_id=bindparam("b_instance"),
+    resource_type_id=bindparam("b_type"),
+    order_id=bindparam("b_order"),
+    value=bindparam("b_value"),
+)
+
+
+def _write_instances(connection: Connection, snapshot: Snapshot, old: Rows, new: Rows, sid: UUID) -> None:
     removed = old.instances.keys() - new.instances.keys()
     added = [iid for iid in new.instances if iid not in old.instances]
     changed = [iid for iid in new.instances if iid in old.instances and old.instances[iid] != new.instances[iid]]
     block_ids = _catalogue_ids(
-        session,
+        connection,
         snapshot.block_ids,
         {new.instances[iid].block_name for iid in (*added, *changed)},
         ProductBlockTable.name,
@@ -85,6 +153,7 @@ def _write_instances(session: Session, snapshot: Snapshot, old: Rows, new: Rows,
         state = new.instances[iid]
         return {
             "b_id": iid,
+            "b_owner": sid,
             "b_block": block_ids[state.block_name],
             "b_label": state.label,
             "b_attr": state.domain_model_attr,
@@ -92,43 +161,17 @@ def _write_instances(session: Session, snapshot: Snapshot, old: Rows, new: Rows,
         }
 
     if added:
-        session.execute(
-            insert(_I).values(
-                subscription_instance_id=bindparam("b_id"),
-                subscription_id=sid,
-                product_block_id=bindparam("b_block"),
-                label=bindparam("b_label"),
-                domain_model_attr=bindparam("b_attr"),
-                order_id=bindparam("b_order"),
-            ),
-            [instance_params(iid) for iid in added],
-        )
+        connection.execute(_INSERT_INSTANCE, [instance_params(iid) for iid in added])
     if changed:
-        session.execute(
-            update(_I)
-            .where(_I.c.subscription_instance_id == bindparam("b_id"))
-            .values(
-                product_block_id=bindparam("b_block"),
-                label=bindparam("b_label"),
-                domain_model_attr=bindparam("b_attr"),
-                order_id=bindparam("b_order"),
-            ),
-            [instance_params(iid) for iid in changed],
-        )
-    _write_relations(session, old.relations, new.relations, removed)
-    _write_values(session, snapshot, old.values, new.values, removed)
+        connection.execute(_UPDATE_INSTANCE, [instance_params(iid) for iid in changed])
+    _write_relations(connection, old.relations, new.relations, removed)
+    _write_values(connection, snapshot, old.values, new.values, removed)
     if removed:
-        _refuse_if_in_use(session, removed)
-        session.execute(delete(_I).where(_I.c.subscription_instance_id.in_(removed)))
+        _refuse_if_in_use(connection, removed)
+        connection.execute(delete(_I).where(_I.c.subscription_instance_id.in_(removed)))
 
 
-def _write_relations(session: Session, old: dict[Any, UUID], new: dict[Any, UUID], removed: set[UUID]) -> None:
-    slot = (
-        (_R.c.in_use_by_id == bindparam("b_parent"))
-        & (_R.c.domain_model_attr == bindparam("b_attr"))
-        & (_R.c.order_id == bindparam("b_order"))
-    )
-
+def _write_relations(connection: Connection, old: dict[Any, UUID], new: dict[Any, UUID], removed: set[UUID]) -> None:
     def params(keys: Iterable[tuple[UUID, str, int]]) -> list[dict[str, Any]]:
         return [{"b_parent": p, "b_attr": a, "b_order": o, "b_child": new.get((p, a, o))} for p, a, o in keys]
 
@@ -137,23 +180,15 @@ def _write_relations(session: Session, old: dict[Any, UUID], new: dict[Any, UUID
     moved = [key for key in new if key in old and old[key] != new[key]]
     added = [key for key in new if key not in old]
     if gone:
-        session.execute(delete(_R).where(slot), params(gone))
+        connection.execute(_DELETE_RELATION, params(gone))
     if moved:
-        session.execute(update(_R).where(slot).values(depends_on_id=bindparam("b_child")), params(moved))
+        connection.execute(_MOVE_RELATION, params(moved))
     if added:
-        session.execute(
-            insert(_R).values(
-                in_use_by_id=bindparam("b_parent"),
-                domain_model_attr=bindparam("b_attr"),
-                order_id=bindparam("b_order"),
-                depends_on_id=bindparam("b_child"),
-            ),
-            params(added),
-        )
+        connection.execute(_INSERT_RELATION, params(added))
 
 
 def _write_values(
-    session: Session,
+    connection: Connection,
     snapshot: Snapshot,
     old: dict[tuple[UUID, str, int], str | None],
     new: dict[tuple[UUID, str, int], str | None],
@@ -163,17 +198,12 @@ def _write_values(
     changed = [key for key in new if key in old and old[key] != new[key]]
     added = [key for key in new if key not in old]
     type_ids = _catalogue_ids(
-        session,
+        connection,
         snapshot.resource_type_ids,
         {name for _, name, _ in (*gone, *changed, *added)},
         ResourceTypeTable.resource_type,
         ResourceTypeTable.resource_type_id,
         "resource type",
-    )
-    slot = (
-        (_V.c.subscription_instance_id == bindparam("b_instance"))
-        & (_V.c.resource_type_id == bindparam("b_type"))
-        & (_V.c.order_id == bindparam("b_order"))
     )
 
     def params(keys: Iterable[tuple[UUID, str, int]]) -> list[dict[str, Any]]:
@@ -182,36 +212,28 @@ def _write_values(
         ]
 
     if gone:
-        session.execute(delete(_V).where(slot), params(gone))
+        connection.execute(_DELETE_VALUE, params(gone))
     if changed:
-        session.execute(update(_V).where(slot).values(value=bindparam("b_value")), params(changed))
+        connection.execute(_UPDATE_VALUE, params(changed))
     if added:
-        session.execute(
-            insert(_V).values(
-                subscription_instance_id=bindparam("b_instance"),
-                resource_type_id=bindparam("b_type"),
-                order_id=bindparam("b_order"),
-                value=bindparam("b_value"),
-            ),
-            params(added),
-        )
+        connection.execute(_INSERT_VALUE, params(added))
 
 
 def _catalogue_ids(
-    session: Session, known: dict[str, UUID], names: set[str], name_column: Any, id_column: Any, kind: str
+    connection: Connection, known: dict[str, UUID], names: set[str], name_column: Any, id_column: Any, kind: str
 ) -> dict[str, UUID]:
     """Ids of catalogue entries by name, looking up (once per model) the ones not seen yet."""
     missing = names - known.keys()
     if missing:
-        found = session.execute(select(name_column, id_column).where(name_column.in_(missing))).all()
+        found = connection.execute(select(name_column, id_column).where(name_column.in_(missing))).all()
         known.update({name: id_ for name, id_ in found})
         if unknown := sorted(missing - known.keys()):
             raise LookupError(f"{kind} {', '.join(map(repr, unknown))} is not in the catalogue (database)")
     return known
 
 
-def _refuse_if_in_use(session: Session, removed: set[UUID]) -> None:
-    users = session.execute(
+def _refuse_if_in_use(connection: Connection, removed: set[UUID]) -> None:
+    users = connection.execute(
         select(_R.c.depends_on_id, _I.c.subscription_id)
         .join(_I, _I.c.subscription_instance_id == _R.c.in_use_by_id)
         .where(_R.c.depends_on_id.in_(removed), _R.c.in_use_by_id.not_in(removed))
