@@ -85,3 +85,12 @@ def test_set_in_sync_refuses_while_a_process_is_open(database: Database, node_id
     assert [s["subscription_id"] for s in listing.json()] == [node_id]
     assert client.get("/api/subscriptions/", params={"filter": "colour,red"}).status_code == 400
     assert client.delete(f"/api/subscriptions/{node_id}").status_code == 409  # processes refer to it
+
+
+def test_the_lock_updates_the_row_object_its_session_holds(database: Database, node_id: str) -> None:
+    with database.write() as session:
+        row = session.get(SubscriptionTable, UUID(node_id))
+        assert row is not None and row.insync
+        version = row.version
+        subscriptions.lock(session, UUID(node_id))
+        assert (row.insync, row.version) == (False, version + 1)

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from orchestrion.db import db
 from orchestrion.db.domain_models import (
@@ -141,6 +142,15 @@ _TAKE_FREE_LOCK = _TAKE_LOCK.where(_S.insync.is_(True))
 _TAKE_FREE_LOCK_AT = _TAKE_FREE_LOCK.where(_S.version == bindparam("lock_version", type_=_S.version.type))
 
 
+def _locked_held(session: Session, subscription_id: uuid.UUID) -> None:
+    """A row object of the subscription that the session holds shows the lock just taken, as it would after an
+    update through the session (the update ran on its connection: a statement built once)."""
+    held = session.identity_map.get(Session.identity_key(SubscriptionTable, subscription_id))
+    if held is not None:
+        set_committed_value(held, "insync", False)
+        set_committed_value(held, "version", held.version + 1)
+
+
 def lock(session: Session, subscription_id: uuid.UUID, *, checked: bool = True) -> None:
     """Take the in-sync lock in the current transaction; refuses when another process holds it (``checked``)."""
     query = _TAKE_FREE_LOCK if checked else _TAKE_LOCK
@@ -148,6 +158,7 @@ def lock(session: Session, subscription_id: uuid.UUID, *, checked: bool = True) 
         if session.get(SubscriptionTable, subscription_id) is None:
             raise SubscriptionNotFoundError(subscription_id)
         raise SubscriptionLockedError("Subscription is already out of sync, cannot continue!")
+    _locked_held(session, subscription_id)
     history.record(session, subscription_id)
 
 
@@ -178,10 +189,12 @@ def reserve(
     """
     r = reservation
     query = _TAKE_FREE_LOCK if r.version is None else _TAKE_FREE_LOCK_AT
-    if session.connection().execute(query, {"lock_id": r.subscription_id, "lock_version": r.version}).rowcount == 0:
+    params = {"lock_id": r.subscription_id, "lock_version": r.version}
+    if session.connection().execute(query, params).rowcount == 0:
         refusal = reservation_refusal(session, r)
         assert refusal is not None  # the update found no row it may lock: one of the reasons holds
         raise refusal
+    _locked_held(session, r.subscription_id)
     history.record(session, r.subscription_id, process_id=process_id)
     link = ProcessSubscriptionTable(process_id=process_id, subscription_id=r.subscription_id)
     if linked_at is not None:
