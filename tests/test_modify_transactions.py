@@ -6,7 +6,8 @@ of those reads used to open a transaction of its own (four, each a round trip to
 end on PostgreSQL); inside the start's scope they share one, and what they find is unchanged. The
 start reserves the subscription and links the process to it in the transaction that creates the
 process, so the link step that follows has nothing to write, and without a transaction its
-checkpoint is one statement.
+checkpoint is one statement. The checks read the subscription's columns as the transaction sees
+them, not a row object the session holds, and after the flush a scope's session does first.
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from tests.subscription_support import add_subscription, load_product
 from orchestrion.db import Database
 from orchestrion.db.domain_models import ProcessSubscriptionTable, SubscriptionTable
 from orchestrion.db.sessions import database_scope
+from orchestrion.domain import history
 from orchestrion.engine.outcomes import Success
 from orchestrion.services.forms import run_form
 from orchestrion.services.processes import start_process, wait_for_process
+from orchestrion.services.subscriptions import subscription_workflows
+from orchestrion.targets import Target
 from orchestrion.testing import WorkflowInstanceForTests
 from orchestrion.types import State
 from orchestrion.workflow import StepList, begin, step
@@ -102,3 +106,31 @@ def test_a_modify_process_is_linked_to_its_subscription_once(database: Database,
     with database.read() as session:
         links = session.query(ProcessSubscriptionTable).filter_by(subscription_id=widget).all()
     assert [link.process_id for link in links] == [process_id]
+
+
+def test_the_checks_see_what_the_transaction_wrote_not_a_row_object_held(database: Database, widget: uuid.UUID) -> None:
+    """A step that starts a child modify holds the subscription's row object from before its own save."""
+    with database.write() as session:
+        held = session.get(SubscriptionTable, widget)
+        assert held is not None and held.version == 3
+        table = SubscriptionTable.__table__
+        session.connection().execute(update(table).where(table.c.subscription_id == widget).values(version=4))
+        state = run_form(
+            modify_widget.initial_input_form, {"workflow_name": NAME}, [{"subscription_id": str(widget)}], NAME
+        )
+        assert state["version"] == 4
+        assert held.version == 3  # the session's object is left as it was
+
+
+def test_a_scope_sees_a_subscription_it_has_not_flushed(database: Database, widget: uuid.UUID) -> None:
+    with database.read() as session:
+        product_id = session.get(SubscriptionTable, widget).product_id  # type: ignore[union-attr]
+    with database_scope(database):
+        scoped = database.scoped()
+        columns = {"customer_id": "c", "description": "new", "status": "active", "insync": True}
+        added = SubscriptionTable(subscription_id=uuid.uuid4(), product_id=product_id, **columns)
+        scoped.add(added)
+        assert history.stored_rows(scoped, added.subscription_id).subscription["description"] == "new"
+        found = subscription_workflows(scoped, added.subscription_id)
+        assert found is not None
+        assert NAME in [wf.name for wf in found[Target.MODIFY]]

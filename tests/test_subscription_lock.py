@@ -94,3 +94,25 @@ def test_the_lock_updates_the_row_object_its_session_holds(database: Database, n
         version = row.version
         subscriptions.lock(session, UUID(node_id))
         assert (row.insync, row.version) == (False, version + 1)
+
+
+def test_the_lock_sets_an_expired_row_object_to_the_version_stored(database: Database, node_id: str) -> None:
+    with database.write() as session:
+        row = session.get(SubscriptionTable, UUID(node_id))
+        assert row is not None
+        version = row.version
+        session.expire(row)
+        subscriptions.lock(session, UUID(node_id))
+        assert (row.insync, row.version) == (False, version + 1)
+
+
+def test_the_lock_keeps_a_change_the_session_has_not_written_yet(database: Database, node_id: str) -> None:
+    with database.write() as session:
+        row = session.get(SubscriptionTable, UUID(node_id))
+        assert row is not None
+        row.description = "changed meanwhile"
+        subscriptions.lock(session, UUID(node_id))
+        assert row.description == "changed meanwhile"
+    with database.read() as session:
+        stored = session.get(SubscriptionTable, UUID(node_id))
+        assert stored is not None and stored.description == "changed meanwhile"

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, TypeVar
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
@@ -60,6 +61,14 @@ def session() -> Session:
     if (current := transaction_session()) is None:
         raise RuntimeError("No database transaction is active; use it from a step or inside db.write()")
     return current
+
+
+def connection_of(session: Session) -> Connection:
+    """The session's connection, for a statement built once and run there (no ORM layer), after the flush an ORM
+    query would have done first: a scope's session autoflushes (a step's and the read sessions do not)."""
+    if session.autoflush:
+        session.flush()  # nothing to do, and nothing done, when the session holds no change
+    return session.connection()
 
 
 @contextmanager

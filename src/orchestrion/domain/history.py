@@ -29,6 +29,7 @@ from orchestrion.db.domain_models import (
     SubscriptionTable,
     SubscriptionVersionTable,
 )
+from orchestrion.db.sessions import connection_of
 from orchestrion.db.types import utcnow
 from orchestrion.domain.snapshot import SUBSCRIPTION_COLUMNS, InstanceState, Rows
 from orchestrion.engine.context import current_step, current_step_name
@@ -139,7 +140,7 @@ _RELATIONS = (
 
 def stored_rows_of(session: Session, subscription_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Rows]:
     """``stored_rows`` of several subscriptions in the same four queries (the backfill reads batches)."""
-    connection, ids = session.connection(), {"ids": list(subscription_ids)}
+    connection, ids = connection_of(session), {"ids": list(subscription_ids)}
     found = {
         sid: Rows(subscription=dict(zip(_COLUMN_NAMES, values, strict=True)))
         for sid, *values in connection.execute(_SUBSCRIPTIONS, ids)

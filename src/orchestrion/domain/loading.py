@@ -28,7 +28,7 @@ from orchestrion.db.domain_models import (
     SubscriptionInstanceValueTable,
     SubscriptionTable,
 )
-from orchestrion.db.sessions import reading
+from orchestrion.db.sessions import connection_of, reading
 from orchestrion.db.types import as_uuid
 from orchestrion.domain.fields import BlockField
 from orchestrion.domain.snapshot import SUBSCRIPTION_COLUMNS, InstanceState, Snapshot
@@ -105,7 +105,7 @@ def stored_status(subscription_id: UUID) -> SubscriptionLifecycle:
 def load_subscription(cls: type[M], subscription_id: UUID | str) -> M:
     sid = as_uuid(subscription_id)
     with reading(get_database()) as session:
-        connection = session.connection()
+        connection = connection_of(session)
         rows = connection.execute(_SUBSCRIPTION, {"sid": sid}).all()
         if not rows:
             raise SubscriptionNotFoundError(sid)
@@ -182,7 +182,7 @@ def load_block(cls: type[B], instance_id: UUID | str, status: SubscriptionLifecy
     """One stored block (and the blocks it holds), without its subscription: three queries."""
     iid = as_uuid(instance_id)
     with reading(get_database()) as session:
-        connection = session.connection()
+        connection = connection_of(session)
         owner = connection.execute(_BLOCK_OWNER, {"iid": iid}).one_or_none()
         if owner is None:
             raise BlockNotFoundError(iid)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, aliased
 
 from orchestrion.db import get_database
 from orchestrion.db.domain_models import SubscriptionInstanceRelationTable, SubscriptionInstanceTable, SubscriptionTable
-from orchestrion.db.sessions import reading
+from orchestrion.db.sessions import connection_of, reading
 from orchestrion.db.types import as_uuid
 from orchestrion.types import SubscriptionLifecycle
 
@@ -61,7 +61,7 @@ def related_subscription_ids(
     """``in_use_by_subscription_ids`` (``used_by``) or ``depends_on_subscription_ids`` read in ``session``: a
     caller reading more keeps to one transaction (a modify's start form asks both ways)."""
     query = _query(used_by, tuple(sorted({SubscriptionLifecycle(s).value for s in exclude_statuses})))
-    return sorted(session.connection().execute(query, {"subscription_id": as_uuid(subscription_id)}).scalars())
+    return sorted(connection_of(session).execute(query, {"subscription_id": as_uuid(subscription_id)}).scalars())
 
 
 def _subscription_ids(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Update, bindparam, delete, inspect, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -30,6 +30,7 @@ from orchestrion.db.domain_models import (
     SubscriptionInstanceValueTable,
     SubscriptionTable,
 )
+from orchestrion.db.sessions import connection_of
 from orchestrion.domain import history
 from orchestrion.domain.relations import in_use_by_subscription_ids, related_subscription_ids
 from orchestrion.errors import (
@@ -87,9 +88,24 @@ class UsableWorkflow:
         return found
 
 
-def _reason(
-    wf: WorkflowRow, subscription: SubscriptionTable, relations_in_sync: bool, used_by_others: bool
-) -> str | None:
+# built once: every start of a subscription's workflow reads it (its form, then its reservation if refused)
+_STORED = select(
+    SubscriptionTable.subscription_id,
+    SubscriptionTable.product_id,
+    SubscriptionTable.customer_id,
+    SubscriptionTable.status,
+    SubscriptionTable.insync,
+    SubscriptionTable.version,
+).where(SubscriptionTable.subscription_id == bindparam("stored_id", type_=SubscriptionTable.subscription_id.type))
+
+
+def stored(session: Session, subscription_id: uuid.UUID) -> Any:
+    """The subscription's columns a start checks, as the session's transaction sees them now (not a row object
+    the session may hold from before: a row of its columns), or None when there is no such subscription."""
+    return connection_of(session).execute(_STORED, {"stored_id": subscription_id}).one_or_none()
+
+
+def _reason(wf: WorkflowRow, subscription: Any, relations_in_sync: bool, used_by_others: bool) -> str | None:
     target = Target(wf.target)
     exempt = wf.is_task or target == Target.RECONCILE or wf.name in WF_USABLE_WHILE_OUT_OF_SYNC
     if not exempt and not subscription.insync:
@@ -110,7 +126,7 @@ def subscription_workflows(session: Session, subscription_id: uuid.UUID) -> dict
 
     None when the subscription does not exist.
     """
-    subscription = session.get(SubscriptionTable, subscription_id)
+    subscription = stored(session, subscription_id)
     if subscription is None:
         return None
     terminated = [SubscriptionLifecycle.TERMINATED]
@@ -137,28 +153,36 @@ _TAKE_LOCK = (
     update(_S)
     .where(_S.subscription_id == bindparam("lock_id", type_=_S.subscription_id.type))
     .values(insync=False, version=_S.version + 1)
+    .returning(_S.version)
 )
 _TAKE_FREE_LOCK = _TAKE_LOCK.where(_S.insync.is_(True))
 _TAKE_FREE_LOCK_AT = _TAKE_FREE_LOCK.where(_S.version == bindparam("lock_version", type_=_S.version.type))
 
 
-def _locked_held(session: Session, subscription_id: uuid.UUID) -> None:
-    """A row object of the subscription that the session holds shows the lock just taken, as it would after an
-    update through the session (the update ran on its connection: a statement built once)."""
-    held = session.identity_map.get(Session.identity_key(SubscriptionTable, subscription_id))
+def _take(session: Session, query: Update, params: dict[str, Any]) -> bool:
+    """Run a lock's update on the session's connection (a statement built once); whether it took the lock.
+
+    A row object of the subscription that the session holds then shows the lock, as after an update
+    through the session: its unchanged ``insync`` and ``version`` are set to what the row now holds.
+    """
+    version = connection_of(session).execute(query, params).scalar_one_or_none()
+    if version is None:
+        return False
+    held = session.identity_map.get(Session.identity_key(SubscriptionTable, params["lock_id"]))
     if held is not None:
-        set_committed_value(held, "insync", False)
-        set_committed_value(held, "version", held.version + 1)
+        changed = inspect(held).committed_state  # attributes changed and not flushed: the session's own
+        for name, value in (("insync", False), ("version", version)):
+            if name not in changed:
+                set_committed_value(held, name, value)
+    return True
 
 
 def lock(session: Session, subscription_id: uuid.UUID, *, checked: bool = True) -> None:
     """Take the in-sync lock in the current transaction; refuses when another process holds it (``checked``)."""
-    query = _TAKE_FREE_LOCK if checked else _TAKE_LOCK
-    if session.connection().execute(query, {"lock_id": subscription_id}).rowcount == 0:
+    if not _take(session, _TAKE_FREE_LOCK if checked else _TAKE_LOCK, {"lock_id": subscription_id}):
         if session.get(SubscriptionTable, subscription_id) is None:
             raise SubscriptionNotFoundError(subscription_id)
         raise SubscriptionLockedError("Subscription is already out of sync, cannot continue!")
-    _locked_held(session, subscription_id)
     history.record(session, subscription_id)
 
 
@@ -189,12 +213,10 @@ def reserve(
     """
     r = reservation
     query = _TAKE_FREE_LOCK if r.version is None else _TAKE_FREE_LOCK_AT
-    params = {"lock_id": r.subscription_id, "lock_version": r.version}
-    if session.connection().execute(query, params).rowcount == 0:
+    if not _take(session, query, {"lock_id": r.subscription_id, "lock_version": r.version}):
         refusal = reservation_refusal(session, r)
         assert refusal is not None  # the update found no row it may lock: one of the reasons holds
         raise refusal
-    _locked_held(session, r.subscription_id)
     history.record(session, r.subscription_id, process_id=process_id)
     link = ProcessSubscriptionTable(process_id=process_id, subscription_id=r.subscription_id)
     if linked_at is not None:
@@ -205,14 +227,14 @@ def reserve(
 
 def reservation_refusal(session: Session, reservation: Reservation) -> OrchestrionError | None:
     """Why ``reserve`` would refuse this reservation now (None: it would not); writes nothing (a dry run)."""
-    stored = session.get(SubscriptionTable, reservation.subscription_id)
-    if stored is None:
+    found = stored(session, reservation.subscription_id)
+    if found is None:
         return SubscriptionNotFoundError(reservation.subscription_id)
-    if not stored.insync:
+    if not found.insync:
         return SubscriptionLockedError(REASON_TEXT[NOT_IN_SYNC])
-    if reservation.version is not None and stored.version != reservation.version:
+    if reservation.version is not None and found.version != reservation.version:
         return StaleSubscriptionError(
-            f"The subscription changed after the form was filled in (version {stored.version} now, "
+            f"The subscription changed after the form was filled in (version {found.version} now, "
             f"the form saw {reservation.version}); fill in the form again"
         )
     return None

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from orchestrion.db.domain_models import ProductTable, products_workflows
 from orchestrion.db.models import ProcessTable, WorkflowTable
+from orchestrion.db.sessions import connection_of
 from orchestrion.db.types import utcnow
 from orchestrion.errors import WorkflowNotFoundError
 from orchestrion.targets import Target
@@ -158,5 +159,5 @@ _PRODUCT_WORKFLOWS = (
 
 def workflows_of_product(session: Session, product_id: uuid.UUID) -> list[WorkflowRow]:
     """The live workflows linked to a product, by name."""
-    rows = session.connection().execute(_PRODUCT_WORKFLOWS, {"product_id": product_id})
+    rows = connection_of(session).execute(_PRODUCT_WORKFLOWS, {"product_id": product_id})
     return [WorkflowRow(*row, deleted=False) for row in rows]

@@ -15,7 +15,6 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from orchestrion.db import get_database
-from orchestrion.db.domain_models import SubscriptionTable
 from orchestrion.db.sessions import reading
 from orchestrion.engine.forms import state_form
 from orchestrion.engine.steps import Step, StepList, done, init, step
@@ -104,7 +103,7 @@ def _modify_subscription_page(name: str) -> type[FormPage]:
         def current(self) -> ModifySubscriptionPage:
             if self.version is not None:
                 with reading(get_database()) as session:
-                    stored = session.get(SubscriptionTable, self.subscription_id)
+                    stored = subscriptions.stored(session, self.subscription_id)
                 if stored is not None and stored.version != self.version:
                     raise PydanticCustomError(
                         "stale_data",
@@ -123,7 +122,7 @@ def wrap_modify_initial_input_form(initial_input_form: FormFunc | None) -> Calla
         name = state["workflow_name"]
         page: Any = yield _modify_subscription_page(name)
         with reading(get_database()) as session:
-            subscription = session.get(SubscriptionTable, page.subscription_id)
+            subscription = subscriptions.stored(session, page.subscription_id)
             assert subscription is not None
             found = {
                 "subscription_id": str(subscription.subscription_id),
