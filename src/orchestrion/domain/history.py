@@ -4,7 +4,7 @@ Each writer of subscription rows (``save()``, the in-sync lock, ``set_in_sync``,
 column helpers) calls ``record`` after its write, in its own transaction: a step that rolls back
 leaves no version, and reading the current subscription never touches this table. A save already
 holds the rows it wrote, so its version costs one INSERT; the other writers change columns only and
-read the subscription's rows back (four small queries) so that the snapshot is always whole. Several
+read the subscription's rows back (three small queries) so that the snapshot is always whole. Several
 changes of one subscription in one transaction are one version: the second updates the row the
 first inserted. The snapshot format is described in ``docs/history.md``.
 """
@@ -103,7 +103,7 @@ _COLUMN_NAMES = (*SUBSCRIPTION_COLUMNS, "product_id")
 _SUBSCRIPTIONS = select(
     SubscriptionTable.subscription_id, *(getattr(SubscriptionTable, name) for name in _COLUMN_NAMES)
 ).where(SubscriptionTable.subscription_id.in_(_IDS))
-_INSTANCES = (
+_INSTANCES = (  # with their values: a row per value, one with NULLs for an instance without any
     select(
         _I.subscription_id,
         _I.subscription_instance_id,
@@ -111,14 +111,13 @@ _INSTANCES = (
         _I.label,
         _I.domain_model_attr,
         _I.order_id,
+        ResourceTypeTable.resource_type,
+        _V.order_id,
+        _V.value,
     )
     .join(ProductBlockTable, ProductBlockTable.product_block_id == _I.product_block_id)
-    .where(_OWN)
-)
-_VALUES = (
-    select(_I.subscription_id, _V.subscription_instance_id, ResourceTypeTable.resource_type, _V.order_id, _V.value)
-    .join(ResourceTypeTable, ResourceTypeTable.resource_type_id == _V.resource_type_id)
-    .join(_I, _I.subscription_instance_id == _V.subscription_instance_id)
+    .outerjoin(_V, _V.subscription_instance_id == _I.subscription_instance_id)
+    .outerjoin(ResourceTypeTable, ResourceTypeTable.resource_type_id == _V.resource_type_id)
     .where(_OWN)
 )
 _RELATIONS = (
@@ -139,17 +138,19 @@ _RELATIONS = (
 
 
 def stored_rows_of(session: Session, subscription_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Rows]:
-    """``stored_rows`` of several subscriptions in the same four queries (the backfill reads batches)."""
+    """``stored_rows`` of several subscriptions in the same three queries (the backfill reads batches)."""
     connection, ids = connection_of(session), {"ids": list(subscription_ids)}
     found = {
         sid: Rows(subscription=dict(zip(_COLUMN_NAMES, values, strict=True)))
         for sid, *values in connection.execute(_SUBSCRIPTIONS, ids)
     }
     ids = {"ids": list(found)}
-    for owner, iid, name, label, attr, order in connection.execute(_INSTANCES, ids):
-        found[owner].instances[iid] = InstanceState(name, label, attr, order)
-    for owner, iid, resource_type, order, text in connection.execute(_VALUES, ids):
-        found[owner].values[(iid, resource_type, order)] = text
+    for owner, iid, name, label, attr, order, resource_type, value_order, text in connection.execute(_INSTANCES, ids):
+        rows = found[owner]
+        if iid not in rows.instances:
+            rows.instances[iid] = InstanceState(name, label, attr, order)
+        if resource_type is not None:
+            rows.values[(iid, resource_type, value_order)] = text
     for owner, holder, attr, order, held, held_owner, name in connection.execute(_RELATIONS, ids):
         rows = found[owner]
         rows.relations[(holder, attr, order)] = held

@@ -26,7 +26,7 @@ from orchestrion.db.types import utcnow
 from orchestrion.domain.history import snapshot_of, stored_rows_of
 
 BACKFILL = "backfill"  # the step_name of a version the backfill wrote
-BATCH = 500  # subscriptions per transaction: four queries and one insert each
+BATCH = 500  # subscriptions per transaction: three queries and one insert each
 
 _S, _V = SubscriptionTable, SubscriptionVersionTable
 
