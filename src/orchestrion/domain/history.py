@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session, aliased
 
 from orchestrion.db.domain_models import (
     ProductBlockTable,
-    ResourceTypeTable,
     SubscriptionInstanceRelationTable,
     SubscriptionInstanceTable,
     SubscriptionInstanceValueTable,
@@ -31,6 +30,7 @@ from orchestrion.db.domain_models import (
 )
 from orchestrion.db.sessions import connection_of
 from orchestrion.db.types import utcnow
+from orchestrion.domain.loading import instances_with_values
 from orchestrion.domain.snapshot import SUBSCRIPTION_COLUMNS, InstanceState, Rows
 from orchestrion.engine.context import current_step, current_step_name
 
@@ -103,23 +103,7 @@ _COLUMN_NAMES = (*SUBSCRIPTION_COLUMNS, "product_id")
 _SUBSCRIPTIONS = select(
     SubscriptionTable.subscription_id, *(getattr(SubscriptionTable, name) for name in _COLUMN_NAMES)
 ).where(SubscriptionTable.subscription_id.in_(_IDS))
-_INSTANCES = (  # with their values: a row per value, one with NULLs for an instance without any
-    select(
-        _I.subscription_id,
-        _I.subscription_instance_id,
-        ProductBlockTable.name,
-        _I.label,
-        _I.domain_model_attr,
-        _I.order_id,
-        ResourceTypeTable.resource_type,
-        _V.order_id,
-        _V.value,
-    )
-    .join(ProductBlockTable, ProductBlockTable.product_block_id == _I.product_block_id)
-    .outerjoin(_V, _V.subscription_instance_id == _I.subscription_instance_id)
-    .outerjoin(ResourceTypeTable, ResourceTypeTable.resource_type_id == _V.resource_type_id)
-    .where(_OWN)
-)
+_INSTANCES = instances_with_values(_OWN)
 _RELATIONS = (
     select(
         _I.subscription_id,
@@ -145,12 +129,12 @@ def stored_rows_of(session: Session, subscription_ids: Collection[uuid.UUID]) ->
         for sid, *values in connection.execute(_SUBSCRIPTIONS, ids)
     }
     ids = {"ids": list(found)}
-    for owner, iid, name, label, attr, order, resource_type, value_order, text in connection.execute(_INSTANCES, ids):
-        rows = found[owner]
+    for row in connection.execute(_INSTANCES, ids):
+        rows, iid = found[row.subscription_id], row.subscription_instance_id
         if iid not in rows.instances:
-            rows.instances[iid] = InstanceState(name, label, attr, order)
-        if resource_type is not None:
-            rows.values[(iid, resource_type, value_order)] = text
+            rows.instances[iid] = InstanceState(row.name, row.label, row.domain_model_attr, row.order_id)
+        if row.resource_type is not None:
+            rows.values[(iid, row.resource_type, row.value_order)] = row.value
     for owner, holder, attr, order, held, held_owner, name in connection.execute(_RELATIONS, ids):
         rows = found[owner]
         rows.relations[(holder, attr, order)] = held

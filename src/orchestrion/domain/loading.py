@@ -28,6 +28,7 @@ from orchestrion.db.domain_models import (
     SubscriptionInstanceValueTable,
     SubscriptionTable,
 )
+from orchestrion.db.filters import QueryType
 from orchestrion.db.sessions import connection_of, reading
 from orchestrion.db.types import as_uuid
 from orchestrion.domain.fields import BlockField
@@ -131,31 +132,37 @@ def load_subscription(cls: type[M], subscription_id: UUID | str) -> M:
     return model
 
 
+def instances_with_values(where: ColumnElement[bool]) -> QueryType:
+    """The instances ``where`` finds with their blocks' names and their values, in the values' order: a row per
+    value, one with NULLs for an instance without any (the loader's, and the history's snapshot's)."""
+    return (
+        select(
+            _I.subscription_instance_id,
+            _I.subscription_id,
+            _I.label,
+            _I.domain_model_attr,
+            _I.order_id,
+            ProductBlockTable.name,
+            ProductBlockTable.product_block_id,
+            ResourceTypeTable.resource_type,
+            ResourceTypeTable.resource_type_id,
+            _V.order_id.label("value_order"),
+            _V.value,
+        )
+        .join(ProductBlockTable, ProductBlockTable.product_block_id == _I.product_block_id)
+        .outerjoin(_V, _V.subscription_instance_id == _I.subscription_instance_id)
+        .outerjoin(ResourceTypeTable, ResourceTypeTable.resource_type_id == _V.resource_type_id)
+        .where(where)
+        .order_by(_V.order_id)
+    )
+
+
 class _TreeQueries:
     """The two queries of the instances a ``reach`` finds, built once: the instances with their values (a row
     per value, one with NULLs for an instance without any), and their relations."""
 
     def __init__(self, reach: CTE) -> None:
-        self.instances = (
-            select(
-                _I.subscription_instance_id,
-                _I.subscription_id,
-                _I.label,
-                _I.domain_model_attr,
-                _I.order_id,
-                ProductBlockTable.name,
-                ProductBlockTable.product_block_id,
-                ResourceTypeTable.resource_type,
-                ResourceTypeTable.resource_type_id,
-                _V.order_id.label("value_order"),
-                _V.value,
-            )
-            .join(reach, reach.c.id == _I.subscription_instance_id)
-            .join(ProductBlockTable, ProductBlockTable.product_block_id == _I.product_block_id)
-            .outerjoin(_V, _V.subscription_instance_id == _I.subscription_instance_id)
-            .outerjoin(ResourceTypeTable, ResourceTypeTable.resource_type_id == _V.resource_type_id)
-            .order_by(_V.order_id)
-        )
+        self.instances = instances_with_values(_I.subscription_instance_id.in_(select(reach.c.id)))
         self.relations = (
             select(_R.in_use_by_id, _R.domain_model_attr, _R.order_id, _R.depends_on_id)
             .where(_R.in_use_by_id.in_(select(reach.c.id)))

@@ -8,6 +8,7 @@ running step's transaction when there is one.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -26,14 +27,12 @@ _USED = aliased(SubscriptionInstanceTable, name="used_instance")
 
 
 _SUBSCRIPTION_ID = bindparam("subscription_id", type_=SubscriptionTable.subscription_id.type)
-_queries: dict[tuple[bool, tuple[str, ...]], Select[Any]] = {}
 
 
+@cache
 def _query(used_by: bool, excluded: tuple[str, ...]) -> Select[Any]:
     """The other subscriptions related to ``:subscription_id`` one way, built once per way and exclusion (building a
     select and its cache key costs more than running it, and the start of every modify asks both ways)."""
-    if (found := _queries.get((used_by, excluded))) is not None:
-        return found
     ours, theirs = (_USED, _USER) if used_by else (_USER, _USED)
     query = (
         select(theirs.subscription_id)
@@ -47,7 +46,6 @@ def _query(used_by: bool, excluded: tuple[str, ...]) -> Select[Any]:
         query = query.join(SubscriptionTable, SubscriptionTable.subscription_id == theirs.subscription_id).where(
             SubscriptionTable.status.not_in(excluded)
         )
-    _queries[(used_by, excluded)] = query
     return query
 
 

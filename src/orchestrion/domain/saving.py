@@ -11,11 +11,13 @@ produced in the subscription's history (``history.record``: one more statement, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
-from sqlalchemy import Connection, Table, Update, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Delete, Insert, Table, Update, and_, bindparam, delete, insert, select, update
 
 from orchestrion.db import db
 from orchestrion.db.domain_models import (
@@ -39,15 +41,11 @@ _V = cast(Table, SubscriptionInstanceValueTable.__table__)
 _R = cast(Table, SubscriptionInstanceRelationTable.__table__)
 
 
-_updates: dict[tuple[str, ...], Update] = {}
-
-
+@cache
 def _subscription_update(columns: tuple[str, ...]) -> Update:
     """The subscription row's update of ``columns`` (and its version) if still at the version loaded, built once
     per set of columns: building a statement costs more than running it."""
-    if (found := _updates.get(columns)) is not None:
-        return found
-    statement = (
+    return (
         update(_S)
         .where(
             _S.c.subscription_id == _param("s_id", _S.c.subscription_id),
@@ -55,8 +53,6 @@ def _subscription_update(columns: tuple[str, ...]) -> Update:
         )
         .values({_S.c[name]: _param(f"s_{name}", _S.c[name]) for name in (*columns, "version")})
     )
-    _updates[columns] = statement
-    return statement
 
 
 def _param(name: str, column: Any) -> Any:
@@ -108,32 +104,54 @@ _UPDATE_INSTANCE = (
         order_id=bindparam("b_order"),
     )
 )
-_RELATION = (
-    (_R.c.in_use_by_id == bindparam("b_parent"))
-    & (_R.c.domain_model_attr == bindparam("b_attr"))
-    & (_R.c.order_id == bindparam("b_order"))
+
+
+@dataclass(frozen=True)
+class _Slots:
+    """Rows that each hold one value in a slot keyed by three columns (a block's relations, its resource
+    values): the statements that write the difference between two versions of them, built once."""
+
+    delete: Delete
+    update: Update
+    insert: Insert
+
+    @classmethod
+    def of(cls, table: Table, keys: dict[str, str], value: tuple[str, str]) -> _Slots:
+        """``keys``: the slot's columns and their bind names; ``value``: the value's column and bind name."""
+        slot = and_(*(table.c[column] == bindparam(name) for column, name in keys.items()))
+        column, name = value
+        own: dict[str, Any] = {column: bindparam(name)}
+        return cls(
+            delete(table).where(slot),
+            update(table).where(slot).values(own),
+            insert(table).values({**{c: bindparam(n) for c, n in keys.items()}, **own}),
+        )
+
+    def write(
+        self, connection: Connection, diff: tuple[list[Any], list[Any], list[Any]], params: Callable[[list[Any]], Any]
+    ) -> None:
+        """Delete, update and insert the slots of ``diff`` (``_diff``); ``params``: their bind values."""
+        for statement, keys in zip((self.delete, self.update, self.insert), diff, strict=True):
+            if keys:
+                connection.execute(statement, params(keys))
+
+
+_RELATIONS = _Slots.of(
+    _R, {"in_use_by_id": "b_parent", "domain_model_attr": "b_attr", "order_id": "b_order"}, ("depends_on_id", "b_child")
 )
-_DELETE_RELATION = delete(_R).where(_RELATION)
-_MOVE_RELATION = update(_R).where(_RELATION).values(depends_on_id=bindparam("b_child"))
-_INSERT_RELATION = insert(_R).values(
-    in_use_by_id=bindparam("b_parent"),
-    domain_model_attr=bindparam("b_attr"),
-    order_id=bindparam("b_order"),
-    depends_on_id=bindparam("b_child"),
+_VALUES = _Slots.of(
+    _V,
+    {"subscription_instance_id": "b_instance", "resource_type_id": "b_type", "order_id": "b_order"},
+    ("value", "b_value"),
 )
-_VALUE = (
-    (_V.c.subscription_instance_id == bindparam("b_instance"))
-    & (_V.c.resource_type_id == bindparam("b_type"))
-    & (_V.c.order_id == bindparam("b_order"))
-)
-_DELETE_VALUE = delete(_V).where(_VALUE)
-_UPDATE_VALUE = update(_V).where(_VALUE).values(value=bindparam("b_value"))
-_INSERT_VALUE = insert(_V).values(
-    subscription_instance_id=bindparam("b_instance"),
-    resource_type_id=bindparam("b_type"),
-    order_id=bindparam("b_order"),
-    value=bindparam("b_value"),
-)
+
+
+def _diff(old: dict[Any, Any], new: dict[Any, Any], removed: set[UUID]) -> tuple[list[Any], list[Any], list[Any]]:
+    """The slots (keyed by their instance first) gone, changed and added from ``old`` to ``new``; the slots of
+    removed instances go with them (ON DELETE CASCADE)."""
+    gone = [key for key in old if key not in new and key[0] not in removed]
+    changed = [key for key in new if key in old and old[key] != new[key]]
+    return gone, changed, [key for key in new if key not in old]
 
 
 def _write_instances(connection: Connection, snapshot: Snapshot, old: Rows, new: Rows, sid: UUID) -> None:
@@ -175,16 +193,7 @@ def _write_relations(connection: Connection, old: dict[Any, UUID], new: dict[Any
     def params(keys: Iterable[tuple[UUID, str, int]]) -> list[dict[str, Any]]:
         return [{"b_parent": p, "b_attr": a, "b_order": o, "b_child": new.get((p, a, o))} for p, a, o in keys]
 
-    # Rows of removed instances go with them (ON DELETE CASCADE).
-    gone = [key for key in old if key not in new and key[0] not in removed]
-    moved = [key for key in new if key in old and old[key] != new[key]]
-    added = [key for key in new if key not in old]
-    if gone:
-        connection.execute(_DELETE_RELATION, params(gone))
-    if moved:
-        connection.execute(_MOVE_RELATION, params(moved))
-    if added:
-        connection.execute(_INSERT_RELATION, params(added))
+    _RELATIONS.write(connection, _diff(old, new, removed), params)
 
 
 def _write_values(
@@ -194,13 +203,11 @@ def _write_values(
     new: dict[tuple[UUID, str, int], str | None],
     removed: set[UUID],
 ) -> None:
-    gone = [key for key in old if key not in new and key[0] not in removed]
-    changed = [key for key in new if key in old and old[key] != new[key]]
-    added = [key for key in new if key not in old]
+    diff = _diff(old, new, removed)
     type_ids = _catalogue_ids(
         connection,
         snapshot.resource_type_ids,
-        {name for _, name, _ in (*gone, *changed, *added)},
+        {name for keys in diff for _, name, _ in keys},
         ResourceTypeTable.resource_type,
         ResourceTypeTable.resource_type_id,
         "resource type",
@@ -211,12 +218,7 @@ def _write_values(
             {"b_instance": i, "b_type": type_ids[n], "b_order": o, "b_value": new.get((i, n, o))} for i, n, o in keys
         ]
 
-    if gone:
-        connection.execute(_DELETE_VALUE, params(gone))
-    if changed:
-        connection.execute(_UPDATE_VALUE, params(changed))
-    if added:
-        connection.execute(_INSERT_VALUE, params(added))
+    _VALUES.write(connection, diff, params)
 
 
 def _catalogue_ids(

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Update, bindparam, delete, inspect, select, update
+from sqlalchemy import Update, bindparam, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from orchestrion.db import db
 from orchestrion.db.domain_models import (
@@ -153,28 +152,20 @@ _TAKE_LOCK = (
     update(_S)
     .where(_S.subscription_id == bindparam("lock_id", type_=_S.subscription_id.type))
     .values(insync=False, version=_S.version + 1)
-    .returning(_S.version)
+    .returning(_S.subscription_id)
 )
 _TAKE_FREE_LOCK = _TAKE_LOCK.where(_S.insync.is_(True))
 _TAKE_FREE_LOCK_AT = _TAKE_FREE_LOCK.where(_S.version == bindparam("lock_version", type_=_S.version.type))
 
 
 def _take(session: Session, query: Update, params: dict[str, Any]) -> bool:
-    """Run a lock's update on the session's connection (a statement built once); whether it took the lock.
+    """Run a lock's update (a statement built once) through the session; whether it took the lock.
 
-    A row object of the subscription that the session holds then shows the lock, as after an update
-    through the session: its unchanged ``insync`` and ``version`` are set to what the row now holds.
+    ``fetch``: a row object of the subscription that the session holds is updated from the row the
+    statement returns (the default, ``evaluate``, cannot evaluate the statement's bound parameters).
     """
-    version = connection_of(session).execute(query, params).scalar_one_or_none()
-    if version is None:
-        return False
-    held = session.identity_map.get(Session.identity_key(SubscriptionTable, params["lock_id"]))
-    if held is not None:
-        changed = inspect(held).committed_state  # attributes changed and not flushed: the session's own
-        for name, value in (("insync", False), ("version", version)):
-            if name not in changed:
-                set_committed_value(held, name, value)
-    return True
+    result = session.execute(query, params, execution_options={"synchronize_session": "fetch"})
+    return result.first() is not None
 
 
 def lock(session: Session, subscription_id: uuid.UUID, *, checked: bool = True) -> None:
